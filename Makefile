@@ -1,0 +1,55 @@
+# candystore: PGXS build.  `make` builds, `make install` installs into the
+# PostgreSQL named by PG_CONFIG, `make test` runs the whole suite against a
+# throwaway cluster, `make demo` shows the sample flow.  See README.md.
+
+EXTENSION   = candystore
+EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" candystore.control)
+
+MODULE_big  = candystore
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c worker/*.c)))
+
+# The install script is assembled from sql/install/*.sql, in name order, so
+# each concern keeps its own file.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built  = candystore--$(EXTVERSION).sql
+DATA        = $(wildcard sql/upgrade/candystore--*--*.sql)
+
+# pg_regress tests: every sql/*.sql is a test, run in name order.
+REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=candystore --dbname=candystore_regress
+
+# PostgreSQL's headers are included as system headers: they are not written
+# for -Wextra, and our own code is held to it in full.
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CFLAGS   = -Wall -Wextra -Werror
+ifneq (,$(findstring clang,$(CC)))
+# pg_config records a gcc build: clang does not know some of its flags, nor
+# the gnu_printf format archetype PostgreSQL's printf attribute names.
+PG_CFLAGS += -Wno-unknown-warning-option -Wno-ignored-optimization-argument -Wno-ignored-attributes
+endif
+
+EXTRA_CLEAN = results regression.diffs regression.out tmp_check log
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# No JIT bitcode: it needs a matching clang and buys nothing for these functions.
+with_llvm = no
+
+
+candystore--$(EXTVERSION).sql: $(INSTALL_PARTS) candystore.control
+	cat $(INSTALL_PARTS) > $@
+
+.PHONY: test demo stop bench
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+stop:
+	bash scripts/stop.sh
+
+bench:
+	bash bench/run.sh

@@ -1,0 +1,115 @@
+# Shared helpers for the project's scripts: dependencies, a private copy of
+# PostgreSQL with candystore installed into it, and throwaway clusters.
+# Source it; it defines functions and never starts anything by itself.
+
+set -euo pipefail
+
+CS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CS_RUN=${CANDYSTORE_RUN_DIR:-$CS_ROOT/.run}
+PG_MAJOR=${PG_MAJOR:-15}
+
+# Debian packages the build, the tests and the demo need.
+CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
+             "postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-pgtap"
+             libipc-run-perl librabbitmq-dev rabbitmq-server amqp-tools
+             python3 python3-jsonschema)
+
+cs_log() { printf '==> %s\n' "$*" >&2; }
+cs_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Install whatever is missing, with apt.  Root installs directly; anyone
+# else goes through sudo.
+cs_ensure_packages() {
+    local missing=() p
+    for p in "${CS_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    cs_log "installing with apt: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+cs_pg_config() { command -v "pg_config" >/dev/null && echo pg_config || echo "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"; }
+
+# The OS user that runs PostgreSQL: PostgreSQL refuses to run as root.
+cs_pg_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
+
+# Run a command as the PostgreSQL user.
+cs_as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Build candystore (quietly) and install it into a private, relocated copy of
+# the system's PostgreSQL under $1, so tests never touch the system install.
+cs_private_install() {
+    local dest=$1 pgc bindir sharedir
+    pgc=$(cs_pg_config)
+    bindir=$("$pgc" --bindir)
+    sharedir=$("$pgc" --sharedir)
+    rm -rf "$dest"
+    mkdir -p "$dest$(dirname "$bindir")" "$dest$(dirname "$sharedir")"
+    cp -a "$(dirname "$bindir")/." "$dest$(dirname "$bindir")/"
+    cp -a "$sharedir" "$dest$(dirname "$sharedir")/"
+    make -s -C "$CS_ROOT" PG_CONFIG="$pgc" >/dev/null
+    make -s -C "$CS_ROOT" PG_CONFIG="$pgc" install DESTDIR="$dest" >/dev/null
+    chmod -R a+rX "$dest"
+    echo "$dest$bindir"
+}
+
+# A free TCP port on loopback.
+cs_free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( (RANDOM % 20000) + 30000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    cs_die "no free port found"
+}
+
+# cs_pg_start DIR BINDIR [postgresql.conf lines...]: initdb DIR/data and
+# start it on a free loopback port; writes DIR/port.  Sockets live in DIR.
+cs_pg_start() {
+    local dir=$1 bindir=$2; shift 2
+    local port
+    mkdir -p "$dir"
+    [ "$(id -u)" -ne 0 ] || chown "$(cs_pg_user)" "$dir"
+    cs_ensure_traversable "$dir"
+    cs_as_pg "$bindir/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+    {
+        echo "listen_addresses = '127.0.0.1'"
+        echo "unix_socket_directories = '$dir'"
+        echo "fsync = off"
+        echo "log_line_prefix = '%m [%p] %q%a '"
+        for line in "$@"; do echo "$line"; done
+    } | cs_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    for _ in 1 2 3 4 5; do
+        port=$(cs_free_port)
+        if cs_as_pg "$bindir/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/server.log" -w -t 60 start >/dev/null; then
+            echo "$port" > "$dir/port"
+            return 0
+        fi
+    done
+    cat "$dir/server.log" >&2 || true
+    cs_die "could not start PostgreSQL in $dir"
+}
+
+# cs_pg_stop DIR BINDIR: fast shutdown of the cluster in DIR, if running.
+cs_pg_stop() {
+    local dir=$1 bindir=$2
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        cs_as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 ||
+            cs_as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+}
+
+# PostgreSQL runs as another user: every directory above its data must let
+# that user through.
+cs_ensure_traversable() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    if ! runuser -u postgres -- test -x "$1"; then
+        cs_die "the postgres user cannot reach $1; make its parent directories world-executable (chmod o+x)"
+    fi
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make stop`: stop the demo cluster that `make demo KEEP=1` left running.
+source "$(dirname "$0")/lib.sh"
+BIN=$CS_RUN/demo/pg$("$(cs_pg_config)" --bindir)
+if [ -f "$CS_RUN/demo/cluster/data/postmaster.pid" ]; then
+    cs_pg_stop "$CS_RUN/demo/cluster" "$BIN"
+    cs_log "demo cluster stopped"
+else
+    cs_log "no demo cluster running"
+fi

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, build, install candystore into a
+# private PostgreSQL under .run/test, and run every suite against clusters
+# this script starts and stops itself.  Exit status is non-zero on any failure.
+source "$(dirname "$0")/lib.sh"
+
+cs_ensure_packages
+RUN=$CS_RUN/test
+BIN=""
+PGDIR=$RUN/regress
+
+cleanup() {
+    [ -n "$BIN" ] && cs_pg_stop "$PGDIR" "$BIN"
+}
+trap cleanup EXIT
+
+cs_log "building with -Wall -Wextra -Werror"
+make -s -C "$CS_ROOT" clean >/dev/null
+BIN=$(cs_private_install "$RUN/pg")
+rm -rf "$PGDIR"
+
+failures=()
+run_suite() {
+    local name=$1; shift
+    cs_log "suite: $name"
+    if "$@"; then cs_log "suite $name: ok"; else failures+=("$name"); cs_log "suite $name: FAILED"; fi
+}
+
+# pg_regress: SQL behaviour, against one cluster with candystore preloaded.
+regress() {
+    cs_pg_start "$PGDIR" "$BIN" "shared_preload_libraries = 'candystore'"
+    local port; port=$(cat "$PGDIR/port")
+    (cd "$CS_ROOT" && rm -rf results regression.diffs regression.out &&
+        make -s installcheck PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres) ||
+        { [ -f "$CS_ROOT/regression.diffs" ] && head -c 20000 "$CS_ROOT/regression.diffs"; return 1; }
+    cs_pg_stop "$PGDIR" "$BIN"
+}
+
+# TAP: behaviour across sessions, restarts and workers, each test with its
+# own cluster (PostgreSQL::Test::Cluster).
+tap() {
+    local tmp="$RUN/tap"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    [ "$(id -u)" -ne 0 ] || chown -R "$(cs_pg_user)" "$tmp"
+    local pgxs; pgxs=$(dirname "$("$(cs_pg_config)" --pgxs)")/..
+    cs_as_pg env PATH="$BIN:$PATH" PG_REGRESS="$pgxs/test/regress/pg_regress" \
+        TESTDIR="$tmp" TESTDATADIR="$tmp" CANDYSTORE_ROOT="$CS_ROOT" \
+        prove -I "$pgxs/test/perl" -I "$CS_ROOT/t" ${PROVE_FLAGS:-} "$CS_ROOT"/t/*.pl
+}
+
+run_suite regress regress
+run_suite tap tap
+
+if [ ${#failures[@]} -ne 0 ]; then
+    cs_log "FAILED suites: ${failures[*]}"
+    exit 1
+fi
+cs_log "all suites passed"

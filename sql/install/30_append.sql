@@ -1,0 +1,22 @@
+
+-- Appending and reading ----------------------------------------------------------
+
+CREATE FUNCTION @extschema@.append(envelope jsonb, routing_key text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'candystore_append'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.append(jsonb, text) IS
+    'Checks and stores an envelope; returns its position.  Appending a stored event again with the same content returns its position and stores nothing.';
+REVOKE ALL ON FUNCTION @extschema@.append(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.append(jsonb, text) TO candystore_writer;
+
+CREATE FUNCTION @extschema@.get_event(event_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT envelope FROM @extschema@.events WHERE events.event_id = get_event.event_id
+$$;
+COMMENT ON FUNCTION @extschema@.get_event(uuid) IS
+    'The envelope exactly as it was appended, or NULL.';
+REVOKE ALL ON FUNCTION @extschema@.get_event(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.get_event(uuid) TO candystore_reader;

@@ -1,0 +1,403 @@
+/*
+ * envelope.c
+ *	  Checks canonical envelopes (v1) by walking the jsonb in place.
+ *
+ * The rules accept what every seed-conformant producer sends (Bloodbank's
+ * create_envelope, Holyfields' two envelope schemas) and refuse what none
+ * should; README.md documents them field by field.  Unknown fields are
+ * allowed and are never touched: the store keeps the envelope verbatim.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "envelope.h"
+#include "formats.h"
+
+static const char *const trigger_types[] = {
+	"manual", "agent", "scheduled", "webhook", "system", "file_watch", "hook"
+};
+
+static const char *
+json_type_name(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object";
+		default:
+			return "a JSON value";
+	}
+}
+
+/* A short, safe description of a value for errdetail. */
+static char *
+describe_value(const JsonbValue *v)
+{
+	if (v->type == jbvString)
+	{
+		/* clip at a character boundary so the message stays valid text */
+		int			len = pg_mbcliplen(v->val.string.val, v->val.string.len, 100);
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "The value is ");
+		escape_json(&buf, pnstrdup(v->val.string.val, len));
+		if (len < v->val.string.len)
+			appendStringInfo(&buf, " (first 100 of %d bytes)", v->val.string.len);
+		appendStringInfoChar(&buf, '.');
+		return buf.data;
+	}
+	return psprintf("The value is %s.", json_type_name(v));
+}
+
+static bool
+fail(EnvelopeError *error, int sqlstate, const char *field, const JsonbValue *value,
+	 const char *hint, const char *fmt,...) pg_attribute_printf(6, 7);
+
+static bool
+fail(EnvelopeError *error, int sqlstate, const char *field, const JsonbValue *value,
+	 const char *hint, const char *fmt,...)
+{
+	va_list		args;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	error->sqlstate = sqlstate;
+	error->field = field;
+	error->message = buf.data;
+	error->detail = value ? describe_value(value) : NULL;
+	error->hint = hint;
+	return false;
+}
+
+static bool
+is_object(const JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
+}
+
+static bool
+is_array(const JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
+}
+
+static JsonbValue *
+get_field(JsonbContainer *obj, const char *key, JsonbValue *buf)
+{
+	return getKeyJsonValueFromContainer(obj, key, strlen(key), buf);
+}
+
+/* event_type: two or more dot-separated segments of [a-z][a-z0-9_]*. */
+static bool
+valid_event_type(const char *s, int len)
+{
+	int			segments = 0;
+	bool		at_segment_start = true;
+
+	if (len == 0 || len > ENVELOPE_MAX_EVENT_TYPE_LEN)
+		return false;
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (at_segment_start)
+		{
+			if (c < 'a' || c > 'z')
+				return false;
+			segments++;
+			at_segment_start = false;
+		}
+		else if (c == '.')
+			at_segment_start = true;
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return !at_segment_start && segments >= 2;
+}
+
+/* version: semantic "1.0.0" or Holyfields' "v1". */
+static bool
+valid_version(const char *s, int len)
+{
+	int			i = 0,
+				parts = 0;
+
+	if (len >= 2 && s[0] == 'v')
+	{
+		for (i = 1; i < len; i++)
+			if (s[i] < '0' || s[i] > '9')
+				return false;
+		return true;
+	}
+	while (i < len)
+	{
+		int			start = i;
+
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return false;
+		parts++;
+		if (i < len)
+		{
+			if (s[i] != '.' || parts == 3)
+				return false;
+			i++;
+			if (i == len)
+				return false;
+		}
+	}
+	return parts == 3;
+}
+
+static bool
+is_nil_uuid(const pg_uuid_t *u)
+{
+	for (int i = 0; i < UUID_LEN; i++)
+		if (u->data[i] != 0)
+			return false;
+	return true;
+}
+
+static bool
+uuid_in_list(const pg_uuid_t *u, const Datum *list, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (memcmp(DatumGetUUIDP(list[i])->data, u->data, UUID_LEN) == 0)
+			return true;
+	return false;
+}
+
+static bool
+check_source(JsonbValue *source, EnvelopeError *error)
+{
+	JsonbContainer *obj;
+	JsonbValue	buf,
+			   *v;
+	bool		known = false;
+
+	if (!is_object(source))
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "source", source,
+					"source is {\"host\": ..., \"type\": ..., \"app\": ..., \"meta\": {...}}.",
+					"must be an object");
+	obj = source->val.binary.data;
+
+	v = get_field(obj, "host", &buf);
+	if (v == NULL || v->type == jbvNull)
+		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "source.host", NULL,
+					"Name the machine that produced the event.", "is required");
+	if (v->type != jbvString || v->val.string.len == 0)
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "source.host", v, NULL,
+					"must be a non-empty string");
+
+	v = get_field(obj, "type", &buf);
+	if (v == NULL || v->type == jbvNull)
+		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "source.type", NULL,
+					"One of: manual, agent, scheduled, webhook, system, file_watch, hook.",
+					"is required");
+	if (v->type == jbvString)
+		for (size_t i = 0; i < lengthof(trigger_types); i++)
+			if (strlen(trigger_types[i]) == (size_t) v->val.string.len &&
+				memcmp(trigger_types[i], v->val.string.val, v->val.string.len) == 0)
+				known = true;
+	if (!known)
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "source.type", v,
+					"One of: manual, agent, scheduled, webhook, system, file_watch, hook.",
+					"must be a trigger type");
+
+	v = get_field(obj, "app", &buf);
+	if (v != NULL && v->type != jbvNull && v->type != jbvString)
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "source.app", v, NULL,
+					"must be a string or null");
+
+	v = get_field(obj, "meta", &buf);
+	if (v != NULL && v->type != jbvNull && !is_object(v))
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "source.meta", v, NULL,
+					"must be an object or null");
+	return true;
+}
+
+/* Parses one parent id; appends it to parents unless already there. */
+static bool
+add_parent(JsonbValue *v, const char *field, Datum *parents, int *nparents,
+		   EnvelopeError *error)
+{
+	pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+
+	if (v->type != jbvString ||
+		!uuid_parse_hyphenated(v->val.string.val, v->val.string.len, u))
+		return fail(error, ERRCODE_INVALID_TEXT_REPRESENTATION, field, v,
+					"Parent event ids are UUIDs such as \"0b9c4b4e-6f0e-4f38-9a70-0c8f2b7ad3a1\".",
+					"must hold UUID strings");
+	if (!uuid_in_list(u, parents, *nparents))
+		parents[(*nparents)++] = UUIDPGetDatum(u);
+	return true;
+}
+
+bool
+envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
+{
+	JsonbContainer *root = &envelope->root;
+	JsonbValue	buf,
+			   *v;
+	const char *why;
+	Datum	   *parents;
+	int			nparents = 0,
+				capacity;
+
+	memset(error, 0, sizeof(*error));
+	if (!JB_ROOT_IS_OBJECT(envelope) || JB_ROOT_IS_SCALAR(envelope))
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "(envelope)", NULL,
+					"An envelope is a JSON object with event_id, event_type, timestamp, version, source and payload.",
+					"must be a JSON object");
+
+	/* event_id */
+	v = get_field(root, "event_id", &buf);
+	if (v == NULL || v->type == jbvNull)
+		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "event_id", NULL,
+					"Every event needs a unique UUID.", "is required");
+	if (v->type != jbvString ||
+		!uuid_parse_hyphenated(v->val.string.val, v->val.string.len, &out->event_id))
+		return fail(error, ERRCODE_INVALID_TEXT_REPRESENTATION, "event_id", v,
+					"Use the hyphenated form, e.g. \"0b9c4b4e-6f0e-4f38-9a70-0c8f2b7ad3a1\".",
+					"must be a UUID string");
+	if (is_nil_uuid(&out->event_id))
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "event_id", v, NULL,
+					"must not be the nil UUID");
+
+	/* event_type */
+	v = get_field(root, "event_type", &buf);
+	if (v == NULL || v->type == jbvNull)
+		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "event_type", NULL,
+					"e.g. \"fireflies.transcript.ready\"", "is required");
+	if (v->type != jbvString || !valid_event_type(v->val.string.val, v->val.string.len))
+		return fail(error, ERRCODE_INVALID_TEXT_REPRESENTATION, "event_type", v,
+					"Event types are two or more dot-separated lowercase segments of letters, digits and underscores, at most 255 characters, e.g. \"fireflies.transcript.ready\" or \"theboard.meeting.created.v1\".",
+					"must be a dot-separated lowercase event type");
+	out->event_type = cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+
+	/* timestamp */
+	v = get_field(root, "timestamp", &buf);
+	if (v == NULL || v->type == jbvNull)
+		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "timestamp", NULL,
+					"e.g. \"2026-01-27T10:15:00.123456Z\"", "is required");
+	if (v->type != jbvString)
+		return fail(error, ERRCODE_INVALID_DATETIME_FORMAT, "timestamp", v, NULL,
+					"must be an RFC 3339 date-time string");
+	if (!rfc3339_parse_datetime(v->val.string.val, v->val.string.len,
+								&out->occurred_at, &why))
+		return fail(error, ERRCODE_INVALID_DATETIME_FORMAT, "timestamp", v,
+					"e.g. \"2026-01-27T10:15:00.123456Z\" or \"2026-01-27T11:15:00+01:00\"",
+					"must be an RFC 3339 date-time: %s", why);
+
+	/* version */
+	v = get_field(root, "version", &buf);
+	if (v == NULL || v->type == jbvNull)
+		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "version", NULL,
+					"The envelope version, e.g. \"1.0.0\" or \"v1\".", "is required");
+	if (v->type != jbvString || !valid_version(v->val.string.val, v->val.string.len))
+		return fail(error, ERRCODE_INVALID_TEXT_REPRESENTATION, "version", v,
+					"Versions look like \"1.0.0\" or \"v1\".",
+					"must be a version such as \"1.0.0\" or \"v1\"");
+
+	/* source */
+	v = get_field(root, "source", &buf);
+	if (v == NULL || v->type == jbvNull)
+		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "source", NULL,
+					"source is {\"host\": ..., \"type\": ...}.", "is required");
+	if (!check_source(v, error))
+		return false;
+
+	/* correlation_ids, with a legacy singular correlation_id merged in */
+	v = get_field(root, "correlation_ids", &buf);
+	if (v != NULL && !is_array(v))
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "correlation_ids", v,
+					"List the parent event ids, or leave the field out for none.",
+					"must be an array of UUID strings");
+	capacity = 1 + (v ? JsonContainerSize(v->val.binary.data) : 0);
+	parents = palloc(sizeof(Datum) * capacity);
+	if (v != NULL)
+	{
+		JsonbContainer *arr = v->val.binary.data;
+		int			n = JsonContainerSize(arr);
+
+		for (int i = 0; i < n; i++)
+		{
+			JsonbValue *item = getIthJsonbValueFromContainer(arr, i);
+
+			if (!add_parent(item, "correlation_ids", parents, &nparents, error))
+				return false;
+		}
+	}
+	v = get_field(root, "correlation_id", &buf);
+	if (v != NULL && v->type != jbvNull &&
+		!add_parent(v, "correlation_id", parents, &nparents, error))
+		return false;
+	out->correlation_ids = construct_array(parents, nparents, UUIDOID, UUID_LEN, false,
+										   TYPALIGN_CHAR);
+
+	/* agent_context, trace_context: optional objects */
+	v = get_field(root, "agent_context", &buf);
+	if (v != NULL && v->type != jbvNull && !is_object(v))
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "agent_context", v, NULL,
+					"must be an object or null");
+	v = get_field(root, "trace_context", &buf);
+	if (v != NULL && v->type != jbvNull && !is_object(v))
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "trace_context", v, NULL,
+					"must be an object or null");
+
+	/* payload */
+	v = get_field(root, "payload", &buf);
+	if (v == NULL || v->type == jbvNull)
+		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "payload", NULL,
+					"Events without data carry an empty object: \"payload\": {}.",
+					"is required");
+	if (!is_object(v))
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "payload", v, NULL,
+					"must be an object");
+
+	return true;
+}
+
+void
+envelope_raise(const EnvelopeError *error)
+{
+	ereport(ERROR,
+			(errcode(error->sqlstate),
+			 errmsg("invalid envelope: \"%s\" %s", error->field, error->message),
+			 error->detail ? errdetail_internal("%s", error->detail) : 0,
+			 error->hint ? errhint("%s", error->hint) : 0));
+	pg_unreachable();
+}
+
+char *
+envelope_error_text(const EnvelopeError *error)
+{
+	return psprintf("invalid envelope: \"%s\" %s%s%s", error->field, error->message,
+					error->detail ? ". " : "", error->detail ? error->detail : "");
+}

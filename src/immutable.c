@@ -1,0 +1,45 @@
+/*
+ * immutable.c
+ *	  The statement trigger that keeps stored events immutable.
+ *
+ * Privileges already keep candystore_reader and candystore_writer away from
+ * UPDATE, DELETE and TRUNCATE; this trigger also stops the table's owner and
+ * superusers, so "an event, once stored, never changes" holds for everyone.
+ * Only candystore's own retention code can lift it (store_removal_allowed).
+ */
+#include "postgres.h"
+
+#include "commands/trigger.h"
+#include "fmgr.h"
+
+#include "store.h"
+
+PG_FUNCTION_INFO_V1(candystore_forbid_change);
+
+Datum
+candystore_forbid_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *op;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("candystore_forbid_change() must be called as a trigger")));
+
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		op = "DELETE";
+	else if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		op = "TRUNCATE";
+	else
+		op = "UPDATE";
+
+	if (!(store_removal_allowed && !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("candystore events are immutable"),
+				 errdetail("%s on %s is not allowed, for any role.", op,
+						   RelationGetRelationName(trigdata->tg_relation)),
+				 errhint("To correct an event, append a new event that supersedes it.")));
+	return PointerGetDatum(NULL);
+}

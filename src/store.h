@@ -1,0 +1,28 @@
+/*
+ * store.h
+ *	  Appending envelopes to candystore.event_log: the one write path shared
+ *	  by candystore.append() and the ingest worker.
+ */
+#ifndef CANDYSTORE_STORE_H
+#define CANDYSTORE_STORE_H
+
+#include "envelope.h"
+
+typedef enum AppendOutcome
+{
+	APPEND_STORED,				/* a new event */
+	APPEND_DUPLICATE			/* already stored with the same content */
+} AppendOutcome;
+
+/*
+ * Stores an envelope that envelope_parse() accepted and returns its position.
+ * Raises unique_violation when the event id is stored with other content.
+ * Runs as the current user: callers hold the privileges on event_log.
+ */
+extern int64 store_append(Jsonb *envelope, const Envelope *parsed,
+						  text *routing_key, AppendOutcome *outcome);
+
+/* True while candystore itself is removing events (retention). */
+extern bool store_removal_allowed;
+
+#endif
