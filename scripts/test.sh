@@ -20,10 +20,25 @@ BIN=$(cs_private_install "$RUN/pg")
 rm -rf "$PGDIR"
 
 failures=()
+passed=0
+failed=0
+LOG=$RUN/suite.log
 run_suite() {
     local name=$1; shift
     cs_log "suite: $name"
-    if "$@"; then cs_log "suite $name: ok"; else failures+=("$name"); cs_log "suite $name: FAILED"; fi
+    if "$@" 2>&1 | tee "$LOG"; then cs_log "suite $name: ok"; else failures+=("$name"); cs_log "suite $name: FAILED"; fi
+    count_tests "$LOG"
+}
+
+# Tallies the tests a suite's output reports (pg_regress and prove lines).
+count_tests() {
+    local ok bad total tapfail
+    ok=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. ok' "$1" || true)
+    bad=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. FAILED' "$1" || true)
+    total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$1" | tail -1)
+    tapfail=$( (grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$1" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
+    passed=$((passed + ok + ${total:-0} - tapfail))
+    failed=$((failed + bad + tapfail))
 }
 
 # pg_regress: SQL behaviour, against one cluster with candystore preloaded.
@@ -51,6 +66,7 @@ tap() {
 run_suite regress regress
 run_suite tap tap
 
+echo "tests: $passed passed, $failed failed"
 if [ ${#failures[@]} -ne 0 ]; then
     cs_log "FAILED suites: ${failures[*]}"
     exit 1

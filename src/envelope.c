@@ -203,7 +203,7 @@ check_source(JsonbValue *source, EnvelopeError *error)
 
 	if (!is_object(source))
 		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "source", source,
-					"source is {\"host\": ..., \"type\": ..., \"app\": ..., \"meta\": {...}}.",
+					"source looks like {\"host\": \"bigchungus\", \"type\": \"webhook\", \"app\": \"fireflies\"}.",
 					"must be an object");
 	obj = source->val.binary.data;
 
@@ -218,7 +218,7 @@ check_source(JsonbValue *source, EnvelopeError *error)
 	v = get_field(obj, "type", &buf);
 	if (v == NULL || v->type == jbvNull)
 		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "source.type", NULL,
-					"One of: manual, agent, scheduled, webhook, system, file_watch, hook.",
+					"The trigger types are manual, agent, scheduled, webhook, system, file_watch and hook.",
 					"is required");
 	if (v->type == jbvString)
 		for (size_t i = 0; i < lengthof(trigger_types); i++)
@@ -227,7 +227,7 @@ check_source(JsonbValue *source, EnvelopeError *error)
 				known = true;
 	if (!known)
 		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "source.type", v,
-					"One of: manual, agent, scheduled, webhook, system, file_watch, hook.",
+					"The trigger types are manual, agent, scheduled, webhook, system, file_watch and hook.",
 					"must be a trigger type");
 
 	v = get_field(obj, "app", &buf);
@@ -244,8 +244,8 @@ check_source(JsonbValue *source, EnvelopeError *error)
 
 /* Parses one parent id; appends it to parents unless already there. */
 static bool
-add_parent(JsonbValue *v, const char *field, Datum *parents, int *nparents,
-		   EnvelopeError *error)
+add_parent(JsonbValue *v, const char *field, const char *what,
+		   Datum *parents, int *nparents, EnvelopeError *error)
 {
 	pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
 
@@ -253,7 +253,7 @@ add_parent(JsonbValue *v, const char *field, Datum *parents, int *nparents,
 		!uuid_parse_hyphenated(v->val.string.val, v->val.string.len, u))
 		return fail(error, ERRCODE_INVALID_TEXT_REPRESENTATION, field, v,
 					"Parent event ids are UUIDs such as \"0b9c4b4e-6f0e-4f38-9a70-0c8f2b7ad3a1\".",
-					"must hold UUID strings");
+					"%s", what);
 	if (!uuid_in_list(u, parents, *nparents))
 		parents[(*nparents)++] = UUIDPGetDatum(u);
 	return true;
@@ -272,7 +272,7 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 
 	memset(error, 0, sizeof(*error));
 	if (!JB_ROOT_IS_OBJECT(envelope) || JB_ROOT_IS_SCALAR(envelope))
-		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "(envelope)", NULL,
+		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL,
 					"An envelope is a JSON object with event_id, event_type, timestamp, version, source and payload.",
 					"must be a JSON object");
 
@@ -294,7 +294,7 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 	v = get_field(root, "event_type", &buf);
 	if (v == NULL || v->type == jbvNull)
 		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "event_type", NULL,
-					"e.g. \"fireflies.transcript.ready\"", "is required");
+					"Name the event type, e.g. \"fireflies.transcript.ready\".", "is required");
 	if (v->type != jbvString || !valid_event_type(v->val.string.val, v->val.string.len))
 		return fail(error, ERRCODE_INVALID_TEXT_REPRESENTATION, "event_type", v,
 					"Event types are two or more dot-separated lowercase segments of letters, digits and underscores, at most 255 characters, e.g. \"fireflies.transcript.ready\" or \"theboard.meeting.created.v1\".",
@@ -305,14 +305,14 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 	v = get_field(root, "timestamp", &buf);
 	if (v == NULL || v->type == jbvNull)
 		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "timestamp", NULL,
-					"e.g. \"2026-01-27T10:15:00.123456Z\"", "is required");
+					"Give the time the event happened, e.g. \"2026-01-27T10:15:00.123456Z\".", "is required");
 	if (v->type != jbvString)
 		return fail(error, ERRCODE_INVALID_DATETIME_FORMAT, "timestamp", v, NULL,
 					"must be an RFC 3339 date-time string");
 	if (!rfc3339_parse_datetime(v->val.string.val, v->val.string.len,
 								&out->occurred_at, &why))
 		return fail(error, ERRCODE_INVALID_DATETIME_FORMAT, "timestamp", v,
-					"e.g. \"2026-01-27T10:15:00.123456Z\" or \"2026-01-27T11:15:00+01:00\"",
+					"Use the form \"2026-01-27T10:15:00.123456Z\" or \"2026-01-27T11:15:00+01:00\".",
 					"must be an RFC 3339 date-time: %s", why);
 
 	/* version */
@@ -329,7 +329,7 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 	v = get_field(root, "source", &buf);
 	if (v == NULL || v->type == jbvNull)
 		return fail(error, ERRCODE_NULL_VALUE_NOT_ALLOWED, "source", NULL,
-					"source is {\"host\": ..., \"type\": ...}.", "is required");
+					"source looks like {\"host\": \"bigchungus\", \"type\": \"webhook\"}.", "is required");
 	if (!check_source(v, error))
 		return false;
 
@@ -350,13 +350,15 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 		{
 			JsonbValue *item = getIthJsonbValueFromContainer(arr, i);
 
-			if (!add_parent(item, "correlation_ids", parents, &nparents, error))
+			if (!add_parent(item, "correlation_ids", "must hold only UUID strings",
+							parents, &nparents, error))
 				return false;
 		}
 	}
 	v = get_field(root, "correlation_id", &buf);
 	if (v != NULL && v->type != jbvNull &&
-		!add_parent(v, "correlation_id", parents, &nparents, error))
+		!add_parent(v, "correlation_id", "must be a UUID string or null",
+					parents, &nparents, error))
 		return false;
 	out->correlation_ids = construct_array(parents, nparents, UUIDOID, UUID_LEN, false,
 										   TYPALIGN_CHAR);
@@ -384,12 +386,21 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 	return true;
 }
 
+/* "invalid envelope: "field" what", or "invalid envelope: what" for the whole. */
+static char *
+headline(const EnvelopeError *error)
+{
+	if (error->field == NULL)
+		return psprintf("invalid envelope: %s", error->message);
+	return psprintf("invalid envelope: \"%s\" %s", error->field, error->message);
+}
+
 void
 envelope_raise(const EnvelopeError *error)
 {
 	ereport(ERROR,
 			(errcode(error->sqlstate),
-			 errmsg("invalid envelope: \"%s\" %s", error->field, error->message),
+			 errmsg_internal("%s", headline(error)),
 			 error->detail ? errdetail_internal("%s", error->detail) : 0,
 			 error->hint ? errhint("%s", error->hint) : 0));
 	pg_unreachable();
@@ -398,6 +409,6 @@ envelope_raise(const EnvelopeError *error)
 char *
 envelope_error_text(const EnvelopeError *error)
 {
-	return psprintf("invalid envelope: \"%s\" %s%s%s", error->field, error->message,
-					error->detail ? ". " : "", error->detail ? error->detail : "");
+	return psprintf("%s%s%s", headline(error), error->detail ? ". " : "",
+					error->detail ? error->detail : "");
 }

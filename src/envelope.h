@@ -20,7 +20,8 @@
 typedef struct EnvelopeError
 {
 	int			sqlstate;
-	const char *field;			/* dotted path, e.g. "source.type" */
+	const char *field;			/* dotted path, e.g. "source.type"; NULL for
+								 * the envelope as a whole */
 	char	   *message;		/* what is wrong with it */
 	char	   *detail;			/* the offending value, or NULL */
 	const char *hint;			/* how to fix it, or NULL */

@@ -138,7 +138,11 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 		bool		isnull;
 		Jsonb	   *stored;
 
-		rc = SPI_execute_plan(lookup_plan, values, NULL, true, 1);
+		/*
+		 * Not read-only: the conflicting row may come from an earlier command
+		 * of this very statement, visible only after a command-counter bump.
+		 */
+		rc = SPI_execute_plan(lookup_plan, values, NULL, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "event id conflict reported but no stored event found");
 		position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -1,7 +1,10 @@
 
 -- The envelope as SQL types ---------------------------------------------------
 -- Conversions from jsonb check the envelope rules (check_envelope) and keep
--- fields the types have no column for in "extra", so nothing is dropped.
+-- fields the types have no column for in "extra", so nothing is dropped.  The
+-- typed envelope is the canonical form: a legacy singular "correlation_id" is
+-- merged into correlation_ids.  (get_event always returns the envelope
+-- exactly as appended; only these conversions normalise.)
 
 CREATE TYPE @extschema@.trigger_type AS ENUM
     ('manual', 'agent', 'scheduled', 'webhook', 'system', 'file_watch', 'hook');
@@ -80,7 +83,8 @@ BEGIN
         envelope->'trace_context',
         envelope->'payload',
         nullif(envelope - ARRAY['event_id', 'event_type', 'timestamp', 'version', 'source',
-                                'correlation_ids', 'agent_context', 'trace_context', 'payload'],
+                                'correlation_ids', 'correlation_id', 'agent_context',
+                                'trace_context', 'payload'],
                '{}'::jsonb)
     )::@extschema@.envelope;
 END
