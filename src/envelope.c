@@ -12,6 +12,8 @@
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/hsearch.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 
@@ -185,15 +187,6 @@ is_nil_uuid(const pg_uuid_t *u)
 }
 
 static bool
-uuid_in_list(const pg_uuid_t *u, const Datum *list, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (memcmp(DatumGetUUIDP(list[i])->data, u->data, UUID_LEN) == 0)
-			return true;
-	return false;
-}
-
-static bool
 check_source(JsonbValue *source, EnvelopeError *error)
 {
 	JsonbContainer *obj;
@@ -242,10 +235,54 @@ check_source(JsonbValue *source, EnvelopeError *error)
 	return true;
 }
 
-/* Parses one parent id; appends it to parents unless already there. */
+/*
+ * The parent ids being collected, in first-seen order without repeats.  A
+ * hash set takes over from the linear scan when an envelope lists many, so
+ * a hostile list of a million ids costs linear time.
+ */
+#define PARENTS_LINEAR_LIMIT 16
+
+typedef struct Parents
+{
+	Datum	   *ids;
+	int			n;
+	HTAB	   *seen;			/* NULL while n <= PARENTS_LINEAR_LIMIT */
+} Parents;
+
+static bool
+parents_add_if_new(Parents *p, pg_uuid_t *u)
+{
+	if (p->seen == NULL && p->n >= PARENTS_LINEAR_LIMIT)
+	{
+		HASHCTL		ctl = {.keysize = UUID_LEN, .entrysize = UUID_LEN, .hcxt = CurrentMemoryContext};
+
+		p->seen = hash_create("candystore parent ids", 4 * PARENTS_LINEAR_LIMIT, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (int i = 0; i < p->n; i++)
+			(void) hash_search(p->seen, DatumGetUUIDP(p->ids[i])->data, HASH_ENTER, NULL);
+	}
+	if (p->seen != NULL)
+	{
+		bool		found;
+
+		(void) hash_search(p->seen, u->data, HASH_ENTER, &found);
+		if (found)
+			return false;
+	}
+	else
+	{
+		for (int i = 0; i < p->n; i++)
+			if (memcmp(DatumGetUUIDP(p->ids[i])->data, u->data, UUID_LEN) == 0)
+				return false;
+	}
+	p->ids[p->n++] = UUIDPGetDatum(u);
+	return true;
+}
+
+/* Parses one parent id and adds it to the parents unless already there. */
 static bool
 add_parent(JsonbValue *v, const char *field, const char *what,
-		   Datum *parents, int *nparents, EnvelopeError *error)
+		   Parents *parents, EnvelopeError *error)
 {
 	pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
 
@@ -254,8 +291,8 @@ add_parent(JsonbValue *v, const char *field, const char *what,
 		return fail(error, ERRCODE_INVALID_TEXT_REPRESENTATION, field, v,
 					"Parent event ids are UUIDs such as \"0b9c4b4e-6f0e-4f38-9a70-0c8f2b7ad3a1\".",
 					"%s", what);
-	if (!uuid_in_list(u, parents, *nparents))
-		parents[(*nparents)++] = UUIDPGetDatum(u);
+	if (!parents_add_if_new(parents, u))
+		pfree(u);
 	return true;
 }
 
@@ -266,9 +303,7 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 	JsonbValue	buf,
 			   *v;
 	const char *why;
-	Datum	   *parents;
-	int			nparents = 0,
-				capacity;
+	Parents		parents = {0};
 
 	memset(error, 0, sizeof(*error));
 	if (!JB_ROOT_IS_OBJECT(envelope) || JB_ROOT_IS_SCALAR(envelope))
@@ -339,8 +374,7 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 		return fail(error, ERRCODE_INVALID_PARAMETER_VALUE, "correlation_ids", v,
 					"List the parent event ids, or leave the field out for none.",
 					"must be an array of UUID strings");
-	capacity = 1 + (v ? JsonContainerSize(v->val.binary.data) : 0);
-	parents = palloc(sizeof(Datum) * capacity);
+	parents.ids = palloc(sizeof(Datum) * (1 + (v ? JsonContainerSize(v->val.binary.data) : 0)));
 	if (v != NULL)
 	{
 		JsonbContainer *arr = v->val.binary.data;
@@ -350,18 +384,22 @@ envelope_parse(Jsonb *envelope, Envelope *out, EnvelopeError *error)
 		{
 			JsonbValue *item = getIthJsonbValueFromContainer(arr, i);
 
+			CHECK_FOR_INTERRUPTS();
 			if (!add_parent(item, "correlation_ids", "must hold only UUID strings",
-							parents, &nparents, error))
+							&parents, error))
 				return false;
+			pfree(item);
 		}
 	}
 	v = get_field(root, "correlation_id", &buf);
 	if (v != NULL && v->type != jbvNull &&
 		!add_parent(v, "correlation_id", "must be a UUID string or null",
-					parents, &nparents, error))
+					&parents, error))
 		return false;
-	out->correlation_ids = construct_array(parents, nparents, UUIDOID, UUID_LEN, false,
+	out->correlation_ids = construct_array(parents.ids, parents.n, UUIDOID, UUID_LEN, false,
 										   TYPALIGN_CHAR);
+	if (parents.seen != NULL)
+		hash_destroy(parents.seen);
 
 	/* agent_context, trace_context: optional objects */
 	v = get_field(root, "agent_context", &buf);
