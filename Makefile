@@ -16,7 +16,7 @@ DATA        = $(wildcard sql/upgrade/candystore--*--*.sql)
 
 # pg_regress tests: every sql/*.sql is a test, run in name order.
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --load-extension=candystore --dbname=candystore_regress
+REGRESS_OPTS = --inputdir=. --load-extension=candystore
 
 # PostgreSQL's headers are included as system headers: they are not written
 # for -Wextra, and our own code is held to it in full.

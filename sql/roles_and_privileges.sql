@@ -50,7 +50,7 @@ SELECT p.oid::regprocedure AS function, p.proconfig
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'candystore')
    AND p.prosecdef
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 SELECT count(*) AS definer_functions_without_pinned_search_path
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'candystore')

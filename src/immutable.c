@@ -5,7 +5,8 @@
  * Privileges already keep candystore_reader and candystore_writer away from
  * UPDATE, DELETE and TRUNCATE; this trigger also stops the table's owner and
  * superusers, so "an event, once stored, never changes" holds for everyone.
- * Only candystore's own retention code can lift it (store_removal_allowed).
+ * Only candystore.purge_events() lifts it, for its own DELETE
+ * (store_removal_allowed).
  */
 #include "postgres.h"
 
@@ -34,12 +35,16 @@ candystore_forbid_change(PG_FUNCTION_ARGS)
 	else
 		op = "UPDATE";
 
-	if (!(store_removal_allowed && !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("candystore events are immutable"),
-				 errdetail("%s on %s is not allowed, for any role.", op,
-						   RelationGetRelationName(trigdata->tg_relation)),
-				 errhint("To correct an event, append a new event that supersedes it.")));
+	/* candystore.purge_events() deletes; nothing ever updates or truncates */
+	if (store_removal_allowed && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		return PointerGetDatum(NULL);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("candystore events are immutable"),
+			 errdetail("%s on %s is not allowed, for any role.", op,
+					   RelationGetRelationName(trigdata->tg_relation)),
+			 errhint("To correct an event, append a new event that supersedes it; "
+					 "to remove old events, use candystore.purge_events().")));
 	return PointerGetDatum(NULL);
 }

@@ -166,16 +166,13 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 	return position;
 }
 
-PG_FUNCTION_INFO_V1(candystore_append);
-
-/* candystore.append(envelope jsonb, routing_key text DEFAULT NULL) RETURNS bigint */
-Datum
-candystore_append(PG_FUNCTION_ARGS)
+int64
+store_append_from_args(FunctionCallInfo fcinfo, bool routing_key_defaults_to_type,
+					   text **routing_key, AppendOutcome *outcome)
 {
 	Jsonb	   *envelope;
 	Envelope	parsed;
 	EnvelopeError error;
-	AppendOutcome outcome;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -184,9 +181,22 @@ candystore_append(PG_FUNCTION_ARGS)
 	envelope = PG_GETARG_JSONB_P(0);
 	if (!envelope_parse(envelope, &parsed, &error))
 		envelope_raise(&error);
-	PG_RETURN_INT64(store_append(envelope, &parsed,
-								 PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1),
-								 &outcome));
+	*routing_key = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	if (routing_key_defaults_to_type && *routing_key == NULL)
+		*routing_key = parsed.event_type;
+	return store_append(envelope, &parsed, *routing_key, outcome);
+}
+
+PG_FUNCTION_INFO_V1(candystore_append);
+
+/* candystore.append(envelope jsonb, routing_key text DEFAULT NULL) RETURNS bigint */
+Datum
+candystore_append(PG_FUNCTION_ARGS)
+{
+	text	   *routing_key;
+	AppendOutcome outcome;
+
+	PG_RETURN_INT64(store_append_from_args(fcinfo, false, &routing_key, &outcome));
 }
 
 PG_FUNCTION_INFO_V1(candystore_check_envelope);

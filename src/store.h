@@ -6,6 +6,8 @@
 #ifndef CANDYSTORE_STORE_H
 #define CANDYSTORE_STORE_H
 
+#include "fmgr.h"
+
 #include "envelope.h"
 
 typedef enum AppendOutcome
@@ -21,6 +23,15 @@ typedef enum AppendOutcome
  */
 extern int64 store_append(Jsonb *envelope, const Envelope *parsed,
 						  text *routing_key, AppendOutcome *outcome);
+
+/*
+ * The SQL-callable form: arguments (envelope jsonb, routing_key text).  Raises
+ * for a NULL or invalid envelope.  *routing_key gets the key stored with the
+ * event: the argument, or the event type when it is NULL and
+ * routing_key_defaults_to_type.
+ */
+extern int64 store_append_from_args(FunctionCallInfo fcinfo, bool routing_key_defaults_to_type,
+									text **routing_key, AppendOutcome *outcome);
 
 /* True while candystore itself is removing events (retention). */
 extern bool store_removal_allowed;

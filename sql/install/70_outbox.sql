@@ -1,0 +1,62 @@
+
+-- The transactional outbox -------------------------------------------------------
+-- publish() appends an event and enqueues it here in the caller's transaction;
+-- the outbox publisher worker sends committed rows to RabbitMQ and marks them
+-- published once the broker has confirmed them.  replay() enqueues stored
+-- events again.
+
+CREATE TABLE @extschema@.outbox (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,   -- send order
+    position        bigint NOT NULL,        -- the event (candystore.events.position)
+    exchange        text,                   -- NULL: the publisher's candystore.exchange
+    routing_key     text NOT NULL,
+    headers         jsonb NOT NULL DEFAULT '{}',    -- extra AMQP headers, e.g. the replay mark
+    enqueued_at     timestamptz NOT NULL DEFAULT now(),
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,            -- NULL: now
+    last_error      text,
+    published_at    timestamptz             -- NULL until the broker confirmed it
+);
+COMMENT ON TABLE @extschema@.outbox IS
+    'Events waiting to be (or already) published to RabbitMQ, in send order.';
+CREATE INDEX outbox_pending_idx ON @extschema@.outbox (id) WHERE published_at IS NULL;
+CREATE INDEX outbox_position_idx ON @extschema@.outbox (position);
+CREATE INDEX outbox_published_at_idx ON @extschema@.outbox (published_at) WHERE published_at IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump(
+    pg_catalog.pg_get_serial_sequence('@extschema@.outbox', 'id'), '');
+REVOKE ALL ON @extschema@.outbox FROM PUBLIC;
+GRANT SELECT ON @extschema@.outbox TO candystore_reader;
+
+CREATE FUNCTION @extschema@.publish(envelope jsonb, routing_key text DEFAULT NULL,
+                                    exchange text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'candystore_publish'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.publish(jsonb, text, text) IS
+    'Appends an event (as append does) and, when it is new, enqueues it for publishing once the transaction commits.  Returns its position.';
+REVOKE ALL ON FUNCTION @extschema@.publish(jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.publish(jsonb, text, text) TO candystore_writer;
+
+CREATE FUNCTION @extschema@.replay("from" timestamptz, "to" timestamptz,
+                                   event_types text[] DEFAULT NULL,
+                                   routing_key_prefix text DEFAULT NULL) RETURNS bigint
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH enqueued AS (
+        INSERT INTO @extschema@.outbox (position, routing_key, headers)
+        SELECT e.position, coalesce(e.routing_key, e.event_type), '{"x-candystore-replay": true}'
+          FROM @extschema@.event_log e
+         WHERE e.occurred_at >= replay."from" AND e.occurred_at < replay."to"
+           AND (replay.event_types IS NULL OR e.event_type = ANY (replay.event_types))
+           AND (replay.routing_key_prefix IS NULL
+                OR starts_with(coalesce(e.routing_key, e.event_type), replay.routing_key_prefix))
+         ORDER BY e.position
+        RETURNING 1)
+    SELECT count(*) FROM enqueued
+$$;
+COMMENT ON FUNCTION @extschema@.replay(timestamptz, timestamptz, text[], text) IS
+    'Enqueues the stored events that occurred in [from, to) again, in their original order, marked with the header x-candystore-replay; returns how many.';
+REVOKE ALL ON FUNCTION @extschema@.replay(timestamptz, timestamptz, text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.replay(timestamptz, timestamptz, text[], text) TO candystore_writer;

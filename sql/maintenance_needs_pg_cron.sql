@@ -1,0 +1,10 @@
+-- Without pg_cron candystore works and says how to enable maintenance;
+-- the jobs it would schedule are listed.
+\i sql/helpers/expect_error.sql
+SELECT * FROM candystore.maintenance_jobs();
+SELECT * FROM candystore.maintenance_jobs('1 day');
+\set VERBOSITY default
+SELECT * FROM candystore.schedule_maintenance();
+\set VERBOSITY terse
+SELECT candystore.unschedule_maintenance() AS removed_without_pg_cron;
+SELECT candystore.cleanup_outbox() >= 0 AS cleanup_runs_by_hand;

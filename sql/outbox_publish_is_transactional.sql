@@ -1,0 +1,56 @@
+-- publish() appends and enqueues in the caller's transaction: what commits
+-- is queued for sending, what rolls back is neither stored nor queued.
+\i sql/helpers/expect_error.sql
+CREATE TEMP VIEW queued AS
+SELECT o.id, e.event_id, o.routing_key, o.exchange, o.headers, o.published_at IS NULL AS pending
+  FROM candystore.outbox o JOIN candystore.events e USING (position)
+ WHERE e.event_id::text LIKE 'b8000000-%';
+
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000001')) > 0 AS published;
+-- routing key defaults to the event type and is stored with the event too; exchange to the publisher's
+SELECT event_id, routing_key, exchange, headers, pending FROM queued ORDER BY id;
+SELECT routing_key FROM candystore.events WHERE event_id = 'b8000000-0000-4000-8000-000000000001';
+
+-- explicit routing key and exchange
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000002'), 'fireflies.transcript.ready.eu', 'audit.events') > 0 AS published;
+SELECT event_id, routing_key, exchange FROM queued WHERE event_id = 'b8000000-0000-4000-8000-000000000002';
+
+-- rolled back: neither stored nor queued
+BEGIN;
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000003')) > 0 AS published;
+SELECT count(*) AS queued_inside FROM queued WHERE event_id = 'b8000000-0000-4000-8000-000000000003';
+ROLLBACK;
+SELECT count(*) AS queued_after_rollback FROM queued WHERE event_id = 'b8000000-0000-4000-8000-000000000003';
+SELECT candystore.get_event('b8000000-0000-4000-8000-000000000003') AS stored_after_rollback;
+
+-- a savepoint rolled back takes its publish with it
+BEGIN;
+SAVEPOINT s;
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000004')) > 0 AS published;
+ROLLBACK TO s;
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000005')) > 0 AS published;
+COMMIT;
+SELECT event_id FROM queued WHERE event_id IN ('b8000000-0000-4000-8000-000000000004', 'b8000000-0000-4000-8000-000000000005');
+
+-- publishing again what already committed (a retried publish) queues nothing more
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000001')) =
+       (SELECT position FROM candystore.events WHERE event_id = 'b8000000-0000-4000-8000-000000000001') AS same_position;
+SELECT count(*) AS queued_once FROM queued WHERE event_id = 'b8000000-0000-4000-8000-000000000001';
+
+-- bad input changes nothing
+SELECT pg_temp.expect_error($$SELECT candystore.publish('{"event_id": "x"}')$$) AS invalid,
+       pg_temp.expect_error($$SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000001') || '{"payload": {}}')$$) AS conflict,
+       pg_temp.expect_error($$SELECT candystore.publish(NULL)$$) AS null_envelope;
+SELECT count(*) AS queued_total FROM queued;
+
+-- writers publish; readers see the outbox but cannot publish
+CREATE ROLE regress_cs_pub_reader IN ROLE candystore_reader;
+CREATE ROLE regress_cs_pub_writer IN ROLE candystore_writer;
+SET ROLE regress_cs_pub_writer;
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000006')) > 0 AS writer_published;
+SELECT pg_temp.expect_error($$UPDATE candystore.outbox SET published_at = now()$$) AS writer_marks_published;
+SET ROLE regress_cs_pub_reader;
+SELECT pg_temp.expect_error($$SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000007'))$$) AS reader_publish;
+SELECT count(*) > 0 AS reader_sees_outbox FROM candystore.outbox;
+RESET ROLE;
+DROP ROLE regress_cs_pub_reader, regress_cs_pub_writer;

@@ -1,0 +1,72 @@
+/*
+ * purge.c
+ *	  candystore.purge_events(): retention, the one way events leave the store.
+ *
+ * Events are immutable, so the immutability trigger refuses every DELETE;
+ * this function lifts that for its own statement only.  Events the outbox
+ * has not yet sent are kept (deleting them would lose a publish); their
+ * already-published outbox rows go with them.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "store.h"
+
+PG_FUNCTION_INFO_V1(candystore_purge_events);
+
+/* candystore.purge_events(older_than interval) RETURNS bigint */
+Datum
+candystore_purge_events(PG_FUNCTION_ARGS)
+{
+	Interval   *older_than = PG_GETARG_INTERVAL_P(0);
+	Interval	zero = {0};
+	Oid			types[] = {INTERVALOID};
+	Datum		values[1];
+	uint64		purged = 0;
+
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(older_than),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be negative"),
+				 errhint("For example candystore.purge_events('90 days') removes events that occurred more than 90 days ago.")));
+
+	values[0] = IntervalPGetDatum(older_than);
+	SPI_connect();
+	PG_TRY();
+	{
+		int			rc;
+
+		store_removal_allowed = true;
+		rc = SPI_execute_with_args(
+								   "WITH purged AS ("
+								   "  DELETE FROM candystore.event_log e"
+								   "   WHERE e.occurred_at < pg_catalog.now() - $1"
+								   "     AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
+								   "                      WHERE o.position = e.position AND o.published_at IS NULL)"
+								   "  RETURNING e.position),"
+								   " sent AS ("
+								   "  DELETE FROM candystore.outbox o USING purged p WHERE o.position = p.position)"
+								   " SELECT count(*) FROM purged",
+								   1, types, values, NULL, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "purging events failed: %s", SPI_result_code_string(rc));
+		{
+			bool		isnull;
+
+			purged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
+	PG_FINALLY();
+	{
+		store_removal_allowed = false;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_INT64((int64) purged);
+}
