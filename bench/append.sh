@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Append throughput: candystore.append() against a plain INSERT of the same
 # ~1 KB seed-like envelopes into a two-column (uuid PRIMARY KEY, jsonb) table,
-# one row per statement and 100 rows per statement, side by side in one run.
+# one row per statement and 100 rows per statement, side by side in one run;
+# and candystore.publish() (append + outbox row) against append.
 # Usage: bash bench/append.sh [seconds per measurement, default 10] [rounds, default 3]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -46,21 +47,26 @@ SQL
 cat > "$T/plain100.sql" <<'SQL'
 INSERT INTO plain_events SELECT gen_random_uuid(), bench_envelope(gen_random_uuid(), gen_random_uuid()) FROM generate_series(1, 100);
 SQL
+sed 's/candystore.append(/candystore.publish(/' "$T/append1.sql" > "$T/publish1.sql"
+sed 's/candystore.append(/candystore.publish(/' "$T/append100.sql" > "$T/publish100.sql"
 
 declare -A rates
 for round in $(seq 1 "$ROUNDS"); do
-    for mode in plain1 append1 plain100 append100; do
+    for mode in plain1 append1 publish1 plain100 append100 publish100; do
         rows=1; [[ $mode == *100 ]] && rows=100
         rates[$mode]+="$(bench_rate "$T/$mode.sql" "$SECONDS_EACH" "$rows") "
     done
     cs_log "round $round: ${rates[*]}"
 done
 
-printf '\n%-34s %14s %14s %8s\n' "events/s (median of $ROUNDS x ${SECONDS_EACH}s, 1 client)" "plain INSERT" "append()" "ratio"
+printf '\n%-34s %13s %10s %10s %14s %16s\n' "events/s (median of $ROUNDS x ${SECONDS_EACH}s, 1 client)" \
+    "plain INSERT" "append()" "publish()" "append/plain" "publish cost/append"
 for batch in 1 100; do
     p=$(bench_median ${rates[plain$batch]})
     a=$(bench_median ${rates[append$batch]})
-    printf '%-34s %14.0f %14.0f %7.0f%%\n' "$batch per statement" "$p" "$a" "$(awk -v a="$a" -v p="$p" 'BEGIN {print 100 * a / p}')"
+    u=$(bench_median ${rates[publish$batch]})
+    printf '%-34s %13.0f %10.0f %10.0f %13.0f%% %15.2fx\n' "$batch per statement" "$p" "$a" "$u" \
+        "$(awk -v a="$a" -v p="$p" 'BEGIN {print 100 * a / p}')" "$(awk -v a="$a" -v u="$u" 'BEGIN {print a / u}')"
 done
 bench_psql -Atc "SELECT format('bytes per event, indexes included: append %s, plain %s',
                         pg_total_relation_size('candystore.event_log') / (SELECT count(*) FROM candystore.event_log),
