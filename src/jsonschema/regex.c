@@ -1,0 +1,227 @@
+/*
+ * regex.c
+ *	  ECMA-262 patterns on PostgreSQL's regex engine (Spencer ARE).
+ *
+ *	  A pattern is translated to ARE syntax where the two differ: \d \w \s
+ *	  are ASCII/ECMA sets rather than locale classes, "." excludes line
+ *	  terminators, \b is \y, \cX and \u{...} become code points, named
+ *	  groups become plain groups, and identity escapes of letters are the
+ *	  letter.  Unicode property escapes (\p{..}) and named back-references
+ *	  have no ARE counterpart and are refused with a clear error.  Matching
+ *	  uses the C collation so classes never depend on the server locale.
+ *	  Compiled expressions are cached by PostgreSQL (RE_compile_and_cache).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation_d.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "regex/regex.h"
+#include "utils/builtins.h"
+
+#include "jsonschema.h"
+
+#define ECMA_SPACE "\\x20\\t\\n\\v\\f\\r\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+#define ECMA_WORD "a-zA-Z0-9_"
+
+/* Returns the ARE text, or NULL with *why set when there is no equivalent. */
+static char *
+ecma_to_are(const char *p, int len, const char **why)
+{
+	StringInfoData out;
+	bool		in_class = false;
+	int			i;
+
+	initStringInfo(&out);
+	for (i = 0; i < len; i++)
+	{
+		char		c = p[i];
+
+		if (c == '\\')
+		{
+			char		d;
+
+			if (++i >= len)
+			{
+				*why = "pattern ends with a backslash";
+				return NULL;
+			}
+			d = p[i];
+			switch (d)
+			{
+				case 'd':
+					appendStringInfoString(&out, in_class ? "0-9" : "[0-9]");
+					break;
+				case 'w':
+					appendStringInfoString(&out, in_class ? ECMA_WORD : "[" ECMA_WORD "]");
+					break;
+				case 's':
+					appendStringInfoString(&out, in_class ? ECMA_SPACE : "[" ECMA_SPACE "]");
+					break;
+				case 'D':
+				case 'W':
+				case 'S':
+					if (in_class)
+					{
+						*why = "negated class escapes (\\D, \\W, \\S) inside [...] are not supported";
+						return NULL;
+					}
+					appendStringInfoString(&out, d == 'D' ? "[^0-9]" :
+										   d == 'W' ? "[^" ECMA_WORD "]" : "[^" ECMA_SPACE "]");
+					break;
+				case 'b':
+					appendStringInfoString(&out, in_class ? "\\x08" : "\\y");
+					break;
+				case 'B':
+					appendStringInfoString(&out, "\\Y");
+					break;
+				case 'c':
+					if (i + 1 < len && isalpha((unsigned char) p[i + 1]))
+					{
+						appendStringInfo(&out, "\\x%02x", p[i + 1] % 32);
+						i++;
+					}
+					else
+						appendStringInfoString(&out, "\\\\c");
+					break;
+				case 'u':
+					if (i + 1 < len && p[i + 1] == '{')
+					{
+						const char *close = memchr(p + i, '}', len - i);
+
+						if (close == NULL)
+						{
+							*why = "unterminated \\u{...} escape";
+							return NULL;
+						}
+						appendStringInfo(&out, "\\U%08lx",
+										 strtol(pnstrdup(p + i + 2, close - (p + i + 2)), NULL, 16));
+						i = close - p;
+					}
+					else
+						appendStringInfoString(&out, "\\u");
+					break;
+				case 'x':
+				case 'f':
+				case 'n':
+				case 'r':
+				case 't':
+				case 'v':
+					appendStringInfoChar(&out, '\\');
+					appendStringInfoChar(&out, d);
+					break;
+				case '0':
+					appendStringInfoString(&out, "\\x00");
+					break;
+				case 'p':
+				case 'P':
+					*why = "Unicode property escapes (\\p{...}) are not supported";
+					return NULL;
+				case 'k':
+					*why = "named back-references (\\k<name>) are not supported";
+					return NULL;
+				default:
+					if (isdigit((unsigned char) d))
+					{
+						appendStringInfoChar(&out, '\\');	/* back-reference */
+						appendStringInfoChar(&out, d);
+					}
+					else if (isalpha((unsigned char) d))
+						appendStringInfoChar(&out, d);	/* identity escape */
+					else
+					{
+						appendStringInfoChar(&out, '\\');
+						appendStringInfoChar(&out, d);
+					}
+					break;
+			}
+			continue;
+		}
+		if (in_class)
+		{
+			if (c == ']')
+				in_class = false;
+			if (c == '[')
+				appendStringInfoString(&out, "\\[");
+			else
+				appendStringInfoChar(&out, c);
+			continue;
+		}
+		switch (c)
+		{
+			case '[':
+				in_class = true;
+				appendStringInfoChar(&out, '[');
+				if (i + 1 < len && p[i + 1] == '^')
+					appendStringInfoChar(&out, p[++i]);
+				/* a leading "]" is literal in ARE but ends the class in ECMA */
+				if (i + 1 < len && p[i + 1] == ']')
+				{
+					*why = "empty character classes are not supported";
+					return NULL;
+				}
+				break;
+			case '.':
+				appendStringInfoString(&out, "[^\\n\\r\\u2028\\u2029]");
+				break;
+			case '(':
+				if (i + 2 < len && p[i + 1] == '?' && p[i + 2] == '<' &&
+					i + 3 < len && p[i + 3] != '=' && p[i + 3] != '!')
+				{
+					const char *close = memchr(p + i, '>', len - i);
+
+					if (close == NULL)
+					{
+						*why = "unterminated group name";
+						return NULL;
+					}
+					appendStringInfoChar(&out, '(');
+					i = close - p;
+				}
+				else
+					appendStringInfoChar(&out, '(');
+				break;
+			default:
+				appendStringInfoChar(&out, c);
+				break;
+		}
+	}
+	return out.data;
+}
+
+bool
+jsonschema_regex_match(const char *pattern, int patlen, const char *s, int len)
+{
+	const char *why = NULL;
+	char	   *are = ecma_to_are(pattern, patlen, &why);
+
+	if (are == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+				 errmsg("unsupported JSON Schema pattern \"%.*s\"", patlen, pattern),
+				 errdetail("%s.", why)));
+	return RE_compile_and_execute(cstring_to_text(are), (char *) s, len,
+								  REG_ADVANCED, C_COLLATION_OID, 0, NULL);
+}
+
+/* For format "regex": does the pattern compile?  Never raises. */
+bool
+jsonschema_regex_valid(const char *pattern, int patlen)
+{
+	const char *why = NULL;
+	char	   *are = ecma_to_are(pattern, patlen, &why);
+	pg_wchar   *w;
+	int			wlen;
+	regex_t		re;
+	int			rc;
+
+	if (are == NULL)
+		return false;
+	w = palloc((strlen(are) + 1) * sizeof(pg_wchar));
+	wlen = pg_mb2wchar_with_len(are, w, strlen(are));
+	rc = pg_regcomp(&re, w, wlen, REG_ADVANCED, C_COLLATION_OID);
+	if (rc == REG_OKAY)
+		pg_regfree(&re);
+	pfree(w);
+	return rc == REG_OKAY;
+}
