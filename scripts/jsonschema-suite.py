@@ -13,6 +13,8 @@ Exit status 1 when a required test fails or optional/format passes < 95%.
 import csv, json, os, subprocess, sys, tempfile
 
 DRAFTS = ['draft4', 'draft6', 'draft7', 'draft2019-09', 'draft2020-12']
+# each directory's schemas are of its draft when they carry no $schema
+DEFAULT = {'draft4': '4', 'draft6': '6', 'draft7': '7', 'draft2019-09': '2019-09', 'draft2020-12': '2020-12'}
 suite, psql = sys.argv[1], sys.argv[2:]
 work = tempfile.mkdtemp(prefix='jsonschema-suite-')
 os.chmod(work, 0o755)
@@ -37,7 +39,7 @@ for draft in DRAFTS:
                         continue
                     meta[i] = (draft, kind, rel, g['description'], t['description'], t['valid'])
                     rows.append((i, sch, dat,
-                                 'on' if kind == 'format' else 'off'))
+                                 'on' if kind == 'format' else 'off', DEFAULT[draft]))
 
 with open(os.path.join(work, 'tests.csv'), 'w', newline='') as fh:
     csv.writer(fh).writerows(rows)
@@ -52,17 +54,18 @@ for dirpath, _, files in os.walk(rdir):
             body = open(os.path.join(dirpath, f)).read()
             sql.append("SELECT candystore.add_schema_resource('%s', $rj$%s$rj$);" % (uri, body))
 sql += [
-    "CREATE TEMP TABLE suite (id int, schema jsonb, data jsonb, fa text);",
+    "CREATE TEMP TABLE suite (id int, schema jsonb, data jsonb, fa text, draft text);",
     "\\copy suite FROM '%s' WITH (FORMAT csv)" % os.path.join(work, 'tests.csv'),
-    """CREATE FUNCTION pg_temp.chk(s jsonb, d jsonb, fa text) RETURNS text LANGUAGE plpgsql AS $f$
+    """CREATE FUNCTION pg_temp.chk(s jsonb, d jsonb, fa text, draft text) RETURNS text LANGUAGE plpgsql AS $f$
 BEGIN
     PERFORM set_config('candystore.jsonschema_format_assertion', fa, true);
+    PERFORM set_config('candystore.jsonschema_default_draft', draft, true);
     RETURN candystore.jsonb_matches_schema(s, d)::text;
 EXCEPTION WHEN others THEN
     RETURN 'error: ' || replace(SQLERRM, E'\\n', ' ');
 END $f$;""",
     "\\pset format unaligned", "\\pset tuples_only on", "\\pset fieldsep '\\t'",
-    "SELECT id, pg_temp.chk(schema, data, fa) FROM suite ORDER BY id;",
+    "SELECT id, pg_temp.chk(schema, data, fa, draft) FROM suite ORDER BY id;",
 ]
 with open(os.path.join(work, 'run.sql'), 'w') as fh:
     fh.write("\n".join(sql) + "\n")

@@ -39,6 +39,7 @@ jsonschema_get_compiled(Jsonb *schema)
 		JsCacheEntry *e = &cache[i];
 
 		if (e->schema && e->hash == h && VARSIZE(e->schema->doc) == size &&
+			e->schema->default_draft == jsonschema_default_draft &&
 			memcmp(e->schema->doc, schema, size) == 0)
 		{
 			e->last_used = ++clock_tick;

@@ -157,6 +157,7 @@ enter_schema(JsSchema *s, const JsonbValue *v, const char **base, JsDraft *draft
 	const char *id;
 	char	   *anchor;
 	JsonbValue *ra;
+	const char *parent = *base;	/* idents keep it: validation applies $id */
 
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 		return;
@@ -166,7 +167,7 @@ enter_schema(JsSchema *s, const JsonbValue *v, const char **base, JsDraft *draft
 	{
 		*base = uri_strip_fragment(uri_resolve(*base, id), NULL);
 		if (index && !jsonschema_lookup(s, *base))
-			add_ident(s, pstrdup(*base), v, *base, *draft);
+			add_ident(s, pstrdup(*base), v, parent, *draft);
 	}
 	if (!index)
 		return;
@@ -175,15 +176,15 @@ enter_schema(JsSchema *s, const JsonbValue *v, const char **base, JsDraft *draft
 		char	   *raw = js_string(js_get_key(v, *draft == JS_DRAFT4 ? "id" : "$id"));
 
 		if (raw && raw[0] == '#' && !js_get_key(v, "$ref"))
-			add_ident(s, psprintf("%s#%s", *base, raw + 1), v, *base, *draft);
+			add_ident(s, psprintf("%s#%s", *base, raw + 1), v, parent, *draft);
 		return;
 	}
 	anchor = js_string(js_get_key(v, "$anchor"));
 	if (anchor)
-		add_ident(s, psprintf("%s#%s", *base, anchor), v, *base, *draft);
+		add_ident(s, psprintf("%s#%s", *base, anchor), v, parent, *draft);
 	anchor = js_string(js_get_key(v, "$dynamicAnchor"));
 	if (anchor && *draft >= JS_DRAFT2020)
-		add_ident(s, psprintf("%s#%s", *base, anchor), v, *base, *draft)->dynamic = true;
+		add_ident(s, psprintf("%s#%s", *base, anchor), v, parent, *draft)->dynamic = true;
 	ra = js_get_key(v, "$recursiveAnchor");
 	if (ra && ra->type == jbvBool && ra->val.boolean && *draft == JS_DRAFT2019)
 	{
@@ -356,6 +357,8 @@ follow_pointer(JsSchema *s, const JsNode *from, const char *ptr, JsNode *out)
 		}
 		if (cur.type != jbvBinary)
 			return false;
+		if (place == PLACE_SCHEMA)
+			enter_schema(s, &cur, &base, &draft, false);
 		if (JsonContainerIsObject(cur.val.binary.data))
 			next = getKeyJsonValueFromContainer(cur.val.binary.data, tok.data, tok.len, NULL);
 		else
@@ -374,8 +377,6 @@ follow_pointer(JsSchema *s, const JsNode *from, const char *ptr, JsNode *out)
 		else if (place == PLACE_MAP || place == PLACE_ARRAY)
 			place = PLACE_SCHEMA;
 		cur = *next;
-		if (place == PLACE_SCHEMA)
-			enter_schema(s, &cur, &base, &draft, false);
 		p += 1 + n;
 	}
 	if (*p != '\0')
@@ -444,7 +445,8 @@ jsonschema_compile(Jsonb *schema, MemoryContext parent)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a JSON Schema must be an object or a boolean")));
-	s->root.draft = jsonschema_draft_of(&s->root.value, JS_DRAFT2020);
+	s->root.draft = jsonschema_draft_of(&s->root.value, (JsDraft) jsonschema_default_draft);
+	s->default_draft = jsonschema_default_draft;
 	/* A schema without an absolute $id gets a private base URI. */
 	s->root.base = "urn:candystore:root";
 	index_document(s, &s->root.value, "urn:candystore:root", s->root.draft);

@@ -8,22 +8,8 @@
 
 #include <arpa/inet.h>
 
-#include "utils/guc.h"
-
 #include "formats.h"
 #include "jsonschema.h"
-
-bool		jsonschema_format_assertion = true;
-
-void
-jsonschema_register_gucs(void)
-{
-	DefineCustomBoolVariable("candystore.jsonschema_format_assertion",
-							 "Whether the JSON Schema \"format\" keyword rejects invalid values.",
-							 "When off, \"format\" is only an annotation, as the 2019-09 and 2020-12 drafts specify by default.",
-							 &jsonschema_format_assertion,
-							 true, PGC_USERSET, 0, NULL, NULL, NULL);
-}
 
 static bool
 all_ascii(const char *s, int len)

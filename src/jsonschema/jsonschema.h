@@ -45,6 +45,7 @@ typedef struct JsSchema
 	JsNode		root;
 	List	   *idents;			/* of JsIdent * */
 	List	   *loaded;			/* URIs of documents already indexed */
+	int			default_draft;	/* jsonschema_default_draft when compiled */
 } JsSchema;
 
 typedef struct JsError
@@ -82,9 +83,12 @@ extern bool jsonschema_regex_match(const char *pattern, int patlen,
 extern bool jsonschema_regex_valid(const char *pattern, int patlen);
 
 /* format.c */
-extern bool jsonschema_format_assertion;
 extern bool jsonschema_format_check(const char *format, const char *s, int len,
 									bool *known);
+
+/* guc.c */
+extern bool jsonschema_format_assertion;
+extern int	jsonschema_default_draft;
 extern void jsonschema_register_gucs(void);
 
 /* shared lookups */

@@ -451,7 +451,13 @@ do_recursive_ref(JsValidator *v, const JsNode *node, const char *ref, const Json
 
 	if (!jsonschema_resolve(v->s, node->base, ref, &target, &res))
 		unresolvable("$recursiveRef", ref, node->base);
-	res = jsonschema_lookup(v->s, target.base);
+	{
+		const char *id = target.value.type == jbvBinary ?
+			jsonschema_id_of(&target.value, target.draft) : NULL;
+
+		res = jsonschema_lookup(v->s, id ? uri_strip_fragment(uri_resolve(target.base, id), NULL) :
+								target.base);
+	}
 	if (res && res->recursive)
 	{
 		ListCell   *lc;
