@@ -6,17 +6,21 @@
  *	  are ASCII/ECMA sets rather than locale classes, "." excludes line
  *	  terminators, \b is \y, \cX and \u{...} become code points, named
  *	  groups become plain groups, and identity escapes of letters are the
- *	  letter.  Unicode property escapes (\p{..}) and named back-references
- *	  have no ARE counterpart and are refused with a clear error.  Matching
- *	  uses the C collation so classes never depend on the server locale.
+ *	  letter, and \p{L}-style property escapes become POSIX classes evaluated
+ *	  with the ICU collation (Unicode data).  Named back-references and
+ *	  other properties have no ARE counterpart and are refused with a clear
+ *	  error.  Otherwise matching uses the C collation, so classes never
+ *	  depend on the server locale.
  *	  Compiled expressions are cached by PostgreSQL (RE_compile_and_cache).
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
+#include "nodes/value.h"
 #include "utils/builtins.h"
 
 #include "jsonschema.h"
@@ -25,8 +29,28 @@
 #define ECMA_WORD "a-zA-Z0-9_"
 
 /* Returns the ARE text, or NULL with *why set when there is no equivalent. */
+/* \p{...} / \P{...}: the ARE class name for a Unicode property, or NULL. */
+static const char *
+property_class(const char *name, int len)
+{
+	static const char *const map[][2] = {
+		{"L", "alpha"}, {"Letter", "alpha"}, {"Alphabetic", "alpha"},
+		{"Lu", "upper"}, {"Uppercase_Letter", "upper"}, {"Uppercase", "upper"},
+		{"Ll", "lower"}, {"Lowercase_Letter", "lower"}, {"Lowercase", "lower"},
+		{"Nd", "digit"}, {"Decimal_Number", "digit"}, {"digit", "digit"},
+		{"P", "punct"}, {"Punctuation", "punct"},
+		{"White_Space", "space"}, {"space", "space"},
+		{NULL, NULL}
+	};
+
+	for (int i = 0; map[i][0]; i++)
+		if ((int) strlen(map[i][0]) == len && strncmp(map[i][0], name, len) == 0)
+			return map[i][1];
+	return NULL;
+}
+
 static char *
-ecma_to_are(const char *p, int len, const char **why)
+ecma_to_are(const char *p, int len, const char **why, bool *unicode)
 {
 	StringInfoData out;
 	bool		in_class = false;
@@ -115,8 +139,25 @@ ecma_to_are(const char *p, int len, const char **why)
 					break;
 				case 'p':
 				case 'P':
-					*why = "Unicode property escapes (\\p{...}) are not supported";
-					return NULL;
+					{
+						const char *close = (i + 1 < len && p[i + 1] == '{') ?
+							memchr(p + i, '}', len - i) : NULL;
+						const char *cls = close ?
+							property_class(p + i + 2, close - (p + i + 2)) : NULL;
+
+						if (cls == NULL || (in_class && d == 'P'))
+						{
+							*why = "this Unicode property escape is not supported (supported: \\p{L}, \\p{Lu}, \\p{Ll}, \\p{Nd}, \\p{P}, \\p{White_Space} and their long names)";
+							return NULL;
+						}
+						if (in_class)
+							appendStringInfo(&out, "[:%s:]", cls);
+						else
+							appendStringInfo(&out, "[%s[:%s:]]", d == 'P' ? "^" : "", cls);
+						*unicode = true;
+						i = close - p;
+					}
+					break;
 				case 'k':
 					*why = "named back-references (\\k<name>) are not supported";
 					return NULL;
@@ -189,11 +230,32 @@ ecma_to_are(const char *p, int len, const char **why)
 	return out.data;
 }
 
+/*
+ * Character classes follow the C collation (ASCII), except for patterns with
+ * Unicode property escapes, which need ICU's Unicode character database.
+ */
+static Oid
+pattern_collation(bool unicode)
+{
+	static Oid	icu = InvalidOid;
+
+	if (!unicode)
+		return C_COLLATION_OID;
+	if (!OidIsValid(icu))
+		icu = get_collation_oid(list_make2(makeString("pg_catalog"), makeString("und-x-icu")), true);
+	if (!OidIsValid(icu))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("JSON Schema patterns with \\p{...} need the ICU collation \"und-x-icu\"")));
+	return icu;
+}
+
 bool
 jsonschema_regex_match(const char *pattern, int patlen, const char *s, int len)
 {
 	const char *why = NULL;
-	char	   *are = ecma_to_are(pattern, patlen, &why);
+	bool		unicode = false;
+	char	   *are = ecma_to_are(pattern, patlen, &why, &unicode);
 
 	if (are == NULL)
 		ereport(ERROR,
@@ -201,7 +263,7 @@ jsonschema_regex_match(const char *pattern, int patlen, const char *s, int len)
 				 errmsg("unsupported JSON Schema pattern \"%.*s\"", patlen, pattern),
 				 errdetail("%s.", why)));
 	return RE_compile_and_execute(cstring_to_text(are), (char *) s, len,
-								  REG_ADVANCED, C_COLLATION_OID, 0, NULL);
+								  REG_ADVANCED, pattern_collation(unicode), 0, NULL);
 }
 
 /* For format "regex": does the pattern compile?  Never raises. */
@@ -209,7 +271,8 @@ bool
 jsonschema_regex_valid(const char *pattern, int patlen)
 {
 	const char *why = NULL;
-	char	   *are = ecma_to_are(pattern, patlen, &why);
+	bool		unicode = false;
+	char	   *are = ecma_to_are(pattern, patlen, &why, &unicode);
 	pg_wchar   *w;
 	int			wlen;
 	regex_t		re;
@@ -219,7 +282,7 @@ jsonschema_regex_valid(const char *pattern, int patlen)
 		return false;
 	w = palloc((strlen(are) + 1) * sizeof(pg_wchar));
 	wlen = pg_mb2wchar_with_len(are, w, strlen(are));
-	rc = pg_regcomp(&re, w, wlen, REG_ADVANCED, C_COLLATION_OID);
+	rc = pg_regcomp(&re, w, wlen, REG_ADVANCED, C_COLLATION_OID);	/* syntax only */
 	if (rc == REG_OKAY)
 		pg_regfree(&re);
 	pfree(w);
