@@ -427,6 +427,43 @@ jsonschema_resolve(JsSchema *s, const char *base, const char *ref,
 	return true;
 }
 
+/*
+ * A root "$schema" naming a custom meta-schema: the draft is that of the
+ * meta-schema, and a "$vocabulary" without the validation vocabulary turns
+ * the validation keywords (type, minimum, required ...) off.
+ */
+static void
+apply_custom_metaschema(JsSchema *s)
+{
+	char	   *uri = js_string(js_get_key(&s->root.value, "$schema"));
+	JsDraft		d;
+	JsNode		meta;
+	JsonbValue *voc;
+
+	if (uri == NULL || jsonschema_draft_from_uri(uri, &d))
+		return;
+	if (!jsonschema_resolve(s, NULL, uri, &meta, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown JSON Schema meta-schema \"%s\"", uri),
+				 errhint("Register it with candystore.add_schema_resource(uri, document).")));
+	s->root.draft = jsonschema_draft_of(&meta.value, s->root.draft);
+	voc = js_get_key(&meta.value, "$vocabulary");
+	if (voc && voc->type == jbvBinary && JsonContainerIsObject(voc->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(voc->val.binary.data);
+		JsonbValue	k;
+		JsonbIteratorToken tok;
+		bool		found = false;
+
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+			if (tok == WJB_KEY && k.val.string.len >= 17 &&
+				memcmp(k.val.string.val + k.val.string.len - 17, "/vocab/validation", 17) == 0)
+				found = true;
+		s->validation_vocab = found;
+	}
+}
+
 JsSchema *
 jsonschema_compile(Jsonb *schema, MemoryContext parent)
 {
@@ -446,6 +483,8 @@ jsonschema_compile(Jsonb *schema, MemoryContext parent)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a JSON Schema must be an object or a boolean")));
 	s->root.draft = jsonschema_draft_of(&s->root.value, (JsDraft) jsonschema_default_draft);
+	s->validation_vocab = true;
+	apply_custom_metaschema(s);
 	s->default_draft = jsonschema_default_draft;
 	/* A schema without an absolute $id gets a private base URI. */
 	s->root.base = "urn:candystore:root";

@@ -46,6 +46,7 @@ typedef struct JsSchema
 	List	   *idents;			/* of JsIdent * */
 	List	   *loaded;			/* URIs of documents already indexed */
 	int			default_draft;	/* jsonschema_default_draft when compiled */
+	bool		validation_vocab;	/* validation keywords apply */
 } JsSchema;
 
 typedef struct JsError

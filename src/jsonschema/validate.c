@@ -579,7 +579,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 		}
 		path_pop(&v->spath, olds);
 	}
-	if ((kw = js_get_key(schema, "required")) != NULL && is_array(kw))
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "required")) != NULL && is_array(kw))
 	{
 		JsView		req;
 
@@ -597,7 +597,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			}
 		}
 	}
-	if ((kw = js_get_key(schema, "minProperties")) != NULL)
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "minProperties")) != NULL)
 	{
 		int64		n;
 
@@ -609,7 +609,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "maxProperties")) != NULL)
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "maxProperties")) != NULL)
 	{
 		int64		n;
 
@@ -628,7 +628,8 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 		JsView		deps;
 		int			d;
 
-		if ((pass == 0 && draft < JS_DRAFT2019) || (pass == 1 && draft > JS_DRAFT7))
+		if ((pass == 0 && (draft < JS_DRAFT2019 || !v->s->validation_vocab)) ||
+			(pass == 1 && draft < JS_DRAFT4))
 			continue;
 		if ((kw = js_get_key(schema, name)) == NULL || !is_object(kw))
 			continue;
@@ -789,7 +790,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "minItems")) != NULL)
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "minItems")) != NULL)
 	{
 		int64		n;
 
@@ -800,7 +801,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "maxItems")) != NULL)
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "maxItems")) != NULL)
 	{
 		int64		n;
 
@@ -811,7 +812,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "uniqueItems")) != NULL && kw->type == jbvBool && kw->val.boolean)
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "uniqueItems")) != NULL && kw->type == jbvBool && kw->val.boolean)
 	{
 		int			j;
 
@@ -901,7 +902,7 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 	bool		ok = true;
 	int			chars = -1;
 
-	if ((kw = js_get_key(schema, "minLength")) != NULL)
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "minLength")) != NULL)
 	{
 		int64		n;
 
@@ -913,7 +914,7 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "maxLength")) != NULL)
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "maxLength")) != NULL)
 	{
 		int64		n;
 
@@ -926,7 +927,7 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "pattern")) != NULL && kw->type == jbvString &&
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "pattern")) != NULL && kw->type == jbvString &&
 		!pattern_matches(kw, inst))
 	{
 		add_error(v, "pattern", "string does not match pattern \"%.*s\"",
@@ -1008,7 +1009,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 		kw->type == jbvString)
 		ok &= do_recursive_ref(v, &node, pnstrdup(kw->val.string.val, kw->val.string.len), inst, ev);
 
-	if ((kw = js_get_key(schema, "type")) != NULL)
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "type")) != NULL)
 	{
 		bool		match = false;
 
@@ -1030,7 +1031,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "enum")) != NULL && is_array(kw))
+	if (v->s->validation_vocab && (kw = js_get_key(schema, "enum")) != NULL && is_array(kw))
 	{
 		JsView		ev_;
 		bool		found = false;
@@ -1045,7 +1046,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if (node.draft >= JS_DRAFT6 && (kw = js_get_key(schema, "const")) != NULL &&
+	if (v->s->validation_vocab && node.draft >= JS_DRAFT6 && (kw = js_get_key(schema, "const")) != NULL &&
 		!js_json_equal(kw, inst))
 	{
 		add_error(v, "const", "value is not equal to %s", value_text(kw));
@@ -1148,7 +1149,8 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 				ok &= validate_array(v, &node, inst, ev, &view);
 			break;
 		case jbvNumeric:
-			ok &= validate_number(v, &node, inst->val.numeric);
+			if (v->s->validation_vocab)
+				ok &= validate_number(v, &node, inst->val.numeric);
 			break;
 		case jbvString:
 			ok &= validate_string(v, &node, inst);
