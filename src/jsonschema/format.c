@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <idn2.h>
 
 #include "formats.h"
 #include "jsonschema.h"
@@ -98,6 +99,16 @@ valid_email(const char *s, int len, bool idn)
 	if (at == NULL)
 		return false;
 	local = at - s;
+	if (local >= 2 && s[0] == '"' && s[local - 1] == '"')
+	{
+		/* quoted-string local part: anything but an unescaped quote */
+		for (i = 1; i < local - 1; i++)
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				return false;
+		goto domain;
+	}
 	if (local == 0 || s[0] == '.' || s[local - 1] == '.')
 		return false;
 	for (i = 0; i < local; i++)
@@ -109,6 +120,7 @@ valid_email(const char *s, int len, bool idn)
 		if (!(isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c) || (idn && c >= 0x80)))
 			return false;
 	}
+domain:
 	at++;
 	len -= local + 1;
 	if (len > 2 && at[0] == '[' && at[len - 1] == ']')
@@ -254,14 +266,160 @@ valid_duration(const char *s, int len)
 			i++;
 		if (i == start || i == len || (u = strchr(units, s[i])) == NULL || s[i] == '\0')
 			return false;
-		if (u - units <= last)
+		/* RFC 3339 ABNF: units in order and contiguous (no "P1Y2D") */
+		if (u - units <= last || (last >= 0 && u - units != last + 1))
 			return false;
-		/* units must be contiguous (no YD skipping M is fine per RFC? no) */
 		last = u - units;
 		any = true;
 		i++;
 	}
 	return any;
+}
+
+/* RFC 6570: literals and level 4 expressions {op varname[:n|*],...}. */
+static bool
+valid_uri_template(const char *s, int len)
+{
+	int			i = 0;
+
+	while (i < len)
+	{
+		unsigned char c = s[i];
+
+		if (c == '}' || c <= 0x20 || strchr("\"'<>\\^`|", c))
+			return false;
+		if (c == '%')
+		{
+			if (i + 2 >= len || !isxdigit((unsigned char) s[i + 1]) || !isxdigit((unsigned char) s[i + 2]))
+				return false;
+			i += 3;
+			continue;
+		}
+		if (c != '{')
+		{
+			i++;
+			continue;
+		}
+		i++;
+		if (i < len && strchr("+#./;?&", s[i]))
+			i++;
+		for (;;)
+		{
+			int			start = i;
+
+			/* varname: varchar *( ["."] varchar ) */
+			while (i < len)
+			{
+				if (isalnum((unsigned char) s[i]) || s[i] == '_')
+					i++;
+				else if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char) s[i + 1]) &&
+						 isxdigit((unsigned char) s[i + 2]))
+					i += 3;
+				else if (s[i] == '.' && i > start && s[i - 1] != '.' && i + 1 < len &&
+						 s[i + 1] != '.')
+					i++;
+				else
+					break;
+			}
+			if (i == start || s[i - 1] == '.')
+				return false;
+			if (i < len && s[i] == '*')
+				i++;
+			else if (i < len && s[i] == ':')
+			{
+				int			d = ++i;
+
+				while (i < len && isdigit((unsigned char) s[i]))
+					i++;
+				if (i == d || i - d > 4 || s[d] == '0')
+					return false;
+			}
+			if (i < len && s[i] == ',')
+			{
+				i++;
+				continue;
+			}
+			if (i < len && s[i] == '}')
+			{
+				i++;
+				break;
+			}
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Host names: RFC 1123 labels in ASCII; labels in "xn--" form must be valid
+ * IDNA2008 A-labels (libidn2 decodes and checks them).  idn-hostname takes
+ * U-labels too, checked by IDNA2008 registration rules.
+ */
+static bool
+valid_hostname_idna(const char *s, int len, bool idn)
+{
+	StringInfoData label;
+	int			i = 0;
+	int			total = 0;
+
+	if (len == 0)
+		return false;
+	initStringInfo(&label);
+	while (i <= len)
+	{
+		int			sep = 0;
+
+		if (i == len)
+			sep = 1;
+		else if (s[i] == '.')
+			sep = 1;
+		else if (idn && i + 2 < len && (unsigned char) s[i] == 0xe3 &&
+				 (unsigned char) s[i + 1] == 0x80 && (unsigned char) s[i + 2] == 0x82)
+			sep = 3;			/* U+3002 ideographic full stop */
+		else if (idn && i + 2 < len && (unsigned char) s[i] == 0xef &&
+				 (((unsigned char) s[i + 1] == 0xbc && (unsigned char) s[i + 2] == 0x8e) ||
+				  ((unsigned char) s[i + 1] == 0xbd && (unsigned char) s[i + 2] == 0xa1)))
+			sep = 3;			/* U+FF0E, U+FF61 */
+		if (!sep)
+		{
+			appendStringInfoChar(&label, s[i++]);
+			continue;
+		}
+		if (label.len == 0)
+			return false;
+		if (all_ascii(label.data, label.len))
+		{
+			if (!valid_hostname(label.data, label.len))
+				return false;
+			if (label.len >= 4 && pg_strncasecmp(label.data, "xn--", 4) == 0)
+			{
+				uint8_t    *out = NULL;
+
+				if (idn2_register_u8(NULL, (const uint8_t *) label.data, &out, 0) != IDN2_OK)
+					return false;
+				idn2_free(out);
+			}
+			else if (label.len >= 4 && label.data[2] == '-' && label.data[3] == '-')
+				return false;	/* "??--" is reserved for IDNA */
+			total += label.len + 1;
+		}
+		else
+		{
+			uint8_t    *out = NULL;
+
+			if (!idn)
+				return false;
+			if (idn2_register_u8((const uint8_t *) label.data, NULL, &out, IDN2_NFC_INPUT) != IDN2_OK)
+				return false;
+			total += strlen((char *) out) + 1;
+			idn2_free(out);
+		}
+		resetStringInfo(&label);
+		i += sep;
+		if (i > len)
+			break;
+	}
+	return total - 1 <= 253;
 }
 
 /*
@@ -291,7 +449,9 @@ jsonschema_format_check(const char *format, const char *s, int len, bool *known)
 	if (strcmp(format, "idn-email") == 0)
 		return valid_email(s, len, true);
 	if (strcmp(format, "hostname") == 0)
-		return valid_hostname(s, len);
+		return valid_hostname_idna(s, len, false);
+	if (strcmp(format, "idn-hostname") == 0)
+		return valid_hostname_idna(s, len, true);
 	if (strcmp(format, "ipv4") == 0)
 		return valid_ipv4(s, len);
 	if (strcmp(format, "ipv6") == 0)
@@ -308,6 +468,8 @@ jsonschema_format_check(const char *format, const char *s, int len, bool *known)
 		return valid_json_pointer(s, len);
 	if (strcmp(format, "relative-json-pointer") == 0)
 		return valid_relative_json_pointer(s, len);
+	if (strcmp(format, "uri-template") == 0)
+		return valid_uri_template(s, len);
 	if (strcmp(format, "regex") == 0)
 		return jsonschema_regex_valid(s, len);
 	*known = false;

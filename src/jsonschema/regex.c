@@ -50,11 +50,13 @@ property_class(const char *name, int len)
 }
 
 static char *
-ecma_to_are(const char *p, int len, const char **why, bool *unicode)
+ecma_to_are(const char *p, int len, const char **why, bool *unicode, bool strict)
 {
 	StringInfoData out;
 	bool		in_class = false;
 	int			i;
+	int			groups = 0;
+	List	   *names = NIL;	/* group names, in group order (NULL: unnamed) */
 
 	initStringInfo(&out);
 	for (i = 0; i < len; i++)
@@ -159,8 +161,33 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode)
 					}
 					break;
 				case 'k':
-					*why = "named back-references (\\k<name>) are not supported";
-					return NULL;
+					{
+						const char *close = (i + 1 < len && p[i + 1] == '<') ?
+							memchr(p + i, '>', len - i) : NULL;
+						int			n = 0;
+						ListCell   *lc;
+
+						if (close)
+							foreach(lc, names)
+							{
+								const char *nm = lfirst(lc);
+
+								n++;
+								if (nm && (int) strlen(nm) == close - (p + i + 2) &&
+									strncmp(nm, p + i + 2, close - (p + i + 2)) == 0)
+									break;
+								if (lnext(names, lc) == NULL)
+									n = 0;
+							}
+						if (close == NULL || n == 0 || n > 9)
+						{
+							*why = "\\k<name> names no earlier group";
+							return NULL;
+						}
+						appendStringInfo(&out, "\\%d", n);
+						i = close - p;
+					}
+					break;
 				default:
 					if (isdigit((unsigned char) d))
 					{
@@ -168,7 +195,14 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode)
 						appendStringInfoChar(&out, d);
 					}
 					else if (isalpha((unsigned char) d))
+					{
+						if (strict)
+						{
+							*why = "\\ before a letter that is no ECMA 262 escape";
+							return NULL;
+						}
 						appendStringInfoChar(&out, d);	/* identity escape */
+					}
 					else
 					{
 						appendStringInfoChar(&out, '\\');
@@ -195,11 +229,20 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode)
 				appendStringInfoChar(&out, '[');
 				if (i + 1 < len && p[i + 1] == '^')
 					appendStringInfoChar(&out, p[++i]);
-				/* a leading "]" is literal in ARE but ends the class in ECMA */
+				/* ECMA "[]" matches nothing and "[^]" anything */
 				if (i + 1 < len && p[i + 1] == ']')
 				{
-					*why = "empty character classes are not supported";
-					return NULL;
+					out.len--;
+					if (out.data[out.len] == '^')
+					{
+						out.len--;
+						appendStringInfoString(&out, "(?:.|\\n)");
+					}
+					else
+						appendStringInfoString(&out, "(?!)");
+					out.data[out.len] = '\0';
+					in_class = false;
+					i++;
 				}
 				break;
 			case '.':
@@ -217,10 +260,26 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode)
 						return NULL;
 					}
 					appendStringInfoChar(&out, '(');
+					names = lappend(names, pnstrdup(p + i + 3, close - (p + i + 3)));
+					groups++;
 					i = close - p;
 				}
-				else
+				else if (i + 1 < len && p[i + 1] == '?')
+				{
+					/* ECMA has only (?: (?= (?! (?<= (?<! -- no inline flags or comments */
+					if (!(i + 2 < len && strchr(":=!<", p[i + 2])))
+					{
+						*why = "\"(?\" starts no ECMA 262 group kind here";
+						return NULL;
+					}
 					appendStringInfoChar(&out, '(');
+				}
+				else
+				{
+					appendStringInfoChar(&out, '(');
+					names = lappend(names, NULL);
+					groups++;
+				}
 				break;
 			default:
 				appendStringInfoChar(&out, c);
@@ -255,7 +314,7 @@ jsonschema_regex_match(const char *pattern, int patlen, const char *s, int len)
 {
 	const char *why = NULL;
 	bool		unicode = false;
-	char	   *are = ecma_to_are(pattern, patlen, &why, &unicode);
+	char	   *are = ecma_to_are(pattern, patlen, &why, &unicode, false);
 
 	if (are == NULL)
 		ereport(ERROR,
@@ -272,7 +331,7 @@ jsonschema_regex_valid(const char *pattern, int patlen)
 {
 	const char *why = NULL;
 	bool		unicode = false;
-	char	   *are = ecma_to_are(pattern, patlen, &why, &unicode);
+	char	   *are = ecma_to_are(pattern, patlen, &why, &unicode, true);
 	pg_wchar   *w;
 	int			wlen;
 	regex_t		re;
