@@ -50,6 +50,8 @@ tap() {
 
 run_suite regress regress
 run_suite tap tap
+# JSON-Schema-Test-Suite conformance (skips when ../shared is absent).
+run_suite jsonschema-conformance bash "$CS_ROOT/scripts/jsonschema-suite.sh" "$BIN"
 
 if [ ${#failures[@]} -ne 0 ]; then
     cs_log "FAILED suites: ${failures[*]}"

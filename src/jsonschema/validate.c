@@ -300,15 +300,19 @@ number_of(const JsonbValue *x, Numeric *n)
 }
 
 static bool
-count_of(const JsonbValue *x, int64 *out)
+count_of(const JsonbValue *x, int64 *out, const char *keyword)
 {
 	Numeric		n;
 
-	if (!number_of(x, &n) || !num_is_integer(n))
+	if (!number_of(x, &n) || !num_is_integer(n) || num_cmp(n, int64_to_numeric(0)) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid JSON Schema: expected a non-negative integer")));
-	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n)));
+				 errmsg("invalid JSON Schema: \"%s\" must be a non-negative integer", keyword)));
+	/* counts beyond int64 are as good as infinite */
+	if (num_cmp(n, int64_to_numeric(PG_INT64_MAX)) > 0)
+		*out = PG_INT64_MAX;
+	else
+		*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n)));
 	return true;
 }
 
@@ -601,7 +605,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 	{
 		int64		n;
 
-		count_of(kw, &n);
+		count_of(kw, &n, "minProperties");
 		if (view->n < n)
 		{
 			add_error(v, "minProperties", "object has %d properties, fewer than %lld",
@@ -613,7 +617,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 	{
 		int64		n;
 
-		count_of(kw, &n);
+		count_of(kw, &n, "maxProperties");
 		if (view->n > n)
 		{
 			add_error(v, "maxProperties", "object has %d properties, more than %lld",
@@ -761,9 +765,9 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 		JsonbValue *mk;
 
 		if (draft >= JS_DRAFT2019 && (mk = js_get_key(schema, "minContains")) != NULL)
-			count_of(mk, &min);
+			count_of(mk, &min, "minContains");
 		if (draft >= JS_DRAFT2019 && (mk = js_get_key(schema, "maxContains")) != NULL)
-			count_of(mk, &max);
+			count_of(mk, &max, "maxContains");
 		olds = path_push_str(&v->spath, "contains");
 		for (i = 0; i < view->n; i++)
 		{
@@ -794,7 +798,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 	{
 		int64		n;
 
-		count_of(kw, &n);
+		count_of(kw, &n, "minItems");
 		if (view->n < n)
 		{
 			add_error(v, "minItems", "array has %d items, fewer than %lld", view->n, (long long) n);
@@ -805,7 +809,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 	{
 		int64		n;
 
-		count_of(kw, &n);
+		count_of(kw, &n, "maxItems");
 		if (view->n > n)
 		{
 			add_error(v, "maxItems", "array has %d items, more than %lld", view->n, (long long) n);
@@ -906,7 +910,7 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 	{
 		int64		n;
 
-		count_of(kw, &n);
+		count_of(kw, &n, "minLength");
 		chars = pg_mbstrlen_with_len(inst->val.string.val, inst->val.string.len);
 		if (chars < n)
 		{
@@ -918,7 +922,7 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 	{
 		int64		n;
 
-		count_of(kw, &n);
+		count_of(kw, &n, "maxLength");
 		if (chars < 0)
 			chars = pg_mbstrlen_with_len(inst->val.string.val, inst->val.string.len);
 		if (chars > n)
