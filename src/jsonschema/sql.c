@@ -105,6 +105,7 @@ jsonschema_is_valid(PG_FUNCTION_ARGS)
 Datum
 jsonschema_reset_cache(PG_FUNCTION_ARGS)
 {
+	(void) fcinfo;
 	jsonschema_cache_reset();
 	PG_RETURN_VOID();
 }
