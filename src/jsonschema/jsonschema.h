@@ -10,6 +10,7 @@
 #include "postgres.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
 typedef enum JsDraft
@@ -27,6 +28,7 @@ typedef struct JsNode
 	JsonbValue	value;			/* jbvBinary (object) or jbvBool */
 	const char *base;			/* absolute base URI, no fragment */
 	JsDraft		draft;
+	const void *kw;				/* validate.c's keyword table, once entered */
 } JsNode;
 
 /* One identified thing: a resource (uri), or an anchor (uri#name). */
@@ -47,6 +49,7 @@ typedef struct JsSchema
 	List	   *loaded;			/* URIs of documents already indexed */
 	int			default_draft;	/* jsonschema_default_draft when compiled */
 	bool		validation_vocab;	/* validation keywords apply */
+	HTAB	   *keywords;		/* validate.c: keyword table per schema object */
 } JsSchema;
 
 typedef struct JsError

@@ -9,6 +9,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/bitmapset.h"
+#include "utils/hsearch.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
@@ -46,6 +47,166 @@ typedef struct JsView
 	JsonbValue *keys;			/* objects only */
 	JsonbValue *vals;
 } JsView;
+
+typedef enum JsKw
+{
+	K_D_dynamicRef,
+	K_D_id,
+	K_D_recursiveRef,
+	K_D_ref,
+	K_D_schema,
+	K_additionalItems,
+	K_additionalProperties,
+	K_allOf,
+	K_anyOf,
+	K_const,
+	K_contains,
+	K_dependencies,
+	K_dependentRequired,
+	K_dependentSchemas,
+	K_else,
+	K_enum,
+	K_exclusiveMaximum,
+	K_exclusiveMinimum,
+	K_format,
+	K_id,
+	K_if,
+	K_items,
+	K_maxContains,
+	K_maxItems,
+	K_maxLength,
+	K_maxProperties,
+	K_maximum,
+	K_minContains,
+	K_minItems,
+	K_minLength,
+	K_minProperties,
+	K_minimum,
+	K_multipleOf,
+	K_not,
+	K_oneOf,
+	K_pattern,
+	K_patternProperties,
+	K_prefixItems,
+	K_properties,
+	K_propertyNames,
+	K_required,
+	K_then,
+	K_type,
+	K_unevaluatedItems,
+	K_unevaluatedProperties,
+	K_uniqueItems,
+	K__COUNT
+} JsKw;
+
+static const char *const kw_names[K__COUNT] = {
+	"$dynamicRef",
+	"$id",
+	"$recursiveRef",
+	"$ref",
+	"$schema",
+	"additionalItems",
+	"additionalProperties",
+	"allOf",
+	"anyOf",
+	"const",
+	"contains",
+	"dependencies",
+	"dependentRequired",
+	"dependentSchemas",
+	"else",
+	"enum",
+	"exclusiveMaximum",
+	"exclusiveMinimum",
+	"format",
+	"id",
+	"if",
+	"items",
+	"maxContains",
+	"maxItems",
+	"maxLength",
+	"maxProperties",
+	"maximum",
+	"minContains",
+	"minItems",
+	"minLength",
+	"minProperties",
+	"minimum",
+	"multipleOf",
+	"not",
+	"oneOf",
+	"pattern",
+	"patternProperties",
+	"prefixItems",
+	"properties",
+	"propertyNames",
+	"required",
+	"then",
+	"type",
+	"unevaluatedItems",
+	"unevaluatedProperties",
+	"uniqueItems",
+};
+
+/*
+ * The keywords of one schema object, found once per compiled schema: a
+ * slot per known keyword, so validation never searches the schema jsonb.
+ */
+typedef struct JsKwTable
+{
+	const JsonbContainer *key;	/* hash key: the schema object */
+	JsonbValue *slot[K__COUNT];
+} JsKwTable;
+
+#define KW(k) (kwt->slot[(k)])
+
+static const JsKwTable *
+kw_table(JsSchema *s, const JsonbValue *schema)
+{
+	const JsonbContainer *c = schema->val.binary.data;
+	JsKwTable  *t;
+	bool		found;
+
+	if (s->keywords == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(JsonbContainer *);
+		ctl.entrysize = sizeof(JsKwTable);
+		ctl.hcxt = s->cxt;
+		s->keywords = hash_create("candystore json schema keywords", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	t = hash_search(s->keywords, &c, HASH_ENTER, &found);
+	if (!found)
+	{
+		JsonbIterator *it = JsonbIteratorInit((JsonbContainer *) c);
+		JsonbValue	k;
+		JsonbIteratorToken tok;
+		int			which = -1;
+		MemoryContext old = MemoryContextSwitchTo(s->cxt);
+
+		memset(t->slot, 0, sizeof(t->slot));
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				which = -1;
+				for (int i = 0; i < K__COUNT; i++)
+					if ((int) strlen(kw_names[i]) == k.val.string.len &&
+						memcmp(kw_names[i], k.val.string.val, k.val.string.len) == 0)
+						which = i;
+			}
+			else if (tok == WJB_VALUE && which >= 0)
+			{
+				t->slot[which] = palloc(sizeof(JsonbValue));
+				*t->slot[which] = k;
+			}
+		}
+		MemoryContextSwitchTo(old);
+	}
+	return t;
+}
 
 static bool validate_node(JsValidator *v, const JsNode *node, const JsonbValue *inst,
 						  JsEval *ev);
@@ -493,11 +654,11 @@ static bool
 validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEval *ev,
 				JsView *view)
 {
-	const JsonbValue *schema = &node->value;
+	const JsKwTable *kwt = node->kw;
 	JsDraft		draft = node->draft;
-	JsonbValue *props = js_get_key(schema, "properties");
-	JsonbValue *pprops = js_get_key(schema, "patternProperties");
-	JsonbValue *addl = js_get_key(schema, "additionalProperties");
+	JsonbValue *props = KW(K_properties);
+	JsonbValue *pprops = KW(K_patternProperties);
+	JsonbValue *addl = KW(K_additionalProperties);
 	JsonbValue *kw;
 	JsView		pview = {0};
 	bool		ok = true;
@@ -572,7 +733,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			return false;
 	}
 
-	if (draft >= JS_DRAFT6 && (kw = js_get_key(schema, "propertyNames")) != NULL)
+	if (draft >= JS_DRAFT6 && (kw = KW(K_propertyNames)) != NULL)
 	{
 		olds = path_push_str(&v->spath, "propertyNames");
 		for (i = 0; i < view->n; i++)
@@ -583,7 +744,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 		}
 		path_pop(&v->spath, olds);
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "required")) != NULL && is_array(kw))
+	if (v->s->validation_vocab && (kw = KW(K_required)) != NULL && is_array(kw))
 	{
 		JsView		req;
 
@@ -601,7 +762,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			}
 		}
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "minProperties")) != NULL)
+	if (v->s->validation_vocab && (kw = KW(K_minProperties)) != NULL)
 	{
 		int64		n;
 
@@ -613,7 +774,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "maxProperties")) != NULL)
+	if (v->s->validation_vocab && (kw = KW(K_maxProperties)) != NULL)
 	{
 		int64		n;
 
@@ -635,7 +796,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 		if ((pass == 0 && (draft < JS_DRAFT2019 || !v->s->validation_vocab)) ||
 			(pass == 1 && draft < JS_DRAFT4))
 			continue;
-		if ((kw = js_get_key(schema, name)) == NULL || !is_object(kw))
+		if ((kw = KW(pass == 0 ? K_dependentRequired : K_dependencies)) == NULL || !is_object(kw))
 			continue;
 		build_view(kw, &deps);
 		for (d = 0; d < deps.n; d++)
@@ -671,7 +832,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			}
 		}
 	}
-	if (draft >= JS_DRAFT2019 && (kw = js_get_key(schema, "dependentSchemas")) != NULL && is_object(kw))
+	if (draft >= JS_DRAFT2019 && (kw = KW(K_dependentSchemas)) != NULL && is_object(kw))
 	{
 		JsView		deps;
 		int			d;
@@ -695,10 +856,10 @@ static bool
 validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEval *ev,
 			   JsView *view)
 {
-	const JsonbValue *schema = &node->value;
+	const JsKwTable *kwt = node->kw;
 	JsDraft		draft = node->draft;
 	JsonbValue *kw;
-	JsonbValue *items = js_get_key(schema, "items");
+	JsonbValue *items = KW(K_items);
 	bool		ok = true;
 	int			prefix = 0;
 	int			i,
@@ -711,14 +872,14 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 
 	if (draft >= JS_DRAFT2020)
 	{
-		tuple = js_get_key(schema, "prefixItems");
+		tuple = KW(K_prefixItems);
 		tuple_kw = "prefixItems";
 	}
 	else if (items && is_array(items))
 	{
 		tuple = items;
 		tuple_kw = "items";
-		items = js_get_key(schema, "additionalItems");
+		items = KW(K_additionalItems);
 	}
 	if (tuple && is_array(tuple))
 	{
@@ -757,16 +918,16 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 		}
 		ev->all_items = true;
 	}
-	if (draft >= JS_DRAFT6 && (kw = js_get_key(schema, "contains")) != NULL)
+	if (draft >= JS_DRAFT6 && (kw = KW(K_contains)) != NULL)
 	{
 		int64		min = 1,
 					max = -1;
 		int			matches = 0;
 		JsonbValue *mk;
 
-		if (draft >= JS_DRAFT2019 && (mk = js_get_key(schema, "minContains")) != NULL)
+		if (draft >= JS_DRAFT2019 && (mk = KW(K_minContains)) != NULL)
 			count_of(mk, &min, "minContains");
-		if (draft >= JS_DRAFT2019 && (mk = js_get_key(schema, "maxContains")) != NULL)
+		if (draft >= JS_DRAFT2019 && (mk = KW(K_maxContains)) != NULL)
 			count_of(mk, &max, "maxContains");
 		olds = path_push_str(&v->spath, "contains");
 		for (i = 0; i < view->n; i++)
@@ -794,7 +955,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "minItems")) != NULL)
+	if (v->s->validation_vocab && (kw = KW(K_minItems)) != NULL)
 	{
 		int64		n;
 
@@ -805,7 +966,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "maxItems")) != NULL)
+	if (v->s->validation_vocab && (kw = KW(K_maxItems)) != NULL)
 	{
 		int64		n;
 
@@ -816,7 +977,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "uniqueItems")) != NULL && kw->type == jbvBool && kw->val.boolean)
+	if (v->s->validation_vocab && (kw = KW(K_uniqueItems)) != NULL && kw->type == jbvBool && kw->val.boolean)
 	{
 		int			j;
 
@@ -839,12 +1000,12 @@ unique_done:	;
 static bool
 validate_number(JsValidator *v, const JsNode *node, Numeric n)
 {
-	const JsonbValue *schema = &node->value;
+	const JsKwTable *kwt = node->kw;
 	JsonbValue *kw;
 	Numeric		lim;
 	bool		ok = true;
 
-	if ((kw = js_get_key(schema, "multipleOf")) != NULL && number_of(kw, &lim) &&
+	if ((kw = KW(K_multipleOf)) != NULL && number_of(kw, &lim) &&
 		!num_is_multiple(n, lim))
 	{
 		add_error(v, "multipleOf", "%s is not a multiple of %s", num_text(n), num_text(lim));
@@ -852,19 +1013,19 @@ validate_number(JsValidator *v, const JsNode *node, Numeric n)
 	}
 	if (node->draft == JS_DRAFT4)
 	{
-		JsonbValue *exmax = js_get_key(schema, "exclusiveMaximum");
-		JsonbValue *exmin = js_get_key(schema, "exclusiveMinimum");
+		JsonbValue *exmax = KW(K_exclusiveMaximum);
+		JsonbValue *exmin = KW(K_exclusiveMinimum);
 		bool		xmax = exmax && exmax->type == jbvBool && exmax->val.boolean;
 		bool		xmin = exmin && exmin->type == jbvBool && exmin->val.boolean;
 
-		if ((kw = js_get_key(schema, "maximum")) != NULL && number_of(kw, &lim) &&
+		if ((kw = KW(K_maximum)) != NULL && number_of(kw, &lim) &&
 			(xmax ? num_cmp(n, lim) >= 0 : num_cmp(n, lim) > 0))
 		{
 			add_error(v, "maximum", "%s is greater than %s%s", num_text(n),
 					  xmax ? "or equal to " : "", num_text(lim));
 			ok = false;
 		}
-		if ((kw = js_get_key(schema, "minimum")) != NULL && number_of(kw, &lim) &&
+		if ((kw = KW(K_minimum)) != NULL && number_of(kw, &lim) &&
 			(xmin ? num_cmp(n, lim) <= 0 : num_cmp(n, lim) < 0))
 		{
 			add_error(v, "minimum", "%s is less than %s%s", num_text(n),
@@ -873,23 +1034,23 @@ validate_number(JsValidator *v, const JsNode *node, Numeric n)
 		}
 		return ok;
 	}
-	if ((kw = js_get_key(schema, "maximum")) != NULL && number_of(kw, &lim) && num_cmp(n, lim) > 0)
+	if ((kw = KW(K_maximum)) != NULL && number_of(kw, &lim) && num_cmp(n, lim) > 0)
 	{
 		add_error(v, "maximum", "%s is greater than the maximum %s", num_text(n), num_text(lim));
 		ok = false;
 	}
-	if ((kw = js_get_key(schema, "minimum")) != NULL && number_of(kw, &lim) && num_cmp(n, lim) < 0)
+	if ((kw = KW(K_minimum)) != NULL && number_of(kw, &lim) && num_cmp(n, lim) < 0)
 	{
 		add_error(v, "minimum", "%s is less than the minimum %s", num_text(n), num_text(lim));
 		ok = false;
 	}
-	if ((kw = js_get_key(schema, "exclusiveMaximum")) != NULL && number_of(kw, &lim) &&
+	if ((kw = KW(K_exclusiveMaximum)) != NULL && number_of(kw, &lim) &&
 		num_cmp(n, lim) >= 0)
 	{
 		add_error(v, "exclusiveMaximum", "%s is not less than %s", num_text(n), num_text(lim));
 		ok = false;
 	}
-	if ((kw = js_get_key(schema, "exclusiveMinimum")) != NULL && number_of(kw, &lim) &&
+	if ((kw = KW(K_exclusiveMinimum)) != NULL && number_of(kw, &lim) &&
 		num_cmp(n, lim) <= 0)
 	{
 		add_error(v, "exclusiveMinimum", "%s is not greater than %s", num_text(n), num_text(lim));
@@ -901,12 +1062,12 @@ validate_number(JsValidator *v, const JsNode *node, Numeric n)
 static bool
 validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 {
-	const JsonbValue *schema = &node->value;
+	const JsKwTable *kwt = node->kw;
 	JsonbValue *kw;
 	bool		ok = true;
 	int			chars = -1;
 
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "minLength")) != NULL)
+	if (v->s->validation_vocab && (kw = KW(K_minLength)) != NULL)
 	{
 		int64		n;
 
@@ -918,7 +1079,7 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "maxLength")) != NULL)
+	if (v->s->validation_vocab && (kw = KW(K_maxLength)) != NULL)
 	{
 		int64		n;
 
@@ -931,14 +1092,14 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "pattern")) != NULL && kw->type == jbvString &&
+	if (v->s->validation_vocab && (kw = KW(K_pattern)) != NULL && kw->type == jbvString &&
 		!pattern_matches(kw, inst))
 	{
 		add_error(v, "pattern", "string does not match pattern \"%.*s\"",
 				  kw->val.string.len, kw->val.string.val);
 		ok = false;
 	}
-	if (jsonschema_format_assertion && (kw = js_get_key(schema, "format")) != NULL &&
+	if (jsonschema_format_assertion && (kw = KW(K_format)) != NULL &&
 		kw->type == jbvString)
 	{
 		char	   *fmt = pnstrdup(kw->val.string.val, kw->val.string.len);
@@ -958,6 +1119,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 {
 	JsNode		node = *in;
 	const JsonbValue *schema = &node.value;
+	const JsKwTable *kwt;
 	JsonbValue *kw;
 	const char *id;
 	bool		ok = true;
@@ -984,17 +1146,31 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 				 errmsg("invalid JSON Schema: a schema must be an object or a boolean"),
 				 errdetail("At schema location \"%s\".", v->spath.data)));
 
-	node.draft = jsonschema_draft_of(schema, node.draft);
-	id = jsonschema_id_of(schema, node.draft);
-	if (id)
+	kwt = kw_table(v->s, schema);
+	node.kw = kwt;
+	if (KW(K_D_schema) && KW(K_D_schema)->type == jbvString)
+	{
+		JsDraft		d;
+
+		if (jsonschema_draft_from_uri(pnstrdup(KW(K_D_schema)->val.string.val,
+											   KW(K_D_schema)->val.string.len), &d))
+			node.draft = d;
+	}
+	/* $id (draft 4: id) moves the base; up to draft 7 not beside $ref */
+	kw = KW(node.draft == JS_DRAFT4 ? K_id : K_D_id);
+	if (kw && kw->type == jbvString && kw->val.string.len > 0 && kw->val.string.val[0] != '#' &&
+		!(node.draft <= JS_DRAFT7 && KW(K_D_ref)))
+	{
+		id = pnstrdup(kw->val.string.val, kw->val.string.len);
 		node.base = uri_strip_fragment(uri_resolve(node.base, id), NULL);
+	}
 	if (v->scope == NIL || strcmp(llast(v->scope), node.base) != 0)
 	{
 		v->scope = lappend(v->scope, (void *) node.base);
 		pushed = true;
 	}
 
-	kw = js_get_key(schema, "$ref");
+	kw = KW(K_D_ref);
 	if (kw && kw->type == jbvString)
 	{
 		char	   *ref = pnstrdup(kw->val.string.val, kw->val.string.len);
@@ -1006,14 +1182,14 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 	}
 	if (!ok && !v->collect)
 		goto done;
-	if (node.draft == JS_DRAFT2020 && (kw = js_get_key(schema, "$dynamicRef")) != NULL &&
+	if (node.draft == JS_DRAFT2020 && (kw = KW(K_D_dynamicRef)) != NULL &&
 		kw->type == jbvString)
 		ok &= do_dynamic_ref(v, &node, pnstrdup(kw->val.string.val, kw->val.string.len), inst, ev);
-	if (node.draft == JS_DRAFT2019 && (kw = js_get_key(schema, "$recursiveRef")) != NULL &&
+	if (node.draft == JS_DRAFT2019 && (kw = KW(K_D_recursiveRef)) != NULL &&
 		kw->type == jbvString)
 		ok &= do_recursive_ref(v, &node, pnstrdup(kw->val.string.val, kw->val.string.len), inst, ev);
 
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "type")) != NULL)
+	if (v->s->validation_vocab && (kw = KW(K_type)) != NULL)
 	{
 		bool		match = false;
 
@@ -1035,7 +1211,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = js_get_key(schema, "enum")) != NULL && is_array(kw))
+	if (v->s->validation_vocab && (kw = KW(K_enum)) != NULL && is_array(kw))
 	{
 		JsView		ev_;
 		bool		found = false;
@@ -1050,7 +1226,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && node.draft >= JS_DRAFT6 && (kw = js_get_key(schema, "const")) != NULL &&
+	if (v->s->validation_vocab && node.draft >= JS_DRAFT6 && (kw = KW(K_const)) != NULL &&
 		!js_json_equal(kw, inst))
 	{
 		add_error(v, "const", "value is not equal to %s", value_text(kw));
@@ -1060,7 +1236,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 		goto done;
 
 	/* in-place applicators */
-	if ((kw = js_get_key(schema, "allOf")) != NULL && is_array(kw))
+	if ((kw = KW(K_allOf)) != NULL && is_array(kw))
 	{
 		JsView		sv;
 		int			i;
@@ -1074,7 +1250,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			path_pop(&v->spath, olds);
 		}
 	}
-	if ((kw = js_get_key(schema, "anyOf")) != NULL && is_array(kw))
+	if ((kw = KW(K_anyOf)) != NULL && is_array(kw))
 	{
 		JsView		sv;
 		bool		any = false;
@@ -1091,7 +1267,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "oneOf")) != NULL && is_array(kw))
+	if ((kw = KW(K_oneOf)) != NULL && is_array(kw))
 	{
 		JsView		sv;
 		int			matched = 0;
@@ -1109,7 +1285,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if ((kw = js_get_key(schema, "not")) != NULL)
+	if ((kw = KW(K_not)) != NULL)
 	{
 		olds = path_push_str(&v->spath, "not");
 		if (apply_quiet(v, &node, kw, inst, NULL))
@@ -1121,16 +1297,16 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 		else
 			path_pop(&v->spath, olds);
 	}
-	if (node.draft >= JS_DRAFT7 && (kw = js_get_key(schema, "if")) != NULL)
+	if (node.draft >= JS_DRAFT7 && (kw = KW(K_if)) != NULL)
 	{
 		JsonbValue *branch;
 		const char *bname;
 
 		olds = path_push_str(&v->spath, "if");
 		if (apply_quiet(v, &node, kw, inst, ev))
-			branch = js_get_key(schema, bname = "then");
+			branch = KW(K_then), bname = "then";
 		else
-			branch = js_get_key(schema, bname = "else");
+			branch = KW(K_else), bname = "else";
 		path_pop(&v->spath, olds);
 		if (branch)
 		{
@@ -1170,7 +1346,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 	{
 		bool		isobj = JsonContainerIsObject(inst->val.binary.data);
 
-		kw = js_get_key(schema, isobj ? "unevaluatedProperties" : "unevaluatedItems");
+		kw = KW(isobj ? K_unevaluatedProperties : K_unevaluatedItems);
 		if (kw && !(!isobj && ev->all_items))
 		{
 			const char *name = isobj ? "unevaluatedProperties" : "unevaluatedItems";
