@@ -24,15 +24,24 @@ typedef struct JsCacheEntry
 static JsCacheEntry cache[JS_CACHE_SIZE];
 static uint64 clock_tick = 0;
 static MemoryContext cache_cxt = NULL;
+static int	last_hit = -1;
 
 JsSchema *
 jsonschema_get_compiled(Jsonb *schema)
 {
 	Size		size = VARSIZE(schema);
-	uint32		h = hash_bytes((const unsigned char *) schema, size);
+	uint32		h;
 	int			victim = 0;
 	JsSchema   *s;
 	int			i;
+
+	/* the same schema as last time (a query's constant): skip the hashing */
+	if (last_hit >= 0 && cache[last_hit].schema &&
+		VARSIZE(cache[last_hit].schema->doc) == size &&
+		cache[last_hit].schema->default_draft == jsonschema_default_draft &&
+		memcmp(cache[last_hit].schema->doc, schema, size) == 0)
+		return cache[last_hit].schema;
+	h = hash_bytes((const unsigned char *) schema, size);
 
 	for (i = 0; i < JS_CACHE_SIZE; i++)
 	{
@@ -43,6 +52,7 @@ jsonschema_get_compiled(Jsonb *schema)
 			memcmp(e->schema->doc, schema, size) == 0)
 		{
 			e->last_used = ++clock_tick;
+			last_hit = i;
 			return e->schema;
 		}
 		if (e->schema == NULL || (cache[victim].schema && e->last_used < cache[victim].last_used))
@@ -59,6 +69,7 @@ jsonschema_get_compiled(Jsonb *schema)
 	cache[victim].schema = s;
 	cache[victim].hash = h;
 	cache[victim].last_used = ++clock_tick;
+	last_hit = victim;
 	return s;
 }
 
@@ -71,4 +82,5 @@ jsonschema_cache_reset(void)
 			MemoryContextDelete(cache[i].schema->cxt);
 		cache[i].schema = NULL;
 	}
+	last_hit = -1;
 }

@@ -253,6 +253,12 @@ path_push(StringInfo path, const char *seg, int len)
 	int			i;
 
 	appendStringInfoChar(path, '/');
+	/* the common case: nothing to escape */
+	if (memchr(seg, '~', len) == NULL && memchr(seg, '/', len) == NULL)
+	{
+		appendBinaryStringInfo(path, seg, len);
+		return old;
+	}
 	for (i = 0; i < len; i++)
 	{
 		if (seg[i] == '~')
