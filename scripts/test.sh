@@ -65,6 +65,8 @@ tap() {
 
 run_suite regress regress
 run_suite tap tap
+# JSON-Schema-Test-Suite conformance (skips when ../shared is absent).
+run_suite jsonschema-conformance bash "$CS_ROOT/scripts/jsonschema-suite.sh" "$BIN"
 
 echo "tests: $passed passed, $failed failed"
 if [ ${#failures[@]} -ne 0 ]; then

@@ -6,6 +6,7 @@
 
 #include "fmgr.h"
 
+#include "jsonschema/jsonschema.h"
 #include "notify.h"
 
 PG_MODULE_MAGIC;
@@ -16,4 +17,5 @@ void
 _PG_init(void)
 {
 	notify_init();
+	jsonschema_register_gucs();
 }

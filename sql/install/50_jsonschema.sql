@@ -1,0 +1,76 @@
+
+-- JSON Schema ---------------------------------------------------------------
+-- A C engine for drafts 4, 6, 7, 2019-09 and 2020-12 (chosen by $schema,
+-- 2020-12 when absent).  Absolute $refs resolve against
+-- candystore.schema_resources, never the network; the functions read that
+-- table, hence STABLE.
+
+CREATE TABLE @extschema@.schema_resources (
+    uri      text PRIMARY KEY CHECK (uri !~ '#.' AND uri ~ '^[A-Za-z][A-Za-z0-9+.-]*:'),
+    document jsonb NOT NULL CHECK (jsonb_typeof(document) IN ('object', 'boolean')),
+    builtin  boolean NOT NULL DEFAULT false,
+    added_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE @extschema@.schema_resources IS
+    'Documents that absolute JSON Schema $refs resolve to, by URI (the draft meta-schemas are built in).';
+GRANT SELECT ON @extschema@.schema_resources TO candystore_reader;
+
+CREATE FUNCTION @extschema@.jsonb_matches_schema(schema jsonb, instance jsonb) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'jsonb_matches_schema'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.jsonb_matches_schema(jsonb, jsonb) IS
+    'Whether instance is valid against the JSON Schema schema.';
+
+CREATE FUNCTION @extschema@.jsonschema_validation_errors(schema jsonb, instance jsonb)
+    RETURNS TABLE(instance_path text, schema_path text, keyword text, message text)
+    AS 'MODULE_PATHNAME', 'jsonschema_validation_errors'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 4;
+COMMENT ON FUNCTION @extschema@.jsonschema_validation_errors(jsonb, jsonb) IS
+    'One row per failed keyword (JSON Pointers into the instance and the schema); no rows when valid.';
+
+CREATE FUNCTION @extschema@.jsonschema_is_valid(schema jsonb) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'jsonschema_is_valid'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.jsonschema_is_valid(jsonb) IS
+    'Whether schema is valid against the meta-schema of its draft.';
+
+CREATE FUNCTION @extschema@.jsonschema_reset_cache() RETURNS void
+    AS 'MODULE_PATHNAME', 'jsonschema_reset_cache'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.jsonschema_reset_cache() IS
+    'Drops the compiled schemas cached by this session.';
+
+-- Resources are add-only: a compiled schema cached by any session stays
+-- right, because what a URI names never changes.
+CREATE FUNCTION @extschema@.add_schema_resource(uri text, document jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    existing jsonb;
+BEGIN
+    uri := pg_catalog.regexp_replace(uri, '#$', '');
+    SELECT r.document INTO existing FROM @extschema@.schema_resources r WHERE r.uri = add_schema_resource.uri;
+    IF FOUND THEN
+        IF existing = document THEN
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'schema resource "%" is already registered with different content', uri
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'A URI names one document for good; register the new document under a new URI.';
+    END IF;
+    IF uri !~ '^[A-Za-z][A-Za-z0-9+.-]*:' OR uri ~ '#' THEN
+        RAISE EXCEPTION 'schema resource URI "%" must be absolute and without a fragment', uri
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.jsonb_typeof(document) NOT IN ('object', 'boolean') THEN
+        RAISE EXCEPTION 'a schema resource must be a JSON object or boolean, not %', pg_catalog.jsonb_typeof(document)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.schema_resources (uri, document) VALUES (uri, document);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.add_schema_resource(text, jsonb) IS
+    'Makes document the target of $refs to uri (add-only).';
+REVOKE ALL ON FUNCTION @extschema@.add_schema_resource(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.add_schema_resource(text, jsonb) TO candystore_writer;

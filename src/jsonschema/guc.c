@@ -1,0 +1,36 @@
+/*
+ * guc.c
+ *	  Settings of the JSON Schema engine.
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "jsonschema.h"
+
+bool		jsonschema_format_assertion = true;
+int			jsonschema_default_draft = JS_DRAFT2020;
+
+static const struct config_enum_entry draft_options[] = {
+	{"4", JS_DRAFT4, false},
+	{"6", JS_DRAFT6, false},
+	{"7", JS_DRAFT7, false},
+	{"2019-09", JS_DRAFT2019, false},
+	{"2020-12", JS_DRAFT2020, false},
+	{NULL, 0, false}
+};
+
+void
+jsonschema_register_gucs(void)
+{
+	DefineCustomBoolVariable("candystore.jsonschema_format_assertion",
+							 "Whether the JSON Schema \"format\" keyword rejects invalid values.",
+							 "When off, \"format\" is only an annotation, as the 2019-09 and 2020-12 drafts specify by default.",
+							 &jsonschema_format_assertion,
+							 true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("candystore.jsonschema_default_draft",
+							 "The JSON Schema draft of schemas without \"$schema\".",
+							 NULL,
+							 &jsonschema_default_draft,
+							 JS_DRAFT2020, draft_options, PGC_USERSET, 0, NULL, NULL, NULL);
+}

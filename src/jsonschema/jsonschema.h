@@ -1,0 +1,103 @@
+/*
+ * jsonschema.h
+ *	  The JSON Schema engine: a schema is compiled once (its resources,
+ *	  anchors and draft indexed) and then validated directly against jsonb
+ *	  as PostgreSQL stores it.
+ */
+#ifndef CANDYSTORE_JSONSCHEMA_H
+#define CANDYSTORE_JSONSCHEMA_H
+
+#include "postgres.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+
+typedef enum JsDraft
+{
+	JS_DRAFT4 = 4,
+	JS_DRAFT6 = 6,
+	JS_DRAFT7 = 7,
+	JS_DRAFT2019 = 2019,
+	JS_DRAFT2020 = 2020
+} JsDraft;
+
+/* A location in a compiled schema: a schema value, its base URI and draft. */
+typedef struct JsNode
+{
+	JsonbValue	value;			/* jbvBinary (object) or jbvBool */
+	const char *base;			/* absolute base URI, no fragment */
+	JsDraft		draft;
+	const void *kw;				/* validate.c's keyword table, once entered */
+} JsNode;
+
+/* One identified thing: a resource (uri), or an anchor (uri#name). */
+typedef struct JsIdent
+{
+	char	   *key;
+	JsNode		node;
+	bool		dynamic;		/* a $dynamicAnchor */
+	bool		recursive;		/* resource with "$recursiveAnchor": true */
+} JsIdent;
+
+typedef struct JsSchema
+{
+	MemoryContext cxt;			/* owns everything below */
+	Jsonb	   *doc;			/* copy of the root document */
+	JsNode		root;
+	List	   *idents;			/* of JsIdent * */
+	List	   *loaded;			/* URIs of documents already indexed */
+	int			default_draft;	/* jsonschema_default_draft when compiled */
+	bool		validation_vocab;	/* validation keywords apply */
+	HTAB	   *keywords;		/* validate.c: keyword table per schema object */
+} JsSchema;
+
+typedef struct JsError
+{
+	char	   *instance_path;
+	char	   *schema_path;
+	const char *keyword;
+	char	   *message;
+} JsError;
+
+/* compile.c */
+extern JsSchema *jsonschema_compile(Jsonb *schema, MemoryContext parent);
+extern const JsIdent *jsonschema_lookup(JsSchema *s, const char *key);
+extern bool jsonschema_resolve(JsSchema *s, const char *base, const char *ref,
+							   JsNode *out, const JsIdent **resource);
+extern JsDraft jsonschema_draft_of(const JsonbValue *schema, JsDraft dflt);
+extern const char *jsonschema_id_of(const JsonbValue *schema, JsDraft draft);
+extern bool jsonschema_draft_from_uri(const char *uri, JsDraft *draft);
+
+/* validate.c: returns validity; with errors != NULL appends JsError * */
+extern bool jsonschema_validate(JsSchema *s, JsonbValue *instance, List **errors);
+
+/* cache.c */
+extern JsSchema *jsonschema_get_compiled(Jsonb *schema);
+extern void jsonschema_cache_reset(void);
+
+/* uri.c */
+extern char *uri_resolve(const char *base, const char *ref);
+extern char *uri_strip_fragment(const char *uri, char **fragment);
+extern char *uri_fragment_decode(const char *frag);
+
+/* regex.c */
+extern bool jsonschema_regex_match(const char *pattern, int patlen,
+								   const char *s, int len);
+extern bool jsonschema_regex_valid(const char *pattern, int patlen);
+
+/* format.c */
+extern bool jsonschema_format_check(const char *format, const char *s, int len,
+									bool *known);
+
+/* guc.c */
+extern bool jsonschema_format_assertion;
+extern int	jsonschema_default_draft;
+extern void jsonschema_register_gucs(void);
+
+/* shared lookups */
+extern JsonbValue *js_get_key(const JsonbValue *obj, const char *key);
+extern bool js_json_equal(const JsonbValue *a, const JsonbValue *b);
+extern void js_value_from_jsonb(Jsonb *jb, JsonbValue *v);
+
+#endif

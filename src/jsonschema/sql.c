@@ -1,0 +1,111 @@
+/*
+ * sql.c
+ *	  SQL entry points of the JSON Schema engine.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "jsonschema.h"
+
+PG_FUNCTION_INFO_V1(jsonb_matches_schema);
+PG_FUNCTION_INFO_V1(jsonschema_validation_errors);
+PG_FUNCTION_INFO_V1(jsonschema_is_valid);
+PG_FUNCTION_INFO_V1(jsonschema_reset_cache);
+
+/* Validates in a short-lived context so a million calls leave no trace. */
+static bool
+validate_jsonb(Jsonb *schema, Jsonb *instance, List **errors, MemoryContext keep)
+{
+	JsSchema   *s = jsonschema_get_compiled(schema);
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "candystore json validation",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(errors ? keep : work);
+	JsonbValue	inst;
+	bool		ok;
+
+	js_value_from_jsonb(instance, &inst);
+	ok = jsonschema_validate(s, &inst, errors);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	return ok;
+}
+
+Datum
+jsonb_matches_schema(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(validate_jsonb(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1), NULL, NULL));
+}
+
+Datum
+jsonschema_validation_errors(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *errors = NIL;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	validate_jsonb(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1), &errors, CurrentMemoryContext);
+	foreach(lc, errors)
+	{
+		JsError    *e = lfirst(lc);
+		Datum		values[4];
+		bool		nulls[4] = {0};
+
+		values[0] = CStringGetTextDatum(e->instance_path);
+		values[1] = CStringGetTextDatum(e->schema_path);
+		values[2] = CStringGetTextDatum(e->keyword);
+		values[3] = CStringGetTextDatum(e->message);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* The schema against the meta-schema of its draft. */
+Datum
+jsonschema_is_valid(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
+	JsonbValue	root;
+	JsDraft		draft = JS_DRAFT2020;
+	const char *meta;
+	Jsonb	   *wrapper;
+
+	js_value_from_jsonb(schema, &root);
+	if (root.type == jbvBinary || root.type == jbvBool)
+		draft = jsonschema_draft_of(&root, JS_DRAFT2020);
+	switch (draft)
+	{
+		case JS_DRAFT4:
+			meta = "http://json-schema.org/draft-04/schema#";
+			break;
+		case JS_DRAFT6:
+			meta = "http://json-schema.org/draft-06/schema#";
+			break;
+		case JS_DRAFT7:
+			meta = "http://json-schema.org/draft-07/schema#";
+			break;
+		case JS_DRAFT2019:
+			meta = "https://json-schema.org/draft/2019-09/schema";
+			break;
+		default:
+			meta = "https://json-schema.org/draft/2020-12/schema";
+			break;
+	}
+	wrapper = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												 CStringGetDatum(psprintf("{\"$ref\": \"%s\"}", meta))));
+	PG_RETURN_BOOL(validate_jsonb(wrapper, schema, NULL, NULL));
+}
+
+/* Drops this backend's compiled schemas (after resources change). */
+Datum
+jsonschema_reset_cache(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;
+	jsonschema_cache_reset();
+	PG_RETURN_VOID();
+}
