@@ -7,6 +7,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" candystore.con
 
 MODULE_big  = candystore
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c worker/*.c)))
+SHLIB_LINK  = -lrabbitmq
 
 # The install script is assembled from sql/install/*.sql, in name order, so
 # each concern keeps its own file.

@@ -11,9 +11,11 @@
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+extern void worker_init(void);
 
 void
 _PG_init(void)
 {
 	notify_init();
+	worker_init();
 }
