@@ -195,12 +195,27 @@ eval { $locker->quit };
 $node->start;
 check_run('PostgreSQL immediate shutdown mid-stream', 6, 3000, 0);
 
-# SIGHUP: settings reload without a restart
-$node->append_conf('postgresql.conf', "candystore.batch_size = 50\n");
+# SIGHUP: a new queue name takes effect without a restart; the worker
+# declares, binds and consumes the new queue (the old one, still bound,
+# keeps its copies unconsumed)
+$node->append_conf('postgresql.conf', "candystore.queue = 'reloaded_queue'\n");
 $node->reload;
-$node->poll_query_until('postgres', "SELECT current_setting('candystore.batch_size') = '50'");
+$node->poll_query_until('postgres',
+	"SELECT state = 'consuming' AND connected_since > now() - interval '1 min' FROM candystore.worker_status()");
+my $queues = '';
+for (1 .. 50)
+{
+	$queues = rabbitmqctl('list_queues name messages --no-table-headers');
+	last if $queues =~ /^reloaded_queue\s/m;
+	sleep 0.2;
+}
+like($queues, qr/^reloaded_queue\s+0$/m, 'after reload the worker declared the new queue');
 publish(8, 500, 0, 1);
-check_run('after reload', 8, 500, 0);
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 500 FROM candystore.event_log WHERE event_id::text LIKE '00000008-%'");
+is(run_counts(8), '500|0', 'after reload: stored from the new queue');
+$queues = rabbitmqctl('list_queues name messages --no-table-headers');
+like($queues, qr/^event_store_manager_queue\s+500$/m, 'after reload: the old queue is no longer consumed');
 
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM (SELECT event_id FROM candystore.event_log GROUP BY 1 HAVING count(*) > 1) d"),
