@@ -55,7 +55,8 @@ while :; do
     stored=$(psql_ "SELECT stored + duplicates + dead_lettered FROM candystore.stats")
     pid=$(psql_ "SELECT pid FROM candystore.worker_status()")
     if [ -n "$pid" ] && [ "$stored" -gt 0 ]; then
-        rss=$(ps -o rss= -p "$pid" 2>/dev/null | tr -d ' ' || true)
+        # private memory only: RSS also counts the shared buffers it touches
+        rss=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
         [ -n "$rss_first" ] || rss_first=$rss
         [ -z "$rss" ] || rss_last=$rss
     fi
@@ -80,5 +81,5 @@ printf '%-44s %10s %12.2f %10s\n' "seeds' design (append + commit per message)" 
 echo
 printf 'worker / raw drain: %.0f%%   worker / seeds design: %.1fx\n' \
     "$(awk "BEGIN { print 100 * $worker_r / $raw_r }")" "$(awk "BEGIN { print $worker_r / $seeds_r }")"
-echo "worker: $stats; RSS first sample ${rss_first:-?} kB, last ${rss_last:-?} kB"
+echo "worker: $stats; private memory (RssAnon) first sample ${rss_first:-?} kB, last ${rss_last:-?} kB"
 echo "(worker time includes PostgreSQL start-up and the broker connection)"

@@ -154,12 +154,45 @@ publish(3, 500, 0, 2);
 check_run('published duplicates', 3, 500, 0);
 cmp_ok(stat_value('duplicates') - $dups_before, '==', 500, 'the second copies count as duplicates');
 
+# 3b. errors only storing can raise (an event id already stored with other
+# content; a number jsonb cannot hold) dead-letter that message only: the
+# good messages of the same batch are stored
+sub amqp_publish_raw
+{
+	my ($rk, $body) = @_;
+	system('amqp-publish', '-u', "amqp://127.0.0.1:$amqp_port", '-e',
+		'bloodbank.events.v1', '-r', $rk, '-p', '-b', $body) == 0
+	  or die "amqp-publish failed";
+}
+my $envelope = '{"event_id":"%s","event_type":"test.storing","timestamp":"2026-01-27T10:15:00Z",'
+  . '"version":"1.0.0","source":{"host":"bigchungus","type":"webhook","app":"fireflies","meta":null},'
+  . '"correlation_ids":[],"agent_context":null,"payload":%s}';
+my $locker = hold_worker();
+publish(9, 1, 0, 1);
+await_worker_blocked();
+amqp_publish_raw('test.storing', sprintf($envelope, '00000001-0000-4000-8000-000000000001', '{"other":true}'));
+amqp_publish_raw('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000ff', '{"n":1e1000000}'));
+publish(10, 100, 0, 1);
+$locker->query_safe('COMMIT');
+$locker->quit;
+check_run('good messages batched with storing errors', 10, 100, 0);
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 2 FROM candystore.dead_letters WHERE routing_key = 'test.storing'");
+is( $node->safe_psql(
+		'postgres', q{
+		SELECT string_agg(sqlstate, ', ' ORDER BY sqlstate) FROM candystore.dead_letters
+		 WHERE routing_key = 'test.storing'}),
+	'22003, 23505',
+	'storing errors are dead-lettered with their SQLSTATE');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM candystore.event_log WHERE event_type = 'test.storing'}),
+	'0', 'nothing of the refused messages is stored');
+
 # 4. the broker restarts while a batch is in flight: the batch commits but
 # cannot be acked, so the broker redelivers it, and the worker recognises
 # every message of it (stored events and dead letters alike)
 my $reconnects = stat_value('reconnects');
 $dups_before = stat_value('duplicates');
-my $locker = hold_worker();
+$locker = hold_worker();
 publish(4, 3000, 100, 1);
 await_worker_blocked();
 rabbit('cs_rabbit_stop');

@@ -142,18 +142,32 @@ store_one(Delivery *d, Jsonb *jb, Envelope *parsed, BatchCounts *counts)
 		counts->duplicates++;
 }
 
-/* Stores in a subtransaction; a data error dead-letters this message only. */
 static void
-store_one_isolated(Delivery *d, Jsonb *jb, Envelope *parsed, BatchCounts *counts)
+process_one(Delivery *d, BatchCounts *counts)
+{
+	Envelope	parsed;
+	Jsonb	   *jb = check_message(d, &parsed, counts);
+
+	if (jb != NULL)
+		store_one(d, jb, &parsed, counts);
+}
+
+/*
+ * Checks and stores in a subtransaction: a data error (an event id taken by
+ * other content, a number jsonb cannot hold) dead-letters this message only.
+ */
+static void
+process_one_isolated(Delivery *d, BatchCounts *counts)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+	BatchCounts before = *counts;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		store_one(d, jb, parsed, counts);
+		process_one(d, counts);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -168,6 +182,7 @@ store_one_isolated(Delivery *d, Jsonb *jb, Envelope *parsed, BatchCounts *counts
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		*counts = before;
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
 			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
 			ReThrowError(edata);
@@ -195,18 +210,12 @@ record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts)
 	for (int i = 0; i < n; i++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
-		Envelope	parsed;
-		Jsonb	   *jb;
 
 		CHECK_FOR_INTERRUPTS();
-		jb = check_message(&batch[i], &parsed, counts);
-		if (jb != NULL)
-		{
-			if (isolate)
-				store_one_isolated(&batch[i], jb, &parsed, counts);
-			else
-				store_one(&batch[i], jb, &parsed, counts);
-		}
+		if (isolate)
+			process_one_isolated(&batch[i], counts);
+		else
+			process_one(&batch[i], counts);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(row_cxt);
 
