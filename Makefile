@@ -23,7 +23,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=candystore
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS   = -Wall -Wextra -Werror
 # libidn2: IDNA2008 checks for the JSON Schema hostname formats.
-SHLIB_LINK  = -lidn2
+SHLIB_LINK  = -lrabbitmq -lidn2
 ifneq (,$(findstring clang,$(CC)))
 # pg_config records a gcc build: clang does not know some of its flags, nor
 # the gnu_printf format archetype PostgreSQL's printf attribute names.

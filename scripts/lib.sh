@@ -113,3 +113,76 @@ cs_ensure_traversable() {
         cs_die "the postgres user cannot reach $1; make its parent directories world-executable (chmod o+x)"
     fi
 }
+
+# RabbitMQ, private to one run: cs_rabbit_start DIR starts a node with its
+# own name, ports, epmd, cookie and data under DIR (owned by the rabbitmq
+# user), waits until it is ready, and writes DIR/port (AMQP) and DIR/pid.
+# cs_rabbit_stop DIR stops that node and its epmd, by pid and port.
+cs_rabbit_env() {
+    local dir=$1
+    echo HOME="$dir" ERL_EPMD_PORT="$(cat "$dir/epmd_port")" \
+        RABBITMQ_NODENAME="$(cat "$dir/node")" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+        RABBITMQ_NODE_PORT="$(cat "$dir/port")" RABBITMQ_DIST_PORT="$(cat "$dir/dist_port")" \
+        RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
+        RABBITMQ_PID_FILE="$dir/pid" RABBITMQ_CONFIG_FILE="$dir/rabbitmq" \
+        RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
+        RABBITMQ_FEATURE_FLAGS_FILE="$dir/feature_flags" \
+        RABBITMQ_CTL_DIST_PORT_MIN="$(cat "$dir/ctl_port")" RABBITMQ_CTL_DIST_PORT_MAX="$(( $(cat "$dir/ctl_port") + 10 ))"
+}
+
+cs_as_rabbit() {
+    local dir=$1; shift
+    # shellcheck disable=SC2046
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u rabbitmq -- env $(cs_rabbit_env "$dir") "$@"
+    else
+        env $(cs_rabbit_env "$dir") "$@"
+    fi
+}
+
+cs_rabbitmqctl() {
+    local dir=$1; shift
+    cs_as_rabbit "$dir" /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$(cat "$dir/node")" "$@"
+}
+
+cs_rabbit_start() {
+    local dir=$1
+    mkdir -p "$dir/log" "$dir/mnesia"
+    [ -f "$dir/node" ] || echo "cs$$x$RANDOM@localhost" > "$dir/node"
+    # ports are kept across restarts of the same node (tests restart it)
+    [ -f "$dir/port" ] || cs_free_port > "$dir/port"
+    [ -f "$dir/dist_port" ] || cs_free_port > "$dir/dist_port"
+    [ -f "$dir/epmd_port" ] || cs_free_port > "$dir/epmd_port"
+    [ -f "$dir/ctl_port" ] || cs_free_port > "$dir/ctl_port"
+    printf 'loopback_users = none\ndisk_free_limit.absolute = 10MB\nvm_memory_high_watermark.relative = 0.6\n' > "$dir/rabbitmq.conf"
+    echo '[].' > "$dir/enabled_plugins"
+    [ "$(id -u)" -ne 0 ] || chown -R rabbitmq:rabbitmq "$dir"
+    chmod o+x "$dir"
+    rm -f "$dir/pid"
+    (cd "$dir" && cs_as_rabbit "$dir" setsid /usr/lib/rabbitmq/bin/rabbitmq-server \
+        >"$dir/log/startup.log" 2>&1 &)
+    for _ in $(seq 1 120); do
+        [ -s "$dir/pid" ] && break
+        sleep 0.5
+    done
+    [ -s "$dir/pid" ] || { cat "$dir/log/startup.log" >&2; cs_die "RabbitMQ in $dir did not start"; }
+    if ! cs_rabbitmqctl "$dir" await_startup --timeout 90 >/dev/null 2>&1; then
+        cat "$dir/log/startup.log" >&2
+        cs_rabbit_stop "$dir"
+        cs_die "RabbitMQ in $dir did not become ready"
+    fi
+}
+
+cs_rabbit_stop() {
+    local dir=$1 pid
+    [ -s "$dir/pid" ] || return 0
+    pid=$(cat "$dir/pid")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/pid"
+    # the node's private epmd, found by the port only this run uses
+    cs_as_rabbit "$dir" epmd -port "$(cat "$dir/epmd_port")" -kill >/dev/null 2>&1 || true
+}

@@ -8,6 +8,7 @@
 
 #include "jsonschema/jsonschema.h"
 #include "notify.h"
+#include "worker/worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -18,4 +19,5 @@ _PG_init(void)
 {
 	notify_init();
 	jsonschema_register_gucs();
+	worker_init();
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Ingest benchmark (not part of `make test`): preloads a queue with N
+# seed-like ~1 KB envelopes, then measures in one run, on the same broker and
+# machine:
+#   raw drain  a no-op consumer with manual acks (the physical limit)
+#   worker     the candystore ingest worker (validated, stored, acked)
+#   seeds      one candystore.append() + commit + ack per message (the seeds'
+#              design), on N/10 messages
+# PostgreSQL runs with fsync = on.  Usage: bash bench/ingest.sh [N]
+source "$(dirname "$0")/../scripts/lib.sh"
+
+N=${1:-100000}
+SEEDS_N=$(( N / 10 ))
+RUN=$CS_RUN/bench-ingest
+BIN=""
+cs_ensure_packages
+
+cleanup() {
+    [ -n "$BIN" ] && cs_pg_stop "$RUN/pgd" "$BIN"
+    cs_rabbit_stop "$RUN/rmq"
+}
+trap cleanup EXIT
+
+rm -rf "$RUN"; mkdir -p "$RUN"
+BIN=$(cs_private_install "$RUN/pg")
+cc -O2 -o "$RUN/cs_publish" "$CS_ROOT/t/cs_publish.c" -lrabbitmq
+cc -O2 -I"$("$(cs_pg_config)" --includedir)" -o "$RUN/drain" "$CS_ROOT/bench/drain.c" -lrabbitmq -lpq
+
+cs_rabbit_start "$RUN/rmq"
+RP=$(cat "$RUN/rmq/port")
+cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
+    "candystore.database = 'postgres'" "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'"
+PP=$(cat "$RUN/pgd/port")
+psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
+psql_ "CREATE EXTENSION candystore"
+# let the worker declare its queue, then stop it so the queue fills up
+for _ in $(seq 1 100); do [ "$(psql_ "SELECT state FROM candystore.worker_status()")" = consuming ] && break; sleep 0.2; done
+cs_as_pg "$BIN/pg_ctl" -D "$RUN/pgd/data" -m fast -w stop >/dev/null
+
+amqp-declare-queue -u "amqp://127.0.0.1:$RP" -q bench_raw -d >/dev/null
+amqp-declare-queue -u "amqp://127.0.0.1:$RP" -q bench_seeds -d >/dev/null
+cs_log "preloading $N messages for the worker, $N for the raw drain, $SEEDS_N for the seeds' design"
+"$RUN/cs_publish" 127.0.0.1 "$RP" bloodbank.events.v1 bench.ingest 256 "$N" 0 1 600 >/dev/null
+"$RUN/cs_publish" 127.0.0.1 "$RP" "" bench_raw 257 "$N" 0 1 600 >/dev/null
+"$RUN/cs_publish" 127.0.0.1 "$RP" "" bench_seeds 258 "$SEEDS_N" 0 1 600 >/dev/null
+
+cs_log "raw drain"
+raw_s=$("$RUN/drain" 127.0.0.1 "$RP" bench_raw "$N" noop)
+
+cs_log "worker"
+t0=$(date +%s.%N)
+cs_as_pg "$BIN/pg_ctl" -D "$RUN/pgd/data" -o "-p $PP" -l "$RUN/pgd/server.log" -w start >/dev/null
+rss_first="" rss_last=""
+while :; do
+    stored=$(psql_ "SELECT stored + duplicates + dead_lettered FROM candystore.stats")
+    pid=$(psql_ "SELECT pid FROM candystore.worker_status()")
+    if [ -n "$pid" ] && [ "$stored" -gt 0 ]; then
+        # private memory only: RSS also counts the shared buffers it touches
+        rss=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        [ -n "$rss_first" ] || rss_first=$rss
+        [ -z "$rss" ] || rss_last=$rss
+    fi
+    [ "$stored" -ge "$N" ] && break
+    sleep 0.05
+done
+t1=$(date +%s.%N)
+worker_s=$(awk "BEGIN { print $t1 - $t0 }")
+stats=$(psql_ "SELECT format('stored %s, duplicates %s, dead-lettered %s, batches %s', stored, duplicates, dead_lettered, batches) FROM candystore.stats")
+
+cs_log "seeds' design (one append and commit per message)"
+seeds_s=$("$RUN/drain" 127.0.0.1 "$RP" bench_seeds "$SEEDS_N" append \
+    "host=127.0.0.1 port=$PP user=postgres dbname=postgres")
+
+rate() { awk "BEGIN { printf \"%.0f\", $1 / $2 }"; }
+raw_r=$(rate "$N" "$raw_s"); worker_r=$(rate "$N" "$worker_s"); seeds_r=$(rate "$SEEDS_N" "$seeds_s")
+echo
+printf '%-44s %10s %12s %10s\n' "consumer" "messages" "seconds" "msg/s"
+printf '%-44s %10s %12.2f %10s\n' "raw drain (no-op, manual acks)" "$N" "$raw_s" "$raw_r"
+printf '%-44s %10s %12.2f %10s\n' "candystore worker (validate, store, ack)" "$N" "$worker_s" "$worker_r"
+printf '%-44s %10s %12.2f %10s\n' "seeds' design (append + commit per message)" "$SEEDS_N" "$seeds_s" "$seeds_r"
+echo
+printf 'worker / raw drain: %.0f%%   worker / seeds design: %.1fx\n' \
+    "$(awk "BEGIN { print 100 * $worker_r / $raw_r }")" "$(awk "BEGIN { print $worker_r / $seeds_r }")"
+echo "worker: $stats; private memory (RssAnon) first sample ${rss_first:-?} kB, last ${rss_last:-?} kB"
+echo "(worker time includes PostgreSQL start-up and the broker connection)"

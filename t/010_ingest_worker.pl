@@ -1,0 +1,258 @@
+# The ingest worker against a real RabbitMQ and a real PostgreSQL: for each
+# scenario, everything published through the broker ends up exactly once
+# either in the event log or in candystore.dead_letters, and the queue is
+# left empty (everything acked).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
+my $tmp = PostgreSQL::Test::Utils::tempdir();
+my $rmq = "$tmp/rabbitmq";
+
+sub rabbit
+{
+	my ($what) = @_;
+	my $rc = system('bash', '-c',
+		"source '$root/scripts/lib.sh' && $what '$rmq'");
+	die "$what failed" if $rc != 0 && $what ne 'cs_rabbit_stop';
+}
+
+sub rabbitmqctl
+{
+	my ($args) = @_;
+	return scalar `bash -c "source '$root/scripts/lib.sh' && cs_rabbitmqctl '$rmq' $args"`;
+}
+
+# The broker is ours: stop it however the test ends.
+END { rabbit('cs_rabbit_stop') if -d $rmq; }
+
+rabbit('cs_rabbit_start');
+my $amqp_port = slurp_file("$rmq/port");
+chomp $amqp_port;
+
+# An independent publisher (rabbitmq-c, publisher confirms).
+my $publisher = "$tmp/cs_publish";
+system('cc', '-O2', '-o', $publisher, "$root/t/cs_publish.c", '-lrabbitmq') == 0
+  or die "cannot build the test publisher";
+
+sub publish
+{
+	my ($run, $count, $poison_every, $copies, $rk) = @_;
+	$rk //= 'fireflies.transcript.ready';
+	my $out = `$publisher 127.0.0.1 $amqp_port bloodbank.events.v1 $rk $run $count $poison_every $copies`;
+	die "publisher failed" if $? != 0;
+	chomp $out;
+	return $out;
+}
+
+my $node = PostgreSQL::Test::Cluster->new('ingest');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'candystore'
+candystore.database = 'postgres'
+candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
+candystore.batch_size = 200
+candystore.batch_timeout_ms = 20
+candystore.reconnect_max_ms = 1000
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION candystore');
+
+$node->poll_query_until('postgres',
+	"SELECT state = 'consuming' FROM candystore.worker_status()")
+  or die "the worker never connected";
+
+sub run_counts
+{
+	my ($run) = @_;
+	my $prefix = sprintf('%08x-0000-4000-8000-', $run);
+	return $node->safe_psql(
+		'postgres', qq{
+		SELECT (SELECT count(*) FROM candystore.event_log WHERE event_id::text LIKE '$prefix%'),
+		       (SELECT count(*) FROM candystore.dead_letters
+		         WHERE convert_from(body, 'UTF8') LIKE '%"$prefix%')});
+}
+
+# Waits until stored + dead-lettered reaches the expected total, then checks
+# it is exactly that and that the broker has nothing left unacked.
+sub check_run
+{
+	my ($name, $run, $stored, $dead) = @_;
+	my $prefix = sprintf('%08x-0000-4000-8000-', $run);
+	$node->poll_query_until(
+		'postgres', qq{
+		SELECT (SELECT count(*) FROM candystore.event_log WHERE event_id::text LIKE '$prefix%')
+		     + (SELECT count(*) FROM candystore.dead_letters
+		         WHERE convert_from(body, 'UTF8') LIKE '%"$prefix%') >= @{[ $stored + $dead ]}})
+	  or diag("$name: timed out waiting for the run to arrive");
+	# one more batch window: anything extra would show up now
+	sleep 1;
+	is(run_counts($run), "$stored|$dead", "$name: published = stored + dead-lettered, exactly");
+	my $queues = '';
+	for (1 .. 50)
+	{
+		$queues = rabbitmqctl('list_queues name messages --no-table-headers');
+		last if $queues =~ /^event_store_manager_queue\s+0$/m;
+		sleep 0.2;
+	}
+	like($queues, qr/^event_store_manager_queue\s+0$/m, "$name: every delivery acked");
+}
+
+sub stat_value
+{
+	my ($col) = @_;
+	return $node->safe_psql('postgres', "SELECT $col FROM candystore.stats");
+}
+
+# Holds the worker mid-batch: its insert waits on this lock with the
+# batch's deliveries unacked.
+sub hold_worker
+{
+	my $locker = $node->background_psql('postgres');
+	$locker->query_safe('BEGIN; LOCK TABLE candystore.event_log IN EXCLUSIVE MODE;');
+	return $locker;
+}
+
+sub await_worker_blocked
+{
+	$node->poll_query_until(
+		'postgres', q{
+		SELECT count(*) > 0 FROM pg_stat_activity
+		 WHERE backend_type = 'candystore ingest worker' AND wait_event_type = 'Lock'})
+	  or die "the worker never blocked";
+}
+
+# 1. clean run
+publish(1, 2000, 0, 1);
+check_run('clean run', 1, 2000, 0);
+is(stat_value('stored'), '2000', 'stats count what was stored');
+
+# 2. 1% poison: malformed JSON and invalid envelopes are dead-lettered with
+# the reason, routing key and raw body; the rest of their batches commit
+publish(2, 2000, 100, 1, 'test.poison.mix');
+check_run('1% poison', 2, 1980, 20);
+is( $node->safe_psql(
+		'postgres', q{
+		SELECT string_agg(DISTINCT sqlstate || ' ' || split_part(reason, ':', 1), ', ' ORDER BY sqlstate || ' ' || split_part(reason, ':', 1))
+		  FROM candystore.dead_letters WHERE routing_key = 'test.poison.mix'}),
+	'22007 invalid envelope, 22P02 malformed JSON',
+	'dead letters say why');
+is( $node->safe_psql(
+		'postgres', q{
+		SELECT convert_from(body, 'UTF8') FROM candystore.dead_letters
+		 WHERE routing_key = 'test.poison.mix' AND sqlstate = '22P02' ORDER BY id LIMIT 1}),
+	'{"event_id": "00000002-0000-4000-8000-000000000064", not json',
+	'a dead letter keeps the raw body');
+
+# 3. duplicates published twice (the publisher's retry): stored once
+my $dups_before = stat_value('duplicates');
+publish(3, 500, 0, 2);
+check_run('published duplicates', 3, 500, 0);
+cmp_ok(stat_value('duplicates') - $dups_before, '==', 500, 'the second copies count as duplicates');
+
+# 3b. errors only storing can raise (an event id already stored with other
+# content; a number jsonb cannot hold) dead-letter that message only: the
+# good messages of the same batch are stored
+sub amqp_publish_raw
+{
+	my ($rk, $body) = @_;
+	system('amqp-publish', '-u', "amqp://127.0.0.1:$amqp_port", '-e',
+		'bloodbank.events.v1', '-r', $rk, '-p', '-b', $body) == 0
+	  or die "amqp-publish failed";
+}
+my $envelope = '{"event_id":"%s","event_type":"test.storing","timestamp":"2026-01-27T10:15:00Z",'
+  . '"version":"1.0.0","source":{"host":"bigchungus","type":"webhook","app":"fireflies","meta":null},'
+  . '"correlation_ids":[],"agent_context":null,"payload":%s}';
+my $locker = hold_worker();
+publish(9, 1, 0, 1);
+await_worker_blocked();
+amqp_publish_raw('test.storing', sprintf($envelope, '00000001-0000-4000-8000-000000000001', '{"other":true}'));
+amqp_publish_raw('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000ff', '{"n":1e1000000}'));
+publish(10, 100, 0, 1);
+$locker->query_safe('COMMIT');
+$locker->quit;
+check_run('good messages batched with storing errors', 10, 100, 0);
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 2 FROM candystore.dead_letters WHERE routing_key = 'test.storing'");
+is( $node->safe_psql(
+		'postgres', q{
+		SELECT string_agg(sqlstate, ', ' ORDER BY sqlstate) FROM candystore.dead_letters
+		 WHERE routing_key = 'test.storing'}),
+	'22003, 23505',
+	'storing errors are dead-lettered with their SQLSTATE');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM candystore.event_log WHERE event_type = 'test.storing'}),
+	'0', 'nothing of the refused messages is stored');
+
+# 4. the broker restarts while a batch is in flight: the batch commits but
+# cannot be acked, so the broker redelivers it, and the worker recognises
+# every message of it (stored events and dead letters alike)
+my $reconnects = stat_value('reconnects');
+$dups_before = stat_value('duplicates');
+$locker = hold_worker();
+publish(4, 3000, 100, 1);
+await_worker_blocked();
+rabbit('cs_rabbit_stop');
+rabbit('cs_rabbit_start');
+$locker->query_safe('COMMIT');
+$locker->quit;
+check_run('broker restart mid-stream', 4, 2970, 30);
+cmp_ok(stat_value('reconnects'), '>', $reconnects, 'the worker reconnected');
+cmp_ok(stat_value('duplicates'), '>', $dups_before, 'the redelivered batch was recognised as duplicates');
+
+# 5. the worker's backend is terminated mid-batch; the postmaster restarts
+# it and the broker redelivers what was not acked
+my $redelivered = stat_value('redelivered');
+$locker = hold_worker();
+publish(5, 3000, 50, 1);
+await_worker_blocked();
+ok( $node->safe_psql(
+		'postgres', q{
+		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		 WHERE backend_type = 'candystore ingest worker'}) eq 't',
+	'worker terminated');
+$locker->query_safe('COMMIT');
+$locker->quit;
+check_run('worker terminated mid-batch', 5, 2940, 60);
+cmp_ok(stat_value('redelivered'), '>', $redelivered, 'the broker redelivered the unacked batch');
+
+# 6. PostgreSQL stops immediately mid-batch and recovers
+$locker = hold_worker();
+publish(6, 3000, 0, 1);
+await_worker_blocked();
+$node->stop('immediate');
+eval { $locker->quit };
+$node->start;
+check_run('PostgreSQL immediate shutdown mid-stream', 6, 3000, 0);
+
+# SIGHUP: a new queue name takes effect without a restart; the worker
+# declares, binds and consumes the new queue (the old one, still bound,
+# keeps its copies unconsumed)
+$node->append_conf('postgresql.conf', "candystore.queue = 'reloaded_queue'\n");
+$node->reload;
+$node->poll_query_until('postgres',
+	"SELECT state = 'consuming' AND connected_since > now() - interval '1 min' FROM candystore.worker_status()");
+my $queues = '';
+for (1 .. 50)
+{
+	$queues = rabbitmqctl('list_queues name messages --no-table-headers');
+	last if $queues =~ /^reloaded_queue\s/m;
+	sleep 0.2;
+}
+like($queues, qr/^reloaded_queue\s+0$/m, 'after reload the worker declared the new queue');
+publish(8, 500, 0, 1);
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 500 FROM candystore.event_log WHERE event_id::text LIKE '00000008-%'");
+is(run_counts(8), '500|0', 'after reload: stored from the new queue');
+$queues = rabbitmqctl('list_queues name messages --no-table-headers');
+like($queues, qr/^event_store_manager_queue\s+500$/m, 'after reload: the old queue is no longer consumed');
+
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM (SELECT event_id FROM candystore.event_log GROUP BY 1 HAVING count(*) > 1) d"),
+	'0', 'no event stored twice');
+
+$node->stop;
+done_testing();

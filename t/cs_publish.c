@@ -1,0 +1,141 @@
+/*
+ * cs_publish.c
+ *	  Test and benchmark publisher, independent of the worker: publishes
+ *	  seed-like envelopes to a topic exchange as persistent messages with
+ *	  publisher confirms, so that every message it counts is on the broker.
+ *
+ *	  cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD]
+ *
+ *	  Event ids are derived from RUN and the message number, so the test can
+ *	  count them.  Every POISON_EVERY-th message (0: none) is bad: malformed
+ *	  JSON and invalid envelopes alternate.  COPIES publishes each message
+ *	  that many times (duplicates).  PAD adds that many bytes to the payload.
+ */
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "cs_publish: %s\n", what);
+	exit(1);
+}
+
+static void
+check(amqp_rpc_reply_t r, const char *what)
+{
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		die(what);
+}
+
+/* Waits until the broker confirmed every message up to 'upto'. */
+static void
+await_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *confirmed)
+{
+	while (*confirmed < upto)
+	{
+		amqp_frame_t frame;
+
+		if (amqp_simple_wait_frame(conn, &frame) != AMQP_STATUS_OK)
+			die("lost the broker while waiting for confirms");
+		if (frame.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD)
+		{
+			amqp_basic_ack_t *ack = frame.payload.method.decoded;
+
+			/* RabbitMQ confirms in order on one channel */
+			if (ack->delivery_tag > *confirmed)
+				*confirmed = ack->delivery_tag;
+		}
+		else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD)
+			die("the broker refused a message");
+		else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+				 frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
+			die("the broker closed the channel");
+		amqp_maybe_release_buffers(conn);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	amqp_connection_state_t conn;
+	amqp_socket_t *sock;
+	amqp_basic_properties_t props;
+	long		run, count, poison_every, copies, pad = 0;
+	uint64_t	sent = 0, confirmed = 0;
+	char	   *padding, *body;
+	size_t		body_cap;
+
+	if (argc < 9)
+		die("usage: cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD]");
+	run = atol(argv[5]);
+	count = atol(argv[6]);
+	poison_every = atol(argv[7]);
+	copies = atol(argv[8]);
+	if (argc > 9)
+		pad = atol(argv[9]);
+	padding = malloc(pad + 1);
+	memset(padding, 'x', pad);
+	padding[pad] = '\0';
+	body_cap = 1024 + pad;
+	body = malloc(body_cap);
+
+	conn = amqp_new_connection();
+	sock = amqp_tcp_socket_new(conn);
+	if (amqp_socket_open(sock, argv[1], atoi(argv[2])) != AMQP_STATUS_OK)
+		die("cannot connect");
+	check(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
+	amqp_channel_open(conn, 1);
+	check(amqp_get_rpc_reply(conn), "channel");
+	amqp_confirm_select(conn, 1);
+	check(amqp_get_rpc_reply(conn), "confirm.select");
+
+	memset(&props, 0, sizeof(props));
+	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+	props.content_type = amqp_cstring_bytes("application/json");
+	props.delivery_mode = 2;
+
+	for (long i = 1; i <= count; i++)
+	{
+		int			len;
+
+		if (poison_every > 0 && i % poison_every == 0 && (i / poison_every) % 2 == 1)
+			len = snprintf(body, body_cap, "{\"event_id\": \"%08lx-0000-4000-8000-%012lx\", not json", run, i);
+		else if (poison_every > 0 && i % poison_every == 0)
+			len = snprintf(body, body_cap,
+						   "{\"event_id\":\"%08lx-0000-4000-8000-%012lx\",\"event_type\":\"test.poison\","
+						   "\"timestamp\":\"not a time\",\"version\":\"1.0.0\","
+						   "\"source\":{\"host\":\"t\",\"type\":\"test\",\"app\":\"cs_publish\"},"
+						   "\"correlation_ids\":[],\"payload\":{}}", run, i);
+		else
+			len = snprintf(body, body_cap,
+						   "{\"event_id\":\"%08lx-0000-4000-8000-%012lx\",\"event_type\":\"fireflies.transcript.ready\","
+						   "\"timestamp\":\"2026-01-27T10:15:00.123456Z\",\"version\":\"1.0.0\","
+						   "\"source\":{\"host\":\"bigchungus\",\"type\":\"webhook\",\"app\":\"fireflies\",\"meta\":null},"
+						   "\"correlation_ids\":[],\"agent_context\":null,"
+						   "\"payload\":{\"id\":\"ff_%ld\",\"n\":%ld,\"pad\":\"%s\"}}",
+						   run, i, i, i, padding);
+		for (long c = 0; c < copies; c++)
+		{
+			amqp_bytes_t b = {(size_t) len, body};
+
+			if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(argv[3]),
+								   amqp_cstring_bytes(argv[4]), 0, 0, &props, b) != AMQP_STATUS_OK)
+				die("publish failed");
+			sent++;
+			if (sent % 500 == 0)
+				await_confirms(conn, sent - 250, &confirmed);
+		}
+	}
+	await_confirms(conn, sent, &confirmed);
+	amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(conn);
+	printf("%lu\n", (unsigned long) sent);
+	return 0;
+}

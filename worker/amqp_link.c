@@ -1,0 +1,368 @@
+/*
+ * amqp_link.c
+ *	  The broker connection: open one of the configured URLs in turn, declare
+ *	  the topology (exchange, queue with its dead-letter exchange and queue,
+ *	  bindings), and start consuming with manual acks and a prefetch window.
+ *	  Closing the connection hands every unacked delivery back to RabbitMQ.
+ */
+#include "postgres.h"
+
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+#include <sys/time.h>
+
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "mb/pg_wchar.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "worker.h"
+
+#define AMQP_CHANNEL 1
+#define AMQP_IO_TIMEOUT_S 10
+
+static char *
+reply_error(amqp_rpc_reply_t r, const char *what)
+{
+	switch (r.reply_type)
+	{
+		case AMQP_RESPONSE_NORMAL:
+			return NULL;
+		case AMQP_RESPONSE_NONE:
+			return psprintf("%s: missing RPC reply", what);
+		case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+			return psprintf("%s: %s", what, amqp_error_string2(r.library_error));
+		case AMQP_RESPONSE_SERVER_EXCEPTION:
+			if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
+			{
+				amqp_connection_close_t *m = r.reply.decoded;
+
+				return psprintf("%s: connection closed by broker: %u %.*s", what,
+								m->reply_code, (int) m->reply_text.len,
+								(char *) m->reply_text.bytes);
+			}
+			if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
+			{
+				amqp_channel_close_t *m = r.reply.decoded;
+
+				return psprintf("%s: channel closed by broker: %u %.*s", what,
+								m->reply_code, (int) m->reply_text.len,
+								(char *) m->reply_text.bytes);
+			}
+			return psprintf("%s: broker error, method 0x%08X", what, r.reply.id);
+	}
+	return psprintf("%s: unknown reply", what);
+}
+
+/* Declares the exchange, the dead-letter path and the bound queue. */
+static char *
+declare_topology(amqp_connection_state_t conn)
+{
+	amqp_table_entry_t args[3];
+	amqp_table_t table;
+	char	   *keys,
+			   *key,
+			   *save;
+	char	   *err;
+
+	amqp_exchange_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_exchange),
+						  amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
+	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring exchange")))
+		return err;
+
+	amqp_exchange_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlx_exchange),
+						  amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
+	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring dead-letter exchange")))
+		return err;
+	amqp_queue_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlq), 0, 1, 0, 0,
+					   amqp_empty_table);
+	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring dead-letter queue")))
+		return err;
+	amqp_queue_bind(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlq),
+					amqp_cstring_bytes(worker_dlx_exchange), amqp_cstring_bytes(""),
+					amqp_empty_table);
+	if ((err = reply_error(amqp_get_rpc_reply(conn), "binding dead-letter queue")))
+		return err;
+
+	args[0].key = amqp_cstring_bytes("x-dead-letter-exchange");
+	args[0].value.kind = AMQP_FIELD_KIND_UTF8;
+	args[0].value.value.bytes = amqp_cstring_bytes(worker_dlx_exchange);
+	args[1].key = amqp_cstring_bytes("x-queue-type");
+	args[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	args[1].value.value.bytes = amqp_cstring_bytes(worker_queue_type == QUEUE_TYPE_QUORUM ? "quorum" : "classic");
+	table.entries = args;
+	table.num_entries = 2;
+	if (worker_queue_type == QUEUE_TYPE_QUORUM)
+	{
+		/* classic queues have no delivery limit in RabbitMQ 3.x */
+		args[2].key = amqp_cstring_bytes("x-delivery-limit");
+		args[2].value.kind = AMQP_FIELD_KIND_I32;
+		args[2].value.value.i32 = worker_max_deliveries;
+		table.num_entries = 3;
+	}
+	amqp_queue_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_queue), 0, 1, 0, 0, table);
+	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring queue")))
+		return err;
+
+	keys = pstrdup(worker_binding_keys);
+	for (key = strtok_r(keys, ",", &save); key; key = strtok_r(NULL, ",", &save))
+	{
+		while (*key == ' ')
+			key++;
+		amqp_queue_bind(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_queue),
+						amqp_cstring_bytes(worker_exchange), amqp_cstring_bytes(key),
+						amqp_empty_table);
+		if ((err = reply_error(amqp_get_rpc_reply(conn), "binding queue")))
+			return err;
+	}
+	return NULL;
+}
+
+/* Connects to one URL; on failure returns the reason and leaves nothing open. */
+static char *
+connect_one(AmqpLink *link, const char *url)
+{
+	struct amqp_connection_info info;
+	char	   *copy = pstrdup(url);
+	amqp_connection_state_t conn;
+	amqp_socket_t *sock;
+	struct timeval tv = {AMQP_IO_TIMEOUT_S, 0};
+	int			rc;
+	char	   *err;
+
+	if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK)
+		return psprintf("invalid candystore.amqp_url entry");
+
+	/* "amqp://host/" names the default vhost, as Bloodbank's clients read it */
+	if (info.vhost[0] == '\0')
+		info.vhost = "/";
+
+	conn = amqp_new_connection();
+	if (info.ssl)
+	{
+		sock = amqp_ssl_socket_new(conn);
+		if (sock == NULL)
+		{
+			amqp_destroy_connection(conn);
+			return psprintf("cannot create TLS socket");
+		}
+		amqp_ssl_socket_set_verify_peer(sock, 1);
+		amqp_ssl_socket_set_verify_hostname(sock, 1);
+		if (worker_amqp_cacert[0] != '\0' &&
+			amqp_ssl_socket_set_cacert(sock, worker_amqp_cacert) != AMQP_STATUS_OK)
+		{
+			amqp_destroy_connection(conn);
+			return psprintf("cannot load CA certificate \"%s\"", worker_amqp_cacert);
+		}
+	}
+	else
+		sock = amqp_tcp_socket_new(conn);
+
+	link->broker = psprintf("%s://%s:%d%s%s", info.ssl ? "amqps" : "amqp", info.host,
+							info.port, info.vhost[0] == '/' ? "" : "/", info.vhost);
+	amqp_set_handshake_timeout(conn, &tv);
+	amqp_set_rpc_timeout(conn, &tv);
+	rc = amqp_socket_open_noblock(sock, info.host, info.port, &tv);
+	if (rc != AMQP_STATUS_OK)
+	{
+		amqp_destroy_connection(conn);
+		return psprintf("connecting to %s: %s", link->broker, amqp_error_string2(rc));
+	}
+	err = reply_error(amqp_login(conn, info.vhost, 0, 131072, 60, AMQP_SASL_METHOD_PLAIN,
+								 info.user, info.password), "logging in");
+	if (err == NULL)
+	{
+		amqp_channel_open(conn, AMQP_CHANNEL);
+		err = reply_error(amqp_get_rpc_reply(conn), "opening channel");
+	}
+	if (err == NULL)
+		err = declare_topology(conn);
+	if (err == NULL)
+	{
+		amqp_basic_qos(conn, AMQP_CHANNEL, 0, (uint16_t) worker_prefetch, 0);
+		err = reply_error(amqp_get_rpc_reply(conn), "setting prefetch");
+	}
+	if (err == NULL)
+	{
+		amqp_basic_consume(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_queue),
+						   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+		err = reply_error(amqp_get_rpc_reply(conn), "starting consumer");
+	}
+	if (err != NULL)
+	{
+		amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+		amqp_destroy_connection(conn);
+		return psprintf("%s: %s", link->broker, err);
+	}
+	link->conn = conn;
+	return NULL;
+}
+
+/*
+ * Tries each configured URL once, starting after the last one used.  Returns
+ * true when connected and consuming; otherwise *error says why the last
+ * attempt failed.
+ */
+bool
+amqp_link_open(AmqpLink *link, char **error)
+{
+	List	   *urls = NIL;
+	char	   *copy = pstrdup(worker_amqp_url);
+	char	   *url,
+			   *save;
+	int			n;
+
+	for (url = strtok_r(copy, ",", &save); url; url = strtok_r(NULL, ",", &save))
+	{
+		while (*url == ' ')
+			url++;
+		if (*url)
+			urls = lappend(urls, url);
+	}
+	n = list_length(urls);
+	*error = psprintf("candystore.amqp_url is empty");
+	for (int i = 0; i < n; i++)
+	{
+		char	   *u = list_nth(urls, (link->next_url + i) % n);
+
+		*error = connect_one(link, u);
+		if (*error == NULL)
+		{
+			link->next_url = (link->next_url + i) % n;
+			return true;
+		}
+	}
+	link->next_url = (link->next_url + 1) % Max(n, 1);
+	return false;
+}
+
+void
+amqp_link_close(AmqpLink *link)
+{
+	if (link->conn == NULL)
+		return;
+	/* best effort: the broker may already be gone */
+	amqp_connection_close(link->conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(link->conn);
+	link->conn = NULL;
+}
+
+int
+amqp_link_socket(AmqpLink *link)
+{
+	return amqp_get_sockfd(link->conn);
+}
+
+bool
+amqp_link_ack_upto(AmqpLink *link, uint64 delivery_tag, char **error)
+{
+	int			rc = amqp_basic_ack(link->conn, AMQP_CHANNEL, delivery_tag, 1);
+
+	if (rc != AMQP_STATUS_OK)
+	{
+		*error = psprintf("acknowledging: %s", amqp_error_string2(rc));
+		return false;
+	}
+	return true;
+}
+
+static void
+append_field_json(StringInfo buf, amqp_field_value_t *v);
+
+static void
+append_bytes_json(StringInfo buf, amqp_bytes_t b)
+{
+	char	   *s = pnstrdup(b.bytes, b.len);
+
+	/* headers come from any publisher: invalid text becomes null */
+	if (strlen(s) != b.len || !pg_verify_mbstr(GetDatabaseEncoding(), s, b.len, true))
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, s);
+}
+
+static void
+append_table_json(StringInfo buf, amqp_table_t *t)
+{
+	appendStringInfoChar(buf, '{');
+	for (int i = 0; i < t->num_entries; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		append_bytes_json(buf, t->entries[i].key);
+		appendStringInfoChar(buf, ':');
+		append_field_json(buf, &t->entries[i].value);
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+static void
+append_field_json(StringInfo buf, amqp_field_value_t *v)
+{
+	switch (v->kind)
+	{
+		case AMQP_FIELD_KIND_BOOLEAN:
+			appendStringInfoString(buf, v->value.boolean ? "true" : "false");
+			break;
+		case AMQP_FIELD_KIND_I8:
+			appendStringInfo(buf, "%d", v->value.i8);
+			break;
+		case AMQP_FIELD_KIND_U8:
+			appendStringInfo(buf, "%u", v->value.u8);
+			break;
+		case AMQP_FIELD_KIND_I16:
+			appendStringInfo(buf, "%d", v->value.i16);
+			break;
+		case AMQP_FIELD_KIND_U16:
+			appendStringInfo(buf, "%u", v->value.u16);
+			break;
+		case AMQP_FIELD_KIND_I32:
+			appendStringInfo(buf, "%d", v->value.i32);
+			break;
+		case AMQP_FIELD_KIND_U32:
+			appendStringInfo(buf, "%u", v->value.u32);
+			break;
+		case AMQP_FIELD_KIND_I64:
+			appendStringInfo(buf, INT64_FORMAT, v->value.i64);
+			break;
+		case AMQP_FIELD_KIND_U64:
+		case AMQP_FIELD_KIND_TIMESTAMP:
+			appendStringInfo(buf, UINT64_FORMAT, v->value.u64);
+			break;
+		case AMQP_FIELD_KIND_UTF8:
+		case AMQP_FIELD_KIND_BYTES:
+			append_bytes_json(buf, v->value.bytes);
+			break;
+		case AMQP_FIELD_KIND_TABLE:
+			append_table_json(buf, &v->value.table);
+			break;
+		case AMQP_FIELD_KIND_ARRAY:
+			appendStringInfoChar(buf, '[');
+			for (int i = 0; i < v->value.array.num_entries; i++)
+			{
+				if (i > 0)
+					appendStringInfoChar(buf, ',');
+				append_field_json(buf, &v->value.array.entries[i]);
+			}
+			appendStringInfoChar(buf, ']');
+			break;
+		default:
+			/* floats and decimals: not used by Bloodbank; kept as null */
+			appendStringInfoString(buf, "null");
+			break;
+	}
+}
+
+/* The message's headers as JSON text, or NULL when it has none. */
+char *
+amqp_link_headers_json(amqp_basic_properties_t *props)
+{
+	StringInfoData buf;
+
+	if (!(props->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return NULL;
+	initStringInfo(&buf);
+	append_table_json(&buf, &props->headers);
+	return buf.data;
+}

@@ -1,0 +1,109 @@
+/*
+ * guc.c
+ *	  The ingest worker's settings.  Connection and batching settings reload
+ *	  on SIGHUP; the number of workers needs a restart (they are registered
+ *	  at postmaster start).
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "utils/guc.h"
+
+#include "worker.h"
+
+char	   *worker_database = NULL;
+char	   *worker_amqp_url = NULL;
+char	   *worker_amqp_cacert = NULL;
+char	   *worker_exchange = NULL;
+char	   *worker_queue = NULL;
+char	   *worker_binding_keys = NULL;
+char	   *worker_dlx_exchange = NULL;
+char	   *worker_dlq = NULL;
+int			worker_queue_type = QUEUE_TYPE_CLASSIC;
+int			worker_batch_size = 500;
+int			worker_batch_timeout_ms = 20;
+int			worker_prefetch = 2000;
+int			worker_ingest_workers = 1;
+int			worker_max_deliveries = 5;
+int			worker_reconnect_max_ms = 30000;
+
+static const struct config_enum_entry queue_type_options[] = {
+	{"classic", QUEUE_TYPE_CLASSIC, false},
+	{"quorum", QUEUE_TYPE_QUORUM, false},
+	{NULL, 0, false}
+};
+
+void
+worker_define_gucs(void)
+{
+	/*
+	 * Settings fixed at server start exist only when candystore is preloaded:
+	 * PostgreSQL refuses to create them later, and without preloading there
+	 * are no workers for them to configure.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("candystore.database",
+								   "Database the ingest worker stores into; empty disables the worker.",
+								   NULL, &worker_database, "",
+								   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomIntVariable("candystore.ingest_workers",
+								"Number of competing ingest workers.",
+								NULL, &worker_ingest_workers, 1, 0, WORKER_MAX_INGEST,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	}
+	DefineCustomStringVariable("candystore.amqp_url",
+							   "RabbitMQ URL(s), comma-separated for a cluster, tried in turn.",
+							   "amqps:// URLs verify the broker's certificate and host name.",
+							   &worker_amqp_url, "amqp://guest:guest@localhost:5672/",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("candystore.amqp_cacert",
+							   "CA certificate file for amqps:// connections.",
+							   NULL, &worker_amqp_cacert, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("candystore.exchange",
+							   "Topic exchange the ingest queue is bound to.",
+							   NULL, &worker_exchange, "bloodbank.events.v1",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("candystore.queue",
+							   "Durable queue the ingest worker consumes.",
+							   NULL, &worker_queue, "event_store_manager_queue",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("candystore.binding_keys",
+							   "Comma-separated binding keys of the ingest queue.",
+							   NULL, &worker_binding_keys, "#",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("candystore.dead_letter_exchange",
+							   "Exchange RabbitMQ dead-letters undeliverable messages to.",
+							   NULL, &worker_dlx_exchange, "event_store_manager_dlx",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("candystore.dead_letter_queue",
+							   "Queue bound to the dead-letter exchange.",
+							   NULL, &worker_dlq, "event_store_manager_dlq",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("candystore.queue_type",
+							 "Type of the ingest queue when it is declared: classic or quorum.",
+							 NULL, &worker_queue_type, QUEUE_TYPE_CLASSIC, queue_type_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.batch_size",
+							"Most deliveries stored in one transaction.",
+							NULL, &worker_batch_size, 500, 1, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.batch_timeout_ms",
+							"Longest a delivery waits for its batch to fill before the batch commits.",
+							NULL, &worker_batch_timeout_ms, 20, 0, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.prefetch",
+							"Unacknowledged deliveries RabbitMQ may send ahead (basic.qos).",
+							NULL, &worker_prefetch, 2000, 1, 65535,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.max_deliveries",
+							"Deliveries of one message before RabbitMQ dead-letters it (quorum queues: x-delivery-limit).",
+							NULL, &worker_max_deliveries, 5, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.reconnect_max_ms",
+							"Cap of the exponential backoff between broker connection attempts.",
+							NULL, &worker_reconnect_max_ms, 30000, 100, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+}

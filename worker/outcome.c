@@ -1,0 +1,269 @@
+/*
+ * outcome.c
+ *	  Records the outcome of one batch of deliveries in one transaction: each
+ *	  message is stored, recognised as a duplicate, or written to
+ *	  candystore.dead_letters with the reason.  Checks that cannot throw
+ *	  (encoding, JSON syntax, envelope) run before storing.  Should storing
+ *	  still raise a data error (an event id stored with other content, a
+ *	  number jsonb cannot hold), the batch is rolled back and redone with
+ *	  each store in its own subtransaction, so that only the offending
+ *	  message is dead-lettered.  Any other error propagates: nothing commits
+ *	  and nothing is acked.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+
+#include "envelope.h"
+#include "store.h"
+#include "worker.h"
+
+typedef struct BatchCounts
+{
+	uint64		stored;
+	uint64		duplicates;
+	uint64		dead_lettered;
+} BatchCounts;
+
+static SPIPlanPtr dead_letter_plan = NULL;
+
+static bool
+dead_letter(Delivery *d, const char *reason, const char *sqlstate)
+{
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bytea	   *body;
+	int			rc;
+	bool		inserted;
+
+	SPI_connect();
+	if (dead_letter_plan == NULL)
+	{
+		/*
+		 * A redelivery of a message that was dead-lettered but not acked
+		 * (the worker or the broker went away in between) is not recorded
+		 * again.
+		 */
+		dead_letter_plan = SPI_prepare("INSERT INTO candystore.dead_letters"
+									   " (reason, sqlstate, routing_key, headers, body, redelivered)"
+									   " SELECT $1, $2, $3, $4, $5, $6"
+									   " WHERE NOT $6 OR NOT EXISTS (SELECT FROM candystore.dead_letters"
+									   "  WHERE body_digest = sha256($5) AND routing_key = $3)", 6, types);
+		if (dead_letter_plan == NULL || SPI_keepplan(dead_letter_plan) != 0)
+			elog(ERROR, "could not prepare the dead-letter insert: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	body = (bytea *) palloc(VARHDRSZ + d->body_len);
+	SET_VARSIZE(body, VARHDRSZ + d->body_len);
+	memcpy(VARDATA(body), d->body, d->body_len);
+
+	values[0] = CStringGetTextDatum(reason);
+	values[1] = CStringGetTextDatum(sqlstate);
+	values[2] = CStringGetTextDatum(d->routing_key);
+	if (d->headers_json != NULL)
+		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(d->headers_json));
+	else
+		nulls[3] = 'n';
+	values[4] = PointerGetDatum(body);
+	values[5] = BoolGetDatum(d->redelivered);
+	rc = SPI_execute_plan(dead_letter_plan, values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "inserting into candystore.dead_letters failed: %s",
+			 SPI_result_code_string(rc));
+	inserted = SPI_processed == 1;
+	SPI_finish();
+	return inserted;
+}
+
+static void
+count_dead_letter(BatchCounts *counts, bool inserted)
+{
+	if (inserted)
+		counts->dead_lettered++;
+	else
+		counts->duplicates++;
+}
+
+/*
+ * The checks that need no subtransaction.  Returns the envelope as jsonb and
+ * fills *parsed, or dead-letters the message and returns NULL.
+ */
+static Jsonb *
+check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
+{
+	JsonLexContext *lex;
+	JsonParseErrorType jerr;
+	EnvelopeError eerr;
+	Jsonb	   *jb;
+
+	if (strlen(d->body) != d->body_len ||
+		!pg_verify_mbstr(GetDatabaseEncoding(), d->body, d->body_len, true))
+	{
+		count_dead_letter(counts, dead_letter(d, "message body is not valid text in the database encoding", "22021"));
+		return NULL;
+	}
+	lex = makeJsonLexContextCstringLen(d->body, d->body_len, GetDatabaseEncoding(), true);
+	jerr = pg_parse_json(lex, &nullSemAction);
+	if (jerr != JSON_SUCCESS)
+	{
+		count_dead_letter(counts, dead_letter(d, psprintf("malformed JSON: %s", json_errdetail(jerr, lex)), "22P02"));
+		return NULL;
+	}
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(d->body)));
+	if (!envelope_parse(jb, parsed, &eerr))
+	{
+		count_dead_letter(counts, dead_letter(d, envelope_error_text(&eerr), unpack_sql_state(eerr.sqlstate)));
+		return NULL;
+	}
+	return jb;
+}
+
+static void
+store_one(Delivery *d, Jsonb *jb, Envelope *parsed, BatchCounts *counts)
+{
+	AppendOutcome outcome;
+	text	   *rk = cstring_to_text(d->routing_key);
+
+	store_append(jb, parsed, rk, &outcome);
+	if (outcome == APPEND_STORED)
+		counts->stored++;
+	else
+		counts->duplicates++;
+}
+
+static void
+process_one(Delivery *d, BatchCounts *counts)
+{
+	Envelope	parsed;
+	Jsonb	   *jb = check_message(d, &parsed, counts);
+
+	if (jb != NULL)
+		store_one(d, jb, &parsed, counts);
+}
+
+/*
+ * Checks and stores in a subtransaction: a data error (an event id taken by
+ * other content, a number jsonb cannot hold) dead-letters this message only.
+ */
+static void
+process_one_isolated(Delivery *d, BatchCounts *counts)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	BatchCounts before = *counts;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		process_one(d, counts);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		*counts = before;
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+			ReThrowError(edata);
+		count_dead_letter(counts,
+						  dead_letter(d, edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
+									  : edata->message, unpack_sql_state(edata->sqlerrcode)));
+	}
+	PG_END_TRY();
+}
+
+/* One attempt at the whole batch, in one transaction. */
+static void
+record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts)
+{
+	MemoryContext row_cxt;
+
+	memset(counts, 0, sizeof(*counts));
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "candystore ingest batch");
+
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore ingest row",
+									ALLOCSET_DEFAULT_SIZES);
+	for (int i = 0; i < n; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+		CHECK_FOR_INTERRUPTS();
+		if (isolate)
+			process_one_isolated(&batch[i], counts);
+		else
+			process_one(&batch[i], counts);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(row_cxt);
+
+		/*
+		 * Later messages must see this one's row: the same event may come
+		 * twice in one batch, and store_append looks a taken id up with the
+		 * active snapshot.
+		 */
+		CommandCounterIncrement();
+		UpdateActiveSnapshotCommandId();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+void
+outcome_record_batch(Delivery *batch, int n)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	BatchCounts counts;
+	bool		isolate = false;
+
+	PG_TRY();
+	{
+		record_batch(batch, n, false, &counts);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		isolate = true;
+	}
+	PG_END_TRY();
+
+	if (isolate)
+		record_batch(batch, n, true, &counts);
+
+	worker_stats_add(WC_STORED, counts.stored);
+	worker_stats_add(WC_DUPLICATES, counts.duplicates);
+	worker_stats_add(WC_DEAD_LETTERED, counts.dead_lettered);
+	worker_stats_add(WC_BATCHES, 1);
+}

@@ -1,0 +1,172 @@
+/*
+ * stats.c
+ *	  Counters since server start and each worker's status, in shared memory
+ *	  so that reading them costs nothing but a few atomic reads.  Exposed as
+ *	  candystore.stats and candystore.worker_status().
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "worker.h"
+
+typedef struct WorkerStatus
+{
+	slock_t		mutex;
+	int			pid;
+	char		state[32];
+	char		broker[WORKER_TEXT_LEN];
+	TimestampTz connected_since;	/* 0 when not connected */
+	char		last_error[WORKER_TEXT_LEN];
+	TimestampTz last_error_at;
+} WorkerStatus;
+
+typedef struct WorkerShared
+{
+	pg_atomic_uint64 counters[WC_COUNT];
+	WorkerStatus status[WORKER_MAX_INGEST];
+} WorkerShared;
+
+static WorkerShared *shared = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+
+static void
+stats_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
+}
+
+static void
+stats_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("candystore worker", sizeof(WorkerShared), &found);
+	if (!found)
+	{
+		for (int i = 0; i < WC_COUNT; i++)
+			pg_atomic_init_u64(&shared->counters[i], 0);
+		for (int i = 0; i < WORKER_MAX_INGEST; i++)
+		{
+			memset(&shared->status[i], 0, sizeof(WorkerStatus));
+			SpinLockInit(&shared->status[i].mutex);
+			strlcpy(shared->status[i].state, "not started", sizeof(shared->status[i].state));
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called from _PG_init while shared_preload_libraries is processed. */
+void
+worker_stats_request_shmem(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = stats_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = stats_shmem_startup;
+}
+
+void
+worker_stats_add(WorkerCounter counter, uint64 n)
+{
+	if (shared != NULL && n > 0)
+		pg_atomic_fetch_add_u64(&shared->counters[counter], n);
+}
+
+void
+worker_status_set(int slot, const char *state, const char *broker, bool connected_now)
+{
+	WorkerStatus *s;
+
+	if (shared == NULL)
+		return;
+	s = &shared->status[slot];
+	SpinLockAcquire(&s->mutex);
+	s->pid = MyProcPid;
+	strlcpy(s->state, state, sizeof(s->state));
+	if (broker != NULL)
+		strlcpy(s->broker, broker, sizeof(s->broker));
+	if (connected_now)
+		s->connected_since = GetCurrentTimestamp();
+	else if (broker == NULL)
+		s->connected_since = 0;
+	SpinLockRelease(&s->mutex);
+}
+
+void
+worker_status_error(int slot, const char *error)
+{
+	WorkerStatus *s;
+
+	if (shared == NULL)
+		return;
+	s = &shared->status[slot];
+	SpinLockAcquire(&s->mutex);
+	strlcpy(s->last_error, error, sizeof(s->last_error));
+	s->last_error_at = GetCurrentTimestamp();
+	SpinLockRelease(&s->mutex);
+}
+
+PG_FUNCTION_INFO_V1(candystore_worker_stats);
+Datum
+candystore_worker_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[WC_COUNT];
+	bool		nulls[WC_COUNT] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	for (int i = 0; i < WC_COUNT; i++)
+		values[i] = Int64GetDatum(shared ? (int64) pg_atomic_read_u64(&shared->counters[i]) : 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(candystore_worker_status);
+Datum
+candystore_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (shared == NULL)
+		return (Datum) 0;
+	for (int i = 0; i < worker_ingest_workers; i++)
+	{
+		WorkerStatus copy;
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		SpinLockAcquire(&shared->status[i].mutex);
+		memcpy(&copy, &shared->status[i], sizeof(copy));
+		SpinLockRelease(&shared->status[i].mutex);
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Int32GetDatum(copy.pid);
+		nulls[1] = copy.pid == 0;
+		values[2] = CStringGetTextDatum(copy.state);
+		values[3] = CStringGetTextDatum(copy.broker);
+		nulls[3] = copy.broker[0] == '\0';
+		values[4] = TimestampTzGetDatum(copy.connected_since);
+		nulls[4] = copy.connected_since == 0;
+		values[5] = CStringGetTextDatum(copy.last_error);
+		nulls[5] = copy.last_error[0] == '\0';
+		values[6] = TimestampTzGetDatum(copy.last_error_at);
+		nulls[6] = copy.last_error_at == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
