@@ -58,10 +58,10 @@ static SPIPlanPtr by_parent_plan = NULL;
 #define EVENT_COLUMNS "position, event_id, event_type, occurred_at, correlation_ids"
 
 static SPIPlanPtr
-prepare_kept(const char *sql)
+prepare_kept(const char *sql, int cursor_options)
 {
 	Oid			argtypes[] = {UUIDARRAYOID};
-	SPIPlanPtr	plan = SPI_prepare(sql, 1, argtypes);
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, 1, argtypes, cursor_options);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
@@ -71,15 +71,22 @@ prepare_kept(const char *sql)
 	return plan;
 }
 
+/*
+ * Children are looked up one parent id at a time (a GIN probe each): one
+ * probe with thousands of keys is slower, and planning it for the actual
+ * array is slower still.
+ */
 static void
 prepare_plans(void)
 {
 	if (by_id_plan == NULL)
 		by_id_plan = prepare_kept("SELECT " EVENT_COLUMNS
-								  " FROM candystore.event_log WHERE event_id = ANY($1)");
+								  " FROM candystore.event_log WHERE event_id = ANY($1)", 0);
 	if (by_parent_plan == NULL)
 		by_parent_plan = prepare_kept("SELECT " EVENT_COLUMNS
-									  " FROM candystore.event_log WHERE correlation_ids && $1");
+									  " FROM unnest($1) AS p(id)"
+									  " JOIN candystore.event_log ON correlation_ids @> ARRAY[p.id]",
+									  0);
 }
 
 static void
