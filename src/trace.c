@@ -3,25 +3,35 @@
  *	  candystore.ancestors(), descendants() and trace(): causation-chain walks.
  *
  * correlation_ids holds an event's parent ids.  A walk goes breadth-first,
- * one level per query through a prepared plan: parents of a level are found
- * by the event_id btree (event_id = ANY($1)), children by the GIN index on
- * correlation_ids (correlation_ids && $1).  A hash table keyed by uuid keeps
+ * level by level: parents are found by probing the event_id btree directly,
+ * children by one prepared query per level that probes the GIN index on
+ * correlation_ids once per parent id.  A hash table keyed by uuid keeps
  * every event seen, so each event is visited once, self links and cycles
  * terminate, and duplicated parent ids count once.  Parents not stored yet are
  * remembered as missing: trace() reports them, the other walks skip them.
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -50,9 +60,13 @@ typedef struct Walk
 	TraceNode **nodes;			/* in discovery order */
 	int			nnodes;
 	int			capacity;
+	/* the event_id btree probe, opened on first use */
+	Relation	heap;
+	Relation	index;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
 } Walk;
 
-static SPIPlanPtr by_id_plan = NULL;
 static SPIPlanPtr by_parent_plan = NULL;
 
 #define EVENT_COLUMNS "position, event_id, event_type, occurred_at, correlation_ids"
@@ -79,9 +93,6 @@ prepare_kept(const char *sql, int cursor_options)
 static void
 prepare_plans(void)
 {
-	if (by_id_plan == NULL)
-		by_id_plan = prepare_kept("SELECT " EVENT_COLUMNS
-								  " FROM candystore.event_log WHERE event_id = ANY($1)", 0);
 	if (by_parent_plan == NULL)
 		by_parent_plan = prepare_kept("SELECT " EVENT_COLUMNS
 									  " FROM unnest($1) AS p(id)"
@@ -104,6 +115,31 @@ walk_init(Walk *walk)
 	walk->capacity = 1024;
 	walk->nnodes = 0;
 	walk->nodes = MemoryContextAlloc(walk->cxt, walk->capacity * sizeof(TraceNode *));
+	walk->heap = NULL;
+}
+
+static void
+walk_open_probe(Walk *walk)
+{
+	Oid			nsp = get_namespace_oid("candystore", false);
+
+	walk->heap = table_open(get_relname_relid("event_log", nsp), AccessShareLock);
+	walk->index = index_open(get_relname_relid("event_log_event_id_key", nsp), AccessShareLock);
+	walk->slot = table_slot_create(walk->heap, NULL);
+	walk->scan = index_beginscan(walk->heap, walk->index, GetActiveSnapshot(), 1, 0);
+}
+
+static void
+walk_finish(Walk *walk)
+{
+	if (walk->heap != NULL)
+	{
+		index_endscan(walk->scan);
+		ExecDropSingleTupleTableSlot(walk->slot);
+		index_close(walk->index, AccessShareLock);
+		table_close(walk->heap, AccessShareLock);
+		walk->heap = NULL;
+	}
 }
 
 /* The node for an id, created (unset, not found) when new. */
@@ -134,11 +170,11 @@ walk_node(Walk *walk, const pg_uuid_t *id, bool *is_new)
 	return node;
 }
 
-/* Copies a fetched row's columns into its node (in the walk's context). */
+/* Copies an event's columns into its node (in the walk's context). */
 static void
-fill_node(Walk *walk, TraceNode *node, HeapTuple tuple, TupleDesc desc)
+fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
+				 Datum occurred_at, Datum correlation_ids)
 {
-	bool		isnull;
 	MemoryContext old = MemoryContextSwitchTo(walk->cxt);
 	ArrayType  *parents;
 	Datum	   *elems;
@@ -146,10 +182,10 @@ fill_node(Walk *walk, TraceNode *node, HeapTuple tuple, TupleDesc desc)
 	int			nelems;
 
 	node->found = true;
-	node->position = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-	node->event_type = DatumGetTextPCopy(SPI_getbinval(tuple, desc, 3, &isnull));
-	node->occurred_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &isnull));
-	parents = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 5, &isnull));
+	node->position = DatumGetInt64(position);
+	node->event_type = DatumGetTextPCopy(event_type);
+	node->occurred_at = DatumGetTimestampTz(occurred_at);
+	parents = DatumGetArrayTypeP(correlation_ids);
 	deconstruct_array(parents, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
 					  &elems, &nulls, &nelems);
 	node->parents = palloc(Max(nelems, 1) * sizeof(pg_uuid_t));
@@ -167,6 +203,18 @@ fill_node(Walk *walk, TraceNode *node, HeapTuple tuple, TupleDesc desc)
 			node->parents[node->nparents++] = *p;
 	}
 	MemoryContextSwitchTo(old);
+}
+
+static void
+fill_node(Walk *walk, TraceNode *node, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+
+	fill_node_values(walk, node,
+					 SPI_getbinval(tuple, desc, 1, &isnull),
+					 SPI_getbinval(tuple, desc, 3, &isnull),
+					 SPI_getbinval(tuple, desc, 4, &isnull),
+					 SPI_getbinval(tuple, desc, 5, &isnull));
 }
 
 /* Runs a plan for a list of ids; returns the SPI tuple table. */
@@ -209,31 +257,42 @@ idlist_add(MemoryContext cxt, IdList *l, const pg_uuid_t *id)
 
 /*
  * Looks up ids not seen yet, creating their nodes (missing if not stored).
- * When depth >= 0 the new nodes get it and are added to next.
+ * When depth >= 0 the new nodes get it and are added to next.  Each id is
+ * one probe of the event_id btree, read directly: a chain of a thousand
+ * levels would otherwise pay a query's start-up a thousand times.
  */
 static void
 visit_by_id(Walk *walk, IdList *ids, int depth, IdList *next)
 {
-	SPITupleTable *tt;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
 
 	if (ids->n == 0)
 		return;
-	tt = fetch(by_id_plan, ids->ids, ids->n);
-	for (uint64 i = 0; i < tt->numvals; i++)
-	{
-		bool		isnull;
-		pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-		bool		is_new;
-		TraceNode  *node = walk_node(walk, id, &is_new);
-
-		fill_node(walk, node, tt->vals[i], tt->tupdesc);
-	}
-	SPI_freetuptable(tt);
+	if (walk->heap == NULL)
+		walk_open_probe(walk);
+	scan = walk->scan;
+	slot = walk->slot;
 	for (int i = 0; i < ids->n; i++)
 	{
+		ScanKeyData key;
 		bool		is_new;
 		TraceNode  *node = walk_node(walk, &ids->ids[i], &is_new);
 
+		CHECK_FOR_INTERRUPTS();
+		if (is_new)
+		{
+			ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ,
+						UUIDPGetDatum(&ids->ids[i]));
+			index_rescan(scan, &key, 1, NULL, 0);
+			if (index_getnext_slot(scan, ForwardScanDirection, slot))
+			{
+				slot_getsomeattrs(slot, 7);
+				fill_node_values(walk, node, slot->tts_values[0], slot->tts_values[2],
+								 slot->tts_values[3], slot->tts_values[6]);
+			}
+			ExecClearTuple(slot);
+		}
 		if (node->depth < 0 && depth >= 0)
 		{
 			node->depth = depth;
@@ -397,6 +456,7 @@ walk_one_way(FunctionCallInfo fcinfo, WalkDirection direction)
 		frontier = next;
 	}
 
+	walk_finish(&walk);
 	SPI_finish();
 	emit(fcinfo, &walk, false);
 	MemoryContextDelete(walk.cxt);
@@ -457,6 +517,7 @@ candystore_trace(PG_FUNCTION_ARGS)
 		visit_by_id(&walk, &parents, 0, &next);
 		frontier = next;
 	}
+	walk_finish(&walk);
 	SPI_finish();
 
 	if (walk.nnodes == 0 || !walk.nodes[0]->found)
