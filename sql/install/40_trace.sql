@@ -162,7 +162,7 @@ COMMENT ON FUNCTION @extschema@.trace_render(uuid, text) IS
 
 
 CREATE INDEX event_log_session_idx ON @extschema@.event_log
-    ((coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id')), occurred_at, position)
+    ((coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id')))
     WHERE coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id') IS NOT NULL;
 
 CREATE FUNCTION @extschema@.session_timeline(session_id text)
