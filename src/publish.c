@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 
+#include "spi_plans.h"
 #include "store.h"
 
 static SPIPlanPtr enqueue_plan = NULL;
@@ -29,15 +30,8 @@ enqueue(int64 position, text *routing_key, text *exchange)
 
 	SPI_connect();
 	if (enqueue_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("INSERT INTO candystore.outbox (position, routing_key, exchange)"
-									   " VALUES ($1, $2, $3)", 3, types);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the outbox insert: %s",
-				 SPI_result_code_string(SPI_result));
-		enqueue_plan = plan;
-	}
+		enqueue_plan = spi_prepare_kept("INSERT INTO candystore.outbox (position, routing_key, exchange)"
+										" VALUES ($1, $2, $3)", 3, types, 0);
 	values[0] = Int64GetDatum(position);
 	values[1] = PointerGetDatum(routing_key);
 	values[2] = exchange ? PointerGetDatum(exchange) : (Datum) 0;

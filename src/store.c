@@ -19,25 +19,13 @@
 
 #include "envelope.h"
 #include "notify.h"
+#include "spi_plans.h"
 #include "store.h"
 
 bool		store_removal_allowed = false;
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr lookup_plan = NULL;
-
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
 static void
 prepare_plans(void)
@@ -46,16 +34,16 @@ prepare_plans(void)
 	Oid			lookup_types[] = {UUIDOID};
 
 	if (insert_plan == NULL)
-		insert_plan = prepare_kept(
+		insert_plan = spi_prepare_kept(
 								   "INSERT INTO candystore.event_log"
 								   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope)"
 								   " VALUES ($1, $2, $3, $4, $5, $6)"
 								   " ON CONFLICT (event_id) DO NOTHING RETURNING position",
-								   6, insert_types);
+								   6, insert_types, 0);
 	if (lookup_plan == NULL)
-		lookup_plan = prepare_kept(
+		lookup_plan = spi_prepare_kept(
 								   "SELECT position, envelope FROM candystore.event_log WHERE event_id = $1",
-								   1, lookup_types);
+								   1, lookup_types, 0);
 }
 
 static bool

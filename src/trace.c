@@ -35,6 +35,8 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "spi_plans.h"
+
 PG_FUNCTION_INFO_V1(candystore_ancestors);
 PG_FUNCTION_INFO_V1(candystore_descendants);
 PG_FUNCTION_INFO_V1(candystore_trace);
@@ -71,18 +73,13 @@ static SPIPlanPtr by_parent_plan = NULL;
 
 #define EVENT_COLUMNS "position, event_id, event_type, occurred_at, correlation_ids"
 
+/* Every walk query takes one uuid[] argument. */
 static SPIPlanPtr
 prepare_kept(const char *sql, int cursor_options)
 {
 	Oid			argtypes[] = {UUIDARRAYOID};
-	SPIPlanPtr	plan = SPI_prepare_cursor(sql, 1, argtypes, cursor_options);
 
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
+	return spi_prepare_kept(sql, 1, argtypes, cursor_options);
 }
 
 /*
