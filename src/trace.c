@@ -407,6 +407,27 @@ typedef enum WalkDirection
 	WALK_DOWN
 } WalkDirection;
 
+/*
+ * Starts a walk from one event: the result set, the walk's state and SPI,
+ * then the start itself visited at depth 0.  Returns what that visit
+ * collected (visit_by_id's "next"): the walk's first frontier.
+ */
+static IdList
+walk_begin(FunctionCallInfo fcinfo, Walk *walk, pg_uuid_t *start)
+{
+	IdList		first = {0};
+	IdList		next = {0};
+
+	InitMaterializedSRF(fcinfo, 0);
+	walk_init(walk);
+	SPI_connect();
+	prepare_plans();
+
+	idlist_add(walk->cxt, &first, start);
+	visit_by_id(walk, &first, 0, &next);
+	return next;
+}
+
 /* ancestors() and descendants(): breadth-first from one event. */
 static Datum
 walk_one_way(FunctionCallInfo fcinfo, WalkDirection direction)
@@ -415,7 +436,7 @@ walk_one_way(FunctionCallInfo fcinfo, WalkDirection direction)
 	bool		limited = !PG_ARGISNULL(1);
 	int			max_depth = limited ? PG_GETARG_INT32(1) : 0;
 	Walk		walk;
-	IdList		frontier = {0};
+	IdList		frontier;
 
 	if (limited && max_depth < 0)
 		ereport(ERROR,
@@ -424,18 +445,7 @@ walk_one_way(FunctionCallInfo fcinfo, WalkDirection direction)
 				 errdetail("max_depth was %d.", max_depth),
 				 errhint("Pass NULL for no limit.")));
 
-	InitMaterializedSRF(fcinfo, 0);
-	walk_init(&walk);
-	SPI_connect();
-	prepare_plans();
-
-	idlist_add(walk.cxt, &frontier, start);
-	{
-		IdList		next = {0};
-
-		visit_by_id(&walk, &frontier, 0, &next);
-		frontier = next;
-	}
+	frontier = walk_begin(fcinfo, &walk, start);
 	for (int depth = 1; frontier.n > 0 && (!limited || depth <= max_depth); depth++)
 	{
 		IdList		next = {0};
@@ -482,7 +492,7 @@ candystore_trace(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *start = PG_GETARG_UUID_P(0);
 	Walk		walk;
-	IdList		frontier = {0};
+	IdList		frontier;
 	int		   *child_start;
 	int		   *child_list;
 	int			nedges = 0;
@@ -490,19 +500,8 @@ candystore_trace(PG_FUNCTION_ARGS)
 	int			head = 0,
 				tail = 0;
 
-	InitMaterializedSRF(fcinfo, 0);
-	walk_init(&walk);
-	SPI_connect();
-	prepare_plans();
-
 	/* Collect the component; depth 0 here only marks "reached". */
-	idlist_add(walk.cxt, &frontier, start);
-	{
-		IdList		next = {0};
-
-		visit_by_id(&walk, &frontier, 0, &next);
-		frontier = next;
-	}
+	frontier = walk_begin(fcinfo, &walk, start);
 	while (frontier.n > 0)
 	{
 		IdList		next = {0};
