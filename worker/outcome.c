@@ -220,12 +220,10 @@ record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts)
 		MemoryContextReset(row_cxt);
 
 		/*
-		 * Later messages must see this one's row: the same event may come
-		 * twice in one batch, and store_append looks a taken id up with the
-		 * active snapshot.
+		 * No command-counter bump is needed for the same event coming twice
+		 * in one batch: every SPI statement of the store runs non-read-only,
+		 * so SPI makes earlier rows visible to it.
 		 */
-		CommandCounterIncrement();
-		UpdateActiveSnapshotCommandId();
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
