@@ -18,6 +18,7 @@
 #include "utils/jsonb.h"
 
 #include "envelope.h"
+#include "jsonschema/registry.h"
 #include "notify.h"
 #include "spi_plans.h"
 #include "store.h"
@@ -97,6 +98,9 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int64		position;
 	int			rc;
+
+	/* the payload's contract, before anything is written */
+	registry_check_payload(envelope, parsed);
 
 	SPI_connect();
 	prepare_plans();
