@@ -166,6 +166,16 @@ BEGIN
             old->'properties'->k, new->'properties'->k,
             at || '/properties/' || @extschema@.json_pointer_token(k));
     END LOOP;
+    -- a property only the new version describes was open before: it met
+    -- the old additionalProperties (anything, when absent)
+    FOR k IN SELECT jsonb_object_keys(coalesce(new->'properties', '{}'))
+             EXCEPT SELECT jsonb_object_keys(coalesce(old->'properties', '{}'))
+             ORDER BY 1 LOOP
+        RETURN QUERY SELECT * FROM @extschema@.schema_incompatibilities(
+            CASE WHEN jsonb_typeof(old->'additionalProperties') IN ('object', 'boolean') THEN old->'additionalProperties' ELSE 'true' END,
+            new->'properties'->k,
+            at || '/properties/' || @extschema@.json_pointer_token(k));
+    END LOOP;
     IF jsonb_typeof(new->'items') IN ('object', 'boolean') THEN
         RETURN QUERY SELECT * FROM @extschema@.schema_incompatibilities(
             CASE WHEN jsonb_typeof(old->'items') IN ('object', 'boolean') THEN old->'items' ELSE 'true' END,

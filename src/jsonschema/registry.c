@@ -190,42 +190,48 @@ latest_schema(text *event_type, int32 *version, Jsonb **schema)
 	pfree(key);
 }
 
-/* A failed payload: the first errors, with paths from the envelope root. */
-static void
-raise_payload_errors(const char *event_type, int32 version, List *errors)
+void
+registry_raise(const RegistryFailure *f)
 {
 	StringInfoData detail;
 	JsError    *first;
 	ListCell   *lc;
 	int			n = 0;
 
+	if (f->unknown_type)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNKNOWN_EVENT_TYPE),
+				 errmsg("event type \"%s\" has no registered schema", f->event_type),
+				 errhint("Register one with candystore.register_schema(), or set candystore.accept_unknown_event_types = on.")));
+
+	/* the first errors, with paths from the envelope's root */
 	initStringInfo(&detail);
-	foreach(lc, errors)
+	foreach(lc, f->errors)
 	{
 		JsError    *e = lfirst(lc);
 
 		if (n == REPORTED_ERRORS)
 		{
-			appendStringInfo(&detail, "\n... and %d more.", list_length(errors) - n);
+			appendStringInfo(&detail, "\n... and %d more.", list_length(f->errors) - n);
 			break;
 		}
 		appendStringInfo(&detail, "%s/payload%s: %s (schema %s)",
 						 n > 0 ? "\n" : "", e->instance_path, e->message, e->schema_path);
 		n++;
 	}
-	first = errors != NIL ? linitial(errors) : NULL;
+	first = f->errors != NIL ? linitial(f->errors) : NULL;
 	ereport(ERROR,
 			(errcode(ERRCODE_PAYLOAD_SCHEMA_MISMATCH),
 			 errmsg("invalid payload for event type \"%s\": /payload%s: %s",
-					event_type, first ? first->instance_path : "",
+					f->event_type, first ? first->instance_path : "",
 					first ? first->message : "does not match its schema"),
-			 errdetail("%s", detail.data),
+			 detail.len > 0 ? errdetail("%s", detail.data) : 0,
 			 errhint("The payload must match version %d of the schema registered for \"%s\" in candystore.schemas.",
-					 version, event_type)));
+					 f->version, f->event_type)));
 }
 
-void
-registry_check_payload(Jsonb *envelope, const Envelope *parsed)
+bool
+registry_payload_acceptable(Jsonb *envelope, const Envelope *parsed, RegistryFailure *failure)
 {
 	int32		version;
 	Jsonb	   *schema;
@@ -237,23 +243,20 @@ registry_check_payload(Jsonb *envelope, const Envelope *parsed)
 	bool		valid;
 
 	if (validation_mode == VALIDATION_OFF)
-		return;
+		return true;
 	latest_schema(parsed->event_type, &version, &schema);
 	if (version == 0)
 	{
-		if (!accept_unknown_event_types)
-		{
-			char	   *type = text_to_cstring(parsed->event_type);
-
-			ereport(ERROR,
-					(errcode(ERRCODE_UNKNOWN_EVENT_TYPE),
-					 errmsg("event type \"%s\" has no registered schema", type),
-					 errhint("Register one with candystore.register_schema(), or set candystore.accept_unknown_event_types = on.")));
-		}
-		return;
+		if (accept_unknown_event_types)
+			return true;
+		failure->unknown_type = true;
+		failure->event_type = text_to_cstring(parsed->event_type);
+		failure->version = 0;
+		failure->errors = NIL;
+		return false;
 	}
 	if (validation_mode != VALIDATION_FULL)
-		return;
+		return true;
 
 	payload = getKeyJsonValueFromContainer(&envelope->root, "payload", strlen("payload"),
 										   &payload_buf);
@@ -264,17 +267,21 @@ registry_check_payload(Jsonb *envelope, const Envelope *parsed)
 	work = AllocSetContextCreate(CurrentMemoryContext, "candystore payload validation",
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
-	/* validity alone first: collecting errors costs, and is rarely needed */
+	/* validity alone: collecting errors costs, and is rarely needed */
 	valid = jsonschema_validate(compiled, payload, NULL);
-	if (!valid)
-	{
-		List	   *errors = NIL;
-
-		jsonschema_validate(compiled, payload, &errors);
-		raise_payload_errors(text_to_cstring(parsed->event_type), version, errors);
-	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
+	if (valid)
+		return true;
+
+	failure->unknown_type = false;
+	failure->event_type = text_to_cstring(parsed->event_type);
+	failure->version = version;
+	failure->errors = NIL;
+	/* the schema may have been evicted from the engine's cache meanwhile */
+	compiled = jsonschema_get_compiled(schema);
+	jsonschema_validate(compiled, payload, &failure->errors);
+	return false;
 }
 
 PG_FUNCTION_INFO_V1(candystore_schemas_changed);
