@@ -2,7 +2,8 @@
 # Append throughput: candystore.append() against a plain INSERT of the same
 # ~1 KB seed-like envelopes into a two-column (uuid PRIMARY KEY, jsonb) table,
 # one row per statement and 100 rows per statement, side by side in one run;
-# and candystore.publish() (append + outbox row) against append.
+# and candystore.publish() (append + outbox row) against append; and append
+# with the payload validated against its registered schema or not.
 # Usage: bash bench/append.sh [seconds per measurement, default 10] [rounds, default 3]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -49,10 +50,17 @@ INSERT INTO plain_events SELECT gen_random_uuid(), bench_envelope(gen_random_uui
 SQL
 sed 's/candystore.append(/candystore.publish(/' "$T/append1.sql" > "$T/publish1.sql"
 sed 's/candystore.append(/candystore.publish(/' "$T/append100.sql" > "$T/publish100.sql"
+# Payload validation: the same appends with candystore.validation = full
+# (the payload checked against fireflies.transcript.ready v1 from schemas/)
+# and = envelope (not checked); both set it, so both pay the same SET.
+for b in 1 100; do
+    { echo "SET candystore.validation = full;"; cat "$T/append$b.sql"; } > "$T/full$b.sql"
+    { echo "SET candystore.validation = envelope;"; cat "$T/append$b.sql"; } > "$T/envonly$b.sql"
+done
 
 declare -A rates
 for round in $(seq 1 "$ROUNDS"); do
-    for mode in plain1 append1 publish1 plain100 append100 publish100; do
+    for mode in plain1 append1 publish1 envonly1 full1 plain100 append100 publish100 envonly100 full100; do
         rows=1; [[ $mode == *100 ]] && rows=100
         rates[$mode]+="$(bench_rate "$T/$mode.sql" "$SECONDS_EACH" "$rows") "
     done
@@ -67,6 +75,13 @@ for batch in 1 100; do
     u=$(bench_median ${rates[publish$batch]})
     printf '%-34s %13.0f %10.0f %10.0f %13.0f%% %15.2fx\n' "$batch per statement" "$p" "$a" "$u" \
         "$(awk -v a="$a" -v p="$p" 'BEGIN {print 100 * a / p}')" "$(awk -v a="$a" -v u="$u" 'BEGIN {print a / u}')"
+done
+printf '\n%-34s %16s %16s %18s\n' "payload validation (median)" "envelope only" "full (payload)" "cost of payload"
+for batch in 1 100; do
+    e=$(bench_median ${rates[envonly$batch]})
+    f=$(bench_median ${rates[full$batch]})
+    printf '%-34s %16.0f %16.0f %17.1f%%\n' "$batch per statement" "$e" "$f" \
+        "$(awk -v e="$e" -v f="$f" 'BEGIN {print 100 * (e - f) / e}')"
 done
 bench_psql -Atc "SELECT format('bytes per event, indexes included: append %s, plain %s',
                         pg_total_relation_size('candystore.event_log') / (SELECT count(*) FROM candystore.event_log),
