@@ -46,6 +46,16 @@ SELECT candystore.publish(pg_temp.env(6, 'regress.invoice.issued', '{"invoice_id
 SELECT pg_temp.expect_error($$SELECT candystore.append(pg_temp.env(7, 'llm.prompt', '{}'))$$) AS llm_prompt_empty,
        pg_temp.expect_error($$SELECT candystore.append(pg_temp.env(8, 'llm.prompt', '{"provider": "anthropic", "prompt": "Explain event sourcing"}'))$$) AS llm_prompt_ok;
 
+-- a payload nested too deeply for a recursive schema is bad data (class 22,
+-- so the ingest worker dead-letters it), not a stack-depth error
+SELECT candystore.register_schema('regress.tree.grown',
+    '{"$defs": {"node": {"type": "object", "additionalProperties": {"$ref": "#/$defs/node"}}}, "$ref": "#/$defs/node"}') AS tree_v1;
+CREATE TEMP TABLE deep AS SELECT pg_temp.env(19, 'regress.tree.grown', (repeat('{"a": ', 5000) || '{}' || repeat('}', 5000))::jsonb) AS e;
+SET max_stack_depth = '200kB';
+SELECT pg_temp.expect_error($$SELECT candystore.append(e) FROM deep$$) AS too_deep,
+       pg_temp.expect_error($$SELECT candystore.append(pg_temp.env(20, 'regress.tree.grown', '{"a": {"b": {"c": {}}}}'))$$) AS shallow;
+RESET max_stack_depth;
+
 -- a new version applies from the next statement on, in this session ...
 SELECT candystore.register_schema('regress.invoice.issued',
     '{"type": "object", "required": ["invoice_id", "total", "currency"],
@@ -88,7 +98,7 @@ SELECT pg_temp.expect_error($$SELECT candystore.append(pg_temp.env(18, 'regress.
 RESET candystore.validation;
 RESET candystore.accept_unknown_event_types;
 
-SELECT n, pg_temp.stored(n) AS stored FROM generate_series(9, 18) n ORDER BY n;
+SELECT n, pg_temp.stored(n) AS stored FROM generate_series(9, 20) n ORDER BY n;
 
 -- the settings guard the boundary: only superusers (or roles granted SET) change them
 CREATE ROLE regress_cs_setter IN ROLE candystore_writer;

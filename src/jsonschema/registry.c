@@ -267,8 +267,32 @@ registry_payload_acceptable(Jsonb *envelope, const Envelope *parsed, RegistryFai
 	work = AllocSetContextCreate(CurrentMemoryContext, "candystore payload validation",
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
-	/* validity alone: collecting errors costs, and is rarely needed */
-	valid = jsonschema_validate(compiled, payload, NULL);
+	/*
+	 * Validity alone: collecting errors costs, and is rarely needed.  A
+	 * payload nested too deeply for its (recursive) schema exhausts the
+	 * stack: that is bad data too, so it is re-raised in class 22, which the
+	 * ingest worker dead-letters instead of restarting on it forever.
+	 */
+	PG_TRY();
+	{
+		valid = jsonschema_validate(compiled, payload, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(old);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_STATEMENT_TOO_COMPLEX)
+			PG_RE_THROW();
+		FlushErrorState();
+		edata->sqlerrcode = ERRCODE_PAYLOAD_SCHEMA_MISMATCH;
+		edata->message = psprintf("invalid payload for event type \"%s\": nested too deeply to validate against version %d of its schema",
+								  text_to_cstring(parsed->event_type), version);
+		edata->hint = pstrdup("Flatten the payload, or raise max_stack_depth.");
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 	if (valid)
