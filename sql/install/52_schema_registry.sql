@@ -166,16 +166,18 @@ BEGIN
             old->'properties'->k, new->'properties'->k,
             at || '/properties/' || @extschema@.json_pointer_token(k));
     END LOOP;
-    -- a property only the new version describes was open before: it met
-    -- the old additionalProperties (anything, when absent)
-    FOR k IN SELECT jsonb_object_keys(coalesce(new->'properties', '{}'))
-             EXCEPT SELECT jsonb_object_keys(coalesce(old->'properties', '{}'))
-             ORDER BY 1 LOOP
-        RETURN QUERY SELECT * FROM @extschema@.schema_incompatibilities(
-            CASE WHEN jsonb_typeof(old->'additionalProperties') IN ('object', 'boolean') THEN old->'additionalProperties' ELSE 'true' END,
-            new->'properties'->k,
-            at || '/properties/' || @extschema@.json_pointer_token(k));
-    END LOOP;
+    -- a property only the new version describes met the old
+    -- additionalProperties schema, when there was one (with none, adding an
+    -- optional property is compatible, as the seeds' versioning rules say)
+    IF jsonb_typeof(old->'additionalProperties') = 'object' THEN
+        FOR k IN SELECT jsonb_object_keys(coalesce(new->'properties', '{}'))
+                 EXCEPT SELECT jsonb_object_keys(coalesce(old->'properties', '{}'))
+                 ORDER BY 1 LOOP
+            RETURN QUERY SELECT * FROM @extschema@.schema_incompatibilities(
+                old->'additionalProperties', new->'properties'->k,
+                at || '/properties/' || @extschema@.json_pointer_token(k));
+        END LOOP;
+    END IF;
     IF jsonb_typeof(new->'items') IN ('object', 'boolean') THEN
         RETURN QUERY SELECT * FROM @extschema@.schema_incompatibilities(
             CASE WHEN jsonb_typeof(old->'items') IN ('object', 'boolean') THEN old->'items' ELSE 'true' END,
@@ -195,6 +197,7 @@ CREATE FUNCTION @extschema@.register_schema_version(event_type text, schema json
 AS $$
 DECLARE
     latest record;
+    has_latest boolean;
     sid text;
     reasons text[];
     problems text;
@@ -250,7 +253,8 @@ BEGIN
     SELECT s.version, s.schema INTO latest
       FROM @extschema@.schemas s WHERE s.event_type = register_schema_version.event_type
      ORDER BY s.version DESC LIMIT 1;
-    IF FOUND AND latest.schema = schema THEN
+    has_latest := FOUND;
+    IF has_latest AND latest.schema = schema THEN
         RETURN latest.version;          -- the same schema again
     END IF;
 
@@ -263,7 +267,7 @@ BEGIN
         END IF;
     END IF;
 
-    IF FOUND THEN
+    IF has_latest THEN
         reasons := ARRAY(SELECT @extschema@.schema_incompatibilities(latest.schema, schema));
         IF cardinality(reasons) > 0 AND NOT force THEN
             RAISE EXCEPTION 'the new schema for "%" is incompatible with version %', event_type, latest.version

@@ -20,12 +20,14 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "envelope.h"
 #include "jsonschema.h"
@@ -118,12 +120,19 @@ reset_map(void)
 	map_stale = false;
 }
 
-/* Reads the latest registered schema of event_type into entry. */
+/*
+ * Reads the latest registered schema of event_type into entry (the schema
+ * copied into the caller's memory context).  Read with the latest snapshot,
+ * as a catalog is: the statement's own snapshot may predate a registration
+ * whose invalidation this backend has already processed, and caching what it
+ * shows would keep the old version after the invalidation.
+ */
 static void
 load_latest(LatestSchema *entry, text *event_type)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
+	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
 
 	entry->version = 0;
@@ -134,7 +143,8 @@ load_latest(LatestSchema *entry, text *event_type)
 									   " WHERE event_type = $1 ORDER BY version DESC LIMIT 1",
 									   1, argtypes, 0);
 	args[0] = PointerGetDatum(event_type);
-	rc = SPI_execute_plan(latest_plan, args, NULL, true, 1);
+	rc = SPI_execute_snapshot(latest_plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							  true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading candystore.schemas failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
@@ -146,9 +156,8 @@ load_latest(LatestSchema *entry, text *event_type)
 		entry->version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 													 SPI_tuptable->tupdesc, 1, &isnull));
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		/* detoasted and copied into the map's context: outlives SPI */
 		jb = DatumGetJsonbP(d);
-		entry->schema = MemoryContextAlloc(map_cxt, VARSIZE(jb));
+		entry->schema = MemoryContextAlloc(caller, VARSIZE(jb));
 		memcpy(entry->schema, jb, VARSIZE(jb));
 	}
 	SPI_finish();
@@ -160,7 +169,6 @@ latest_schema(text *event_type, int32 *version, Jsonb **schema)
 {
 	char	   *key = text_to_cstring(event_type);
 	LatestSchema *entry;
-	bool		found;
 
 	if (latest_map == NULL || map_stale ||
 		hash_get_num_entries(latest_map) >= MAX_CACHED_TYPES)
@@ -177,13 +185,28 @@ latest_schema(text *event_type, int32 *version, Jsonb **schema)
 	{
 		LatestSchema loaded;
 
-		/* loaded aside first: an error while reading leaves no entry behind */
-		load_latest(&loaded, event_type);
-		if (map_stale)
+		/*
+		 * Read aside (an error leaves no entry behind), and again if the
+		 * registry changed meanwhile: invalidations are sent after commit,
+		 * so the next read sees the change.
+		 */
+		for (;;)
+		{
+			load_latest(&loaded, event_type);
+			if (!map_stale)
+				break;
 			reset_map();
-		entry = hash_search(latest_map, key, HASH_ENTER, &found);
+			CHECK_FOR_INTERRUPTS();
+		}
+		entry = hash_search(latest_map, key, HASH_ENTER, NULL);
 		entry->version = loaded.version;
-		entry->schema = loaded.schema;
+		entry->schema = NULL;
+		if (loaded.schema != NULL)
+		{
+			entry->schema = MemoryContextAlloc(map_cxt, VARSIZE(loaded.schema));
+			memcpy(entry->schema, loaded.schema, VARSIZE(loaded.schema));
+			pfree(loaded.schema);
+		}
 	}
 	*version = entry->version;
 	*schema = entry->schema;
