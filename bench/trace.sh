@@ -33,7 +33,7 @@ append_rate() {     # $1 = database; prints appends per second
         'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0',
         'source', jsonb_build_object('host','b','type','webhook','app','fireflies','meta',null),
         'correlation_ids', jsonb_build_array(gen_random_uuid()), 'agent_context', null,
-        'payload', jsonb_build_object('meeting_id', 'm' || i))) FROM generate_series(1, 1) i; END \$\$;" >/dev/null
+        'payload', jsonb_build_object('id', 'ff_' || i, 'meeting_id', 'm' || i))) FROM generate_series(1, 1) i; END \$\$;" >/dev/null
     psql -d "$1" -At -c "
       CREATE TEMP TABLE t AS SELECT clock_timestamp() AS s;
       SELECT count(candystore.append(jsonb_build_object(
@@ -41,7 +41,7 @@ append_rate() {     # $1 = database; prints appends per second
         'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0',
         'source', jsonb_build_object('host','b','type','webhook','app','fireflies','meta',null),
         'correlation_ids', jsonb_build_array(gen_random_uuid()), 'agent_context', null,
-        'payload', jsonb_build_object('meeting_id', 'm' || i)))) FROM generate_series(1, $APPENDS) i;
+        'payload', jsonb_build_object('id', 'ff_' || i, 'meeting_id', 'm' || i)))) FROM generate_series(1, $APPENDS) i;
       SELECT round($APPENDS / extract(epoch FROM clock_timestamp() - s)) FROM t;" | tail -1
 }
 with=(); without=()

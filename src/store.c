@@ -18,6 +18,7 @@
 #include "utils/jsonb.h"
 
 #include "envelope.h"
+#include "jsonschema/registry.h"
 #include "notify.h"
 #include "spi_plans.h"
 #include "store.h"
@@ -89,6 +90,26 @@ differing_fields(Jsonb *stored, Jsonb *incoming)
 	return buf.data;
 }
 
+/* The position of the event if it is stored with this very content, else -1. */
+static int64
+stored_duplicate(Jsonb *envelope, const Envelope *parsed)
+{
+	Datum		values[1];
+	bool		isnull;
+	int			rc;
+
+	values[0] = UUIDPGetDatum(&parsed->event_id);
+	rc = SPI_execute_plan(lookup_plan, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading candystore.event_log failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1 ||
+		!DatumGetBool(DirectFunctionCall2(jsonb_eq,
+										  SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
+										  JsonbPGetDatum(envelope))))
+		return -1;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 int64
 store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 			 AppendOutcome *outcome)
@@ -97,9 +118,25 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int64		position;
 	int			rc;
+	RegistryFailure failure;
 
 	SPI_connect();
 	prepare_plans();
+
+	/*
+	 * The payload's contract, before anything is written.  A refused event
+	 * that is already stored with the same content is a redelivery: it was
+	 * accepted then, and stays a duplicate whatever the schema says now.
+	 */
+	if (!registry_payload_acceptable(envelope, parsed, &failure))
+	{
+		position = stored_duplicate(envelope, parsed);
+		if (position < 0)
+			registry_raise(&failure);
+		*outcome = APPEND_DUPLICATE;
+		SPI_finish();
+		return position;
+	}
 
 	values[0] = UUIDPGetDatum(&parsed->event_id);
 	values[1] = PointerGetDatum(parsed->event_type);

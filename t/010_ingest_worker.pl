@@ -250,6 +250,27 @@ is(run_counts(8), '500|0', 'after reload: stored from the new queue');
 $queues = rabbitmqctl('list_queues name messages --no-table-headers');
 like($queues, qr/^event_store_manager_queue\s+500$/m, 'after reload: the old queue is no longer consumed');
 
+# Payload contracts: a message whose payload fails the schema registered for
+# its event type is dead-lettered (22V01, with the path); the valid message
+# next to it is stored.
+$node->safe_psql('postgres', q{SELECT candystore.register_schema('test.contract',
+	'{"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}')});
+my $contract = '{"event_id":"%s","event_type":"test.contract","timestamp":"2026-01-27T10:15:00Z",'
+  . '"version":"1.0.0","source":{"host":"h","type":"webhook"},"payload":%s}';
+amqp_publish_raw('test.contract', sprintf($contract, '0000000c-0000-4000-8000-000000000001', '{"n":1}'));
+amqp_publish_raw('test.contract', sprintf($contract, '0000000c-0000-4000-8000-000000000002', '{"n":"one"}'));
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM candystore.dead_letters WHERE routing_key = 'test.contract'");
+is( $node->safe_psql('postgres',
+		q{SELECT sqlstate || ' ' || (reason LIKE '%/payload/n: string is not of type "integer"%') FROM candystore.dead_letters
+		   WHERE routing_key = 'test.contract'}),
+	'22V01 true', 'payload failing its schema: dead-lettered with SQLSTATE and path');
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM candystore.event_log WHERE event_type = 'test.contract'");
+is( $node->safe_psql('postgres',
+		q{SELECT string_agg(event_id::text, ',') FROM candystore.event_log WHERE event_type = 'test.contract'}),
+	'0000000c-0000-4000-8000-000000000001', 'the valid message next to it is stored');
+
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM (SELECT event_id FROM candystore.event_log GROUP BY 1 HAVING count(*) > 1) d"),
 	'0', 'no event stored twice');
