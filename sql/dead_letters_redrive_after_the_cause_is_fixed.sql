@@ -33,7 +33,7 @@ SELECT count(pg_temp.dead_letter(name, reason, sqlstate, body, routing_key)) AS 
     ('no_event_type', 'envelope is missing event_type', '22004',
      convert_to((pg_temp.sample_envelope('bd000000-0000-4000-8000-000000000003') - 'event_type')::text, 'UTF8'), 'test.redrive'),
     ('id_taken', 'old reason', '23505',
-     convert_to(jsonb_set(pg_temp.sample_envelope('bd000000-0000-4000-8000-000000000010'), '{payload}', '{"other": true}')::text, 'UTF8'), 'test.redrive'),
+     convert_to(jsonb_set(pg_temp.sample_envelope('bd000000-0000-4000-8000-000000000010'), '{payload}', '{"id": "ff_other", "other": true}')::text, 'UTF8'), 'test.redrive'),
     -- the same message came again after the event had been stored
     ('already_stored', 'could not serialize access', '40001',
      convert_to(pg_temp.sample_envelope('bd000000-0000-4000-8000-000000000020')::text, 'UTF8'), 'test.redrive'),
