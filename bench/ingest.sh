@@ -64,6 +64,9 @@ raw_s=$("$RUN/drain" 127.0.0.1 "$RP" bench_raw "$N" noop)
 
 cs_log "worker"
 # back to its queue (a reload and a reconnect, both inside the timing)
+wpid=$(psql_ "SELECT pid FROM candystore.worker_status()")
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$wpid/stat"; }
+cpu0=$(cpu_ticks)
 t0=$(date +%s.%N)
 psql_ "ALTER SYSTEM RESET candystore.queue"
 psql_ "ALTER SYSTEM RESET candystore.binding_keys"
@@ -82,7 +85,10 @@ while :; do
     sleep 0.05
 done
 t1=$(date +%s.%N)
+cpu1=$(cpu_ticks)
 worker_s=$(awk "BEGIN { print $t1 - $t0 }")
+# the worker's own CPU time (user + system) per message: less noisy than the rate
+cpu_us=$(awk -v d="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
 stats=$(psql_ "SELECT format('stored %s, duplicates %s, dead-lettered %s, batches %s', stored, duplicates, dead_lettered, batches) FROM candystore.stats")
 
 cs_log "seeds' design (one append and commit per message)"
@@ -100,6 +106,7 @@ echo
 printf 'worker / raw drain: %.0f%%   worker / seeds design: %.1fx\n' \
     "$(awk "BEGIN { print 100 * $worker_r / $raw_r }")" "$(awk "BEGIN { print $worker_r / $seeds_r }")"
 echo "worker: $stats; private memory (RssAnon) first sample ${rss_first:-?} kB, last ${rss_last:-?} kB"
+echo "worker CPU time (user + system): $cpu_us µs per message"
 printf 'raw drain / seeds design: %.1fx (the most any consumer could reach over the seeds design here)\n' \
     "$(awk "BEGIN { print $raw_r / $seeds_r }")"
 echo "(worker time includes the settings reload and its reconnection to the broker)"
