@@ -110,3 +110,4 @@ echo "worker CPU time (user + system): $cpu_us µs per message"
 printf 'raw drain / seeds design: %.1fx (the most any consumer could reach over the seeds design here)\n' \
     "$(awk "BEGIN { print $raw_r / $seeds_r }")"
 echo "(worker time includes the settings reload and its reconnection to the broker)"
+echo "load average at the end (2 cores shared with other work): $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -14,8 +14,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "miscadmin.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -42,8 +42,9 @@ static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr
 insert_plan(int log2rows)
 {
-	static const Oid row_types[STORE_COLUMNS] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
-	UUIDARRAYOID, JSONBOID};
+	static const Oid row_types[STORE_COLUMNS] = {
+		UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID
+	};
 	int			rows = 1 << log2rows;
 	StringInfoData sql;
 	Oid		   *types;
@@ -65,7 +66,9 @@ insert_plan(int log2rows)
 		memcpy(types + p, row_types, sizeof(row_types));
 	}
 	appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING RETURNING event_id, position");
-	insert_plans[log2rows] = spi_prepare_kept(sql.data, rows * STORE_COLUMNS, types, 0);
+	/* the parameters' values never change the plan: plan once, not per call */
+	insert_plans[log2rows] = spi_prepare_kept(sql.data, rows * STORE_COLUMNS, types,
+											  CURSOR_OPT_GENERIC_PLAN);
 	pfree(types);
 	pfree(sql.data);
 	return insert_plans[log2rows];
