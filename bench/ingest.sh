@@ -66,7 +66,8 @@ cs_log "worker"
 # back to its queue (a reload and a reconnect, both inside the timing)
 wpid=$(psql_ "SELECT pid FROM candystore.worker_status()")
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$wpid/stat"; }
-cpu0=$(cpu_ticks)
+runq_ns() { awk '{ print $2 }' "/proc/$wpid/schedstat"; }
+cpu0=$(cpu_ticks); runq0=$(runq_ns)
 t0=$(date +%s.%N)
 psql_ "ALTER SYSTEM RESET candystore.queue"
 psql_ "ALTER SYSTEM RESET candystore.binding_keys"
@@ -85,7 +86,7 @@ while :; do
     sleep 0.05
 done
 t1=$(date +%s.%N)
-cpu1=$(cpu_ticks)
+cpu1=$(cpu_ticks); runq1=$(runq_ns)
 worker_s=$(awk "BEGIN { print $t1 - $t0 }")
 # the worker's own CPU time (user + system) per message: less noisy than the rate
 cpu_us=$(awk -v d="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
@@ -107,6 +108,9 @@ printf 'worker / raw drain: %.0f%%   worker / seeds design: %.1fx\n' \
     "$(awk "BEGIN { print 100 * $worker_r / $raw_r }")" "$(awk "BEGIN { print $worker_r / $seeds_r }")"
 echo "worker: $stats; private memory (RssAnon) first sample ${rss_first:-?} kB, last ${rss_last:-?} kB"
 echo "worker CPU time (user + system): $cpu_us µs per message"
+awk -v c="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v q="$((runq1 - runq0))" -v w="$worker_s" 'BEGIN {
+    printf "worker wall time %.2f s: running %.2f s, runnable but waiting for a CPU %.2f s, asleep (broker, disk) %.2f s\n",
+        w, c / hz, q / 1e9, w - c / hz - q / 1e9 }'
 printf 'raw drain / seeds design: %.1fx (the most any consumer could reach over the seeds design here)\n' \
     "$(awk "BEGIN { print $raw_r / $seeds_r }")"
 echo "(worker time includes the settings reload and its reconnection to the broker)"
