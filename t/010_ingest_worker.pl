@@ -155,8 +155,9 @@ check_run('published duplicates', 3, 500, 0);
 cmp_ok(stat_value('duplicates') - $dups_before, '==', 500, 'the second copies count as duplicates');
 
 # 3b. errors only storing can raise (an event id already stored with other
-# content; a number jsonb cannot hold) dead-letter that message only: the
-# good messages of the same batch are stored
+# content; a number jsonb cannot hold; a \u0000 escape jsonb refuses)
+# dead-letter that message only: the good messages of the same batch are
+# stored
 sub amqp_publish_raw
 {
 	my ($rk, $body) = @_;
@@ -172,17 +173,18 @@ publish(9, 1, 0, 1);
 await_worker_blocked();
 amqp_publish_raw('test.storing', sprintf($envelope, '00000001-0000-4000-8000-000000000001', '{"other":true}'));
 amqp_publish_raw('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000ff', '{"n":1e1000000}'));
+amqp_publish_raw('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000fe', '{"s":"nul \\u0000 here"}'));
 publish(10, 100, 0, 1);
 $locker->query_safe('COMMIT');
 $locker->quit;
 check_run('good messages batched with storing errors', 10, 100, 0);
 $node->poll_query_until('postgres',
-	"SELECT count(*) = 2 FROM candystore.dead_letters WHERE routing_key = 'test.storing'");
+	"SELECT count(*) = 3 FROM candystore.dead_letters WHERE routing_key = 'test.storing'");
 is( $node->safe_psql(
 		'postgres', q{
 		SELECT string_agg(sqlstate, ', ' ORDER BY sqlstate) FROM candystore.dead_letters
 		 WHERE routing_key = 'test.storing'}),
-	'22003, 23505',
+	'22003, 22P05, 23505',
 	'storing errors are dead-lettered with their SQLSTATE');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM candystore.event_log WHERE event_type = 'test.storing'}),
 	'0', 'nothing of the refused messages is stored');
