@@ -20,4 +20,5 @@ _PG_init(void)
 	notify_init();
 	jsonschema_register_gucs();
 	worker_init();
+	publisher_init();
 }

@@ -10,7 +10,8 @@ CREATE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '
     SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES ('candystore-outbox-cleanup', '17 * * * *',
-            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention))
+            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention)),
+           ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()')
 $$;
 COMMENT ON FUNCTION @extschema@.maintenance_jobs(interval) IS
     'The jobs schedule_maintenance() registers: name, cron schedule, command.';
