@@ -5,10 +5,13 @@
  *	  has confirmed them.  At least once: a row confirmed but not yet marked
  *	  when PostgreSQL stops is sent again.
  *
- *	  It sleeps on its latch, which a transaction that enqueued rows sets
- *	  when it commits (notify.c), and on the broker socket, with
- *	  candystore.outbox_poll_ms as the longest sleep.  After a batch it reads
- *	  again at once; it sleeps only when nothing is due.
+ *	  It reads due rows in batches (candystore.outbox_batch_size) and
+ *	  publishes each batch at once; while up to MAX_INFLIGHT batches await
+ *	  their confirms it goes on reading and publishing, and it records each
+ *	  batch (one transaction) once the broker has settled all of it, oldest
+ *	  first.  It sleeps on its latch, which a transaction that enqueued rows
+ *	  sets when it commits (notify.c), and on the broker socket, with
+ *	  candystore.outbox_poll_ms as the longest sleep.
  *
  *	  Failures: a lost broker link is dropped and reopened with capped
  *	  exponential backoff (candystore.reconnect_max_ms); meanwhile the rows
@@ -108,12 +111,52 @@ any_confirmed(OutboxRow *rows, int n)
 	return false;
 }
 
+/*
+ * The batches in flight, oldest first, and the routing keys that failed
+ * while they were sent.  Up to MAX_INFLIGHT batches are published before the
+ * oldest is confirmed, so that neither throughput nor a commit's latency
+ * waits for the broker's confirms.
+ */
+#define MAX_INFLIGHT 2
+
+static OutboxBatch inflight[MAX_INFLIGHT];
+static int	ninflight = 0;
+static List *failed_keys = NIL;
+static MemoryContext keys_cxt = NULL;
+
+/* Records the oldest batch's outcome and forgets it. */
+static void
+record_oldest(void)
+{
+	OutboxBatch *b = &inflight[0];
+
+	if (worker_outbox_test_mark_delay_ms > 0 && any_confirmed(b->rows, b->n))
+	{
+		worker_status_set(WORKER_PUBLISHER_SLOT, "delaying mark (test)", NULL, false);
+		sleep_ms(worker_outbox_test_mark_delay_ms);
+	}
+	publisher_record_outcomes(b->rows, b->n, &failed_keys, keys_cxt);
+	worker_stats_add(WC_OUTBOX_BATCHES, 1);
+	MemoryContextDelete(b->cxt);
+	memmove(&inflight[0], &inflight[1], sizeof(OutboxBatch) * (ninflight - 1));
+	ninflight--;
+	if (ninflight == 0)
+	{
+		/* every row sent after a failure has been recorded */
+		MemoryContextReset(keys_cxt);
+		failed_keys = NIL;
+	}
+}
+
+/* The link is lost: record what the broker settled, drop the rest, close. */
 static void
 drop_link(AmqpLink *link, const char *error)
 {
 	ereport(LOG, (errmsg("candystore outbox publisher lost RabbitMQ: %s", error)));
 	worker_status_error(WORKER_PUBLISHER_SLOT, error);
 	worker_status_set(WORKER_PUBLISHER_SLOT, "disconnected", NULL, false);
+	while (ninflight > 0)
+		record_oldest();
 	amqp_link_close(link);
 }
 
@@ -121,10 +164,13 @@ void
 candystore_publisher_main(Datum arg pg_attribute_unused())
 {
 	AmqpLink	link = {0};
-	MemoryContext batch_cxt;
 	MemoryContext link_cxt;
+	MemoryContext batches_cxt;
 	int			backoff_ms = RECONNECT_MIN_MS;
 	bool		ever_connected = false;
+	bool		maybe_due = true;	/* rows may be due that were not read yet */
+	bool		reconnect = false;
+	long		next_due_ms = -1;
 	char	   *settings;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -139,8 +185,10 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
-	batch_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox batch",
-									  ALLOCSET_DEFAULT_SIZES);
+	batches_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox batches",
+										ALLOCSET_DEFAULT_SIZES);
+	keys_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox failed keys",
+									 ALLOCSET_SMALL_SIZES);
 	link_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox link",
 									 ALLOCSET_DEFAULT_SIZES);
 	settings = MemoryContextStrdup(TopMemoryContext, connection_settings());
@@ -151,12 +199,9 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 
 	for (;;)
 	{
-		OutboxRow  *rows;
-		int			n;
-		long		next_due_ms;
-		long		timeout_ms;
 		char	   *error = NULL;
-		MemoryContext old;
+		long		timeout_ms;
+		int			rc = 0;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -169,13 +214,19 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 			now = connection_settings();
 			if (strcmp(now, settings) != 0)
 			{
-				/* between batches: nothing is in flight */
-				amqp_link_close(&link);
+				reconnect = true;
 				pfree(settings);
 				settings = MemoryContextStrdup(TopMemoryContext, now);
-				worker_status_set(WORKER_PUBLISHER_SLOT, "reconfiguring", NULL, false);
 			}
 			pfree(now);
+			maybe_due = true;	/* the batch size may have changed */
+		}
+		if (reconnect && ninflight == 0)
+		{
+			/* nothing is in flight: reconnecting sends nothing twice */
+			amqp_link_close(&link);
+			reconnect = false;
+			worker_status_set(WORKER_PUBLISHER_SLOT, "reconfiguring", NULL, false);
 		}
 
 		if (link.conn == NULL)
@@ -183,10 +234,13 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 			bool		ok;
 
 			MemoryContextReset(link_cxt);
-			old = MemoryContextSwitchTo(link_cxt);
-			worker_status_set(WORKER_PUBLISHER_SLOT, "connecting", NULL, false);
-			ok = amqp_link_open(&link, &error);
-			MemoryContextSwitchTo(old);
+			{
+				MemoryContext old = MemoryContextSwitchTo(link_cxt);
+
+				worker_status_set(WORKER_PUBLISHER_SLOT, "connecting", NULL, false);
+				ok = amqp_link_open(&link, &error);
+				MemoryContextSwitchTo(old);
+			}
 			if (!ok)
 			{
 				ereport(LOG,
@@ -203,53 +257,86 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 			if (ever_connected)
 				worker_stats_add(WC_OUTBOX_RECONNECTS, 1);
 			ever_connected = true;
+			maybe_due = true;
 			worker_status_set(WORKER_PUBLISHER_SLOT, "idle", link.broker, true);
 			ereport(LOG, (errmsg("candystore outbox publisher publishing to %s", link.broker)));
 		}
 
-		MemoryContextReset(batch_cxt);
-		old = MemoryContextSwitchTo(batch_cxt);
-		rows = palloc(sizeof(OutboxRow) * worker_outbox_batch_size);
-		n = publisher_fetch_due(rows, worker_outbox_batch_size, &next_due_ms);
-		if (n > 0)
+		/* settle what the broker confirmed; record finished batches in order */
+		if (!publisher_read_confirms(&link, inflight, ninflight, &error))
 		{
-			bool		ok;
-
-			worker_status_set(WORKER_PUBLISHER_SLOT, "publishing", link.broker, false);
-			ok = publisher_send_batch(&link, rows, n, &error);
-			if (worker_outbox_test_mark_delay_ms > 0 && any_confirmed(rows, n))
-			{
-				worker_status_set(WORKER_PUBLISHER_SLOT, "delaying mark (test)", link.broker, false);
-				sleep_ms(worker_outbox_test_mark_delay_ms);
-			}
-			publisher_record_outcomes(rows, n);
-			worker_stats_add(WC_OUTBOX_BATCHES, 1);
-			if (!ok)
-				drop_link(&link, error);
-			else
-				worker_status_set(WORKER_PUBLISHER_SLOT, "idle", link.broker, false);
-			MemoryContextSwitchTo(old);
-			continue;			/* more may be due already */
+			drop_link(&link, error);
+			continue;
 		}
-		MemoryContextSwitchTo(old);
-		worker_status_set(WORKER_PUBLISHER_SLOT, n < 0 ? "waiting for CREATE EXTENSION" : "idle",
-						  link.broker, false);
+		if (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
+		{
+			while (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
+				record_oldest();
+			if (ninflight == 0)
+				worker_status_set(WORKER_PUBLISHER_SLOT, "idle", link.broker, false);
+		}
+		if (ninflight > 0 && GetCurrentTimestamp() >= inflight[0].deadline)
+		{
+			drop_link(&link, psprintf("%s: no publisher confirm within %d ms", link.broker,
+									  worker_outbox_confirm_timeout_ms));
+			continue;
+		}
 
-		/* nothing due: sleep until a commit, the broker, or the next due row */
+		/* read and publish the next batch while earlier ones await confirms */
+		if (maybe_due && ninflight < MAX_INFLIGHT && !reconnect)
+		{
+			OutboxBatch *b = &inflight[ninflight];
+			Datum	   *exclude;
+			int			nexclude = 0;
+			MemoryContext old;
+
+			memset(b, 0, sizeof(*b));
+			b->cxt = AllocSetContextCreate(batches_cxt, "candystore outbox batch",
+										   ALLOCSET_DEFAULT_SIZES);
+			old = MemoryContextSwitchTo(b->cxt);
+			exclude = palloc(sizeof(Datum) * Max(1, ninflight * worker_outbox_batch_size));
+			for (int i = 0; i < ninflight; i++)
+				for (int j = 0; j < inflight[i].n; j++)
+					exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
+			b->rows = palloc(sizeof(OutboxRow) * worker_outbox_batch_size);
+			b->n = publisher_fetch_due(b->rows, worker_outbox_batch_size, exclude, nexclude,
+									   &next_due_ms);
+			MemoryContextSwitchTo(old);
+			if (b->n > 0)
+			{
+				ninflight++;
+				maybe_due = b->n == worker_outbox_batch_size;
+				worker_status_set(WORKER_PUBLISHER_SLOT, "publishing", link.broker, false);
+				if (!publisher_publish(&link, inflight, ninflight, &error))
+					drop_link(&link, error);
+				continue;
+			}
+			MemoryContextDelete(b->cxt);
+			maybe_due = false;
+			if (ninflight == 0)
+				worker_status_set(WORKER_PUBLISHER_SLOT,
+								  b->n < 0 ? "waiting for CREATE EXTENSION" : "idle",
+								  link.broker, false);
+		}
+
+		/*
+		 * Sleep until a commit, the broker (confirms, heartbeats, a close),
+		 * the oldest batch's confirm deadline or the next held-back row.
+		 */
 		timeout_ms = worker_outbox_poll_ms;
 		if (next_due_ms >= 0)
 			timeout_ms = Max(1, Min(timeout_ms, next_due_ms));
+		if (ninflight > 0)
+			timeout_ms = Max(1, Min(timeout_ms,
+									TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																	inflight[0].deadline)));
 		if (!amqp_data_in_buffer(link.conn) && !amqp_frames_enqueued(link.conn))
-		{
-			int			rc = WaitLatchOrSocket(MyLatch,
-											   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-											   amqp_link_socket(&link), timeout_ms,
-											   PG_WAIT_EXTENSION);
-
-			if (rc & WL_LATCH_SET)
-				ResetLatch(MyLatch);
-		}
-		if (!publisher_poll_link(&link, &error))
-			drop_link(&link, error);
+			rc = WaitLatchOrSocket(MyLatch,
+								   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   amqp_link_socket(&link), timeout_ms, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		if (rc & (WL_LATCH_SET | WL_TIMEOUT))
+			maybe_due = true;
 	}
 }

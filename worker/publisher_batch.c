@@ -80,10 +80,11 @@ prepare_plans(void)
 		"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, o.headers,"
 		"       e.event_id::text, e.envelope::text"
 		"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS
+		"           AND o.id <> ALL ($3)"
 		"         ORDER BY o.id LIMIT $2) o"
 		"  JOIN candystore.event_log e ON e.position = o.position"
 		" ORDER BY o.id",
-		2, (Oid[]) {TEXTOID, INT4OID}, 0);
+		3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, 0);
 	next_due_plan = spi_prepare_kept(
 		"SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int8"
 		"  FROM candystore.outbox WHERE published_at IS NULL AND next_attempt_at > now()",
@@ -194,16 +195,17 @@ copy_text(int row, int col, MemoryContext cxt)
 }
 
 /*
- * Fills rows[] with up to max due rows, in send order, allocated in the
- * current memory context, and returns how many, or -1 when the extension is
- * not (yet) created in the database.  When fewer than max are due,
- * *next_due_ms says when the next held-back row becomes due (-1: none).
+ * Fills rows[] with up to max due rows, in send order, leaving out the ids in
+ * exclude[] (rows in flight), allocated in the current memory context, and
+ * returns how many, or -1 when the extension is not (yet) created in the
+ * database.  When fewer than max are due, *next_due_ms says when the next
+ * held-back row becomes due (-1: none).
  */
 int
-publisher_fetch_due(OutboxRow *rows, int max, long *next_due_ms)
+publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long *next_due_ms)
 {
 	MemoryContext batch_cxt;
-	Datum		args[2];
+	Datum		args[3];
 	int			n;
 
 	*next_due_ms = -1;
@@ -216,6 +218,7 @@ publisher_fetch_due(OutboxRow *rows, int max, long *next_due_ms)
 	prepare_plans();
 	args[0] = CStringGetTextDatum(worker_exchange);
 	args[1] = Int32GetDatum(max);
+	args[2] = PointerGetDatum(construct_array(exclude, nexclude, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_execute_plan(fetch_plan, args, NULL, true, max) != SPI_OK_SELECT)
 		elog(ERROR, "reading the outbox failed");
 	n = (int) SPI_processed;
@@ -280,17 +283,17 @@ key_in(List *keys, const char *key)
 /*
  * Records a batch's outcome in one transaction: confirmed rows are marked
  * published, failed rows are scheduled again with backoff and their error.
- * A confirmed row that comes after a failed row of the same routing key is
- * left pending, to be sent again after it: per key, the last copy a
- * consumer sees is in order.
+ * A confirmed row that was sent after a failed row of the same routing key
+ * (in this batch or an earlier one still in *failed_keys) is left pending,
+ * to be sent again after it: per key, the last copy a consumer sees is in
+ * order.  Failed keys are added to *failed_keys, allocated in keys_cxt.
  */
 void
-publisher_record_outcomes(OutboxRow *rows, int n)
+publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys, MemoryContext keys_cxt)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
 	int			nids = 0;
 	uint64		failed = 0;
-	List	   *failed_keys = NIL;
 	MemoryContext caller;
 
 	caller = begin("candystore outbox publisher: marking rows");
@@ -308,9 +311,15 @@ publisher_record_outcomes(OutboxRow *rows, int n)
 			if (SPI_execute_plan(mark_failed_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "updating the outbox failed");
 			failed += SPI_processed;
-			failed_keys = lappend(failed_keys, rows[i].routing_key);
+			if (!key_in(*failed_keys, rows[i].routing_key))
+			{
+				MemoryContext old = MemoryContextSwitchTo(keys_cxt);
+
+				*failed_keys = lappend(*failed_keys, pstrdup(rows[i].routing_key));
+				MemoryContextSwitchTo(old);
+			}
 		}
-		else if (rows[i].outcome == ROW_CONFIRMED && !key_in(failed_keys, rows[i].routing_key))
+		else if (rows[i].outcome == ROW_CONFIRMED && !key_in(*failed_keys, rows[i].routing_key))
 			ids[nids++] = Int64GetDatum(rows[i].id);
 	}
 	if (nids > 0)

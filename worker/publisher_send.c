@@ -1,10 +1,10 @@
 /*
  * publisher_send.c
- *	  One batch of outbox rows to the broker: each row as a persistent
- *	  message (message_id = event id, content type application/json, the
- *	  envelope as the body, the row's headers), on a channel in confirm mode,
- *	  then waiting until the broker has confirmed (basic.ack) or refused
- *	  (basic.nack) every message of the batch.
+ *	  Outbox rows to the broker: each row as a persistent message
+ *	  (message_id = event id, content type application/json, the envelope as
+ *	  the body, the row's headers) on a channel in confirm mode; and the
+ *	  broker's confirms (basic.ack) and refusals (basic.nack), which settle
+ *	  the rows of the batches in flight.
  *
  *	  Confirm mode numbers the publishes on the channel 1, 2, 3, ...; row i
  *	  of a batch whose first publish got tag t has tag t + i.  An ack or nack
@@ -25,26 +25,19 @@
 #define AMQP_CHANNEL 1
 #define READ_EVERY 64			/* publishes between reads of the confirms */
 
-typedef struct Confirms
-{
-	OutboxRow  *rows;
-	int			sent;			/* rows published so far */
-	uint64		first_tag;		/* tag of rows[0] */
-	int			settled;		/* rows acked or nacked */
-} Confirms;
-
 static void
-settle(Confirms *c, uint64 tag, bool multiple, bool ack)
+settle_batch(OutboxBatch *b, uint64 tag, bool multiple, bool ack)
 {
-	uint64		from = multiple ? c->first_tag : tag;
+	uint64		from = multiple ? b->first_tag : tag;
+	uint64		end = b->first_tag + b->sent;
 
-	for (uint64 t = Max(from, c->first_tag); t <= tag && t < c->first_tag + c->sent; t++)
+	for (uint64 t = Max(from, b->first_tag); t <= tag && t < end; t++)
 	{
-		OutboxRow  *r = &c->rows[t - c->first_tag];
+		OutboxRow  *r = &b->rows[t - b->first_tag];
 
 		if (r->outcome != ROW_UNSENT)
 			continue;
-		c->settled++;
+		b->settled++;
 		if (ack)
 		{
 			r->outcome = ROW_CONFIRMED;
@@ -60,12 +53,12 @@ settle(Confirms *c, uint64 tag, bool multiple, bool ack)
 }
 
 /*
- * Handles every frame already received, without blocking: confirms, and the
- * broker closing the channel or connection.  Returns false when the link is
- * lost, with *error saying why.
+ * Handles every frame already received, without blocking: confirms for the
+ * batches in flight, heartbeats, and the broker closing the channel or
+ * connection.  Returns false when the link is lost, with *error saying why.
  */
-static bool
-read_frames(AmqpLink *link, Confirms *c, char **error)
+bool
+publisher_read_confirms(AmqpLink *link, OutboxBatch *inflight, int ninflight, char **error)
 {
 	struct timeval zero = {0, 0};
 
@@ -83,20 +76,30 @@ read_frames(AmqpLink *link, Confirms *c, char **error)
 		}
 		if ((*error = amqp_link_frame_error(link, &frame)) != NULL)
 			return false;
-		if (frame.frame_type == AMQP_FRAME_METHOD && c != NULL)
+		if (frame.frame_type == AMQP_FRAME_METHOD &&
+			(frame.payload.method.id == AMQP_BASIC_ACK_METHOD ||
+			 frame.payload.method.id == AMQP_BASIC_NACK_METHOD))
 		{
-			if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD)
+			bool		ack = frame.payload.method.id == AMQP_BASIC_ACK_METHOD;
+			uint64		tag;
+			bool		multiple;
+
+			if (ack)
 			{
 				amqp_basic_ack_t *m = frame.payload.method.decoded;
 
-				settle(c, m->delivery_tag, m->multiple, true);
+				tag = m->delivery_tag;
+				multiple = m->multiple;
 			}
-			else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD)
+			else
 			{
 				amqp_basic_nack_t *m = frame.payload.method.decoded;
 
-				settle(c, m->delivery_tag, m->multiple, false);
+				tag = m->delivery_tag;
+				multiple = m->multiple;
 			}
+			for (int i = 0; i < ninflight; i++)
+				settle_batch(&inflight[i], tag, multiple, ack);
 		}
 		amqp_maybe_release_buffers(link->conn);
 	}
@@ -133,73 +136,42 @@ publish_row(AmqpLink *link, OutboxRow *r, uint64 now_s, char **error)
 }
 
 /*
- * Publishes rows[0..n) and waits for their confirms; sets each row's
- * outcome.  Returns false when the link is lost (or a row's exchange does
- * not exist, which closes the channel): the caller must drop the link.  Rows
- * left ROW_UNSENT then may or may not have reached the broker.
+ * Publishes the batch's rows (the last batch of inflight[0..ninflight)),
+ * reading confirms as they come.  Returns false when the link is lost, or a
+ * row's exchange does not exist (which closes the channel): that row is
+ * failed, and the caller must drop the link.  Rows left ROW_UNSENT then may
+ * or may not have reached the broker.
  */
 bool
-publisher_send_batch(AmqpLink *link, OutboxRow *rows, int n, char **error)
+publisher_publish(AmqpLink *link, OutboxBatch *inflight, int ninflight, char **error)
 {
-	Confirms	c = {rows, 0, link->next_tag, 0};
+	OutboxBatch *b = &inflight[ninflight - 1];
 	uint64		now_s = (uint64) time(NULL);
-	TimestampTz deadline;
+
+	b->first_tag = link->next_tag;
+	b->sent = 0;
+	b->settled = 0;
 
 	/* a missing exchange would close the channel mid-batch: find it first */
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < b->n; i++)
 	{
-		if (!amqp_link_exchange_exists(link, rows[i].exchange, error))
+		if (!amqp_link_exchange_exists(link, b->rows[i].exchange, error))
 		{
-			rows[i].outcome = ROW_FAILED;
-			rows[i].error = *error;
+			b->rows[i].outcome = ROW_FAILED;
+			b->rows[i].error = *error;
 			return false;
 		}
 	}
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < b->n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (!publish_row(link, &rows[i], now_s, error))
+		if (!publish_row(link, &b->rows[i], now_s, error))
 			return false;
-		c.sent++;
-		if (c.sent % READ_EVERY == 0 && !read_frames(link, &c, error))
+		b->sent++;
+		if (b->sent % READ_EVERY == 0 && !publisher_read_confirms(link, inflight, ninflight, error))
 			return false;
 	}
-
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), worker_outbox_confirm_timeout_ms);
-	for (;;)
-	{
-		long		remaining;
-		int			rc;
-
-		CHECK_FOR_INTERRUPTS();
-		if (!read_frames(link, &c, error))
-			return false;
-		if (c.settled >= c.sent)
-			return true;
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (remaining <= 0)
-		{
-			*error = psprintf("%s: no publisher confirm within %d ms", link->broker,
-							  worker_outbox_confirm_timeout_ms);
-			return false;
-		}
-		rc = WaitLatchOrSocket(MyLatch,
-							   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   amqp_link_socket(link), remaining, PG_WAIT_EXTENSION);
-		/* a commit's wake-up is not lost: the caller reads again after a batch */
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-	}
-}
-
-/*
- * Keeps an idle link alive: reads what the broker sent (heartbeats, a close)
- * and lets rabbitmq-c send its heartbeats.  Returns false when the link is
- * lost.
- */
-bool
-publisher_poll_link(AmqpLink *link, char **error)
-{
-	return read_frames(link, NULL, error);
+	b->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), worker_outbox_confirm_timeout_ms);
+	return true;
 }

@@ -23,6 +23,7 @@
 #include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
+#include "utils/timestamp.h"
 
 #define WORKER_MAX_INGEST 16
 #define WORKER_TEXT_LEN 256		/* status strings are truncated to this */
@@ -145,13 +146,28 @@ typedef struct OutboxRow
 	char	   *error;			/* ROW_FAILED: why */
 } OutboxRow;
 
-extern int	publisher_fetch_due(OutboxRow *rows, int max, long *next_due_ms);
-extern void publisher_record_outcomes(OutboxRow *rows, int n);
+/* A batch of rows published and waiting for (or holding) its confirms. */
+typedef struct OutboxBatch
+{
+	MemoryContext cxt;			/* the batch's rows live here */
+	OutboxRow  *rows;
+	int			n;				/* rows read */
+	int			sent;			/* rows published, rows[0..sent) */
+	int			settled;		/* of those, acked or nacked */
+	uint64		first_tag;		/* delivery tag of rows[0] */
+	TimestampTz deadline;		/* when its confirms are overdue */
+} OutboxBatch;
+
+extern int	publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude,
+								long *next_due_ms);
+extern void publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys,
+									  MemoryContext keys_cxt);
 extern void publisher_record_outage(const char *error);
 
 /* publisher_send.c */
-extern bool publisher_send_batch(AmqpLink *link, OutboxRow *rows, int n, char **error);
-extern bool publisher_poll_link(AmqpLink *link, char **error);
+extern bool publisher_publish(AmqpLink *link, OutboxBatch *inflight, int ninflight, char **error);
+extern bool publisher_read_confirms(AmqpLink *link, OutboxBatch *inflight, int ninflight,
+									char **error);
 
 /* Registers the settings, shared memory and ingest workers (from _PG_init). */
 extern void worker_init(void);
