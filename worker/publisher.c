@@ -117,7 +117,7 @@ any_confirmed(OutboxRow *rows, int n)
  * oldest is confirmed, so that neither throughput nor a commit's latency
  * waits for the broker's confirms.
  */
-#define MAX_INFLIGHT 2
+#define MAX_INFLIGHT 4
 
 static OutboxBatch inflight[MAX_INFLIGHT];
 static int	ninflight = 0;
@@ -294,7 +294,10 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 			b->cxt = AllocSetContextCreate(batches_cxt, "candystore outbox batch",
 										   ALLOCSET_DEFAULT_SIZES);
 			old = MemoryContextSwitchTo(b->cxt);
-			exclude = palloc(sizeof(Datum) * Max(1, ninflight * worker_outbox_batch_size));
+			for (int i = 0; i < ninflight; i++)
+				nexclude += inflight[i].n;
+			exclude = palloc(sizeof(Datum) * Max(1, nexclude));
+			nexclude = 0;
 			for (int i = 0; i < ninflight; i++)
 				for (int j = 0; j < inflight[i].n; j++)
 					exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);

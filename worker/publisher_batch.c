@@ -71,6 +71,13 @@ end(MemoryContext caller)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * Planned afresh at every execution: a cached generic plan would be made
+ * for the outbox as it was then (often empty), and a nested loop over a
+ * sequential scan is a disaster once 100,000 rows are pending.
+ */
+#define CUSTOM CURSOR_OPT_CUSTOM_PLAN
+
 static void
 prepare_plans(void)
 {
@@ -84,24 +91,24 @@ prepare_plans(void)
 		"         ORDER BY o.id LIMIT $2) o"
 		"  JOIN candystore.event_log e ON e.position = o.position"
 		" ORDER BY o.id",
-		3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, 0);
+		3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, CUSTOM);
 	next_due_plan = spi_prepare_kept(
 		"SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int8"
 		"  FROM candystore.outbox WHERE published_at IS NULL AND next_attempt_at > now()",
-		0, NULL, 0);
+		0, NULL, CUSTOM);
 	mark_published_plan = spi_prepare_kept(
 		"UPDATE candystore.outbox SET published_at = now(), attempts = attempts + 1"
 		" WHERE id = ANY ($1) AND published_at IS NULL",
-		1, (Oid[]) {INT8ARRAYOID}, 0);
+		1, (Oid[]) {INT8ARRAYOID}, CUSTOM);
 	mark_failed_plan = spi_prepare_kept(
 		psprintf("UPDATE candystore.outbox SET attempts = attempts + 1, last_error = $2,"
 				 " next_attempt_at = " BACKOFF
 				 " WHERE id = $1 AND published_at IS NULL", 3, RETRY_MIN_MS),
-		3, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID}, 0);
+		3, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID}, CUSTOM);
 	outage_plan = spi_prepare_kept(
 		"UPDATE candystore.outbox SET attempts = attempts + 1, last_error = $1"
 		" WHERE id IN (SELECT o.id" DUE_ROWS " ORDER BY o.id LIMIT $2)",
-		2, (Oid[]) {TEXTOID, INT4OID}, 0);
+		2, (Oid[]) {TEXTOID, INT4OID}, CUSTOM);
 }
 
 /* Converts a jsonb scalar or container into an AMQP field value. */
