@@ -325,6 +325,32 @@ jsonschema_regex_match(const char *pattern, int patlen, const char *s, int len)
 								  REG_ADVANCED, pattern_collation(unicode), 0, NULL);
 }
 
+/*
+ * Translates a pattern once, for matching many strings with
+ * jsonschema_regex_match_prepared.  False (never an error) when the pattern
+ * has no ARE equivalent; jsonschema_regex_match explains why.
+ */
+bool
+jsonschema_regex_prepare(const char *pattern, int patlen, text **are, bool *unicode)
+{
+	const char *why = NULL;
+	char	   *s;
+
+	*unicode = false;
+	s = ecma_to_are(pattern, patlen, &why, unicode, false);
+	if (s == NULL)
+		return false;
+	*are = cstring_to_text(s);
+	return true;
+}
+
+bool
+jsonschema_regex_match_prepared(text *are, bool unicode, const char *s, int len)
+{
+	return RE_compile_and_execute(are, (char *) s, len, REG_ADVANCED,
+								  pattern_collation(unicode), 0, NULL);
+}
+
 /* For format "regex": does the pattern compile?  Never raises. */
 bool
 jsonschema_regex_valid(const char *pattern, int patlen)
