@@ -47,11 +47,13 @@ typedef struct JsPlanKey
 	int			len;
 } JsPlanKey;
 
-typedef struct JsPlanProp
+/* A key properties or required names: one merge with the instance's keys. */
+typedef struct JsPlanKnown
 {
 	JsPlanKey	key;
-	JsPlan	   *schema;
-} JsPlanProp;
+	JsPlan	   *schema;			/* properties: its schema; NULL: required only */
+	bool		required;
+} JsPlanKnown;
 
 typedef struct JsPlanPattern
 {
@@ -105,12 +107,13 @@ struct JsPlan
 	JsPlan	   *if_schema;
 	JsPlan	   *then_schema;
 	JsPlan	   *else_schema;
+	bool		applicators;	/* any of the five above */
 
 	/* objects */
 	bool		object_kw;
 	bool		walk_keys;		/* something applies to each property */
-	JsPlanProp *props;			/* in jsonb key order */
-	int			n_props;
+	JsPlanKnown *known;			/* properties and required, in jsonb key order */
+	int			n_known;
 	JsPlanPattern *pprops;
 	int			n_pprops;
 	JsPlan	   *additional;
@@ -256,7 +259,11 @@ key_cmp(const char *a, int alen, const char *b, int blen)
 {
 	if (alen != blen)
 		return alen < blen ? -1 : 1;
-	return memcmp(a, b, alen);
+	/* keys are short: a loop beats calling memcmp */
+	for (int i = 0; i < alen; i++)
+		if (a[i] != b[i])
+			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
+	return 0;
 }
 
 static int
@@ -524,18 +531,43 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 			   *vals;
 	int			n;
 
+	int			n_props = 0;
+
+	if (kw[P_required] && is_array(kw[P_required]))
+		p->required = key_list(kw[P_required], &p->n_required);
 	if (kw[P_properties] && is_object(kw[P_properties]))
 	{
-		n = members(kw[P_properties], &keys, &vals);
-		p->props = palloc(sizeof(JsPlanProp) * Max(n, 1));
-		for (int i = 0; i < n && !ps->unsupported; i++)
+		n_props = members(kw[P_properties], &keys, &vals);
+		p->known = palloc(sizeof(JsPlanKnown) * (n_props + p->n_required + 1));
+		for (int i = 0; i < n_props && !ps->unsupported; i++)
 		{
-			p->props[i].key.s = keys[i].val.string.val;
-			p->props[i].key.len = keys[i].val.string.len;
-			p->props[i].schema = plan_compile(ps, s, &vals[i], base, draft);
+			p->known[i].key.s = keys[i].val.string.val;
+			p->known[i].key.len = keys[i].val.string.len;
+			p->known[i].schema = plan_compile(ps, s, &vals[i], base, draft);
+			p->known[i].required = false;
 		}
-		p->n_props = n;
 	}
+	else
+		p->known = palloc(sizeof(JsPlanKnown) * (p->n_required + 1));
+	p->n_known = n_props;
+	if (ps->unsupported)
+		return;
+	/* merge the required names in; both lists are in key order */
+	for (int r = 0; r < p->n_required; r++)
+	{
+		JsPlanKnown *k = bsearch(&p->required[r], p->known, n_props, sizeof(JsPlanKnown),
+								 plankey_cmp);
+
+		if (k == NULL)
+		{
+			k = &p->known[p->n_known++];
+			k->key = p->required[r];
+			k->schema = NULL;
+		}
+		k->required = true;
+	}
+	if (p->n_known > n_props)
+		qsort(p->known, p->n_known, sizeof(JsPlanKnown), plankey_cmp);
 	if (kw[P_patternProperties] && is_object(kw[P_patternProperties]))
 	{
 		n = members(kw[P_patternProperties], &keys, &vals);
@@ -553,8 +585,6 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 		p->additional = plan_compile(ps, s, kw[P_additionalProperties], base, draft);
 	if (draft >= JS_DRAFT6 && kw[P_propertyNames])
 		p->prop_names = plan_compile(ps, s, kw[P_propertyNames], base, draft);
-	if (kw[P_required] && is_array(kw[P_required]))
-		p->required = key_list(kw[P_required], &p->n_required);
 	p->min_props = p->max_props = -1;
 	if (kw[P_minProperties] && !plan_count(kw[P_minProperties], &p->min_props))
 		ps->unsupported = true;
@@ -592,7 +622,7 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 		}
 		p->deps = more;
 	}
-	p->walk_keys = p->n_props > 0 || p->n_pprops > 0 || p->additional || p->prop_names;
+	p->walk_keys = n_props > 0 || p->n_pprops > 0 || p->additional || p->prop_names;
 	p->object_kw = p->walk_keys || p->n_required > 0 || p->min_props >= 0 ||
 		p->max_props >= 0 || p->n_deps > 0;
 }
@@ -819,6 +849,8 @@ plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema, const char *b
 			if (kw[P_else])
 				p->else_schema = plan_compile(ps, s, kw[P_else], base, draft);
 		}
+		p->applicators = p->n_all_of > 0 || p->n_any_of > 0 || p->n_one_of > 0 ||
+			p->not_schema || p->if_schema;
 		compile_object_keywords(ps, s, p, kw);
 		compile_array_keywords(ps, s, p, kw);
 		compile_number_keywords(p, kw);
@@ -883,6 +915,7 @@ follow_ref(JsWalker *w, JsPlan *p, const JsonbValue *inst, int depth)
 {
 	JsJump		jump;
 
+	check_stack_depth();
 	if (!p->ref_resolved)
 	{
 		JsPlanSet  *ps = w->s->plan;
@@ -947,6 +980,7 @@ walk_object(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 	const JsonbContainer *c = inst->val.binary.data;
 	int			n = JsonContainerSize(c);
 
+	check_stack_depth();
 	if (p->min_props >= 0 && n < p->min_props)
 		return false;
 	if (p->max_props >= 0 && n > p->max_props)
@@ -955,8 +989,7 @@ walk_object(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 	{
 		JsCursor	kc,
 					vc;
-		int			pi = 0,
-					ri = 0;
+		int			ki = 0;
 
 		cursor_init(&kc, c, 0);
 		cursor_init(&vc, c, n);
@@ -970,17 +1003,28 @@ walk_object(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 			cursor_next(&kc, &key);
 			cursor_next(&vc, &val);
 			/* properties and required are in key order too: merge */
-			while (pi < p->n_props &&
-				   key_cmp(p->props[pi].key.s, p->props[pi].key.len,
-						   key.val.string.val, key.val.string.len) < 0)
-				pi++;
-			if (pi < p->n_props &&
-				key_cmp(p->props[pi].key.s, p->props[pi].key.len,
-						key.val.string.val, key.val.string.len) == 0)
+			for (; ki < p->n_known; ki++)
 			{
-				matched = true;
-				if (!walk(w, p->props[pi].schema, &val, depth + 1))
-					return false;
+				const JsPlanKnown *k = &p->known[ki];
+				int			cmp = key_cmp(k->key.s, k->key.len,
+										  key.val.string.val, key.val.string.len);
+
+				if (cmp > 0)
+					break;
+				if (cmp < 0)
+				{
+					if (k->required)
+						return false;	/* passed over: missing */
+					continue;
+				}
+				if (k->schema)
+				{
+					matched = true;
+					if (!walk(w, k->schema, &val, depth + 1))
+						return false;
+				}
+				ki++;
+				break;
 			}
 			for (int k = 0; k < p->n_pprops; k++)
 			{
@@ -996,17 +1040,10 @@ walk_object(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 				return false;
 			if (p->prop_names && !walk(w, p->prop_names, &key, depth + 1))
 				return false;
-			if (ri < p->n_required &&
-				key_cmp(p->required[ri].s, p->required[ri].len,
-						key.val.string.val, key.val.string.len) < 0)
-				return false;	/* a required key sorts before this one: missing */
-			if (ri < p->n_required &&
-				key_cmp(p->required[ri].s, p->required[ri].len,
-						key.val.string.val, key.val.string.len) == 0)
-				ri++;
 		}
-		if (ri < p->n_required)
-			return false;
+		for (; ki < p->n_known; ki++)
+			if (p->known[ki].required)
+				return false;
 	}
 	else if (required_missing(inst, p->required, p->n_required))
 		return false;
@@ -1031,6 +1068,7 @@ walk_array(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 	int			n = JsonContainerSize(c);
 	JsCursor	cur;
 
+	check_stack_depth();
 	if (p->min_items >= 0 && n < p->min_items)
 		return false;
 	if (p->max_items >= 0 && n > p->max_items)
@@ -1169,8 +1207,7 @@ type_ok(const JsPlan *p, const JsonbValue *inst)
 static bool
 walk(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 {
-	check_stack_depth();
-
+	/* check_stack_depth() where walks recurse: containers, $ref, applicators */
 	if (p->is_bool)
 		return p->bool_value;
 	if (p->ref && !follow_ref(w, (JsPlan *) p, inst, depth))
@@ -1213,6 +1250,9 @@ walk(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 		default:
 			break;
 	}
+	if (!p->applicators)
+		return true;
+	check_stack_depth();
 	for (int i = 0; i < p->n_all_of; i++)
 		if (!walk(w, p->all_of[i], inst, depth))
 			return false;
