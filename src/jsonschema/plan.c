@@ -23,6 +23,7 @@
 
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
@@ -55,11 +56,28 @@ typedef struct JsPlanKnown
 	bool		required;
 } JsPlanKnown;
 
+/*
+ * A pattern remembers its verdicts on recent short strings, direct-mapped
+ * by hash: the strings patterns check in events (event types, versions,
+ * codes, property names) repeat from one document to the next, and
+ * PostgreSQL's regex engine rebuilds its DFA states on every execution.
+ */
+#define PATTERN_MEMO_SLOTS	32
+#define PATTERN_MEMO_MAX_LEN 64 /* longer strings are not remembered */
+
+typedef struct JsPatternMemo
+{
+	char	   *s;				/* NULL: empty slot */
+	int			len;
+	bool		verdict;
+} JsPatternMemo;
+
 typedef struct JsPlanPattern
 {
 	text	   *are;			/* the pattern in ARE syntax */
 	bool		unicode;		/* needs the ICU collation */
 	JsPlan	   *schema;			/* patternProperties only */
+	JsPatternMemo *memo;		/* PATTERN_MEMO_SLOTS, in the schema's context */
 } JsPlanPattern;
 
 /* dependentRequired, dependentSchemas and both forms of dependencies */
@@ -108,6 +126,7 @@ struct JsPlan
 	JsPlan	   *then_schema;
 	JsPlan	   *else_schema;
 	bool		applicators;	/* any of the five above */
+	bool		leaf;			/* neither $ref nor applicators */
 
 	/* objects */
 	bool		object_kw;
@@ -496,6 +515,7 @@ key_list(const JsonbValue *arr, int *n)
 static bool
 compile_pattern(const JsonbValue *pat, JsPlanPattern *out)
 {
+	out->memo = palloc0(sizeof(JsPatternMemo) * PATTERN_MEMO_SLOTS);
 	return jsonschema_regex_prepare(pat->val.string.val, pat->val.string.len,
 									&out->are, &out->unicode);
 }
@@ -851,6 +871,7 @@ plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema, const char *b
 		}
 		p->applicators = p->n_all_of > 0 || p->n_any_of > 0 || p->n_one_of > 0 ||
 			p->not_schema || p->if_schema;
+		p->leaf = !p->ref && !p->applicators;
 		compile_object_keywords(ps, s, p, kw);
 		compile_array_keywords(ps, s, p, kw);
 		compile_number_keywords(p, kw);
@@ -909,6 +930,79 @@ plan_of(JsSchema *s)
  * ---------------------------------------------------------------------
  */
 static bool walk(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth);
+static bool walk_object(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth);
+static bool walk_array(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth);
+static bool walk_number(const JsPlan *p, Numeric n);
+static bool walk_string(JsWalker *w, const JsPlan *p, const JsonbValue *inst);
+static bool type_ok(const JsPlan *p, const JsonbValue *inst);
+
+/* type, enum, const and the keywords of the instance's type */
+static pg_attribute_always_inline bool
+check_here(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
+{
+	if (p->has_type && !type_ok(p, inst))
+		return false;
+	if (p->has_enum)
+	{
+		int			i;
+
+		for (i = 0; i < p->n_enum; i++)
+			if (js_json_equal(&p->enums[i], inst))
+				break;
+		if (i == p->n_enum)
+			return false;
+	}
+	if (p->const_val && !js_json_equal(p->const_val, inst))
+		return false;
+	switch (inst->type)
+	{
+		case jbvBinary:
+			if (JsonContainerIsObject(inst->val.binary.data))
+				return !p->object_kw || walk_object(w, p, inst, depth);
+			return !p->array_kw || walk_array(w, p, inst, depth);
+		case jbvNumeric:
+			return !p->number_kw || walk_number(p, inst->val.numeric);
+		case jbvString:
+			return !p->string_kw || walk_string(w, p, inst);
+		default:
+			return true;
+	}
+}
+
+/*
+ * A member of a container against its schema: scalars under schemas
+ * without $ref or applicators (most of them) are checked without a call.
+ */
+static pg_attribute_always_inline bool
+walk_member(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
+{
+	if (p->is_bool)
+		return p->bool_value;
+	if (p->leaf && inst->type != jbvBinary)
+		return check_here(w, p, inst, depth);
+	return walk(w, p, inst, depth);
+}
+
+
+static bool
+pattern_matches(JsWalker *w, const JsPlanPattern *pat, const char *str, int len)
+{
+	JsPatternMemo *m;
+	bool		verdict;
+
+	if (len > PATTERN_MEMO_MAX_LEN)
+		return jsonschema_regex_match_prepared(pat->are, pat->unicode, str, len);
+	m = &pat->memo[hash_bytes((const unsigned char *) str, len) % PATTERN_MEMO_SLOTS];
+	if (m->s && m->len == len && memcmp(m->s, str, len) == 0)
+		return m->verdict;
+	verdict = jsonschema_regex_match_prepared(pat->are, pat->unicode, str, len);
+	if (m->s == NULL)
+		m->s = MemoryContextAlloc(w->s->cxt, PATTERN_MEMO_MAX_LEN);
+	memcpy(m->s, str, len);
+	m->len = len;
+	m->verdict = verdict;
+	return verdict;
+}
 
 static bool
 follow_ref(JsWalker *w, JsPlan *p, const JsonbValue *inst, int depth)
@@ -1020,7 +1114,7 @@ walk_object(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 				if (k->schema)
 				{
 					matched = true;
-					if (!walk(w, k->schema, &val, depth + 1))
+					if (!walk_member(w, k->schema, &val, depth + 1))
 						return false;
 				}
 				ki++;
@@ -1028,15 +1122,14 @@ walk_object(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 			}
 			for (int k = 0; k < p->n_pprops; k++)
 			{
-				if (jsonschema_regex_match_prepared(p->pprops[k].are, p->pprops[k].unicode,
-													key.val.string.val, key.val.string.len))
+				if (pattern_matches(w, &p->pprops[k], key.val.string.val, key.val.string.len))
 				{
 					matched = true;
-					if (!walk(w, p->pprops[k].schema, &val, depth + 1))
+					if (!walk_member(w, p->pprops[k].schema, &val, depth + 1))
 						return false;
 				}
 			}
-			if (!matched && p->additional && !walk(w, p->additional, &val, depth + 1))
+			if (!matched && p->additional && !walk_member(w, p->additional, &val, depth + 1))
 				return false;
 			if (p->prop_names && !walk(w, p->prop_names, &key, depth + 1))
 				return false;
@@ -1085,7 +1178,7 @@ walk_array(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 			if (sub == NULL)
 				break;
 			cursor_next(&cur, &val);
-			if (!walk(w, sub, &val, depth + 1))
+			if (!walk_member(w, sub, &val, depth + 1))
 				return false;
 		}
 	}
@@ -1147,7 +1240,7 @@ walk_number(const JsPlan *p, Numeric n)
 }
 
 static bool
-walk_string(const JsPlan *p, const JsonbValue *inst)
+walk_string(JsWalker *w, const JsPlan *p, const JsonbValue *inst)
 {
 	const char *str = inst->val.string.val;
 	int			len = inst->val.string.len;
@@ -1171,8 +1264,7 @@ walk_string(const JsPlan *p, const JsonbValue *inst)
 				return false;
 		}
 	}
-	if (p->pattern.are &&
-		!jsonschema_regex_match_prepared(p->pattern.are, p->pattern.unicode, str, len))
+	if (p->pattern.are && !pattern_matches(w, &p->pattern, str, len))
 		return false;
 	if (p->format >= 0 && jsonschema_format_assertion &&
 		!jsonschema_format_check_id(p->format, str, len))
@@ -1214,42 +1306,8 @@ walk(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 		return false;
 	if (p->ref_only)
 		return true;
-	if (p->has_type && !type_ok(p, inst))
+	if (!check_here(w, p, inst, depth))
 		return false;
-	if (p->has_enum)
-	{
-		int			i;
-
-		for (i = 0; i < p->n_enum; i++)
-			if (js_json_equal(&p->enums[i], inst))
-				break;
-		if (i == p->n_enum)
-			return false;
-	}
-	if (p->const_val && !js_json_equal(p->const_val, inst))
-		return false;
-	switch (inst->type)
-	{
-		case jbvBinary:
-			if (JsonContainerIsObject(inst->val.binary.data))
-			{
-				if (p->object_kw && !walk_object(w, p, inst, depth))
-					return false;
-			}
-			else if (p->array_kw && !walk_array(w, p, inst, depth))
-				return false;
-			break;
-		case jbvNumeric:
-			if (p->number_kw && !walk_number(p, inst->val.numeric))
-				return false;
-			break;
-		case jbvString:
-			if (p->string_kw && !walk_string(p, inst))
-				return false;
-			break;
-		default:
-			break;
-	}
 	if (!p->applicators)
 		return true;
 	check_stack_depth();
