@@ -164,6 +164,10 @@ struct JsPlan
 	Numeric		minimum;
 	Numeric		ex_maximum;
 	Numeric		ex_minimum;
+	int			maximum_sign;	/* each limit's sign, for num_cmp_limit */
+	int			minimum_sign;
+	int			ex_maximum_sign;
+	int			ex_minimum_sign;
 
 	/* strings */
 	bool		string_kw;
@@ -313,15 +317,131 @@ num_cmp(Numeric a, Numeric b)
 											 NumericGetDatum(b)));
 }
 
+/* -1, 0 or 1 */
+static int
+num_sign(Numeric n)
+{
+	int			c = num_cmp(n, int64_to_numeric(0));
+
+	return (c > 0) - (c < 0);
+}
+
+/*
+ * A stored numeric's sign and display scale, read from its header: one
+ * function call less per comparison with 0 ("minimum": 0 is the commonest
+ * numeric keyword) and per "integer" check.  The layout is numeric.c's
+ * on-disk format, which pg_upgrade keeps stable: a short header (flag bits
+ * 10, a sign bit, 6 bits of display scale) or a long one (sign bits 00 or
+ * 01, 14 bits of display scale, then a weight), then the base-10000 digits;
+ * zero has none.  numeric_header_trusted() checks this reading against
+ * numeric_cmp and numeric_scale once per backend; should they ever
+ * disagree, the function calls are used instead.
+ */
+#define NUMHDR_FLAG_MASK	0xC000
+#define NUMHDR_NEG			0x4000
+#define NUMHDR_SHORT		0x8000
+#define NUMHDR_SPECIAL		0xC000
+#define NUMHDR_SHORT_NEG	0x2000
+#define NUMHDR_SHORT_DSCALE_MASK	0x1F80
+#define NUMHDR_SHORT_DSCALE_SHIFT	7
+#define NUMHDR_DSCALE_MASK	0x3FFF
+
+static bool
+numeric_header_read(Numeric n, int *sign, int *dscale)
+{
+	const char *data = VARDATA_ANY(n);
+	Size		len = VARSIZE_ANY_EXHDR(n);
+	Size		digits;
+	uint16		h;
+	bool		neg;
+
+	if (len < sizeof(uint16))
+		return false;
+	memcpy(&h, data, sizeof(uint16));
+	switch (h & NUMHDR_FLAG_MASK)
+	{
+		case NUMHDR_SPECIAL:
+			return false;		/* NaN, infinities */
+		case NUMHDR_SHORT:
+			*dscale = (h & NUMHDR_SHORT_DSCALE_MASK) >> NUMHDR_SHORT_DSCALE_SHIFT;
+			neg = (h & NUMHDR_SHORT_NEG) != 0;
+			digits = len - sizeof(uint16);
+			break;
+		default:
+			if (len < 2 * sizeof(uint16))
+				return false;
+			*dscale = h & NUMHDR_DSCALE_MASK;
+			neg = (h & NUMHDR_FLAG_MASK) == NUMHDR_NEG;
+			digits = len - 2 * sizeof(uint16);
+			break;
+	}
+	*sign = digits == 0 ? 0 : neg ? -1 : 1;
+	return true;
+}
+
+static int	numeric_header_state = -1;	/* -1: unchecked, 0: distrusted, 1: trusted */
+
+static bool
+numeric_header_trusted(void)
+{
+	static const char *const samples[] = {
+		"0", "0.000", "7", "-7", "-1.5", "12345678901234567890.25", "-1e300",
+		"1e-100", "-0.0000000000000000000000000000000000000000000000000000000000000000001"
+	};
+
+	if (numeric_header_state >= 0)
+		return numeric_header_state == 1;
+	numeric_header_state = 1;
+	for (int i = 0; i < (int) lengthof(samples); i++)
+	{
+		Numeric		n = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+														CStringGetDatum(samples[i]),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
+		int			sign,
+					dscale;
+
+		if (!numeric_header_read(n, &sign, &dscale) ||
+			sign != num_sign(n) ||
+			dscale != DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(n))))
+			numeric_header_state = 0;
+	}
+	return numeric_header_state == 1;
+}
+
+/* n compared with a limit whose sign is known; as num_cmp */
+static inline int
+num_cmp_limit(Numeric n, Numeric lim, int lim_sign)
+{
+	int			sign,
+				dscale;
+
+	if (numeric_header_state == 1 && numeric_header_read(n, &sign, &dscale))
+	{
+		if (sign != lim_sign)
+			return sign < lim_sign ? -1 : 1;
+		if (lim_sign == 0)
+			return 0;
+	}
+	return num_cmp(n, lim);
+}
+
 static bool
 num_is_integer(Numeric n)
 {
 	Datum		fl;
+	int			sign,
+				dscale;
 
 	if (numeric_is_nan(n) || numeric_is_inf(n))
 		return false;
 	/* display scale 0 is an integer; 1.0 needs the comparison */
-	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(n))) == 0)
+	if (numeric_header_state == 1 && numeric_header_read(n, &sign, &dscale))
+	{
+		if (dscale == 0)
+			return true;
+	}
+	else if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(n))) == 0)
 		return true;
 	fl = DirectFunctionCall1(numeric_floor, NumericGetDatum(n));
 	return num_cmp(n, DatumGetNumeric(fl)) == 0;
@@ -730,6 +850,10 @@ compile_number_keywords(JsPlan *p, JsonbValue **kw)
 	}
 	p->number_kw = p->multiple_of || p->maximum || p->minimum || p->ex_maximum ||
 		p->ex_minimum;
+	p->maximum_sign = p->maximum ? num_sign(p->maximum) : 0;
+	p->minimum_sign = p->minimum ? num_sign(p->minimum) : 0;
+	p->ex_maximum_sign = p->ex_maximum ? num_sign(p->ex_maximum) : 0;
+	p->ex_minimum_sign = p->ex_minimum ? num_sign(p->ex_minimum) : 0;
 }
 
 static void
@@ -898,6 +1022,7 @@ plan_of(JsSchema *s)
 
 	if (s->plan_status == PLAN_READY)
 		return s->plan;
+	(void) numeric_header_trusted();
 	if (s->plan_status == PLAN_NONE)
 		return NULL;
 	if (!s->validation_vocab)
@@ -1228,13 +1353,13 @@ walk_number(const JsPlan *p, Numeric n)
 {
 	if (p->multiple_of && (p->multiple_of_zero || !num_is_multiple(n, p->multiple_of)))
 		return false;
-	if (p->maximum && num_cmp(n, p->maximum) > 0)
+	if (p->maximum && num_cmp_limit(n, p->maximum, p->maximum_sign) > 0)
 		return false;
-	if (p->minimum && num_cmp(n, p->minimum) < 0)
+	if (p->minimum && num_cmp_limit(n, p->minimum, p->minimum_sign) < 0)
 		return false;
-	if (p->ex_maximum && num_cmp(n, p->ex_maximum) >= 0)
+	if (p->ex_maximum && num_cmp_limit(n, p->ex_maximum, p->ex_maximum_sign) >= 0)
 		return false;
-	if (p->ex_minimum && num_cmp(n, p->ex_minimum) <= 0)
+	if (p->ex_minimum && num_cmp_limit(n, p->ex_minimum, p->ex_minimum_sign) <= 0)
 		return false;
 	return true;
 }
