@@ -21,6 +21,13 @@ all_ascii(const char *s, int len)
 	return true;
 }
 
+/* ASCII letters and digits, whatever the server's LC_CTYPE */
+static inline bool
+ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static bool
 valid_ipv4(const char *s, int len)
 {
@@ -75,7 +82,7 @@ valid_hostname(const char *s, int len)
 			label = 0;
 			continue;
 		}
-		if (!(isalnum((unsigned char) c) || c == '-') || (c == '-' && label == 0))
+		if (!(ascii_alnum((unsigned char) c) || c == '-') || (c == '-' && label == 0))
 			return false;
 		if (++label > 63)
 			return false;
@@ -117,7 +124,7 @@ valid_email(const char *s, int len, bool idn)
 
 		if (c == '.' && s[i + 1] == '.')
 			return false;
-		if (!(isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c) || (idn && c >= 0x80)))
+		if (!(ascii_alnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c) || (idn && c >= 0x80)))
 			return false;
 	}
 domain:

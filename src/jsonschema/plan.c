@@ -346,7 +346,7 @@ num_sign(Numeric n)
 #define NUMHDR_SHORT_DSCALE_SHIFT	7
 #define NUMHDR_DSCALE_MASK	0x3FFF
 
-static bool
+static inline bool
 numeric_header_read(Numeric n, int *sign, int *dscale)
 {
 	const char *data = VARDATA_ANY(n);
@@ -433,14 +433,14 @@ num_is_integer(Numeric n)
 	int			sign,
 				dscale;
 
-	if (numeric_is_nan(n) || numeric_is_inf(n))
-		return false;
 	/* display scale 0 is an integer; 1.0 needs the comparison */
 	if (numeric_header_state == 1 && numeric_header_read(n, &sign, &dscale))
 	{
 		if (dscale == 0)
 			return true;
 	}
+	else if (numeric_is_nan(n) || numeric_is_inf(n))
+		return false;
 	else if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(n))) == 0)
 		return true;
 	fl = DirectFunctionCall1(numeric_floor, NumericGetDatum(n));
@@ -1059,7 +1059,7 @@ static bool walk_object(JsWalker *w, const JsPlan *p, const JsonbValue *inst, in
 static bool walk_array(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth);
 static bool walk_number(const JsPlan *p, Numeric n);
 static bool walk_string(JsWalker *w, const JsPlan *p, const JsonbValue *inst);
-static bool type_ok(const JsPlan *p, const JsonbValue *inst);
+static inline bool type_ok(const JsPlan *p, const JsonbValue *inst);
 
 /* type, enum, const and the keywords of the instance's type */
 static pg_attribute_always_inline bool
@@ -1397,7 +1397,7 @@ walk_string(JsWalker *w, const JsPlan *p, const JsonbValue *inst)
 	return true;
 }
 
-static bool
+static inline bool
 type_ok(const JsPlan *p, const JsonbValue *inst)
 {
 	uint8		t = p->types;
