@@ -38,13 +38,6 @@ cs_pg_start "$PGDIR" "$BIN" "shared_preload_libraries = 'candystore'"
 psql=("$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(cat "$PGDIR/port")" -U postgres -d postgres)
 "${psql[@]}" -c "CREATE EXTENSION candystore" -c "CREATE TABLE docs (d jsonb)" \
     -c "\\copy docs FROM '$RUN/docs.jsonl' WITH (FORMAT text)" -c "VACUUM ANALYZE docs" >/dev/null
-# The same documents with lz4 instead of pglz compression (an extra row: how
-# much of candystore's figure is storage, not validation).
-LZ4=$("${psql[@]}" -c "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
-if [ "$LZ4" = t ]; then
-    "${psql[@]}" -c "CREATE TABLE docs_lz4 (d jsonb COMPRESSION lz4)" \
-        -c "\\copy docs_lz4 FROM '$RUN/docs.jsonl' WITH (FORMAT text)" -c "VACUUM ANALYZE docs_lz4" >/dev/null
-fi
 
 # One psql session and one node process, each answering one line per pass.
 rm -f "$RUN"/{psql,node}.{in,out}
@@ -79,34 +72,25 @@ SQL
 
 for _ in 1 2 3; do ask_pg "SELECT pg_temp.candystore_pass('docs')" >/dev/null; ask_ajv >/dev/null; done
 ask_pg "SELECT pg_temp.scan_pass('docs')" >/dev/null
-cand=(); scan=(); ajv=(); cand4=(); scan4=()
+cand=(); scan=(); ajv=()
 for ((r = 0; r < RUNS; r++)); do
     cand+=("$(ask_pg "SELECT round(pg_temp.candystore_pass('docs'))")")
     ajv+=("$(ask_ajv)")
     scan+=("$(ask_pg "SELECT round(pg_temp.scan_pass('docs'))")")
-    if [ "$LZ4" = t ]; then
-        cand4+=("$(ask_pg "SELECT round(pg_temp.candystore_pass('docs_lz4'))")")
-        scan4+=("$(ask_pg "SELECT round(pg_temp.scan_pass('docs_lz4'))")")
-    fi
 done
 py=$(python3 "$HERE/bench_python.py" "$HERE/schema.json" "$RUN/docs.jsonl" "$RUNS")
 
-python3 - "$N" "$RUNS" "${cand[*]}" "${ajv[*]}" "$py" "${scan[*]}" "${cand4[*]}" "${scan4[*]}" <<'PY'
+python3 - "$N" "$RUNS" "${cand[*]}" "${ajv[*]}" "$py" "${scan[*]}" <<'PY'
 import statistics, sys
 n, runs = sys.argv[1], sys.argv[2]
 med = lambda s: statistics.median(float(x) for x in s.split()) if s.strip() else None
 cand, ajv, py, scan = med(sys.argv[3]), med(sys.argv[4]), float(sys.argv[5]), med(sys.argv[6])
-cand4, scan4 = med(sys.argv[7]), med(sys.argv[8])
 row = '%-34s %12s %9s %14s'
 print(row % ('validator', 'docs/second', 'us/doc', 'candystore is'))
 print(row % ('candystore (C, one SQL statement)', '%.0f' % cand, '%.2f' % (1e6 / cand), '1.00x'))
 print(row % ('ajv 8 (node)', '%.0f' % ajv, '%.2f' % (1e6 / ajv), '%.2fx' % (cand / ajv)))
 print(row % ('python-jsonschema', '%.0f' % py, '%.2f' % (1e6 / py), '%.1fx' % (cand / py)))
 print(row % ('(same scan, no validation)', '%.0f' % scan, '%.2f' % (1e6 / scan), ''))
-if cand4:
-    print(row % ('candystore, documents lz4-compressed', '%.0f' % cand4, '%.2f' % (1e6 / cand4),
-                 '%.2fx ajv' % (cand4 / ajv)))
-    print(row % ('(same lz4 scan, no validation)', '%.0f' % scan4, '%.2f' % (1e6 / scan4), ''))
 print('(%s documents; medians of %s passes, candystore and ajv passes alternating;'
       % (n, runs))
 print(' the candystore figure includes the table scan and detoasting, %.2f us/doc of it;'

@@ -92,9 +92,10 @@ jsonb_matches_schema(PG_FUNCTION_ARGS)
 	if (site == NULL)
 	{
 		site = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(JsCallSite));
+		/* default sizes: a detoasted document fits the kept first block */
 		site->scratch = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
 											  "candystore json validation",
-											  ALLOCSET_SMALL_SIZES);
+											  ALLOCSET_DEFAULT_SIZES);
 		fcinfo->flinfo->fn_extra = site;
 	}
 	old = MemoryContextSwitchTo(site->scratch);
