@@ -43,7 +43,7 @@ with_llvm = no
 candystore--$(EXTVERSION).sql: $(INSTALL_PARTS) candystore.control
 	cat $(INSTALL_PARTS) > $@
 
-.PHONY: test demo stop bench
+.PHONY: test demo stop bench fuzz
 test:
 	bash scripts/test.sh
 
@@ -55,3 +55,8 @@ stop:
 
 bench:
 	bash bench/run.sh
+
+# libFuzzer over the parsers and the JSON Schema engine (docs-fuzz.md); its
+# build lives in fuzz/ and never touches candystore.so's.
+fuzz:
+	bash scripts/fuzz.sh
