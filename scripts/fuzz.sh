@@ -57,6 +57,7 @@ cs_as_pg "$BIN/initdb" -D "$RUN/data" -A trust -U postgres -E UTF8 --locale=C --
 backend() {
     cs_as_pg env LD_PRELOAD="$ASAN_RT $FUZZ/build/asan_init_fix.so" \
         ASAN_OPTIONS="detect_leaks=1:leak_check_at_exit=0:detect_stack_use_after_return=0:abort_on_error=0:symbolize=1" \
+        LSAN_OPTIONS="suppressions=$FUZZ/lsan.supp:print_suppressions=0" \
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
         ASAN_SYMBOLIZER_PATH="$(command -v llvm-symbolizer || true)" \
         "$BIN/postgres" --single -D "$RUN/data" \
