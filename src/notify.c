@@ -96,12 +96,17 @@ notify_subxact_callback(SubXactEvent event,
 			break;
 		case SUBXACT_EVENT_COMMIT_SUB:
 			if (saved_at_subxact_start != NIL)
+			{
+				/* freed now: a loop of subtransactions must not pile them up */
+				pfree(linitial(saved_at_subxact_start));
 				saved_at_subxact_start = list_delete_first(saved_at_subxact_start);
+			}
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
 			if (saved_at_subxact_start != NIL)
 			{
 				max_position = *(int64 *) linitial(saved_at_subxact_start);
+				pfree(linitial(saved_at_subxact_start));
 				saved_at_subxact_start = list_delete_first(saved_at_subxact_start);
 			}
 			break;
