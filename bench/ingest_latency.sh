@@ -37,9 +37,9 @@ cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync =
 PP=$(cat "$RUN/pgd/port")
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
 psql_ "CREATE EXTENSION candystore"
-for _ in $(seq 1 100); do [ "$(psql_ "SELECT state FROM candystore.worker_status()")" = consuming ] && break; sleep 0.2; done
+for _ in $(seq 1 100); do [ "$(psql_ "SELECT state FROM candystore.worker_status() WHERE kind = 'ingest'")" = consuming ] && break; sleep 0.2; done
 
-wpid=$(psql_ "SELECT pid FROM candystore.worker_status()")
+wpid=$(psql_ "SELECT pid FROM candystore.worker_status() WHERE kind = 'ingest'")
 rss() { awk '/^RssAnon:/ { print $2 }' "/proc/$wpid/status"; }
 rss_start=$(rss)
 rows=()

@@ -10,7 +10,7 @@ SELECT position, event_type, occurred_at, source->>'app' AS app, routing_key,
 
 \echo
 \echo 'The worker''s counters since the server started (candystore.stats):'
-SELECT * FROM candystore.stats;
+SELECT delivered, stored, duplicates, dead_lettered, redelivered, batches, reconnects FROM candystore.stats;
 
 \echo
 \echo 'What it could not store, and why (candystore.dead_letters):'

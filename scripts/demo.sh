@@ -53,7 +53,7 @@ psql_until() {
 }
 psql_demo -c 'CREATE EXTENSION candystore'
 # the worker declares the exchange and its queue once connected
-psql_until "SELECT bool_and(state = 'consuming') FROM candystore.worker_status()" ||
+psql_until "SELECT bool_and(state = 'consuming') FROM candystore.worker_status() WHERE kind = 'ingest'" ||
     cs_die "the ingest worker did not connect to RabbitMQ (see $DIR/cluster/server.log)"
 
 # Published as a producer would: routing key = event type, persistent, JSON.

@@ -38,7 +38,7 @@ candystore.batch_timeout_ms = 20
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION candystore');
-$node->poll_query_until('postgres', "SELECT state = 'consuming' FROM candystore.worker_status()")
+$node->poll_query_until('postgres', "SELECT state = 'consuming' FROM candystore.worker_status() WHERE kind = 'ingest'")
   or die "the worker never connected";
 
 # The cause: a check on the store that refuses every test.redrive event.
