@@ -13,6 +13,19 @@
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
+/* Whether a jsonb value is an object (or an array) held as a container. */
+static inline bool
+js_is_object(const JsonbValue *x)
+{
+	return x->type == jbvBinary && JsonContainerIsObject(x->val.binary.data);
+}
+
+static inline bool
+js_is_array(const JsonbValue *x)
+{
+	return x->type == jbvBinary && JsonContainerIsArray(x->val.binary.data);
+}
+
 typedef enum JsDraft
 {
 	JS_DRAFT4 = 4,

@@ -543,18 +543,6 @@ static const char *const plan_kw_names[P__COUNT] = {
 static JsPlan *plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema,
 							const char *base, JsDraft draft);
 
-static bool
-is_object(const JsonbValue *x)
-{
-	return x->type == jbvBinary && JsonContainerIsObject(x->val.binary.data);
-}
-
-static bool
-is_array(const JsonbValue *x)
-{
-	return x->type == jbvBinary && JsonContainerIsArray(x->val.binary.data);
-}
-
 /* The direct members of a container: values (and keys for objects). */
 static int
 members(const JsonbValue *x, JsonbValue **keys, JsonbValue **vals)
@@ -673,9 +661,9 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 
 	int			n_props = 0;
 
-	if (kw[P_required] && is_array(kw[P_required]))
+	if (kw[P_required] && js_is_array(kw[P_required]))
 		p->required = key_list(kw[P_required], &p->n_required);
-	if (kw[P_properties] && is_object(kw[P_properties]))
+	if (kw[P_properties] && js_is_object(kw[P_properties]))
 	{
 		n_props = members(kw[P_properties], &keys, &vals);
 		p->known = palloc(sizeof(JsPlanKnown) * (n_props + p->n_required + 1));
@@ -708,7 +696,7 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 	}
 	if (p->n_known > n_props)
 		qsort(p->known, p->n_known, sizeof(JsPlanKnown), plankey_cmp);
-	if (kw[P_patternProperties] && is_object(kw[P_patternProperties]))
+	if (kw[P_patternProperties] && js_is_object(kw[P_patternProperties]))
 	{
 		n = members(kw[P_patternProperties], &keys, &vals);
 		p->pprops = palloc(sizeof(JsPlanPattern) * Max(n, 1));
@@ -740,7 +728,7 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 
 		if (pass != 1 && draft < JS_DRAFT2019)
 			continue;
-		if (kw[which] == NULL || !is_object(kw[which]))
+		if (kw[which] == NULL || !js_is_object(kw[which]))
 			continue;
 		n = members(kw[which], &keys, &vals);
 		more = palloc0(sizeof(JsPlanDep) * (p->n_deps + n));
@@ -750,7 +738,7 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 		{
 			JsPlanDep  *d = &more[p->n_deps];
 
-			if (pass < 2 && is_array(&vals[i]))
+			if (pass < 2 && js_is_array(&vals[i]))
 				d->required = key_list(&vals[i], &d->n_required);
 			else if (pass == 0)
 				continue;		/* dependentRequired ignores anything else */
@@ -777,16 +765,16 @@ compile_array_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 
 	if (draft >= JS_DRAFT2020)
 		tuple = kw[P_prefixItems];
-	else if (items && is_array(items))
+	else if (items && js_is_array(items))
 	{
 		tuple = items;
 		items = kw[P_additionalItems];
 	}
-	if (tuple && is_array(tuple))
+	if (tuple && js_is_array(tuple))
 		p->prefix = compile_list(ps, s, tuple, base, draft, &p->n_prefix);
 	else
 		tuple = NULL;
-	if (items && (tuple || draft >= JS_DRAFT2020 || !is_array(items)))
+	if (items && (tuple || draft >= JS_DRAFT2020 || !js_is_array(items)))
 		p->rest = plan_compile(ps, s, items, base, draft);
 	p->max_contains = -1;
 	p->min_items = p->max_items = -1;
@@ -901,7 +889,7 @@ plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema, const char *b
 		p->bool_value = schema->val.boolean;
 		return p;
 	}
-	if (!is_object(schema))
+	if (!js_is_object(schema))
 	{
 		ps->unsupported = true; /* validate.c explains the error */
 		return NULL;
@@ -963,25 +951,25 @@ plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema, const char *b
 			p->has_type = true;
 			if (x->type == jbvString)
 				p->types = type_bit(x);
-			else if (is_array(x))
+			else if (js_is_array(x))
 			{
 				n = members(x, NULL, &vals);
 				for (int i = 0; i < n; i++)
 					p->types |= type_bit(&vals[i]);
 			}
 		}
-		if ((x = kw[P_enum]) != NULL && is_array(x))
+		if ((x = kw[P_enum]) != NULL && js_is_array(x))
 		{
 			p->has_enum = true;
 			p->n_enum = members(x, NULL, &p->enums);
 		}
 		if (draft >= JS_DRAFT6)
 			p->const_val = kw[P_const];
-		if (kw[P_allOf] && is_array(kw[P_allOf]))
+		if (kw[P_allOf] && js_is_array(kw[P_allOf]))
 			p->all_of = compile_list(ps, s, kw[P_allOf], base, draft, &p->n_all_of);
-		if (kw[P_anyOf] && is_array(kw[P_anyOf]))
+		if (kw[P_anyOf] && js_is_array(kw[P_anyOf]))
 			p->any_of = compile_list(ps, s, kw[P_anyOf], base, draft, &p->n_any_of);
-		if (kw[P_oneOf] && is_array(kw[P_oneOf]))
+		if (kw[P_oneOf] && js_is_array(kw[P_oneOf]))
 			p->one_of = compile_list(ps, s, kw[P_oneOf], base, draft, &p->n_one_of);
 		if (kw[P_not])
 			p->not_schema = plan_compile(ps, s, kw[P_not], base, draft);

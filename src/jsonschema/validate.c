@@ -211,18 +211,6 @@ kw_table(JsSchema *s, const JsonbValue *schema)
 static bool validate_node(JsValidator *v, const JsNode *node, const JsonbValue *inst,
 						  JsEval *ev);
 
-static bool
-is_object(const JsonbValue *x)
-{
-	return x->type == jbvBinary && JsonContainerIsObject(x->val.binary.data);
-}
-
-static bool
-is_array(const JsonbValue *x)
-{
-	return x->type == jbvBinary && JsonContainerIsArray(x->val.binary.data);
-}
-
 static void
 build_view(const JsonbValue *x, JsView *view)
 {
@@ -672,7 +660,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 				old,
 				olds;
 
-	if (pprops && is_object(pprops))
+	if (pprops && js_is_object(pprops))
 		build_view(pprops, &pview);
 
 	for (i = 0; i < view->n; i++)
@@ -683,7 +671,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 
 		CHECK_FOR_INTERRUPTS();
 		old = path_push(&v->ipath, key->val.string.val, key->val.string.len);
-		if (props && is_object(props))
+		if (props && js_is_object(props))
 		{
 			JsonbValue *sub = getKeyJsonValueFromContainer(props->val.binary.data,
 														   key->val.string.val,
@@ -750,7 +738,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 		}
 		path_pop(&v->spath, olds);
 	}
-	if (v->s->validation_vocab && (kw = KW(K_required)) != NULL && is_array(kw))
+	if (v->s->validation_vocab && (kw = KW(K_required)) != NULL && js_is_array(kw))
 	{
 		JsView		req;
 
@@ -802,7 +790,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 		if ((pass == 0 && (draft < JS_DRAFT2019 || !v->s->validation_vocab)) ||
 			(pass == 1 && draft < JS_DRAFT4))
 			continue;
-		if ((kw = KW(pass == 0 ? K_dependentRequired : K_dependencies)) == NULL || !is_object(kw))
+		if ((kw = KW(pass == 0 ? K_dependentRequired : K_dependencies)) == NULL || !js_is_object(kw))
 			continue;
 		build_view(kw, &deps);
 		for (d = 0; d < deps.n; d++)
@@ -810,7 +798,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			if (!getKeyJsonValueFromContainer(inst->val.binary.data, deps.keys[d].val.string.val,
 											  deps.keys[d].val.string.len, NULL))
 				continue;
-			if (is_array(&deps.vals[d]))
+			if (js_is_array(&deps.vals[d]))
 			{
 				JsView		req;
 				int			r;
@@ -838,7 +826,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			}
 		}
 	}
-	if (draft >= JS_DRAFT2019 && (kw = KW(K_dependentSchemas)) != NULL && is_object(kw))
+	if (draft >= JS_DRAFT2019 && (kw = KW(K_dependentSchemas)) != NULL && js_is_object(kw))
 	{
 		JsView		deps;
 		int			d;
@@ -881,13 +869,13 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 		tuple = KW(K_prefixItems);
 		tuple_kw = "prefixItems";
 	}
-	else if (items && is_array(items))
+	else if (items && js_is_array(items))
 	{
 		tuple = items;
 		tuple_kw = "items";
 		items = KW(K_additionalItems);
 	}
-	if (tuple && is_array(tuple))
+	if (tuple && js_is_array(tuple))
 	{
 		JsView		tv;
 
@@ -907,7 +895,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 	else
 		tuple = NULL;
 	/* items after the tuple (or all items) */
-	if (items && (tuple || draft >= JS_DRAFT2020 || !is_array(items)))
+	if (items && (tuple || draft >= JS_DRAFT2020 || !js_is_array(items)))
 	{
 		const char *kwname = (tuple && draft < JS_DRAFT2020) ? "additionalItems" : "items";
 
@@ -1146,7 +1134,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 		}
 		return true;
 	}
-	if (!is_object(schema))
+	if (!js_is_object(schema))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid JSON Schema: a schema must be an object or a boolean"),
@@ -1201,7 +1189,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 
 		if (kw->type == jbvString)
 			match = type_matches(inst, kw->val.string.val, kw->val.string.len);
-		else if (is_array(kw))
+		else if (js_is_array(kw))
 		{
 			JsView		tv;
 			int			i;
@@ -1217,7 +1205,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_enum)) != NULL && is_array(kw))
+	if (v->s->validation_vocab && (kw = KW(K_enum)) != NULL && js_is_array(kw))
 	{
 		JsView		ev_;
 		bool		found = false;
@@ -1242,7 +1230,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 		goto done;
 
 	/* in-place applicators */
-	if ((kw = KW(K_allOf)) != NULL && is_array(kw))
+	if ((kw = KW(K_allOf)) != NULL && js_is_array(kw))
 	{
 		JsView		sv;
 		int			i;
@@ -1256,7 +1244,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			path_pop(&v->spath, olds);
 		}
 	}
-	if ((kw = KW(K_anyOf)) != NULL && is_array(kw))
+	if ((kw = KW(K_anyOf)) != NULL && js_is_array(kw))
 	{
 		JsView		sv;
 		bool		any = false;
@@ -1273,7 +1261,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if ((kw = KW(K_oneOf)) != NULL && is_array(kw))
+	if ((kw = KW(K_oneOf)) != NULL && js_is_array(kw))
 	{
 		JsView		sv;
 		int			matched = 0;
