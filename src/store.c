@@ -21,6 +21,7 @@
 #include "notify.h"
 #include "spi_plans.h"
 #include "store.h"
+#include "trace_links.h"
 
 bool		store_removal_allowed = false;
 
@@ -30,16 +31,16 @@ static SPIPlanPtr lookup_plan = NULL;
 static void
 prepare_plans(void)
 {
-	Oid			insert_types[] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID};
+	Oid			insert_types[] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID, UUIDOID};
 	Oid			lookup_types[] = {UUIDOID};
 
 	if (insert_plan == NULL)
 		insert_plan = spi_prepare_kept(
 								   "INSERT INTO candystore.event_log"
-								   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope)"
-								   " VALUES ($1, $2, $3, $4, $5, $6)"
+								   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope, causation_group)"
+								   " VALUES ($1, $2, $3, $4, $5, $6, $7)"
 								   " ON CONFLICT (event_id) DO NOTHING RETURNING position",
-								   6, insert_types, 0);
+								   7, insert_types, 0);
 	if (lookup_plan == NULL)
 		lookup_plan = spi_prepare_kept(
 								   "SELECT position, envelope FROM candystore.event_log WHERE event_id = $1",
@@ -93,13 +94,15 @@ int64
 store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 			 AppendOutcome *outcome)
 {
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int64		position;
 	int			rc;
+	TraceLinks	links;
 
 	SPI_connect();
 	prepare_plans();
+	trace_links_before_insert(parsed, &links);
 
 	values[0] = UUIDPGetDatum(&parsed->event_id);
 	values[1] = PointerGetDatum(parsed->event_type);
@@ -108,6 +111,7 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 	nulls[3] = routing_key ? ' ' : 'n';
 	values[4] = PointerGetDatum(parsed->correlation_ids);
 	values[5] = JsonbPGetDatum(envelope);
+	values[6] = UUIDPGetDatum(&links.group);
 
 	rc = SPI_execute_plan(insert_plan, values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
@@ -120,6 +124,7 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 		position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		*outcome = APPEND_STORED;
 		notify_note_position(position);
+		trace_links_after_insert(&links);
 	}
 	else
 	{
