@@ -9,10 +9,13 @@
  * Links between group names go to candystore.causation_links:
  *
  *	- a child whose other parents sit in other groups links those groups;
- *	- a child with a parent not stored yet writes a marker (parent id, its
- *	  group), then looks for the parent again and links the parent's group;
+ *	- a child with a parent not stored yet leaves a marker naming that
+ *	  parent (its own row, when the group is named after the parent; else a
+ *	  link row (parent id, its group)), then looks for the parent again and
+ *	  links the parent's group;
  *	- an arriving event whose group is not its own id looks for markers
- *	  naming it and, if there are any, links its group to its id.
+ *	  naming it (rows of that group, link rows) and, if there are any, links
+ *	  its group to its id.
  *
  * The child writes its marker before looking for the parent, and the parent
  * is inserted before it looks for markers; both look with a dirty snapshot,
@@ -22,8 +25,9 @@
  * groups needlessly: the walks follow real parent links inside the groups.
  *
  * Plain events (parents already stored, all in one group: nearly every
- * event) cost one event_id probe per parent and one probe of the (nearly
- * always tiny) link table; events without parents cost nothing.
+ * event) cost one event_id probe per parent, one causation_group probe and
+ * one probe of the (nearly always tiny) link table, and write nothing but
+ * their row; events without parents cost nothing.
  */
 #include "postgres.h"
 
@@ -178,55 +182,61 @@ void
 trace_links_after_insert(const TraceLinks *links)
 {
 	Relation	heap;
-	Relation	index;
-	bool		any_unsettled = false;
+	Relation	by_id;
+	Relation	by_group;
+	AttrNumber	attnum;
+	bool		in_flight;
+	bool		named_here;
 
 	if (links->nparents == 0)
 		return;					/* its own group: early children named it */
 
+	/*
+	 * Markers for parents not stored yet, before looking for them again (see
+	 * the top comment).  The first one needs none: the group is named after
+	 * it, and this event's row is the marker.
+	 */
 	for (int i = 0; i < links->nparents; i++)
 	{
 		if (links->unsettled[i])
 		{
-			/* the marker first, then the second look (see the top comment) */
-			link_groups(&links->parents[i], &links->group);
-			any_unsettled = true;
+			if (i > 0)
+				link_groups(&links->parents[i], &links->group);
 		}
 		else if (!uuid_equal(&links->parent_group[i], &links->group))
 			link_groups(&links->group, &links->parent_group[i]);
 	}
 
-	if (any_unsettled)
+	heap = table_open(candystore_relid("event_log"), RowExclusiveLock);
+	by_id = index_open(candystore_relid("event_log_event_id_key"), RowExclusiveLock);
+	by_group = index_open(candystore_relid("event_log_causation_group_idx"), RowExclusiveLock);
+	attnum = get_attnum(RelationGetRelid(heap), "causation_group");
+	for (int i = 0; i < links->nparents; i++)
 	{
-		AttrNumber	attnum;
+		pg_uuid_t	group;
 
-		heap = table_open(candystore_relid("event_log"), RowExclusiveLock);
-		index = index_open(candystore_relid("event_log_event_id_key"), RowExclusiveLock);
-		attnum = get_attnum(RelationGetRelid(heap), "causation_group");
-		for (int i = 0; i < links->nparents; i++)
-		{
-			pg_uuid_t	group;
-			bool		in_flight;
-
-			if (links->unsettled[i] &&
-				probe_dirty(heap, index, &links->parents[i], attnum, &group, &in_flight) &&
-				!uuid_equal(&group, &links->parents[i]))
-				link_groups(&links->parents[i], &group);
-		}
-		index_close(index, RowExclusiveLock);
-		table_close(heap, RowExclusiveLock);
+		if (links->unsettled[i] &&
+			probe_dirty(heap, by_id, &links->parents[i], attnum, &group, &in_flight) &&
+			!uuid_equal(&group, &links->parents[i]))
+			link_groups(&links->parents[i], &group);
 	}
 
-	/* children stored before this event named a group after its id */
-	if (!uuid_equal(&links->group, &links->event_id))
+	/*
+	 * Children stored before this event named a group after its id, or left
+	 * a marker.  (The group is never this event's id here: it has parents.)
+	 */
+	named_here = probe_dirty(heap, by_group, &links->event_id, InvalidAttrNumber, NULL, &in_flight);
+	index_close(by_group, RowExclusiveLock);
+	index_close(by_id, RowExclusiveLock);
+	table_close(heap, RowExclusiveLock);
+	if (!named_here)
 	{
-		bool		in_flight;
-
 		heap = table_open(candystore_relid("causation_links"), RowExclusiveLock);
-		index = index_open(candystore_relid("causation_links_pkey"), RowExclusiveLock);
-		if (probe_dirty(heap, index, &links->event_id, InvalidAttrNumber, NULL, &in_flight))
-			link_groups(&links->group, &links->event_id);
-		index_close(index, RowExclusiveLock);
+		by_id = index_open(candystore_relid("causation_links_pkey"), RowExclusiveLock);
+		named_here = probe_dirty(heap, by_id, &links->event_id, InvalidAttrNumber, NULL, &in_flight);
+		index_close(by_id, RowExclusiveLock);
 		table_close(heap, RowExclusiveLock);
 	}
+	if (named_here)
+		link_groups(&links->group, &links->event_id);
 }
