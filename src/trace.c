@@ -36,6 +36,8 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "trace_catalog.h"
+
 PG_FUNCTION_INFO_V1(candystore_ancestors);
 PG_FUNCTION_INFO_V1(candystore_descendants);
 PG_FUNCTION_INFO_V1(candystore_trace);
@@ -65,18 +67,6 @@ typedef struct Walk
 	int		   *child_start;
 	int		   *child_list;
 } Walk;
-
-/* Columns of event_log a walk reads, by number. */
-typedef struct EventColumns
-{
-	AttrNumber	position;
-	AttrNumber	event_id;
-	AttrNumber	event_type;
-	AttrNumber	occurred_at;
-	AttrNumber	correlation_ids;
-	AttrNumber	causation_group;
-	AttrNumber	last;			/* the highest of them */
-} EventColumns;
 
 static void
 walk_init(Walk *walk)
@@ -132,65 +122,37 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 {
 	MemoryContext old = MemoryContextSwitchTo(walk->cxt);
 	ArrayType  *parents;
-	Datum	   *elems;
-	bool	   *nulls;
+	bits8	   *nullmap;
+	char	   *elem;
 	int			nelems;
 
 	node->found = true;
 	node->position = DatumGetInt64(position);
 	node->event_type = DatumGetTextPCopy(event_type);
 	node->occurred_at = DatumGetTimestampTz(occurred_at);
+	/* uuid[] elements are fixed-size and unaligned: read them in place */
 	parents = DatumGetArrayTypeP(correlation_ids);
-	deconstruct_array(parents, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
-					  &elems, &nulls, &nelems);
+	nelems = ArrayGetNItems(ARR_NDIM(parents), ARR_DIMS(parents));
+	nullmap = ARR_NULLBITMAP(parents);
+	elem = ARR_DATA_PTR(parents);
 	node->parents = palloc(Max(nelems, 1) * sizeof(pg_uuid_t));
 	node->nparents = 0;
 	for (int i = 0; i < nelems; i++)
 	{
-		pg_uuid_t  *p = DatumGetUUIDP(elems[i]);
+		const pg_uuid_t *p = (const pg_uuid_t *) elem;
 		bool		dup = false;
 
-		if (nulls[i])
-			continue;
+		if (nullmap && !(nullmap[i / 8] & (1 << (i % 8))))
+			continue;			/* a NULL takes no space */
+		elem += UUID_LEN;
 		for (int j = 0; j < node->nparents && !dup; j++)
 			dup = memcmp(&node->parents[j], p, UUID_LEN) == 0;
 		if (!dup)
 			node->parents[node->nparents++] = *p;
 	}
+	if ((Pointer) parents != DatumGetPointer(correlation_ids))
+		pfree(parents);
 	MemoryContextSwitchTo(old);
-}
-
-static Oid
-candystore_relid(const char *name)
-{
-	Oid			relid = get_relname_relid(name, get_namespace_oid("candystore", false));
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation candystore.%s does not exist", name);
-	return relid;
-}
-
-static AttrNumber
-column(Oid relid, const char *name)
-{
-	AttrNumber	attnum = get_attnum(relid, name);
-
-	if (attnum == InvalidAttrNumber)
-		elog(ERROR, "column candystore.event_log.%s does not exist", name);
-	return attnum;
-}
-
-static void
-event_columns(Oid relid, EventColumns *c)
-{
-	c->position = column(relid, "position");
-	c->event_id = column(relid, "event_id");
-	c->event_type = column(relid, "event_type");
-	c->occurred_at = column(relid, "occurred_at");
-	c->correlation_ids = column(relid, "correlation_ids");
-	c->causation_group = column(relid, "causation_group");
-	c->last = Max(Max(Max(c->position, c->event_id), Max(c->event_type, c->occurred_at)),
-				  Max(c->correlation_ids, c->causation_group));
 }
 
 /* Starts (or restarts) an equality scan on the first index column. */
@@ -246,8 +208,9 @@ groups_add(MemoryContext cxt, GroupSet *set, const pg_uuid_t *name)
 static void
 linked_groups(Walk *walk, Snapshot snapshot, const pg_uuid_t *first, GroupSet *set)
 {
-	Relation	heap = table_open(candystore_relid("causation_links"), AccessShareLock);
-	Relation	index = index_open(candystore_relid("causation_links_pkey"), AccessShareLock);
+	const TraceCatalog *cat = trace_catalog();
+	Relation	heap = table_open(cat->links, AccessShareLock);
+	Relation	index = index_open(cat->links_index, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	IndexScanDesc scan = index_beginscan(heap, index, snapshot, 1, 0);
 
@@ -271,9 +234,9 @@ linked_groups(Walk *walk, Snapshot snapshot, const pg_uuid_t *first, GroupSet *s
 }
 
 static void
-fill_node_from_slot(Walk *walk, TraceNode *node, TupleTableSlot *slot, const EventColumns *c)
+fill_node_from_slot(Walk *walk, TraceNode *node, TupleTableSlot *slot, const TraceCatalog *c)
 {
-	slot_getsomeattrs(slot, c->last);
+	slot_getsomeattrs(slot, c->last_column);
 	fill_node_values(walk, node, slot->tts_values[c->position - 1],
 					 slot->tts_values[c->event_type - 1],
 					 slot->tts_values[c->occurred_at - 1],
@@ -287,15 +250,14 @@ fill_node_from_slot(Walk *walk, TraceNode *node, TupleTableSlot *slot, const Eve
 static TraceNode *
 walk_load(Walk *walk, const pg_uuid_t *start)
 {
+	const TraceCatalog *cat = trace_catalog();
 	Snapshot	snapshot = GetActiveSnapshot();
-	Relation	heap = table_open(candystore_relid("event_log"), AccessShareLock);
-	Relation	by_id = index_open(candystore_relid("event_log_event_id_key"), AccessShareLock);
+	Relation	heap = table_open(cat->event_log, AccessShareLock);
+	Relation	by_id = index_open(cat->event_id_index, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	IndexScanDesc scan = index_beginscan(heap, by_id, snapshot, 1, 0);
-	EventColumns c;
 	TraceNode  *first = NULL;
 
-	event_columns(RelationGetRelid(heap), &c);
 	scan_for(scan, start);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -305,14 +267,14 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 		Relation	by_group;
 
 		first = walk_node(walk, start, &is_new);
-		fill_node_from_slot(walk, first, slot, &c);
-		group = *DatumGetUUIDP(slot->tts_values[c.causation_group - 1]);
+		fill_node_from_slot(walk, first, slot, cat);
+		group = *DatumGetUUIDP(slot->tts_values[cat->causation_group - 1]);
 		ExecClearTuple(slot);
 		index_endscan(scan);
 
 		linked_groups(walk, snapshot, &group, &groups);
 
-		by_group = index_open(candystore_relid("event_log_causation_group_idx"), AccessShareLock);
+		by_group = index_open(cat->group_index, AccessShareLock);
 		scan = index_beginscan(heap, by_group, snapshot, 1, 0);
 		for (int g = 0; g < groups.n; g++)
 		{
@@ -322,10 +284,10 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 				TraceNode  *node;
 
 				CHECK_FOR_INTERRUPTS();
-				slot_getsomeattrs(slot, c.last);
-				node = walk_node(walk, DatumGetUUIDP(slot->tts_values[c.event_id - 1]), &is_new);
+				slot_getsomeattrs(slot, cat->last_column);
+				node = walk_node(walk, DatumGetUUIDP(slot->tts_values[cat->event_id - 1]), &is_new);
 				if (is_new)
-					fill_node_from_slot(walk, node, slot, &c);
+					fill_node_from_slot(walk, node, slot, cat);
 			}
 		}
 		index_endscan(scan);

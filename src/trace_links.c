@@ -46,19 +46,10 @@
 #include "utils/snapmgr.h"
 
 #include "spi_plans.h"
+#include "trace_catalog.h"
 #include "trace_links.h"
 
 static SPIPlanPtr link_plan = NULL;
-
-static Oid
-candystore_relid(const char *name)
-{
-	Oid			relid = get_relname_relid(name, get_namespace_oid("candystore", false));
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation candystore.%s does not exist", name);
-	return relid;
-}
 
 /*
  * Looks key up (first index column) with a dirty snapshot, which also sees
@@ -67,13 +58,12 @@ candystore_relid(const char *name)
  * when the row's inserter is another transaction that has not committed.
  */
 static bool
-probe_dirty(Relation heap, Relation index, const pg_uuid_t *key_value,
+probe_dirty(Relation heap, Relation index, TupleTableSlot *slot, const pg_uuid_t *key_value,
 			AttrNumber attnum, pg_uuid_t *value, bool *in_flight)
 {
 	SnapshotData dirty;
 	IndexScanDesc scan;
 	ScanKeyData key;
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	bool		found;
 
 	InitDirtySnapshot(dirty);
@@ -94,19 +84,19 @@ probe_dirty(Relation heap, Relation index, const pg_uuid_t *key_value,
 			*value = *DatumGetUUIDP(d);
 		}
 	}
+	ExecClearTuple(slot);
 	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
 	return found;
 }
 
 /* The stored event's group, if it is stored and committed (or ours). */
 static bool
-settled_group(Relation heap, Relation index, AttrNumber attnum,
+settled_group(Relation heap, Relation index, TupleTableSlot *slot, AttrNumber attnum,
 			  const pg_uuid_t *id, pg_uuid_t *group)
 {
 	bool		in_flight = false;
 
-	return probe_dirty(heap, index, id, attnum, group, &in_flight) && !in_flight;
+	return probe_dirty(heap, index, slot, id, attnum, group, &in_flight) && !in_flight;
 }
 
 static bool
@@ -121,9 +111,10 @@ trace_links_before_insert(const Envelope *parsed, TraceLinks *links)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nelems;
+	const TraceCatalog *cat;
 	Relation	heap;
 	Relation	index;
-	AttrNumber	attnum;
+	TupleTableSlot *slot;
 
 	links->event_id = parsed->event_id;
 	links->group = parsed->event_id;
@@ -144,12 +135,14 @@ trace_links_before_insert(const Envelope *parsed, TraceLinks *links)
 		return;
 
 	/* the same lock mode the insert takes: no second lock to acquire */
-	heap = table_open(candystore_relid("event_log"), RowExclusiveLock);
-	index = index_open(candystore_relid("event_log_event_id_key"), RowExclusiveLock);
-	attnum = get_attnum(RelationGetRelid(heap), "causation_group");
+	cat = trace_catalog();
+	heap = table_open(cat->event_log, RowExclusiveLock);
+	index = index_open(cat->event_id_index, RowExclusiveLock);
+	slot = table_slot_create(heap, NULL);
 	for (int i = 0; i < links->nparents; i++)
-		links->unsettled[i] = !settled_group(heap, index, attnum, &links->parents[i],
-											 &links->parent_group[i]);
+		links->unsettled[i] = !settled_group(heap, index, slot, cat->causation_group,
+											 &links->parents[i], &links->parent_group[i]);
+	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, RowExclusiveLock);
 	table_close(heap, RowExclusiveLock);
 
@@ -181,10 +174,11 @@ link_groups(const pg_uuid_t *a, const pg_uuid_t *b)
 void
 trace_links_after_insert(const TraceLinks *links)
 {
+	const TraceCatalog *cat;
 	Relation	heap;
 	Relation	by_id;
 	Relation	by_group;
-	AttrNumber	attnum;
+	TupleTableSlot *slot;
 	bool		in_flight;
 	bool		named_here;
 
@@ -207,16 +201,18 @@ trace_links_after_insert(const TraceLinks *links)
 			link_groups(&links->group, &links->parent_group[i]);
 	}
 
-	heap = table_open(candystore_relid("event_log"), RowExclusiveLock);
-	by_id = index_open(candystore_relid("event_log_event_id_key"), RowExclusiveLock);
-	by_group = index_open(candystore_relid("event_log_causation_group_idx"), RowExclusiveLock);
-	attnum = get_attnum(RelationGetRelid(heap), "causation_group");
+	cat = trace_catalog();
+	heap = table_open(cat->event_log, RowExclusiveLock);
+	by_id = index_open(cat->event_id_index, RowExclusiveLock);
+	by_group = index_open(cat->group_index, RowExclusiveLock);
+	slot = table_slot_create(heap, NULL);
 	for (int i = 0; i < links->nparents; i++)
 	{
 		pg_uuid_t	group;
 
 		if (links->unsettled[i] &&
-			probe_dirty(heap, by_id, &links->parents[i], attnum, &group, &in_flight) &&
+			probe_dirty(heap, by_id, slot, &links->parents[i], cat->causation_group,
+						&group, &in_flight) &&
 			!uuid_equal(&group, &links->parents[i]))
 			link_groups(&links->parents[i], &group);
 	}
@@ -225,15 +221,20 @@ trace_links_after_insert(const TraceLinks *links)
 	 * Children stored before this event named a group after its id, or left
 	 * a marker.  (The group is never this event's id here: it has parents.)
 	 */
-	named_here = probe_dirty(heap, by_group, &links->event_id, InvalidAttrNumber, NULL, &in_flight);
+	named_here = probe_dirty(heap, by_group, slot, &links->event_id, InvalidAttrNumber,
+							 NULL, &in_flight);
+	ExecDropSingleTupleTableSlot(slot);
 	index_close(by_group, RowExclusiveLock);
 	index_close(by_id, RowExclusiveLock);
 	table_close(heap, RowExclusiveLock);
 	if (!named_here)
 	{
-		heap = table_open(candystore_relid("causation_links"), RowExclusiveLock);
-		by_id = index_open(candystore_relid("causation_links_pkey"), RowExclusiveLock);
-		named_here = probe_dirty(heap, by_id, &links->event_id, InvalidAttrNumber, NULL, &in_flight);
+		heap = table_open(cat->links, RowExclusiveLock);
+		by_id = index_open(cat->links_index, RowExclusiveLock);
+		slot = table_slot_create(heap, NULL);
+		named_here = probe_dirty(heap, by_id, slot, &links->event_id, InvalidAttrNumber,
+								 NULL, &in_flight);
+		ExecDropSingleTupleTableSlot(slot);
 		index_close(by_id, RowExclusiveLock);
 		table_close(heap, RowExclusiveLock);
 	}
