@@ -124,7 +124,6 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 		position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		*outcome = APPEND_STORED;
 		notify_note_position(position);
-		trace_links_after_insert(&links);
 	}
 	else
 	{
@@ -155,6 +154,7 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 		}
 		*outcome = APPEND_DUPLICATE;
 	}
+	trace_links_after_insert(&links, *outcome == APPEND_STORED);
 	SPI_finish();
 	return position;
 }

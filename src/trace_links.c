@@ -52,51 +52,55 @@
 static SPIPlanPtr link_plan = NULL;
 
 /*
- * Looks key up (first index column) with a dirty snapshot, which also sees
- * rows of transactions still in flight.  On a hit, copies the uuid in column
+ * Starts a probe: an index scan with a dirty snapshot, which also sees rows
+ * of transactions still in flight.  Reused (rescanned) for every key.
+ */
+static void
+probe_open(Probe *probe, Relation heap, Relation index)
+{
+	InitDirtySnapshot(probe->dirty);
+	probe->slot = table_slot_create(heap, NULL);
+	probe->scan = index_beginscan(heap, index, &probe->dirty, 1, 0);
+}
+
+static void
+probe_close(Probe *probe)
+{
+	index_endscan(probe->scan);
+	ExecDropSingleTupleTableSlot(probe->slot);
+}
+
+/*
+ * Looks key up (the first index column).  On a hit, copies the uuid in column
  * attnum of the row to *value (when value is not NULL) and sets *in_flight
  * when the row's inserter is another transaction that has not committed.
  */
 static bool
-probe_dirty(Relation heap, Relation index, TupleTableSlot *slot, const pg_uuid_t *key_value,
-			AttrNumber attnum, pg_uuid_t *value, bool *in_flight)
+probe_find(Probe *probe, const pg_uuid_t *key_value, AttrNumber attnum,
+		   pg_uuid_t *value, bool *in_flight)
 {
-	SnapshotData dirty;
-	IndexScanDesc scan;
 	ScanKeyData key;
 	bool		found;
 
-	InitDirtySnapshot(dirty);
-	scan = index_beginscan(heap, index, &dirty, 1, 0);
+	InitDirtySnapshot(probe->dirty);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(key_value));
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_rescan(probe->scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(probe->scan, ForwardScanDirection, probe->slot);
 	if (found)
 	{
-		*in_flight = TransactionIdIsValid(dirty.xmin);
+		*in_flight = TransactionIdIsValid(probe->dirty.xmin);
 		if (value != NULL)
 		{
 			bool		isnull;
-			Datum		d = slot_getattr(slot, attnum, &isnull);
+			Datum		d = slot_getattr(probe->slot, attnum, &isnull);
 
 			if (isnull)
 				elog(ERROR, "candystore.event_log row without a causation_group");
 			*value = *DatumGetUUIDP(d);
 		}
 	}
-	ExecClearTuple(slot);
-	index_endscan(scan);
+	ExecClearTuple(probe->slot);
 	return found;
-}
-
-/* The stored event's group, if it is stored and committed (or ours). */
-static bool
-settled_group(Relation heap, Relation index, TupleTableSlot *slot, AttrNumber attnum,
-			  const pg_uuid_t *id, pg_uuid_t *group)
-{
-	bool		in_flight = false;
-
-	return probe_dirty(heap, index, slot, id, attnum, group, &in_flight) && !in_flight;
 }
 
 static bool
@@ -111,14 +115,11 @@ trace_links_before_insert(const Envelope *parsed, TraceLinks *links)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nelems;
-	const TraceCatalog *cat;
-	Relation	heap;
-	Relation	index;
-	TupleTableSlot *slot;
 
 	links->event_id = parsed->event_id;
 	links->group = parsed->event_id;
 	links->nparents = 0;
+	links->event_log = NULL;
 
 	/* correlation_ids comes deduplicated from envelope_parse */
 	deconstruct_array(parsed->correlation_ids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
@@ -134,18 +135,23 @@ trace_links_before_insert(const Envelope *parsed, TraceLinks *links)
 	if (links->nparents == 0)
 		return;
 
-	/* the same lock mode the insert takes: no second lock to acquire */
-	cat = trace_catalog();
-	heap = table_open(cat->event_log, RowExclusiveLock);
-	index = index_open(cat->event_id_index, RowExclusiveLock);
-	slot = table_slot_create(heap, NULL);
+	/*
+	 * Open until trace_links_after_insert(), in the lock mode the insert
+	 * takes (no second lock).  An error in between leaves them to the
+	 * transaction's abort, which releases them.
+	 */
+	links->catalog = trace_catalog();
+	links->event_log = table_open(links->catalog->event_log, RowExclusiveLock);
+	links->by_id_index = index_open(links->catalog->event_id_index, RowExclusiveLock);
+	probe_open(&links->by_id, links->event_log, links->by_id_index);
 	for (int i = 0; i < links->nparents; i++)
-		links->unsettled[i] = !settled_group(heap, index, slot, cat->causation_group,
-											 &links->parents[i], &links->parent_group[i]);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, RowExclusiveLock);
-	table_close(heap, RowExclusiveLock);
+	{
+		bool		in_flight = false;
 
+		links->unsettled[i] = !probe_find(&links->by_id, &links->parents[i],
+										  links->catalog->causation_group,
+										  &links->parent_group[i], &in_flight) || in_flight;
+	}
 	links->group = links->unsettled[0] ? links->parents[0] : links->parent_group[0];
 }
 
@@ -171,73 +177,76 @@ link_groups(const pg_uuid_t *a, const pg_uuid_t *b)
 		elog(ERROR, "recording a causation link failed: %s", SPI_result_code_string(rc));
 }
 
-void
-trace_links_after_insert(const TraceLinks *links)
+/* Does a child stored before this event name it (group or marker)? */
+static bool
+named_by_early_children(TraceLinks *links)
 {
-	const TraceCatalog *cat;
+	Relation	index;
 	Relation	heap;
-	Relation	by_id;
-	Relation	by_group;
-	TupleTableSlot *slot;
+	Probe		probe;
 	bool		in_flight;
-	bool		named_here;
+	bool		found;
 
-	if (links->nparents == 0)
-		return;					/* its own group: early children named it */
+	/* a group named after it: the children's own rows */
+	index = index_open(links->catalog->group_index, RowExclusiveLock);
+	probe_open(&probe, links->event_log, index);
+	found = probe_find(&probe, &links->event_id, InvalidAttrNumber, NULL, &in_flight);
+	probe_close(&probe);
+	index_close(index, RowExclusiveLock);
+	if (found)
+		return true;
 
-	/*
-	 * Markers for parents not stored yet, before looking for them again (see
-	 * the top comment).  The first one needs none: the group is named after
-	 * it, and this event's row is the marker.
-	 */
-	for (int i = 0; i < links->nparents; i++)
-	{
-		if (links->unsettled[i])
-		{
-			if (i > 0)
-				link_groups(&links->parents[i], &links->group);
-		}
-		else if (!uuid_equal(&links->parent_group[i], &links->group))
-			link_groups(&links->group, &links->parent_group[i]);
-	}
-
-	cat = trace_catalog();
-	heap = table_open(cat->event_log, RowExclusiveLock);
-	by_id = index_open(cat->event_id_index, RowExclusiveLock);
-	by_group = index_open(cat->group_index, RowExclusiveLock);
-	slot = table_slot_create(heap, NULL);
-	for (int i = 0; i < links->nparents; i++)
-	{
-		pg_uuid_t	group;
-
-		if (links->unsettled[i] &&
-			probe_dirty(heap, by_id, slot, &links->parents[i], cat->causation_group,
-						&group, &in_flight) &&
-			!uuid_equal(&group, &links->parents[i]))
-			link_groups(&links->parents[i], &group);
-	}
-
-	/*
-	 * Children stored before this event named a group after its id, or left
-	 * a marker.  (The group is never this event's id here: it has parents.)
-	 */
-	named_here = probe_dirty(heap, by_group, slot, &links->event_id, InvalidAttrNumber,
-							 NULL, &in_flight);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(by_group, RowExclusiveLock);
-	index_close(by_id, RowExclusiveLock);
+	/* a marker row */
+	heap = table_open(links->catalog->links, RowExclusiveLock);
+	index = index_open(links->catalog->links_index, RowExclusiveLock);
+	probe_open(&probe, heap, index);
+	found = probe_find(&probe, &links->event_id, InvalidAttrNumber, NULL, &in_flight);
+	probe_close(&probe);
+	index_close(index, RowExclusiveLock);
 	table_close(heap, RowExclusiveLock);
-	if (!named_here)
+	return found;
+}
+
+void
+trace_links_after_insert(TraceLinks *links, bool stored)
+{
+	if (links->event_log == NULL)
+		return;					/* no parents: its own group, which early
+								 * children named already */
+	if (stored)
 	{
-		heap = table_open(cat->links, RowExclusiveLock);
-		by_id = index_open(cat->links_index, RowExclusiveLock);
-		slot = table_slot_create(heap, NULL);
-		named_here = probe_dirty(heap, by_id, slot, &links->event_id, InvalidAttrNumber,
-								 NULL, &in_flight);
-		ExecDropSingleTupleTableSlot(slot);
-		index_close(by_id, RowExclusiveLock);
-		table_close(heap, RowExclusiveLock);
+		/*
+		 * Markers for parents not stored yet, before looking for them again
+		 * (see the top comment).  The first one needs none: the group is
+		 * named after it, and this event's row is the marker.
+		 */
+		for (int i = 0; i < links->nparents; i++)
+		{
+			if (links->unsettled[i])
+			{
+				if (i > 0)
+					link_groups(&links->parents[i], &links->group);
+			}
+			else if (!uuid_equal(&links->parent_group[i], &links->group))
+				link_groups(&links->group, &links->parent_group[i]);
+		}
+		for (int i = 0; i < links->nparents; i++)
+		{
+			pg_uuid_t	group;
+			bool		in_flight;
+
+			if (links->unsettled[i] &&
+				probe_find(&links->by_id, &links->parents[i], links->catalog->causation_group,
+						   &group, &in_flight) &&
+				!uuid_equal(&group, &links->parents[i]))
+				link_groups(&links->parents[i], &group);
+		}
+		/* (the group is never this event's id here: it has parents) */
+		if (named_by_early_children(links))
+			link_groups(&links->group, &links->event_id);
 	}
-	if (named_here)
-		link_groups(&links->group, &links->event_id);
+	probe_close(&links->by_id);
+	index_close(links->by_id_index, RowExclusiveLock);
+	table_close(links->event_log, RowExclusiveLock);
+	links->event_log = NULL;
 }

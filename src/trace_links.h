@@ -15,9 +15,22 @@
 #define CANDYSTORE_TRACE_LINKS_H
 
 #include "postgres.h"
+#include "access/genam.h"
+#include "executor/tuptable.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
 #include "utils/uuid.h"
 
 #include "envelope.h"
+#include "trace_catalog.h"
+
+/* An index probe with a dirty snapshot (see trace_links.c). */
+typedef struct Probe
+{
+	SnapshotData dirty;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+} Probe;
 
 /* What one append decided before its insert, and must finish after it. */
 typedef struct TraceLinks
@@ -29,15 +42,24 @@ typedef struct TraceLinks
 	bool	   *unsettled;		/* parent not stored (or stored by a
 								 * transaction still in flight) */
 	pg_uuid_t  *parent_group;	/* group of each settled parent */
+	/* open from before to after the insert, when there are parents */
+	const TraceCatalog *catalog;
+	Relation	event_log;		/* NULL: nothing open */
+	Relation	by_id_index;
+	Probe		by_id;
 } TraceLinks;
 
-/* Chooses the event's group; call before inserting it. */
+/*
+ * Chooses the event's group; call before inserting it, then always
+ * trace_links_after_insert() (an error in between may skip it).
+ */
 extern void trace_links_before_insert(const Envelope *parsed, TraceLinks *links);
 
 /*
- * Records the links the new event needs; call after it was inserted, in the
- * same SPI connection.  Order matters for concurrent appends: see the .c.
+ * Records the links the new event needs when it was stored (not a
+ * duplicate), in the same SPI connection; order matters for concurrent
+ * appends: see the .c.  Closes what before_insert opened.
  */
-extern void trace_links_after_insert(const TraceLinks *links);
+extern void trace_links_after_insert(TraceLinks *links, bool stored);
 
 #endif
