@@ -19,6 +19,7 @@
 
 #include "envelope.h"
 #include "notify.h"
+#include "session_key.h"
 #include "spi_plans.h"
 #include "store.h"
 #include "trace_links.h"
@@ -31,16 +32,18 @@ static SPIPlanPtr lookup_plan = NULL;
 static void
 prepare_plans(void)
 {
-	Oid			insert_types[] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID, UUIDOID};
+	Oid			insert_types[] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID,
+	UUIDOID, TEXTOID};
 	Oid			lookup_types[] = {UUIDOID};
 
 	if (insert_plan == NULL)
 		insert_plan = spi_prepare_kept(
 								   "INSERT INTO candystore.event_log"
-								   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope, causation_group)"
-								   " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+								   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
+								   "  causation_group, session_key)"
+								   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 								   " ON CONFLICT (event_id) DO NOTHING RETURNING position",
-								   7, insert_types, 0);
+								   8, insert_types, 0);
 	if (lookup_plan == NULL)
 		lookup_plan = spi_prepare_kept(
 								   "SELECT position, envelope FROM candystore.event_log WHERE event_id = $1",
@@ -94,11 +97,12 @@ int64
 store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 			 AppendOutcome *outcome)
 {
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int64		position;
 	int			rc;
 	TraceLinks	links;
+	text	   *session;
 
 	SPI_connect();
 	prepare_plans();
@@ -112,6 +116,9 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 	values[4] = PointerGetDatum(parsed->correlation_ids);
 	values[5] = JsonbPGetDatum(envelope);
 	values[6] = UUIDPGetDatum(&links.group);
+	session = session_key(envelope);
+	values[7] = session ? PointerGetDatum(session) : (Datum) 0;
+	nulls[7] = session ? ' ' : 'n';
 
 	rc = SPI_execute_plan(insert_plan, values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)

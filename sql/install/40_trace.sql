@@ -176,12 +176,15 @@ COMMENT ON FUNCTION @extschema@.trace_render(uuid, text) IS
 
 -- Session timeline ----------------------------------------------------------------
 -- An event belongs to a session when its payload carries a top-level
--- "session_id" string, else a top-level "meeting_id" (Fireflies meetings).
+-- "session_id", else a top-level "meeting_id" (Fireflies meetings):
+-- coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id'),
+-- which append() stores as session_key (session_key.c).
 
-
-CREATE INDEX event_log_session_idx ON @extschema@.event_log
-    ((coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id')))
-    WHERE coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id') IS NOT NULL;
+ALTER TABLE @extschema@.event_log ADD COLUMN session_key text;
+COMMENT ON COLUMN @extschema@.event_log.session_key IS
+    'Set by append(): coalesce(envelope->''payload''->>''session_id'', envelope->''payload''->>''meeting_id'').';
+CREATE INDEX event_log_session_idx ON @extschema@.event_log (session_key)
+    WHERE session_key IS NOT NULL;
 
 CREATE FUNCTION @extschema@.session_timeline(session_id text)
     RETURNS TABLE("position" bigint, event_id uuid, event_type text, occurred_at timestamptz, envelope jsonb)
@@ -190,7 +193,7 @@ CREATE FUNCTION @extschema@.session_timeline(session_id text)
 AS $$
     SELECT l.position, l.event_id, l.event_type, l.occurred_at, l.envelope
       FROM @extschema@.event_log l
-     WHERE coalesce(l.envelope->'payload'->>'session_id', l.envelope->'payload'->>'meeting_id') = session_timeline.session_id
+     WHERE l.session_key = session_timeline.session_id
      ORDER BY l.occurred_at, l.position
 $$;
 COMMENT ON FUNCTION @extschema@.session_timeline(text) IS
