@@ -14,12 +14,12 @@
  *	  link row (parent id, its group)), then looks for the parent again and
  *	  links the parent's group;
  *	- an arriving event whose group is not its own id looks for markers
- *	  naming it (rows of that group, link rows) and, if there are any, links
- *	  its group to its id.
+ *	  naming it (index entries of rows of that group, of link rows) and, if
+ *	  there are any, links its group to its id.
  *
  * The child writes its marker before looking for the parent, and the parent
- * is inserted before it looks for markers; both look with a dirty snapshot,
- * which sees rows of transactions still in flight.  So of a child and a
+ * is inserted before it looks for markers; both see rows (or index entries)
+ * of transactions still in flight (a dirty snapshot).  So of a child and a
  * parent appended concurrently at least one sees the other, and the link is
  * never lost.  A link made for a transaction that then aborts only joins
  * groups needlessly: the walks follow real parent links inside the groups.
@@ -177,21 +177,39 @@ link_groups(const pg_uuid_t *a, const pg_uuid_t *b)
 		elog(ERROR, "recording a causation link failed: %s", SPI_result_code_string(rc));
 }
 
+/*
+ * Whether the index holds an entry for key.  Entries are looked at without
+ * visiting the heap: one of a row in flight counts (as it must), and so does
+ * one of a dead row, which only ever links groups needlessly.
+ */
+static bool
+index_has_key(Relation heap, Relation index, const pg_uuid_t *key_value)
+{
+	SnapshotData dirty;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	InitDirtySnapshot(dirty);
+	scan = index_beginscan(heap, index, &dirty, 1, 0);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(key_value));
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_tid(scan, ForwardScanDirection) != NULL;
+	index_endscan(scan);
+	return found;
+}
+
 /* Does a child stored before this event name it (group or marker)? */
 static bool
 named_by_early_children(TraceLinks *links)
 {
 	Relation	index;
 	Relation	heap;
-	Probe		probe;
-	bool		in_flight;
 	bool		found;
 
 	/* a group named after it: the children's own rows */
 	index = index_open(links->catalog->group_index, RowExclusiveLock);
-	probe_open(&probe, links->event_log, index);
-	found = probe_find(&probe, &links->event_id, InvalidAttrNumber, NULL, &in_flight);
-	probe_close(&probe);
+	found = index_has_key(links->event_log, index, &links->event_id);
 	index_close(index, RowExclusiveLock);
 	if (found)
 		return true;
@@ -199,9 +217,7 @@ named_by_early_children(TraceLinks *links)
 	/* a marker row */
 	heap = table_open(links->catalog->links, RowExclusiveLock);
 	index = index_open(links->catalog->links_index, RowExclusiveLock);
-	probe_open(&probe, heap, index);
-	found = probe_find(&probe, &links->event_id, InvalidAttrNumber, NULL, &in_flight);
-	probe_close(&probe);
+	found = index_has_key(heap, index, &links->event_id);
 	index_close(index, RowExclusiveLock);
 	table_close(heap, RowExclusiveLock);
 	return found;
