@@ -33,7 +33,7 @@ static void
 prepare_plans(void)
 {
 	Oid			insert_types[] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID,
-	UUIDOID, TEXTOID};
+								  UUIDOID, TEXTOID};
 	Oid			lookup_types[] = {UUIDOID};
 
 	if (insert_plan == NULL)
