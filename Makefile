@@ -11,6 +11,10 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c worker/*.c)
 # The install script is assembled from sql/install/*.sql, in name order, so
 # each concern keeps its own file.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+# The shipped JSON Schemas (schemas/{domain}/{name}.v{N}.schema.json) become
+# the last install part: CREATE EXTENSION registers them.
+SCHEMA_FILES = $(sort $(wildcard schemas/*/*.schema.json))
+INSTALL_PARTS += candystore-schemas.sql
 DATA_built  = candystore--$(EXTVERSION).sql
 DATA        = $(wildcard sql/upgrade/candystore--*--*.sql)
 
@@ -30,7 +34,7 @@ ifneq (,$(findstring clang,$(CC)))
 PG_CFLAGS += -Wno-unknown-warning-option -Wno-ignored-optimization-argument -Wno-ignored-attributes
 endif
 
-EXTRA_CLEAN = results regression.diffs regression.out tmp_check log
+EXTRA_CLEAN = results regression.diffs regression.out tmp_check log candystore-schemas.sql
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -42,6 +46,9 @@ with_llvm = no
 
 candystore--$(EXTVERSION).sql: $(INSTALL_PARTS) candystore.control
 	cat $(INSTALL_PARTS) > $@
+
+candystore-schemas.sql: $(SCHEMA_FILES) scripts/gen-schemas-sql.sh
+	bash scripts/gen-schemas-sql.sh $(SCHEMA_FILES) > $@.tmp && mv $@.tmp $@
 
 .PHONY: test demo stop bench
 test:

@@ -33,9 +33,24 @@ cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync =
 PP=$(cat "$RUN/pgd/port")
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
 psql_ "CREATE EXTENSION candystore"
-# let the worker declare its queue, then stop it so the queue fills up
-for _ in $(seq 1 100); do [ "$(psql_ "SELECT state FROM candystore.worker_status()")" = consuming ] && break; sleep 0.2; done
-cs_as_pg "$BIN/pg_ctl" -D "$RUN/pgd/data" -m fast -w stop >/dev/null
+consuming_since() { psql_ "SELECT connected_since FROM candystore.worker_status() WHERE state = 'consuming'"; }
+# await_reconnect OLD: waits until the worker consumes on a connection newer than OLD
+await_reconnect() {
+    for _ in $(seq 1 200); do
+        local now; now=$(consuming_since)
+        [ -n "$now" ] && [ "$now" != "$1" ] && return 0
+        sleep 0.1
+    done
+    cs_die "the worker did not reconnect"
+}
+# let the worker declare its queue, then point it at an idle queue bound to
+# nothing, so its queue fills up while PostgreSQL and the worker stay up
+await_reconnect ""
+since=$(consuming_since)
+psql_ "ALTER SYSTEM SET candystore.queue = 'bench_idle'"
+psql_ "ALTER SYSTEM SET candystore.binding_keys = 'bench.idle'"
+psql_ "SELECT pg_reload_conf()" >/dev/null
+await_reconnect "$since"
 
 amqp-declare-queue -u "amqp://127.0.0.1:$RP" -q bench_raw -d >/dev/null
 amqp-declare-queue -u "amqp://127.0.0.1:$RP" -q bench_seeds -d >/dev/null
@@ -48,8 +63,15 @@ cs_log "raw drain"
 raw_s=$("$RUN/drain" 127.0.0.1 "$RP" bench_raw "$N" noop)
 
 cs_log "worker"
+# back to its queue (a reload and a reconnect, both inside the timing)
+wpid=$(psql_ "SELECT pid FROM candystore.worker_status()")
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$wpid/stat"; }
+runq_ns() { awk '{ print $2 }' "/proc/$wpid/schedstat"; }
+cpu0=$(cpu_ticks); runq0=$(runq_ns)
 t0=$(date +%s.%N)
-cs_as_pg "$BIN/pg_ctl" -D "$RUN/pgd/data" -o "-p $PP" -l "$RUN/pgd/server.log" -w start >/dev/null
+psql_ "ALTER SYSTEM RESET candystore.queue"
+psql_ "ALTER SYSTEM RESET candystore.binding_keys"
+psql_ "SELECT pg_reload_conf()" >/dev/null
 rss_first="" rss_last=""
 while :; do
     stored=$(psql_ "SELECT stored + duplicates + dead_lettered FROM candystore.stats")
@@ -64,7 +86,10 @@ while :; do
     sleep 0.05
 done
 t1=$(date +%s.%N)
+cpu1=$(cpu_ticks); runq1=$(runq_ns)
 worker_s=$(awk "BEGIN { print $t1 - $t0 }")
+# the worker's own CPU time (user + system) per message: less noisy than the rate
+cpu_us=$(awk -v d="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
 stats=$(psql_ "SELECT format('stored %s, duplicates %s, dead-lettered %s, batches %s', stored, duplicates, dead_lettered, batches) FROM candystore.stats")
 
 cs_log "seeds' design (one append and commit per message)"
@@ -82,4 +107,11 @@ echo
 printf 'worker / raw drain: %.0f%%   worker / seeds design: %.1fx\n' \
     "$(awk "BEGIN { print 100 * $worker_r / $raw_r }")" "$(awk "BEGIN { print $worker_r / $seeds_r }")"
 echo "worker: $stats; private memory (RssAnon) first sample ${rss_first:-?} kB, last ${rss_last:-?} kB"
-echo "(worker time includes PostgreSQL start-up and the broker connection)"
+echo "worker CPU time (user + system): $cpu_us µs per message"
+awk -v c="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v q="$((runq1 - runq0))" -v w="$worker_s" 'BEGIN {
+    printf "worker wall time %.2f s: running %.2f s, runnable but waiting for a CPU %.2f s, asleep (broker, disk) %.2f s\n",
+        w, c / hz, q / 1e9, w - c / hz - q / 1e9 }'
+printf 'raw drain / seeds design: %.1fx (the most any consumer could reach over the seeds design here)\n' \
+    "$(awk "BEGIN { print $raw_r / $seeds_r }")"
+echo "(worker time includes the settings reload and its reconnection to the broker)"
+echo "load average at the end (2 cores shared with other work): $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,20 +7,29 @@
 # entries, the causation bookkeeping, the commit), per append, after a
 # warm-up; for $BASE (before causation groups) and this tree, each with and
 # without the session index, for events whose parent is stored and events
-# whose parent is never stored.  Run by hand; not part of `make test`.
+# whose parent is never stored; and for $PREV (the main line just before
+# the causation groups were merged into it: payload validation, batched
+# inserts) as installed.  Payload validation is off (candystore.validation)
+# wherever it exists: it is not the bookkeeping's cost, and $BASE has none.
+# Run by hand; not part of `make test`.
 source "$(dirname "$0")/../scripts/lib.sh"
 APPENDS=${1:-2000}
 BASE=${BASE:-62a6d9f}
+PREV=${PREV:-437bfe1}
 cs_ensure_packages valgrind
 RUN=$CS_RUN/bench-trace-cost
 mkdir -p "$RUN"
 BIN=$(cs_private_install "$RUN/pg")
-if [ "$(cat "$RUN/base-src/.base" 2>/dev/null)" != "$BASE" ]; then    # else: already built
-    rm -rf "$RUN/base-src" && mkdir -p "$RUN/base-src"
-    git -C "$CS_ROOT" archive "$BASE" | tar -x -C "$RUN/base-src"
-    echo "$BASE" > "$RUN/base-src/.base"
-fi
-BASE_BIN=$(CS_ROOT=$RUN/base-src cs_private_install "$RUN/base-pg")
+build_commit() {    # $1 = name, $2 = commit: prints the bindir of its private install
+    if [ "$(cat "$RUN/$1-src/.base" 2>/dev/null)" != "$2" ]; then    # else: already built
+        rm -rf "$RUN/$1-src" && mkdir -p "$RUN/$1-src"
+        git -C "$CS_ROOT" archive "$2" | tar -x -C "$RUN/$1-src"
+        echo "$2" > "$RUN/$1-src/.base"
+    fi
+    CS_ROOT=$RUN/$1-src cs_private_install "$RUN/$1-pg"
+}
+BASE_BIN=$(build_commit base "$BASE")
+PREV_BIN=$(build_commit prev "$PREV")
 
 appends() {     # $1 = first i, $2 = count, $3 = stored | missing: one line of SQL
     local parent
@@ -29,15 +38,16 @@ appends() {     # $1 = first i, $2 = count, $3 = stored | missing: one line of S
     else
         parent="jsonb_build_array(md5('never' || i)::uuid)"
     fi
-    echo "SELECT count(candystore.append(jsonb_build_object('event_id', md5('e' || i)::uuid, 'event_type', 'fireflies.transcript.ready', 'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0', 'source', jsonb_build_object('host','b','type','webhook','app','fireflies','meta',null), 'correlation_ids', $parent, 'agent_context', null, 'payload', jsonb_build_object('meeting_id', 'm' || (i / 4))))) FROM generate_series($1, $1 + $2 - 1) i;"
+    echo "SELECT count(candystore.append(jsonb_build_object('event_id', md5('e' || i)::uuid, 'event_type', 'fireflies.transcript.ready', 'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0', 'source', jsonb_build_object('host','b','type','webhook','app','fireflies','meta',null), 'correlation_ids', $parent, 'agent_context', null, 'payload', jsonb_build_object('id', 'ff_' || i, 'meeting_id', 'm' || (i / 4))))) FROM generate_series($1, $1 + $2 - 1) i;"
 }
 
-# variant NAME BINDIR KEEP_SESSION_INDEX: prints "NAME stored_Ir missing_Ir" per append
+# variant NAME BINDIR KEEP_SESSION_INDEX [CONF]: prints "NAME stored_Ir missing_Ir" per append
 variant() {
     local name=$1 bin=$2 keep=$3 dir=$RUN/$1
     rm -rf "$dir" && mkdir -p "$dir" && chown "$(cs_pg_user)" "$dir"
     cs_as_pg "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
     echo "shared_preload_libraries = 'candystore'" >> "$dir/data/postgresql.conf"
+    [ -z "${4:-}" ] || echo "$4" >> "$dir/data/postgresql.conf"
     {
         echo "CREATE EXTENSION candystore;"
         [ "$keep" = yes ] || echo "DROP INDEX candystore.event_log_session_idx;"
@@ -64,15 +74,18 @@ declare -A ir
 while read -r name s m; do ir[$name.stored]=$s; ir[$name.missing]=$m; done < <(
     variant base_bare "$BASE_BIN" no
     variant base_session "$BASE_BIN" yes
-    variant now_no_session "$BIN" no
-    variant now_all "$BIN" yes)
+    variant prev "$PREV_BIN" yes "candystore.validation = off"
+    variant now_no_session "$BIN" no "candystore.validation = off"
+    variant now_all "$BIN" yes "candystore.validation = off")
 echo
 echo "Instructions per append (callgrind: the whole statement of $APPENDS appends, after 400 warm-up appends)"
-printf '%-10s %14s %14s %14s %14s %12s %12s\n' parent "$BASE bare" "$BASE +session" "now -session" "now (all on)" "groups only" "all vs bare"
+printf '%-10s %14s %14s %14s %14s %14s %12s %12s %12s\n' parent "$BASE bare" "$BASE +session" "$PREV" "now -session" "now (all on)" "groups only" "all vs bare" "vs $PREV"
 for kind in stored missing; do
-    b=${ir[base_bare.$kind]}; bs=${ir[base_session.$kind]}; np=${ir[now_no_session.$kind]}; na=${ir[now_all.$kind]}
-    printf '%-10s %14s %14s %14s %14s %+11.1f%% %+11.1f%%\n' "$kind" "$b" "$bs" "$np" "$na" \
+    b=${ir[base_bare.$kind]}; bs=${ir[base_session.$kind]}; p=${ir[prev.$kind]}; np=${ir[now_no_session.$kind]}; na=${ir[now_all.$kind]}
+    printf '%-10s %14s %14s %14s %14s %14s %+11.1f%% %+11.1f%% %+11.1f%%\n' "$kind" "$b" "$bs" "$p" "$np" "$na" \
         "$(awk -v a="$np" -v b="$b" 'BEGIN { print (a - b) * 100 / b }')" \
-        "$(awk -v a="$na" -v b="$b" 'BEGIN { print (a - b) * 100 / b }')"
+        "$(awk -v a="$na" -v b="$b" 'BEGIN { print (a - b) * 100 / b }')" \
+        "$(awk -v a="$na" -v b="$p" 'BEGIN { print (a - b) * 100 / b }')"
 done
-echo "(bare: session index dropped; +session: as installed by $BASE; now: this tree; groups only: now -session vs bare)"
+echo "(bare: session index dropped; +session: as installed by $BASE; $PREV: as installed (its session index),"
+echo " without causation groups; now: this tree; groups only: now -session vs bare; validation off where it exists)"

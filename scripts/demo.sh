@@ -1,29 +1,82 @@
 #!/usr/bin/env bash
 # `make demo`: install what is missing, build, install candystore into a
-# private PostgreSQL under .run/demo, start a throwaway cluster with
-# candystore preloaded, append the seeds' sample flow and print it back.
-# The cluster is stopped at the end unless KEEP=1 (then `make stop`).
+# private PostgreSQL under .run/demo, start a private RabbitMQ and a
+# throwaway cluster with candystore preloaded and its ingest worker pointed
+# at that broker, publish the seeds' sample flow (and one malformed message)
+# through RabbitMQ, wait until the worker has stored it, and show it: the
+# events, the worker's counters, the dead letter and the causation tree.
+# Both servers are stopped at the end unless KEEP=1 (then `make stop`).
 source "$(dirname "$0")/lib.sh"
 
 cs_ensure_packages
 DIR=$CS_RUN/demo
+RMQ=$DIR/rabbitmq
 BIN=$DIR/pg$("$(cs_pg_config)" --bindir)
+EXCHANGE=bloodbank.events.v1
+# what a previous `make demo KEEP=1` left running
 [ -x "$BIN/pg_ctl" ] && cs_pg_stop "$DIR/cluster" "$BIN"
-rm -rf "$DIR/cluster"
+[ -d "$RMQ" ] && cs_rabbit_stop "$RMQ"
+rm -rf "$DIR/cluster" "$RMQ"
 
 cs_log "building and installing into $DIR/pg"
 BIN=$(cs_private_install "$DIR/pg")
-cs_pg_start "$DIR/cluster" "$BIN" "shared_preload_libraries = 'candystore'"
-[ "${KEEP:-0}" = 1 ] || trap 'cs_pg_stop "$DIR/cluster" "$BIN"' EXIT
+
+# Stop both servers on the way out, unless asked to keep a demo that worked.
+stop_servers() {
+    local rc=$?
+    if [ "${KEEP:-0}" != 1 ] || [ "$rc" -ne 0 ]; then
+        cs_pg_stop "$DIR/cluster" "$BIN"
+        cs_rabbit_stop "$RMQ"
+    fi
+}
+trap stop_servers EXIT
+
+cs_log "starting a private RabbitMQ"
+cs_rabbit_start "$RMQ"
+# (amqp-publish reads a trailing "/" as the empty vhost, not the default one)
+AMQP_URL="amqp://guest:guest@127.0.0.1:$(cat "$RMQ/port")"
+
+cs_log "starting PostgreSQL with the ingest worker consuming from $AMQP_URL"
+cs_pg_start "$DIR/cluster" "$BIN" "shared_preload_libraries = 'candystore'" \
+    "candystore.database = 'postgres'" "candystore.amqp_url = '$AMQP_URL'" \
+    "candystore.batch_timeout_ms = 20"
 PORT=$(cat "$DIR/cluster/port")
 
 psql_demo() { psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres "$@"; }
-psql_demo -c 'CREATE EXTENSION candystore' 
-psql_demo -v flow="$(cat "$CS_ROOT/demo/sample-flow.jsonl")" -f "$CS_ROOT/demo/show-flow.sql"
+# psql_until SQL: waits (up to 60 s) until the query returns t
+psql_until() {
+    for _ in $(seq 1 120); do
+        [ "$(psql_demo -At -c "$1")" = t ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+psql_demo -c 'CREATE EXTENSION candystore'
+# the worker declares the exchange and its queue once connected
+psql_until "SELECT bool_and(state = 'consuming') FROM candystore.worker_status()" ||
+    cs_die "the ingest worker did not connect to RabbitMQ (see $DIR/cluster/server.log)"
+
+# Published as a producer would: routing key = event type, persistent, JSON.
+publish() {
+    amqp-publish --url="$AMQP_URL" -e "$EXCHANGE" -r "$1" -p -C application/json -b "$2"
+}
+published=0
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    publish "$(sed -n 's/.*"event_type": *"\([^"]*\)".*/\1/p' <<<"$line")" "$line"
+    published=$((published + 1))
+done < "$CS_ROOT/demo/sample-flow.jsonl"
+# and one a producer got wrong: it ends in candystore.dead_letters
+publish fireflies.transcript.ready '{"event_id": "not-a-uuid", "event_type": "fireflies.transcript.ready"}'
+cs_log "published $published events and 1 malformed message to $EXCHANGE"
+
+psql_until "SELECT stored + dead_lettered >= $((published + 1)) FROM candystore.stats" ||
+    cs_die "the flow did not arrive within 60 s (see $DIR/cluster/server.log)"
+psql_demo -f "$CS_ROOT/demo/show-flow.sql"
 
 if [ "${KEEP:-0}" = 1 ]; then
-    cs_log "the demo cluster is running: psql -h 127.0.0.1 -p $PORT -U postgres"
-    cs_log "stop it with: make stop"
+    cs_log "the demo is running: psql -h 127.0.0.1 -p $PORT -U postgres; RabbitMQ at $AMQP_URL"
+    cs_log "stop both with: make stop"
 else
-    cs_log "demo done; the cluster is stopped (make demo KEEP=1 keeps it running)"
+    cs_log "demo done; PostgreSQL and RabbitMQ are stopped (make demo KEEP=1 keeps them running)"
 fi

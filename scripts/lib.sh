@@ -160,7 +160,7 @@ cs_rabbit_start() {
     chmod o+x "$dir"
     rm -f "$dir/pid"
     (cd "$dir" && cs_as_rabbit "$dir" setsid /usr/lib/rabbitmq/bin/rabbitmq-server \
-        >"$dir/log/startup.log" 2>&1 &)
+        >"$dir/log/startup.log" 2>&1 &) </dev/null >/dev/null 2>&1   # holds no caller's pipe open
     for _ in $(seq 1 120); do
         [ -s "$dir/pid" ] && break
         sleep 0.5

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make stop`: stop the demo cluster that `make demo KEEP=1` left running.
+# `make stop`: stop the demo cluster and broker that `make demo KEEP=1` left running.
 source "$(dirname "$0")/lib.sh"
 BIN=$CS_RUN/demo/pg$("$(cs_pg_config)" --bindir)
 if [ -f "$CS_RUN/demo/cluster/data/postmaster.pid" ]; then
@@ -7,4 +7,10 @@ if [ -f "$CS_RUN/demo/cluster/data/postmaster.pid" ]; then
     cs_log "demo cluster stopped"
 else
     cs_log "no demo cluster running"
+fi
+if [ -s "$CS_RUN/demo/rabbitmq/pid" ]; then
+    cs_rabbit_stop "$CS_RUN/demo/rabbitmq"
+    cs_log "demo RabbitMQ stopped"
+else
+    cs_log "no demo RabbitMQ running"
 fi

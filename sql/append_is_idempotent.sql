@@ -24,7 +24,7 @@ SELECT candystore.append(jsonb_set(jsonb_set(pg_temp.sample_envelope('c3000000-0
                                              '{payload,title}', '"Edited"'), '{version}', '"1.0.1"'));
 SELECT candystore.append(pg_temp.sample_envelope('c3000000-0000-4000-8000-000000000001') - 'agent_context');
 \set VERBOSITY terse
-SELECT pg_temp.expect_error($$SELECT candystore.append(jsonb_set(pg_temp.sample_envelope('c3000000-0000-4000-8000-000000000001'), '{payload}', '{}'))$$) AS conflict;
+SELECT pg_temp.expect_error($$SELECT candystore.append(jsonb_set(pg_temp.sample_envelope('c3000000-0000-4000-8000-000000000001'), '{payload}', '{"id": "ff_other"}'))$$) AS conflict;
 -- and stores nothing: the original is intact and no row was added
 SELECT count(*) AS stored, bool_and(envelope = pg_temp.sample_envelope('c3000000-0000-4000-8000-000000000001')) AS original_intact
   FROM candystore.events WHERE event_id = 'c3000000-0000-4000-8000-000000000001';
@@ -34,7 +34,7 @@ SELECT count(*) AS stored, bool_and(envelope = pg_temp.sample_envelope('c3000000
 BEGIN;
 SELECT candystore.append(pg_temp.sample_envelope('c3000000-0000-4000-8000-000000000003')) > 0 AS appended;
 SAVEPOINT s;
-SELECT candystore.append(pg_temp.sample_envelope('c3000000-0000-4000-8000-000000000001') || '{"payload": {}}');
+SELECT candystore.append(pg_temp.sample_envelope('c3000000-0000-4000-8000-000000000001') || '{"payload": {"id": "ff_other"}}');
 ROLLBACK TO s;
 COMMIT;
 SELECT count(*) AS kept FROM candystore.events WHERE event_id = 'c3000000-0000-4000-8000-000000000003';

@@ -30,7 +30,9 @@ INSERT INTO accepted VALUES
   "correlation_id": "a1000000-0000-4000-8000-000000000003",
   "target": "rag", "x_custom": {"nested": [1, 2.50, null]},
   "payload": {"action": "created", "kind": "transcript", "uri": "file:///t/meeting_123.txt"}}'),
-('hook trigger, empty payload, leap second', '{"event_id": "a1000000-0000-4000-8000-000000000005", "event_type": "llm.prompt",
+-- (a type without a registered schema: an empty payload is a valid envelope;
+-- a registered contract such as llm.prompt's may require fields, see payload_validation_on_append)
+('hook trigger, empty payload, leap second', '{"event_id": "a1000000-0000-4000-8000-000000000005", "event_type": "claude.hook.session_end",
   "timestamp": "2016-12-31T23:59:60Z", "version": "v12",
   "source": {"host": "h", "type": "hook"}, "correlation_ids": ["a1000000-0000-4000-8000-000000000099"],
   "correlation_id": null, "agent_context": {}, "trace_context": null, "payload": {}}'),
@@ -67,3 +69,7 @@ SELECT label, pg_temp.expect_error(format('SELECT candystore.check_envelope(%L)'
   FROM accepted ORDER BY label;
 
 SELECT candystore.get_event('a1000000-0000-4000-8000-00000000dead') IS NULL AS absent_is_null;
+
+-- schemas/core/event-envelope.v1.schema.json, the envelope rules as JSON Schema, accepts them all too
+SELECT label, candystore.jsonb_matches_schema('{"$ref": "https://33god.dev/schemas/core/event-envelope.v1.schema.json"}', envelope) AS envelope_schema_accepts
+  FROM accepted ORDER BY label;

@@ -22,7 +22,7 @@ SELECT pg_temp.expect_error(format('SELECT candystore.check_envelope(%L)',
 
 -- a payload nested 5,000 levels deep is just data
 SELECT candystore.append(jsonb_set(pg_temp.sample_envelope('a7000000-0000-4000-8000-000000000002'), '{payload}',
-           (repeat('{"a": ', 5000) || '1' || repeat('}', 5000))::jsonb)) > 0 AS deep_payload_appended;
+           ('{"id": "ff_deep", "a": ' || repeat('{"a": ', 4999) || '1' || repeat('}', 5000))::jsonb)) > 0 AS deep_payload_appended;
 SELECT candystore.get_event('a7000000-0000-4000-8000-000000000002') #>> '{payload,a,a,a}' IS NOT NULL AS deep_payload_kept;
 
 -- a 1 MB string field is kept whole; the error for a 1 MB bad event_type quotes only 100 bytes

@@ -3,8 +3,10 @@
 \i sql/helpers/expect_error.sql
 SELECT * FROM candystore.maintenance_jobs();
 SELECT * FROM candystore.maintenance_jobs('1 day');
+SELECT * FROM candystore.maintenance_jobs(dead_letter_retention => '30 days');
 \set VERBOSITY default
 SELECT * FROM candystore.schedule_maintenance();
 \set VERBOSITY terse
 SELECT candystore.unschedule_maintenance() AS removed_without_pg_cron;
 SELECT candystore.cleanup_outbox() >= 0 AS cleanup_runs_by_hand;
+SELECT candystore.prune_dead_letters() >= 0 AS prune_runs_by_hand;

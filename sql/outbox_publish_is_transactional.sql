@@ -39,7 +39,7 @@ SELECT count(*) AS queued_once FROM queued WHERE event_id = 'b8000000-0000-4000-
 
 -- bad input changes nothing
 SELECT pg_temp.expect_error($$SELECT candystore.publish('{"event_id": "x"}')$$) AS invalid,
-       pg_temp.expect_error($$SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000001') || '{"payload": {}}')$$) AS conflict,
+       pg_temp.expect_error($$SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000001') || '{"payload": {"id": "ff_other"}}')$$) AS conflict,
        pg_temp.expect_error($$SELECT candystore.publish(NULL)$$) AS null_envelope;
 SELECT count(*) AS queued_total FROM queued;
 

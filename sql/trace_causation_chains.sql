@@ -26,7 +26,7 @@ CREATE FUNCTION pg_temp.s(ids uuid[]) RETURNS int[] LANGUAGE sql IMMUTABLE
 -- The sample flow: upload -> ready -> processed -> artifact.created, plus a
 -- second artifact, and a summary joining both artifacts (two parents).
 SELECT pg_temp.ev(1, 'fireflies.transcript.upload', '{}', '{"meeting_id":"trace-m-1"}');
-SELECT pg_temp.ev(2, 'fireflies.transcript.ready', '{1}', '{"meeting_id":"trace-m-1"}');
+SELECT pg_temp.ev(2, 'fireflies.transcript.ready', '{1}', '{"id":"ff-trace-1","meeting_id":"trace-m-1"}');
 SELECT pg_temp.ev(3, 'fireflies.transcript.processed', '{2}', '{"session_id":"trace-s-9","meeting_id":"trace-m-1"}');
 SELECT pg_temp.ev(4, 'artifact.created', '{3}', '{"meeting_id":"trace-m-1"}');
 SELECT pg_temp.ev(5, 'artifact.created', '{3}');

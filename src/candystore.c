@@ -7,6 +7,7 @@
 #include "fmgr.h"
 
 #include "jsonschema/jsonschema.h"
+#include "jsonschema/registry.h"
 #include "notify.h"
 #include "worker/worker.h"
 
@@ -19,5 +20,6 @@ _PG_init(void)
 {
 	notify_init();
 	jsonschema_register_gucs();
+	registry_init();
 	worker_init();
 }

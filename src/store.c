@@ -2,11 +2,16 @@
  * store.c
  *	  candystore.append() and the append path beneath it.
  *
- * An envelope is inserted with ON CONFLICT (event_id) DO NOTHING through a
- * plan prepared once per backend.  When the id is taken, the stored envelope
- * is compared with the new one (jsonb equality): the same content is the
- * normal at-least-once redelivery and returns the stored position; other
- * content is a conflict and stores nothing.
+ * Envelopes are inserted with ON CONFLICT (event_id) DO NOTHING through
+ * plans prepared once per backend: one row for candystore.append(), many in
+ * one statement for the ingest worker's batches.  When an id is taken, the
+ * stored envelope is compared with the new one (jsonb equality): the same
+ * content is the normal at-least-once redelivery and gives the stored
+ * position; other content is a conflict and raises.
+ *
+ * Each row also gets its causation group and session key (trace_links.c,
+ * session_key.c): the groups of a chunk's rows are chosen before its INSERT
+ * and their links recorded after it, row by row in order.
  */
 #include "postgres.h"
 
@@ -14,10 +19,12 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 #include "envelope.h"
+#include "jsonschema/registry.h"
 #include "notify.h"
 #include "session_key.h"
 #include "spi_plans.h"
@@ -26,24 +33,60 @@
 
 bool		store_removal_allowed = false;
 
-static SPIPlanPtr insert_plan = NULL;
+/*
+ * A batch is inserted in chunks of up to 2^STORE_CHUNK_LOG2 rows, one
+ * multi-row INSERT each: the executor starts once per chunk, not once per
+ * event.  One plan per power of two up to that, so any count is a few
+ * chunks.
+ */
+#define STORE_CHUNK_LOG2 6
+#define STORE_COLUMNS 8
+
+static SPIPlanPtr insert_plans[STORE_CHUNK_LOG2 + 1];
 static SPIPlanPtr lookup_plan = NULL;
 
-static void
-prepare_plans(void)
+/* The INSERT of 2^log2rows rows, prepared on first use. */
+static SPIPlanPtr
+insert_plan(int log2rows)
 {
-	Oid			insert_types[] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID,
-								  UUIDOID, TEXTOID};
+	static const Oid row_types[STORE_COLUMNS] = {
+		UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID, UUIDOID, TEXTOID
+	};
+	int			rows = 1 << log2rows;
+	StringInfoData sql;
+	Oid		   *types;
+
+	if (insert_plans[log2rows] != NULL)
+		return insert_plans[log2rows];
+
+	types = palloc(sizeof(Oid) * rows * STORE_COLUMNS);
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO candystore.event_log"
+						   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
+						   "  causation_group, session_key)"
+						   " VALUES ");
+	for (int r = 0; r < rows; r++)
+	{
+		int			p = r * STORE_COLUMNS;
+
+		appendStringInfo(&sql, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", r > 0 ? ", " : "",
+						 p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8);
+		memcpy(types + p, row_types, sizeof(row_types));
+	}
+	appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING RETURNING event_id, position");
+	/* the parameters' values never change the plan: plan once, not per call */
+	insert_plans[log2rows] = spi_prepare_kept(sql.data, rows * STORE_COLUMNS, types,
+											  CURSOR_OPT_GENERIC_PLAN);
+	pfree(types);
+	pfree(sql.data);
+	return insert_plans[log2rows];
+}
+
+static void
+prepare_lookup_plan(void)
+{
 	Oid			lookup_types[] = {UUIDOID};
 
-	if (insert_plan == NULL)
-		insert_plan = spi_prepare_kept(
-								   "INSERT INTO candystore.event_log"
-								   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
-								   "  causation_group, session_key)"
-								   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-								   " ON CONFLICT (event_id) DO NOTHING RETURNING position",
-								   8, insert_types, 0);
 	if (lookup_plan == NULL)
 		lookup_plan = spi_prepare_kept(
 								   "SELECT position, envelope FROM candystore.event_log WHERE event_id = $1",
@@ -93,77 +136,243 @@ differing_fields(Jsonb *stored, Jsonb *incoming)
 	return buf.data;
 }
 
+/* The position of the event if it is stored with this very content, else -1. */
+static int64
+stored_duplicate(Jsonb *envelope, const Envelope *parsed)
+{
+	Datum		values[1];
+	bool		isnull;
+	int			rc;
+
+	values[0] = UUIDPGetDatum(&parsed->event_id);
+	rc = SPI_execute_plan(lookup_plan, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading candystore.event_log failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1 ||
+		!DatumGetBool(DirectFunctionCall2(jsonb_eq,
+										  SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
+										  JsonbPGetDatum(envelope))))
+		return -1;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * An event id already taken: the same content is a duplicate (its stored
+ * position is returned), other content raises unique_violation.
+ */
+static void
+resolve_conflict(StoreRow *row)
+{
+	Datum		id = UUIDPGetDatum(&row->parsed->event_id);
+	bool		isnull;
+	Jsonb	   *stored;
+	int			rc;
+
+	/*
+	 * Not read-only: the conflicting row may come from an earlier command
+	 * of this very statement, or this very chunk, visible only after a
+	 * command-counter bump.
+	 */
+	rc = SPI_execute_plan(lookup_plan, &id, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "event id conflict reported but no stored event found");
+	row->position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	stored = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored),
+										  JsonbPGetDatum(row->envelope))))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("event %s is already stored with different content",
+						DatumGetCString(DirectFunctionCall1(uuid_out, id))),
+				 errdetail("The stored event (position " INT64_FORMAT ") differs in: %s.",
+						   row->position, differing_fields(stored, row->envelope)),
+				 errhint("An event id names one event forever: give a changed event a new event_id.")));
+	row->outcome = APPEND_DUPLICATE;
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * One multi-row INSERT of 2^log2rows rows, then their conflicts resolved and
+ * their causation links recorded.
+ */
+static void
+insert_chunk(StoreRow *rows, int log2rows)
+{
+	int			n = 1 << log2rows;
+	Datum	   *values = palloc(sizeof(Datum) * n * STORE_COLUMNS);
+	char	   *nulls = palloc(n * STORE_COLUMNS);
+	bool	   *inserted = palloc0(sizeof(bool) * n);
+	TraceLinks *links = palloc(sizeof(TraceLinks) * n);
+	TraceLinksScope scope;
+	uint64		returned;
+	uint64		next = 0;
+	int			rc;
+
+	trace_links_begin(&scope);
+	for (int r = 0; r < n; r++)
+	{
+		Datum	   *v = values + r * STORE_COLUMNS;
+		char	   *nl = nulls + r * STORE_COLUMNS;
+		text	   *session = session_key(rows[r].envelope);
+
+		memset(nl, ' ', STORE_COLUMNS);
+		v[0] = UUIDPGetDatum(&rows[r].parsed->event_id);
+		v[1] = PointerGetDatum(rows[r].parsed->event_type);
+		v[2] = TimestampTzGetDatum(rows[r].parsed->occurred_at);
+		v[3] = PointerGetDatum(rows[r].routing_key);
+		if (rows[r].routing_key == NULL)
+			nl[3] = 'n';
+		v[4] = PointerGetDatum(rows[r].parsed->correlation_ids);
+		v[5] = JsonbPGetDatum(rows[r].envelope);
+		/* sees the rows before it in this chunk, which the INSERT stores first */
+		trace_links_before_insert(&scope, links, r, rows[r].parsed);
+		v[6] = UUIDPGetDatum(&links[r].group);
+		v[7] = PointerGetDatum(session);
+		if (session == NULL)
+			nl[7] = 'n';
+	}
+	rc = SPI_execute_plan(insert_plan(log2rows), values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "inserting into candystore.event_log failed: %s", SPI_result_code_string(rc));
+
+	/*
+	 * RETURNING lists the inserted rows in the order of the VALUES list; the
+	 * rows it skips hit an event id already taken (possibly by an earlier
+	 * row of this chunk).
+	 */
+	returned = SPI_processed;
+	for (int r = 0; r < n && next < returned; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[next];
+		bool		isnull;
+		pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (memcmp(id, &rows[r].parsed->event_id, sizeof(pg_uuid_t)) != 0)
+			continue;
+		rows[r].position = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		rows[r].outcome = APPEND_STORED;
+		notify_note_position(rows[r].position);
+		inserted[r] = true;
+		next++;
+	}
+	if (next != returned)
+		elog(ERROR, "candystore.event_log insert returned its rows out of order");
+	SPI_freetuptable(SPI_tuptable);
+
+	for (int r = 0; r < n; r++)
+		if (!inserted[r])
+			resolve_conflict(&rows[r]);
+
+	/* every row of the chunk is in the table now, as the dirty probes see it */
+	for (int r = 0; r < n; r++)
+		links[r].stored = inserted[r];
+	for (int r = 0; r < n; r++)
+		trace_links_after_insert(&scope, links, r);
+	trace_links_end(&scope);
+	pfree(values);
+	pfree(nulls);
+	pfree(inserted);
+}
+
+/*
+ * The payload's contract, checked for every row before anything is written.
+ * A refused event that is already stored with the same content is a
+ * redelivery: it was accepted then, and stays a duplicate whatever the schema
+ * says now.  Any other refusal raises.  Returns the rows still to insert:
+ * the rows themselves when none was a refused duplicate (the usual case),
+ * else a compacted copy, with *original set so outcomes can be copied back.
+ */
+static StoreRow *
+rows_with_acceptable_payloads(StoreRow *rows, int *n, StoreRow **original)
+{
+	StoreRow   *kept = NULL;
+	int			nkept = 0;
+
+	*original = NULL;
+	for (int r = 0; r < *n; r++)
+	{
+		RegistryFailure failure;
+		int64		position;
+
+		if (registry_payload_acceptable(rows[r].envelope, rows[r].parsed, &failure))
+		{
+			if (kept != NULL)
+				kept[nkept++] = rows[r];
+			continue;
+		}
+		position = stored_duplicate(rows[r].envelope, rows[r].parsed);
+		if (position < 0)
+			registry_raise(&failure);
+		rows[r].outcome = APPEND_DUPLICATE;
+		rows[r].position = position;
+		if (kept == NULL)
+		{
+			kept = palloc(sizeof(StoreRow) * *n);
+			memcpy(kept, rows, sizeof(StoreRow) * r);
+			nkept = r;
+		}
+	}
+	if (kept == NULL)
+		return rows;
+	*original = rows;
+	*n = nkept;
+	return kept;
+}
+
+/* Copies the outcomes of the compacted rows back to the caller's array. */
+static void
+copy_outcomes_back(StoreRow *original, StoreRow *kept, int nkept)
+{
+	int			r = 0;
+
+	for (int k = 0; k < nkept; k++)
+	{
+		while (original[r].envelope != kept[k].envelope)
+			r++;
+		original[r].outcome = kept[k].outcome;
+		original[r].position = kept[k].position;
+	}
+	pfree(kept);
+}
+
+void
+store_append_rows(StoreRow *rows, int n)
+{
+	int			done = 0;
+	StoreRow   *refused;
+
+	/*
+	 * Every append comes through here: one row from candystore.append(), a
+	 * batch from the ingest worker, so the payload check below applies to
+	 * both alike.
+	 */
+	SPI_connect();
+	prepare_lookup_plan();
+	rows = rows_with_acceptable_payloads(rows, &n, &refused);
+	while (done < n)
+	{
+		int			log2rows = STORE_CHUNK_LOG2;
+
+		CHECK_FOR_INTERRUPTS();
+		while ((1 << log2rows) > n - done)
+			log2rows--;
+		insert_chunk(rows + done, log2rows);
+		done += 1 << log2rows;
+	}
+	if (refused != NULL)
+		copy_outcomes_back(refused, rows, n);
+	SPI_finish();
+}
+
 int64
 store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 			 AppendOutcome *outcome)
 {
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	int64		position;
-	int			rc;
-	TraceLinks	links;
-	text	   *session;
+	StoreRow	row = {.envelope = envelope,.parsed = parsed,.routing_key = routing_key};
 
-	SPI_connect();
-	prepare_plans();
-	trace_links_before_insert(parsed, &links);
-
-	values[0] = UUIDPGetDatum(&parsed->event_id);
-	values[1] = PointerGetDatum(parsed->event_type);
-	values[2] = TimestampTzGetDatum(parsed->occurred_at);
-	values[3] = routing_key ? PointerGetDatum(routing_key) : (Datum) 0;
-	nulls[3] = routing_key ? ' ' : 'n';
-	values[4] = PointerGetDatum(parsed->correlation_ids);
-	values[5] = JsonbPGetDatum(envelope);
-	values[6] = UUIDPGetDatum(&links.group);
-	session = session_key(envelope);
-	values[7] = session ? PointerGetDatum(session) : (Datum) 0;
-	nulls[7] = session ? ' ' : 'n';
-
-	rc = SPI_execute_plan(insert_plan, values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "inserting into candystore.event_log failed: %s", SPI_result_code_string(rc));
-
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		*outcome = APPEND_STORED;
-		notify_note_position(position);
-	}
-	else
-	{
-		bool		isnull;
-		Jsonb	   *stored;
-
-		/*
-		 * Not read-only: the conflicting row may come from an earlier command
-		 * of this very statement, visible only after a command-counter bump.
-		 */
-		rc = SPI_execute_plan(lookup_plan, values, NULL, false, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "event id conflict reported but no stored event found");
-		position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		stored = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		if (!DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored),
-											  JsonbPGetDatum(envelope))))
-		{
-			char	   *id = DatumGetCString(DirectFunctionCall1(uuid_out,
-																 UUIDPGetDatum(&parsed->event_id)));
-
-			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
-					 errmsg("event %s is already stored with different content", id),
-					 errdetail("The stored event (position " INT64_FORMAT ") differs in: %s.",
-							   position, differing_fields(stored, envelope)),
-					 errhint("An event id names one event forever: give a changed event a new event_id.")));
-		}
-		*outcome = APPEND_DUPLICATE;
-	}
-	trace_links_after_insert(&links, *outcome == APPEND_STORED);
-	SPI_finish();
-	return position;
+	store_append_rows(&row, 1);
+	*outcome = row.outcome;
+	return row.position;
 }
 
 int64

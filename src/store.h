@@ -16,6 +16,24 @@ typedef enum AppendOutcome
 	APPEND_DUPLICATE			/* already stored with the same content */
 } AppendOutcome;
 
+/* One envelope to append, and what became of it. */
+typedef struct StoreRow
+{
+	Jsonb	   *envelope;		/* accepted by envelope_parse() */
+	const Envelope *parsed;		/* what envelope_parse() extracted */
+	text	   *routing_key;	/* or NULL */
+	AppendOutcome outcome;		/* set by store_append_rows() */
+	int64		position;		/* set by store_append_rows() */
+} StoreRow;
+
+/*
+ * Stores the rows in order, in as few statements as it can, and sets each
+ * row's outcome and position.  Raises unique_violation when an event id is
+ * stored with other content; rows before it may be inserted by then, so the
+ * caller's (sub)transaction must roll back.  Runs as the current user.
+ */
+extern void store_append_rows(StoreRow *rows, int n);
+
 /*
  * Stores an envelope that envelope_parse() accepted and returns its position.
  * Raises unique_violation when the event id is stored with other content.

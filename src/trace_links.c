@@ -24,6 +24,19 @@
  * never lost.  A link made for a transaction that then aborts only joins
  * groups needlessly: the walks follow real parent links inside the groups.
  *
+ * Rows inserted by one statement (the ingest worker's chunks of up to 64
+ * rows) are decided all before it and finished all after it.  A dirty
+ * snapshot sees every row of the own transaction, of any command, so after
+ * the statement each row finds all of its parents inserted with it; before
+ * it, none.  A parent inserted earlier in the same statement is therefore
+ * looked up among the statement's own rows, and its group (decided already)
+ * taken as if it were stored: a flow that arrives in one batch, parents
+ * first, stays in one group and writes no link row.  Should that parent's
+ * row not be stored after all (a concurrent transaction stored the same
+ * event first), the child looks the stored one up after the statement and
+ * links the two groups.  A child before its parent in the statement is a
+ * child stored before its parent, as above.
+ *
  * Plain events (parents already stored, all in one group: nearly every
  * event) cost one event_id probe per parent, one causation_group probe and
  * one probe of the (nearly always tiny) link table, and write nothing but
@@ -53,13 +66,14 @@ static SPIPlanPtr link_plan = NULL;
 
 /*
  * Starts a probe: an index scan with a dirty snapshot, which also sees rows
- * of transactions still in flight.  Reused (rescanned) for every key.
+ * of transactions still in flight.  Reused (rescanned) for every key.  With
+ * with_heap false it reads index entries only.
  */
 static void
-probe_open(Probe *probe, Relation heap, Relation index)
+probe_open(Probe *probe, Relation heap, Relation index, bool with_heap)
 {
 	InitDirtySnapshot(probe->dirty);
-	probe->slot = table_slot_create(heap, NULL);
+	probe->slot = with_heap ? table_slot_create(heap, NULL) : NULL;
 	probe->scan = index_beginscan(heap, index, &probe->dirty, 1, 0);
 }
 
@@ -67,7 +81,18 @@ static void
 probe_close(Probe *probe)
 {
 	index_endscan(probe->scan);
-	ExecDropSingleTupleTableSlot(probe->slot);
+	if (probe->slot != NULL)
+		ExecDropSingleTupleTableSlot(probe->slot);
+}
+
+static void
+probe_rescan(Probe *probe, const pg_uuid_t *key_value)
+{
+	ScanKeyData key;
+
+	InitDirtySnapshot(probe->dirty);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(key_value));
+	index_rescan(probe->scan, &key, 1, NULL, 0);
 }
 
 /*
@@ -79,12 +104,9 @@ static bool
 probe_find(Probe *probe, const pg_uuid_t *key_value, AttrNumber attnum,
 		   pg_uuid_t *value, bool *in_flight)
 {
-	ScanKeyData key;
 	bool		found;
 
-	InitDirtySnapshot(probe->dirty);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(key_value));
-	index_rescan(probe->scan, &key, 1, NULL, 0);
+	probe_rescan(probe, key_value);
 	found = index_getnext_slot(probe->scan, ForwardScanDirection, probe->slot);
 	if (found)
 	{
@@ -103,6 +125,18 @@ probe_find(Probe *probe, const pg_uuid_t *key_value, AttrNumber attnum,
 	return found;
 }
 
+/*
+ * Whether the index holds an entry for key.  Entries are looked at without
+ * visiting the heap: one of a row in flight counts (as it must), and so does
+ * one of a dead row, which only ever links groups needlessly.
+ */
+static bool
+probe_has_entry(Probe *probe, const pg_uuid_t *key_value)
+{
+	probe_rescan(probe, key_value);
+	return index_getnext_tid(probe->scan, ForwardScanDirection) != NULL;
+}
+
 static bool
 uuid_equal(const pg_uuid_t *a, const pg_uuid_t *b)
 {
@@ -110,16 +144,53 @@ uuid_equal(const pg_uuid_t *a, const pg_uuid_t *b)
 }
 
 void
-trace_links_before_insert(const Envelope *parsed, TraceLinks *links)
+trace_links_begin(TraceLinksScope *scope)
 {
+	scope->catalog = NULL;
+	scope->event_log = NULL;
+	scope->group_index = NULL;
+	scope->links = NULL;
+}
+
+/*
+ * Opened in the lock mode the insert takes (no second lock), until
+ * trace_links_end().  An error before then leaves them to the transaction's
+ * abort, which releases them.
+ */
+static void
+open_event_log(TraceLinksScope *scope)
+{
+	if (scope->event_log != NULL)
+		return;
+	scope->catalog = trace_catalog();
+	scope->event_log = table_open(scope->catalog->event_log, RowExclusiveLock);
+	scope->by_id_index = index_open(scope->catalog->event_id_index, RowExclusiveLock);
+	probe_open(&scope->by_id, scope->event_log, scope->by_id_index, true);
+}
+
+/* The row before r in the statement that inserts event id, else -1. */
+static int
+earlier_row(const TraceLinks *rows, int r, const pg_uuid_t *id)
+{
+	for (int i = 0; i < r; i++)
+		if (uuid_equal(&rows[i].event_id, id))
+			return i;
+	return -1;
+}
+
+void
+trace_links_before_insert(TraceLinksScope *scope, TraceLinks *rows, int r,
+						  const Envelope *parsed)
+{
+	TraceLinks *links = &rows[r];
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nelems;
 
 	links->event_id = parsed->event_id;
 	links->group = parsed->event_id;
+	links->stored = false;
 	links->nparents = 0;
-	links->event_log = NULL;
 
 	/* correlation_ids comes deduplicated from envelope_parse */
 	deconstruct_array(parsed->correlation_ids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
@@ -129,28 +200,30 @@ trace_links_before_insert(const Envelope *parsed, TraceLinks *links)
 	links->parents = palloc(nelems * sizeof(pg_uuid_t));
 	links->unsettled = palloc(nelems * sizeof(bool));
 	links->parent_group = palloc(nelems * sizeof(pg_uuid_t));
+	links->parent_row = palloc(nelems * sizeof(int));
 	for (int i = 0; i < nelems; i++)
 		if (!nulls[i] && !uuid_equal(DatumGetUUIDP(elems[i]), &parsed->event_id))
 			links->parents[links->nparents++] = *DatumGetUUIDP(elems[i]);
 	if (links->nparents == 0)
 		return;
 
-	/*
-	 * Open until trace_links_after_insert(), in the lock mode the insert
-	 * takes (no second lock).  An error in between leaves them to the
-	 * transaction's abort, which releases them.
-	 */
-	links->catalog = trace_catalog();
-	links->event_log = table_open(links->catalog->event_log, RowExclusiveLock);
-	links->by_id_index = index_open(links->catalog->event_id_index, RowExclusiveLock);
-	probe_open(&links->by_id, links->event_log, links->by_id_index);
+	open_event_log(scope);
 	for (int i = 0; i < links->nparents; i++)
 	{
 		bool		in_flight = false;
 
-		links->unsettled[i] = !probe_find(&links->by_id, &links->parents[i],
-										  links->catalog->causation_group,
-										  &links->parent_group[i], &in_flight) || in_flight;
+		links->parent_row[i] = -1;
+		if (probe_find(&scope->by_id, &links->parents[i], scope->catalog->causation_group,
+					   &links->parent_group[i], &in_flight))
+			links->unsettled[i] = in_flight;
+		else if ((links->parent_row[i] = earlier_row(rows, r, &links->parents[i])) >= 0)
+		{
+			/* inserted just before it, in the same statement */
+			links->unsettled[i] = false;
+			links->parent_group[i] = rows[links->parent_row[i]].group;
+		}
+		else
+			links->unsettled[i] = true;
 	}
 	links->group = links->unsettled[0] ? links->parents[0] : links->parent_group[0];
 }
@@ -177,92 +250,103 @@ link_groups(const pg_uuid_t *a, const pg_uuid_t *b)
 		elog(ERROR, "recording a causation link failed: %s", SPI_result_code_string(rc));
 }
 
-/*
- * Whether the index holds an entry for key.  Entries are looked at without
- * visiting the heap: one of a row in flight counts (as it must), and so does
- * one of a dead row, which only ever links groups needlessly.
- */
-static bool
-index_has_key(Relation heap, Relation index, const pg_uuid_t *key_value)
-{
-	SnapshotData dirty;
-	IndexScanDesc scan;
-	ScanKeyData key;
-	bool		found;
-
-	InitDirtySnapshot(dirty);
-	scan = index_beginscan(heap, index, &dirty, 1, 0);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(key_value));
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_tid(scan, ForwardScanDirection) != NULL;
-	index_endscan(scan);
-	return found;
-}
-
 /* Does a child stored before this event name it (group or marker)? */
 static bool
-named_by_early_children(TraceLinks *links)
+named_by_early_children(TraceLinksScope *scope, const pg_uuid_t *event_id)
 {
-	Relation	index;
-	Relation	heap;
-	bool		found;
-
 	/* a group named after it: the children's own rows */
-	index = index_open(links->catalog->group_index, RowExclusiveLock);
-	found = index_has_key(links->event_log, index, &links->event_id);
-	index_close(index, RowExclusiveLock);
-	if (found)
+	if (scope->group_index == NULL)
+	{
+		scope->group_index = index_open(scope->catalog->group_index, RowExclusiveLock);
+		probe_open(&scope->by_group, scope->event_log, scope->group_index, false);
+	}
+	if (probe_has_entry(&scope->by_group, event_id))
 		return true;
 
 	/* a marker row */
-	heap = table_open(links->catalog->links, RowExclusiveLock);
-	index = index_open(links->catalog->links_index, RowExclusiveLock);
-	found = index_has_key(heap, index, &links->event_id);
-	index_close(index, RowExclusiveLock);
-	table_close(heap, RowExclusiveLock);
-	return found;
+	if (scope->links == NULL)
+	{
+		scope->links = table_open(scope->catalog->links, RowExclusiveLock);
+		scope->links_index = index_open(scope->catalog->links_index, RowExclusiveLock);
+		probe_open(&scope->by_link, scope->links, scope->links_index, false);
+	}
+	return probe_has_entry(&scope->by_link, event_id);
 }
 
 void
-trace_links_after_insert(TraceLinks *links, bool stored)
+trace_links_after_insert(TraceLinksScope *scope, TraceLinks *rows, int r)
 {
-	if (links->event_log == NULL)
-		return;					/* no parents: its own group, which early
-								 * children named already */
-	if (stored)
-	{
-		/*
-		 * Markers for parents not stored yet, before looking for them again
-		 * (see the top comment).  The first one needs none: the group is
-		 * named after it, and this event's row is the marker.
-		 */
-		for (int i = 0; i < links->nparents; i++)
-		{
-			if (links->unsettled[i])
-			{
-				if (i > 0)
-					link_groups(&links->parents[i], &links->group);
-			}
-			else if (!uuid_equal(&links->parent_group[i], &links->group))
-				link_groups(&links->group, &links->parent_group[i]);
-		}
-		for (int i = 0; i < links->nparents; i++)
-		{
-			pg_uuid_t	group;
-			bool		in_flight;
+	TraceLinks *links = &rows[r];
 
-			if (links->unsettled[i] &&
-				probe_find(&links->by_id, &links->parents[i], links->catalog->causation_group,
+	/*
+	 * No parents: its own group, which early children named already.  Not
+	 * stored: a duplicate, whose links were made when it was stored.
+	 */
+	if (links->nparents == 0 || !links->stored)
+		return;
+
+	/*
+	 * Markers for parents not stored yet, before looking for them again (see
+	 * the top comment).  The first one needs none: the group is named after
+	 * it, and this event's row is the marker.
+	 */
+	for (int i = 0; i < links->nparents; i++)
+	{
+		if (links->unsettled[i])
+		{
+			if (i > 0)
+				link_groups(&links->parents[i], &links->group);
+		}
+		else if (!uuid_equal(&links->parent_group[i], &links->group))
+			link_groups(&links->group, &links->parent_group[i]);
+	}
+	for (int i = 0; i < links->nparents; i++)
+	{
+		pg_uuid_t	group;
+		bool		in_flight;
+
+		if (links->unsettled[i])
+		{
+			if (probe_find(&scope->by_id, &links->parents[i], scope->catalog->causation_group,
 						   &group, &in_flight) &&
 				!uuid_equal(&group, &links->parents[i]))
 				link_groups(&links->parents[i], &group);
 		}
-		/* (the group is never this event's id here: it has parents) */
-		if (named_by_early_children(links))
-			link_groups(&links->group, &links->event_id);
+		else if (links->parent_row[i] >= 0 && !rows[links->parent_row[i]].stored)
+		{
+			/* the parent's row lost to the same event stored concurrently */
+			if (probe_find(&scope->by_id, &links->parents[i], scope->catalog->causation_group,
+						   &group, &in_flight) &&
+				!uuid_equal(&group, &links->parent_group[i]))
+				link_groups(&links->parent_group[i], &group);
+		}
 	}
-	probe_close(&links->by_id);
-	index_close(links->by_id_index, RowExclusiveLock);
-	table_close(links->event_log, RowExclusiveLock);
-	links->event_log = NULL;
+	/* (the group is never this event's id here: it has parents) */
+	if (named_by_early_children(scope, &links->event_id))
+		link_groups(&links->group, &links->event_id);
+}
+
+void
+trace_links_end(TraceLinksScope *scope)
+{
+	if (scope->links != NULL)
+	{
+		probe_close(&scope->by_link);
+		index_close(scope->links_index, RowExclusiveLock);
+		table_close(scope->links, RowExclusiveLock);
+		scope->links = NULL;
+	}
+	if (scope->group_index != NULL)
+	{
+		probe_close(&scope->by_group);
+		index_close(scope->group_index, RowExclusiveLock);
+		scope->group_index = NULL;
+	}
+	if (scope->event_log != NULL)
+	{
+		probe_close(&scope->by_id);
+		index_close(scope->by_id_index, RowExclusiveLock);
+		table_close(scope->event_log, RowExclusiveLock);
+		scope->event_log = NULL;
+	}
 }

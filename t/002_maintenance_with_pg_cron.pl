@@ -20,18 +20,23 @@ $node->safe_psql('postgres', 'CREATE EXTENSION pg_cron; CREATE EXTENSION candyst
 
 my $jobs = $node->safe_psql('postgres',
 	q{SELECT string_agg(job_name || ' ' || schedule, ',' ORDER BY job_name) FROM candystore.schedule_maintenance('2 days')});
-is($jobs, 'candystore-outbox-cleanup 17 * * * *', 'schedule_maintenance registers the jobs');
+is($jobs, 'candystore-dead-letters-prune 47 * * * *,candystore-outbox-cleanup 17 * * * *', 'schedule_maintenance registers the jobs');
 is($node->safe_psql('postgres', q{SELECT command FROM cron.job WHERE jobname = 'candystore-outbox-cleanup'}),
 	q{SELECT candystore.cleanup_outbox('2 days')}, 'the job runs cleanup_outbox with the retention given');
+is($node->safe_psql('postgres', q{SELECT command FROM cron.job WHERE jobname = 'candystore-dead-letters-prune'}),
+	q{SELECT candystore.prune_dead_letters('7 days')}, 'the dead-letter job prunes with the default retention');
 
 # an unrelated job must survive unscheduling
 $node->safe_psql('postgres', q{SELECT cron.schedule('someone-elses-job', '0 3 * * *', 'SELECT 1')});
 
-$node->safe_psql('postgres', q{SELECT count(*) FROM candystore.schedule_maintenance('3 days')});
-is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || max(command) FROM cron.job WHERE jobname LIKE 'candystore-%'}),
-	q{1 SELECT candystore.cleanup_outbox('3 days')}, 'scheduling again updates the jobs instead of adding more');
+$node->safe_psql('postgres', q{SELECT count(*) FROM candystore.schedule_maintenance('3 days', '30 days')});
+is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || string_agg(command, ', ' ORDER BY command) FROM cron.job WHERE jobname LIKE 'candystore-%'}),
+	q{2 SELECT candystore.cleanup_outbox('3 days'), SELECT candystore.prune_dead_letters('30 days')},
+	'scheduling again updates the jobs instead of adding more');
+my ($rc, $out, $err) = $node->psql('postgres', q{SELECT * FROM candystore.schedule_maintenance('3 days', '-1 day')});
+like($err, qr/dead_letter_retention must not be negative/, 'a negative dead-letter retention is refused');
 
-is($node->safe_psql('postgres', 'SELECT candystore.unschedule_maintenance()'), '1', 'unschedule_maintenance removes its jobs');
+is($node->safe_psql('postgres', 'SELECT candystore.unschedule_maintenance()'), '2', 'unschedule_maintenance removes its jobs');
 is($node->safe_psql('postgres', q{SELECT string_agg(jobname, ',') FROM cron.job}), 'someone-elses-job',
 	'and only its jobs');
 
@@ -42,9 +47,19 @@ $node->safe_psql('postgres', q{
 	UPDATE candystore.outbox SET published_at = now() - interval '10 days';
 	SELECT cron.schedule('candystore-outbox-cleanup-test', '* * * * *', $$SELECT candystore.cleanup_outbox('1 day')$$);
 });
+# ... and dead letters redriven more than the retention ago; one that was
+# never redriven stays, however old.
+$node->safe_psql('postgres', q{
+	INSERT INTO candystore.dead_letters (received_at, reason, sqlstate, routing_key, body, redriven_at, position)
+	VALUES (now() - interval '20 days', 'fixed since', '23514', 'rk', '\x7b7d', now() - interval '10 days', 1),
+	       (now() - interval '20 days', 'still broken', '22P02', 'rk', '\x7b', NULL, NULL);
+	SELECT cron.schedule('candystore-dead-letters-prune-test', '* * * * *', $$SELECT candystore.prune_dead_letters('1 day')$$);
+});
 ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM candystore.outbox', 't'),
 	'pg_cron ran the cleanup job within its minute');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM candystore.events'), '1', 'cleaning the outbox keeps the event');
+ok($node->poll_query_until('postgres', q{SELECT string_agg(reason, ',') = 'still broken' FROM candystore.dead_letters}, 't'),
+	'pg_cron ran the prune job: the redriven dead letter is gone, the other stays');
 
 $node->stop;
 done_testing();

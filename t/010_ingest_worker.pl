@@ -155,8 +155,9 @@ check_run('published duplicates', 3, 500, 0);
 cmp_ok(stat_value('duplicates') - $dups_before, '==', 500, 'the second copies count as duplicates');
 
 # 3b. errors only storing can raise (an event id already stored with other
-# content; a number jsonb cannot hold) dead-letter that message only: the
-# good messages of the same batch are stored
+# content; a number jsonb cannot hold; a \u0000 escape jsonb refuses)
+# dead-letter that message only: the good messages of the same batch are
+# stored
 sub amqp_publish_raw
 {
 	my ($rk, $body) = @_;
@@ -172,17 +173,18 @@ publish(9, 1, 0, 1);
 await_worker_blocked();
 amqp_publish_raw('test.storing', sprintf($envelope, '00000001-0000-4000-8000-000000000001', '{"other":true}'));
 amqp_publish_raw('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000ff', '{"n":1e1000000}'));
+amqp_publish_raw('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000fe', '{"s":"nul \\u0000 here"}'));
 publish(10, 100, 0, 1);
 $locker->query_safe('COMMIT');
 $locker->quit;
 check_run('good messages batched with storing errors', 10, 100, 0);
 $node->poll_query_until('postgres',
-	"SELECT count(*) = 2 FROM candystore.dead_letters WHERE routing_key = 'test.storing'");
+	"SELECT count(*) = 3 FROM candystore.dead_letters WHERE routing_key = 'test.storing'");
 is( $node->safe_psql(
 		'postgres', q{
 		SELECT string_agg(sqlstate, ', ' ORDER BY sqlstate) FROM candystore.dead_letters
 		 WHERE routing_key = 'test.storing'}),
-	'22003, 23505',
+	'22003, 22P05, 23505',
 	'storing errors are dead-lettered with their SQLSTATE');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM candystore.event_log WHERE event_type = 'test.storing'}),
 	'0', 'nothing of the refused messages is stored');
@@ -249,6 +251,27 @@ $node->poll_query_until('postgres',
 is(run_counts(8), '500|0', 'after reload: stored from the new queue');
 $queues = rabbitmqctl('list_queues name messages --no-table-headers');
 like($queues, qr/^event_store_manager_queue\s+500$/m, 'after reload: the old queue is no longer consumed');
+
+# Payload contracts: a message whose payload fails the schema registered for
+# its event type is dead-lettered (22V01, with the path); the valid message
+# next to it is stored.
+$node->safe_psql('postgres', q{SELECT candystore.register_schema('test.contract',
+	'{"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}')});
+my $contract = '{"event_id":"%s","event_type":"test.contract","timestamp":"2026-01-27T10:15:00Z",'
+  . '"version":"1.0.0","source":{"host":"h","type":"webhook"},"payload":%s}';
+amqp_publish_raw('test.contract', sprintf($contract, '0000000c-0000-4000-8000-000000000001', '{"n":1}'));
+amqp_publish_raw('test.contract', sprintf($contract, '0000000c-0000-4000-8000-000000000002', '{"n":"one"}'));
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM candystore.dead_letters WHERE routing_key = 'test.contract'");
+is( $node->safe_psql('postgres',
+		q{SELECT sqlstate || ' ' || (reason LIKE '%/payload/n: string is not of type "integer"%') FROM candystore.dead_letters
+		   WHERE routing_key = 'test.contract'}),
+	'22V01 true', 'payload failing its schema: dead-lettered with SQLSTATE and path');
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM candystore.event_log WHERE event_type = 'test.contract'");
+is( $node->safe_psql('postgres',
+		q{SELECT string_agg(event_id::text, ',') FROM candystore.event_log WHERE event_type = 'test.contract'}),
+	'0000000c-0000-4000-8000-000000000001', 'the valid message next to it is stored');
 
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM (SELECT event_id FROM candystore.event_log GROUP BY 1 HAVING count(*) > 1) d"),

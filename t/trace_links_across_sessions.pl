@@ -19,7 +19,7 @@ sub envelope {
 	return "'{\"event_id\":\"$id\",\"event_type\":\"$type\","
 	  . "\"timestamp\":\"2026-01-27T10:15:00.123456Z\",\"version\":\"1.0.0\","
 	  . "\"source\":{\"host\":\"h\",\"type\":\"webhook\",\"app\":\"fireflies\",\"meta\":null},"
-	  . "\"correlation_ids\":[$parents],\"agent_context\":null,\"payload\":{}}'";
+	  . "\"correlation_ids\":[$parents],\"agent_context\":null,\"payload\":{\"id\":\"ff_1\"}}'";
 }
 
 $node->safe_psql('postgres',

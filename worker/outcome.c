@@ -3,7 +3,8 @@
  *	  Records the outcome of one batch of deliveries in one transaction: each
  *	  message is stored, recognised as a duplicate, or written to
  *	  candystore.dead_letters with the reason.  Checks that cannot throw
- *	  (encoding, JSON syntax, envelope) run before storing.  Should storing
+ *	  (encoding, JSON syntax, envelope) run first; the messages that pass are
+ *	  then stored together, a few multi-row inserts per batch.  Should storing
  *	  still raise a data error (an event id stored with other content, a
  *	  number jsonb cannot hold), the batch is rolled back and redone with
  *	  each store in its own subtransaction, so that only the offending
@@ -113,7 +114,12 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 		count_dead_letter(counts, dead_letter(d, "message body is not valid text in the database encoding", "22021"));
 		return NULL;
 	}
-	lex = makeJsonLexContextCstringLen(d->body, d->body_len, GetDatabaseEncoding(), true);
+	/*
+	 * Syntax only: without de-escaping, the lexer copies no strings.  The
+	 * few errors only de-escaping finds (\u0000, a lone surrogate) are
+	 * raised by jsonb_in below and dead-lettered through the fallback.
+	 */
+	lex = makeJsonLexContextCstringLen(d->body, d->body_len, GetDatabaseEncoding(), false);
 	jerr = pg_parse_json(lex, &nullSemAction);
 	if (jerr != JSON_SUCCESS)
 	{
@@ -130,13 +136,9 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 }
 
 static void
-store_one(Delivery *d, Jsonb *jb, Envelope *parsed, BatchCounts *counts)
+count_stored(StoreRow *row, BatchCounts *counts)
 {
-	AppendOutcome outcome;
-	text	   *rk = cstring_to_text(d->routing_key);
-
-	store_append(jb, parsed, rk, &outcome);
-	if (outcome == APPEND_STORED)
+	if (row->outcome == APPEND_STORED)
 		counts->stored++;
 	else
 		counts->duplicates++;
@@ -147,9 +149,45 @@ process_one(Delivery *d, BatchCounts *counts)
 {
 	Envelope	parsed;
 	Jsonb	   *jb = check_message(d, &parsed, counts);
+	StoreRow	row;
 
-	if (jb != NULL)
-		store_one(d, jb, &parsed, counts);
+	if (jb == NULL)
+		return;
+	row.envelope = jb;
+	row.parsed = &parsed;
+	row.routing_key = cstring_to_text(d->routing_key);
+	store_append_rows(&row, 1);
+	count_stored(&row, counts);
+}
+
+/*
+ * The common case: every message checked (the bad ones dead-lettered), then
+ * the good ones stored together, in a few multi-row inserts.  Allocates in
+ * the transaction's memory, freed when it ends.
+ */
+static void
+process_all(Delivery *batch, int n, BatchCounts *counts)
+{
+	StoreRow   *rows = palloc(sizeof(StoreRow) * n);
+	Envelope   *parsed = palloc(sizeof(Envelope) * n);
+	int			nrows = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		Jsonb	   *jb;
+
+		CHECK_FOR_INTERRUPTS();
+		jb = check_message(&batch[i], &parsed[nrows], counts);
+		if (jb == NULL)
+			continue;
+		rows[nrows].envelope = jb;
+		rows[nrows].parsed = &parsed[nrows];
+		rows[nrows].routing_key = cstring_to_text(batch[i].routing_key);
+		nrows++;
+	}
+	store_append_rows(rows, nrows);
+	for (int i = 0; i < nrows; i++)
+		count_stored(&rows[i], counts);
 }
 
 /*
@@ -197,33 +235,28 @@ process_one_isolated(Delivery *d, BatchCounts *counts)
 static void
 record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts)
 {
-	MemoryContext row_cxt;
-
 	memset(counts, 0, sizeof(*counts));
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "candystore ingest batch");
 
-	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore ingest row",
-									ALLOCSET_DEFAULT_SIZES);
-	for (int i = 0; i < n; i++)
+	if (!isolate)
+		process_all(batch, n, counts);
+	else
 	{
-		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore ingest row",
+													  ALLOCSET_DEFAULT_SIZES);
 
-		CHECK_FOR_INTERRUPTS();
-		if (isolate)
+		for (int i = 0; i < n; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+			CHECK_FOR_INTERRUPTS();
 			process_one_isolated(&batch[i], counts);
-		else
-			process_one(&batch[i], counts);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(row_cxt);
-
-		/*
-		 * No command-counter bump is needed for the same event coming twice
-		 * in one batch: every SPI statement of the store runs non-read-only,
-		 * so SPI makes earlier rows visible to it.
-		 */
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
+		}
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();

@@ -4,18 +4,22 @@
 -- database, schedule_maintenance() registers the housekeeping jobs and
 -- unschedule_maintenance() removes them.  Jobs are named candystore-*.
 
-CREATE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '7 days')
+CREATE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '7 days',
+                                               dead_letter_retention interval DEFAULT '7 days')
     RETURNS TABLE(job_name text, schedule text, command text)
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES ('candystore-outbox-cleanup', '17 * * * *',
-            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention))
+            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention)),
+           ('candystore-dead-letters-prune', '47 * * * *',
+            format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention))
 $$;
-COMMENT ON FUNCTION @extschema@.maintenance_jobs(interval) IS
+COMMENT ON FUNCTION @extschema@.maintenance_jobs(interval, interval) IS
     'The jobs schedule_maintenance() registers: name, cron schedule, command.';
 
-CREATE FUNCTION @extschema@.schedule_maintenance(outbox_retention interval DEFAULT '7 days')
+CREATE FUNCTION @extschema@.schedule_maintenance(outbox_retention interval DEFAULT '7 days',
+                                                   dead_letter_retention interval DEFAULT '7 days')
     RETURNS TABLE(job_name text, schedule text, command text, jobid bigint)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -32,7 +36,11 @@ BEGIN
         RAISE EXCEPTION 'outbox_retention must not be negative, not %', outbox_retention
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR job IN SELECT * FROM @extschema@.maintenance_jobs(outbox_retention) LOOP
+    IF dead_letter_retention < interval '0' THEN
+        RAISE EXCEPTION 'dead_letter_retention must not be negative, not %', dead_letter_retention
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR job IN SELECT * FROM @extschema@.maintenance_jobs(outbox_retention, dead_letter_retention) LOOP
         job_name := job.job_name;
         schedule := job.schedule;
         command := job.command;
@@ -43,9 +51,9 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.schedule_maintenance(interval) IS
+COMMENT ON FUNCTION @extschema@.schedule_maintenance(interval, interval) IS
     'Registers candystore''s housekeeping jobs with pg_cron (running them again updates them).';
-REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance(interval, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.unschedule_maintenance() RETURNS bigint
     LANGUAGE plpgsql VOLATILE

@@ -4,7 +4,8 @@
  *	  index every resource ($id), anchor ($anchor, $dynamicAnchor, draft <= 7
  *	  "#name" ids) with its base URI and draft, so $ref resolution during
  *	  validation is a lookup.  Documents referenced by absolute URI are
- *	  loaded on demand from candystore.schema_resources (never the network).
+ *	  loaded on demand from candystore.schema_resources and the registered
+ *	  event schemas (candystore.schemas, by $id; never the network).
  */
 #include "postgres.h"
 
@@ -292,7 +293,11 @@ load_document(JsSchema *s, const char *uri, JsDraft draft)
 
 	args[0] = CStringGetTextDatum(uri);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT document FROM candystore.schema_resources WHERE uri = $1",
+	/* registered event schemas are reachable by their $id too */
+	if (SPI_execute_with_args("SELECT document FROM candystore.schema_resources WHERE uri = $1"
+							  " UNION ALL"
+							  " SELECT schema FROM candystore.schemas WHERE schema_id = $1"
+							  " LIMIT 1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read candystore.schema_resources");
 	if (SPI_processed == 1)

@@ -1,0 +1,23 @@
+
+-- Replaying one causation graph ------------------------------------------------------
+-- replay_trace() enqueues every stored event of the graph an event belongs to
+-- (candystore.trace), as replay() does for a time window.
+
+CREATE FUNCTION @extschema@.replay_trace(event_id uuid) RETURNS bigint
+    LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH enqueued AS (
+        INSERT INTO @extschema@.outbox (position, routing_key, headers)
+        SELECT e.position, coalesce(e.routing_key, e.event_type), '{"x-candystore-replay": true}'
+          FROM @extschema@.event_log e
+         -- parents that have not arrived are in the trace, not in the store
+         WHERE e.event_id IN (SELECT t.event_id FROM @extschema@.trace(replay_trace.event_id) t)
+         ORDER BY e.position
+        RETURNING 1)
+    SELECT count(*) FROM enqueued
+$$;
+COMMENT ON FUNCTION @extschema@.replay_trace(uuid) IS
+    'Enqueues every stored event of the causation graph this event belongs to again, in their original order, marked with the header x-candystore-replay; returns how many (0 for an unknown id).';
+REVOKE ALL ON FUNCTION @extschema@.replay_trace(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.replay_trace(uuid) TO candystore_writer;
