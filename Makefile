@@ -50,7 +50,7 @@ candystore--$(EXTVERSION).sql: $(INSTALL_PARTS) candystore.control
 candystore-schemas.sql: $(SCHEMA_FILES) scripts/gen-schemas-sql.sh
 	bash scripts/gen-schemas-sql.sh $(SCHEMA_FILES) > $@.tmp && mv $@.tmp $@
 
-.PHONY: test demo stop bench
+.PHONY: test demo stop bench fuzz
 test:
 	bash scripts/test.sh
 
@@ -62,3 +62,8 @@ stop:
 
 bench:
 	bash bench/run.sh
+
+# libFuzzer over the parsers and the JSON Schema engine (docs-fuzz.md); its
+# build lives in fuzz/ and never touches candystore.so's.
+fuzz:
+	bash scripts/fuzz.sh

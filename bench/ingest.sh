@@ -29,7 +29,8 @@ cc -O2 -I"$("$(cs_pg_config)" --includedir)" -o "$RUN/drain" "$CS_ROOT/bench/dra
 cs_rabbit_start "$RUN/rmq"
 RP=$(cat "$RUN/rmq/port")
 cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
-    "candystore.database = 'postgres'" "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'"
+    "candystore.database = 'postgres'" "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'" \
+    "candystore.outbox_publisher = off"
 PP=$(cat "$RUN/pgd/port")
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
 psql_ "CREATE EXTENSION candystore"

@@ -12,7 +12,8 @@ PG_MAJOR=${PG_MAJOR:-15}
 CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
              "postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-pgtap"
              libipc-run-perl librabbitmq-dev rabbitmq-server amqp-tools
-             python3 python3-jsonschema libidn2-dev)
+             python3 python3-jsonschema libidn2-dev
+             libclang-rt-dev llvm)  # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
 
 cs_log() { printf '==> %s\n' "$*" >&2; }
 cs_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

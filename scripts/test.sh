@@ -67,6 +67,8 @@ run_suite regress regress
 run_suite tap tap
 # JSON-Schema-Test-Suite conformance (skips when ../shared is absent).
 run_suite jsonschema-conformance bash "$CS_ROOT/scripts/jsonschema-suite.sh" "$BIN"
+# libFuzzer, bounded: FUZZ_SECONDS per target (docs-fuzz.md).
+run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash "$CS_ROOT/scripts/fuzz.sh"
 
 echo "tests: $passed passed, $failed failed"
 if [ ${#failures[@]} -ne 0 ]; then

@@ -22,4 +22,5 @@ _PG_init(void)
 	jsonschema_register_gucs();
 	registry_init();
 	worker_init();
+	publisher_init();
 }

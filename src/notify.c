@@ -6,6 +6,9 @@
  * per transaction, queued just before commit, tells a listener everything it
  * needs (read up to this position).  Positions appended in a subtransaction
  * that rolls back are forgotten, so the payload always names a stored event.
+ *
+ * A transaction that enqueued outbox rows also wakes the outbox publisher
+ * when it commits, once its rows are visible to new snapshots.
  */
 #include "postgres.h"
 
@@ -15,9 +18,13 @@
 #include "utils/memutils.h"
 
 #include "notify.h"
+#include "worker/worker.h"
 
 /* Highest position appended by the current transaction; 0 when none. */
 static int64 max_position = 0;
+
+/* The current transaction enqueued outbox rows. */
+static bool outbox_enqueued = false;
 
 /* max_position as it was when each open subtransaction started. */
 static List *saved_at_subxact_start = NIL;
@@ -27,6 +34,12 @@ notify_note_position(int64 position)
 {
 	if (position > max_position)
 		max_position = position;
+}
+
+void
+notify_outbox_enqueued(void)
+{
+	outbox_enqueued = true;
 }
 
 static void
@@ -49,6 +62,10 @@ notify_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			/* runs after the commit is visible: the publisher will see the rows */
+			if (event == XACT_EVENT_COMMIT && outbox_enqueued)
+				worker_publisher_wake();
+			outbox_enqueued = false;
 			max_position = 0;
 			saved_at_subxact_start = NIL;	/* freed with TopTransactionContext */
 			break;
@@ -79,12 +96,17 @@ notify_subxact_callback(SubXactEvent event,
 			break;
 		case SUBXACT_EVENT_COMMIT_SUB:
 			if (saved_at_subxact_start != NIL)
+			{
+				/* freed now: a loop of subtransactions must not pile them up */
+				pfree(linitial(saved_at_subxact_start));
 				saved_at_subxact_start = list_delete_first(saved_at_subxact_start);
+			}
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
 			if (saved_at_subxact_start != NIL)
 			{
 				max_position = *(int64 *) linitial(saved_at_subxact_start);
+				pfree(linitial(saved_at_subxact_start));
 				saved_at_subxact_start = list_delete_first(saved_at_subxact_start);
 			}
 			break;

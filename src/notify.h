@@ -10,5 +10,7 @@
 
 extern void notify_init(void);
 extern void notify_note_position(int64 position);
+/* Wake the outbox publisher when the current transaction commits. */
+extern void notify_outbox_enqueued(void);
 
 #endif

@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 
+#include "notify.h"
 #include "spi_plans.h"
 #include "store.h"
 
@@ -40,6 +41,7 @@ enqueue(int64 position, text *routing_key, text *exchange)
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting into candystore.outbox failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
+	notify_outbox_enqueued();
 }
 
 PG_FUNCTION_INFO_V1(candystore_publish);
@@ -59,4 +61,17 @@ candystore_publish(PG_FUNCTION_ARGS)
 	if (outcome == APPEND_STORED)
 		enqueue(position, routing_key, PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2));
 	PG_RETURN_INT64(position);
+}
+
+PG_FUNCTION_INFO_V1(candystore_outbox_wake);
+
+/*
+ * candystore.outbox_wake() RETURNS void: wakes the outbox publisher when the
+ * current transaction commits, for SQL that enqueues rows itself (replay).
+ */
+Datum
+candystore_outbox_wake(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	notify_outbox_enqueued();
+	PG_RETURN_VOID();
 }

@@ -58,6 +58,7 @@ candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
 candystore.batch_size = 200
 candystore.batch_timeout_ms = 20
 candystore.reconnect_max_ms = 1000
+candystore.outbox_publisher = off
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION candystore');

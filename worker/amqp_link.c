@@ -4,6 +4,8 @@
  *	  the topology (exchange, queue with its dead-letter exchange and queue,
  *	  bindings), and start consuming with manual acks and a prefetch window.
  *	  Closing the connection hands every unacked delivery back to RabbitMQ.
+ *	  The outbox publisher's link (publishing = true) declares only the
+ *	  exchange and puts the channel in confirm mode instead.
  */
 #include "postgres.h"
 
@@ -119,6 +121,20 @@ declare_topology(amqp_connection_state_t conn)
 	return NULL;
 }
 
+/* The publisher's channel: its exchange exists, and the broker confirms. */
+static char *
+prepare_publishing(amqp_connection_state_t conn)
+{
+	char	   *err;
+
+	amqp_exchange_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_exchange),
+						  amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
+	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring exchange")))
+		return err;
+	amqp_confirm_select(conn, AMQP_CHANNEL);
+	return reply_error(amqp_get_rpc_reply(conn), "enabling publisher confirms");
+}
+
 /* Connects to one URL; on failure returns the reason and leaves nothing open. */
 static char *
 connect_one(AmqpLink *link, const char *url)
@@ -176,14 +192,16 @@ connect_one(AmqpLink *link, const char *url)
 		amqp_channel_open(conn, AMQP_CHANNEL);
 		err = reply_error(amqp_get_rpc_reply(conn), "opening channel");
 	}
-	if (err == NULL)
+	if (err == NULL && link->publishing)
+		err = prepare_publishing(conn);
+	else if (err == NULL)
 		err = declare_topology(conn);
-	if (err == NULL)
+	if (err == NULL && !link->publishing)
 	{
 		amqp_basic_qos(conn, AMQP_CHANNEL, 0, (uint16_t) worker_prefetch, 0);
 		err = reply_error(amqp_get_rpc_reply(conn), "setting prefetch");
 	}
-	if (err == NULL)
+	if (err == NULL && !link->publishing)
 	{
 		amqp_basic_consume(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_queue),
 						   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
@@ -196,6 +214,8 @@ connect_one(AmqpLink *link, const char *url)
 		return psprintf("%s: %s", link->broker, err);
 	}
 	link->conn = conn;
+	link->next_tag = 1;			/* confirm mode numbers publishes from 1 */
+	link->exchanges_ok = list_make1(pstrdup(worker_exchange));
 	return NULL;
 }
 
@@ -246,6 +266,7 @@ amqp_link_close(AmqpLink *link)
 	amqp_connection_close(link->conn, AMQP_REPLY_SUCCESS);
 	amqp_destroy_connection(link->conn);
 	link->conn = NULL;
+	link->exchanges_ok = NIL;	/* freed with the link's context */
 }
 
 int
@@ -265,6 +286,58 @@ amqp_link_ack_upto(AmqpLink *link, uint64 delivery_tag, char **error)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Whether an exchange exists (a passive declare), remembered for the life of
+ * the connection.  A missing exchange closes the channel: the caller must
+ * drop the link.
+ */
+bool
+amqp_link_exchange_exists(AmqpLink *link, const char *exchange, char **error)
+{
+	ListCell   *lc;
+	MemoryContext old;
+
+	foreach(lc, link->exchanges_ok)
+	{
+		if (strcmp(lfirst(lc), exchange) == 0)
+			return true;
+	}
+	amqp_exchange_declare(link->conn, AMQP_CHANNEL, amqp_cstring_bytes(exchange),
+						  amqp_cstring_bytes("topic"), 1, 0, 0, 0, amqp_empty_table);
+	*error = reply_error(amqp_get_rpc_reply(link->conn),
+						 psprintf("checking exchange \"%s\"", exchange));
+	if (*error != NULL)
+		return false;
+	/* the list lives as long as the link: in the context of its other parts */
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(link->broker));
+	link->exchanges_ok = lappend(link->exchanges_ok, pstrdup(exchange));
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* For a frame that closes the channel or connection, why; otherwise NULL. */
+char *
+amqp_link_frame_error(AmqpLink *link, amqp_frame_t *frame)
+{
+	if (frame->frame_type != AMQP_FRAME_METHOD)
+		return NULL;
+	if (frame->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD)
+	{
+		amqp_channel_close_t *m = frame->payload.method.decoded;
+
+		return psprintf("%s: channel closed by broker: %u %.*s", link->broker, m->reply_code,
+						(int) m->reply_text.len, (char *) m->reply_text.bytes);
+	}
+	if (frame->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
+	{
+		amqp_connection_close_t *m = frame->payload.method.decoded;
+
+		return psprintf("%s: connection closed by broker: %u %.*s", link->broker, m->reply_code,
+						(int) m->reply_text.len, (char *) m->reply_text.bytes);
+	}
+	return NULL;
 }
 
 static void

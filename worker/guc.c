@@ -27,6 +27,12 @@ int			worker_prefetch = 2000;
 int			worker_ingest_workers = 1;
 int			worker_max_deliveries = 5;
 int			worker_reconnect_max_ms = 30000;
+bool		worker_outbox_publisher = false;	/* exists only when preloaded */
+int			worker_outbox_batch_size = 500;
+int			worker_outbox_poll_ms = 1000;
+int			worker_outbox_retry_max_ms = 60000;
+int			worker_outbox_confirm_timeout_ms = 30000;
+int			worker_outbox_test_mark_delay_ms = 0;
 
 static const struct config_enum_entry queue_type_options[] = {
 	{"classic", QUEUE_TYPE_CLASSIC, false},
@@ -52,6 +58,10 @@ worker_define_gucs(void)
 								"Number of competing ingest workers.",
 								NULL, &worker_ingest_workers, 1, 0, WORKER_MAX_INGEST,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomBoolVariable("candystore.outbox_publisher",
+								 "Runs the outbox publisher worker (with candystore.database set).",
+								 NULL, &worker_outbox_publisher, true,
+								 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	}
 	DefineCustomStringVariable("candystore.amqp_url",
 							   "RabbitMQ URL(s), comma-separated for a cluster, tried in turn.",
@@ -106,4 +116,27 @@ worker_define_gucs(void)
 							"Cap of the exponential backoff between broker connection attempts.",
 							NULL, &worker_reconnect_max_ms, 30000, 100, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	/* the outbox publisher */
+	DefineCustomIntVariable("candystore.outbox_batch_size",
+							"Most outbox rows published and confirmed as one batch.",
+							NULL, &worker_outbox_batch_size, 500, 1, WORKER_MAX_BATCH,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.outbox_poll_ms",
+							"Longest the outbox publisher sleeps without a wake-up from a commit.",
+							NULL, &worker_outbox_poll_ms, 1000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.outbox_retry_max_ms",
+							"Cap of the exponential backoff before a failed outbox row is tried again.",
+							NULL, &worker_outbox_retry_max_ms, 60000, 100, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.outbox_confirm_timeout_ms",
+							"Longest the outbox publisher waits for the broker to confirm a batch.",
+							NULL, &worker_outbox_confirm_timeout_ms, 30000, 100, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.outbox_test_mark_delay_ms",
+							"Testing only: pause between a batch's confirms and marking it published.",
+							NULL, &worker_outbox_test_mark_delay_ms, 0, 0, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							NULL, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * stats.c
  *	  Counters since server start and each worker's status, in shared memory
  *	  so that reading them costs nothing but a few atomic reads.  Exposed as
- *	  candystore.stats and candystore.worker_status().
+ *	  candystore.stats and candystore.worker_status().  The outbox
+ *	  publisher's latch is published here too, so that a committing
+ *	  transaction that enqueued rows can wake it.
  */
 #include "postgres.h"
 
@@ -31,7 +33,9 @@ typedef struct WorkerStatus
 typedef struct WorkerShared
 {
 	pg_atomic_uint64 counters[WC_COUNT];
-	WorkerStatus status[WORKER_MAX_INGEST];
+	WorkerStatus status[WORKER_MAX_INGEST + 1];	/* + the publisher */
+	slock_t		publisher_mutex;
+	Latch	   *publisher_latch;	/* NULL while no publisher runs */
 } WorkerShared;
 
 static WorkerShared *shared = NULL;
@@ -59,7 +63,9 @@ stats_shmem_startup(void)
 	{
 		for (int i = 0; i < WC_COUNT; i++)
 			pg_atomic_init_u64(&shared->counters[i], 0);
-		for (int i = 0; i < WORKER_MAX_INGEST; i++)
+		SpinLockInit(&shared->publisher_mutex);
+		shared->publisher_latch = NULL;
+		for (int i = 0; i < WORKER_MAX_INGEST + 1; i++)
 		{
 			memset(&shared->status[i], 0, sizeof(WorkerStatus));
 			SpinLockInit(&shared->status[i].mutex);
@@ -120,9 +126,35 @@ worker_status_error(int slot, const char *error)
 	SpinLockRelease(&s->mutex);
 }
 
-PG_FUNCTION_INFO_V1(candystore_worker_stats);
-Datum
-candystore_worker_stats(PG_FUNCTION_ARGS)
+/* The publisher announces (or, with NULL, withdraws) the latch to wake it by. */
+void
+worker_publisher_set_latch(Latch *latch)
+{
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->publisher_mutex);
+	shared->publisher_latch = latch;
+	SpinLockRelease(&shared->publisher_mutex);
+}
+
+/* Wakes the publisher, if one runs; called when a transaction commits. */
+void
+worker_publisher_wake(void)
+{
+	Latch	   *latch;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->publisher_mutex);
+	latch = shared->publisher_latch;
+	SpinLockRelease(&shared->publisher_mutex);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/* Counters [first, end) as the function's result row. */
+static Datum
+counters_row(FunctionCallInfo fcinfo, int first, int end)
 {
 	TupleDesc	tupdesc;
 	Datum		values[WC_COUNT];
@@ -130,9 +162,25 @@ candystore_worker_stats(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	for (int i = 0; i < WC_COUNT; i++)
-		values[i] = Int64GetDatum(shared ? (int64) pg_atomic_read_u64(&shared->counters[i]) : 0);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	if (tupdesc->natts != end - first)
+		elog(ERROR, "return type must have %d columns", end - first);
+	for (int i = first; i < end; i++)
+		values[i - first] = Int64GetDatum(shared ? (int64) pg_atomic_read_u64(&shared->counters[i]) : 0);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+PG_FUNCTION_INFO_V1(candystore_worker_stats);
+Datum
+candystore_worker_stats(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(counters_row(fcinfo, 0, WC_INGEST_COUNT));
+}
+
+PG_FUNCTION_INFO_V1(candystore_publisher_stats);
+Datum
+candystore_publisher_stats(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(counters_row(fcinfo, WC_INGEST_COUNT, WC_COUNT));
 }
 
 PG_FUNCTION_INFO_V1(candystore_worker_status);
@@ -144,17 +192,21 @@ candystore_worker_status(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (shared == NULL)
 		return (Datum) 0;
-	for (int i = 0; i < worker_ingest_workers; i++)
+	for (int i = 0; i < worker_ingest_workers + 1; i++)
 	{
+		int			slot = i < worker_ingest_workers ? i : WORKER_PUBLISHER_SLOT;
 		WorkerStatus copy;
-		Datum		values[7];
-		bool		nulls[7] = {0};
+		Datum		values[8];
+		bool		nulls[8] = {0};
 
-		SpinLockAcquire(&shared->status[i].mutex);
-		memcpy(&copy, &shared->status[i], sizeof(copy));
-		SpinLockRelease(&shared->status[i].mutex);
+		if (slot == WORKER_PUBLISHER_SLOT && !publisher_registered())
+			break;
 
-		values[0] = Int32GetDatum(i + 1);
+		SpinLockAcquire(&shared->status[slot].mutex);
+		memcpy(&copy, &shared->status[slot], sizeof(copy));
+		SpinLockRelease(&shared->status[slot].mutex);
+
+		values[0] = Int32GetDatum(slot == WORKER_PUBLISHER_SLOT ? 1 : i + 1);
 		values[1] = Int32GetDatum(copy.pid);
 		nulls[1] = copy.pid == 0;
 		values[2] = CStringGetTextDatum(copy.state);
@@ -166,6 +218,7 @@ candystore_worker_status(PG_FUNCTION_ARGS)
 		nulls[5] = copy.last_error[0] == '\0';
 		values[6] = TimestampTzGetDatum(copy.last_error_at);
 		nulls[6] = copy.last_error_at == 0;
+		values[7] = CStringGetTextDatum(slot == WORKER_PUBLISHER_SLOT ? "publisher" : "ingest");
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

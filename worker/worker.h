@@ -7,6 +7,10 @@
  *	    amqp_link.c  broker connection, topology, reconnect
  *	    outcome.c    one batch: stored, duplicate or dead letter, in one txn
  *	    ingest.c     registration and the consume loop with batching
+ *	  and the outbox publisher, which sends committed outbox rows:
+ *	    publisher.c        registration, wake-up and the publish loop
+ *	    publisher_batch.c  the outbox rows: due batch, marks, retries (SQL)
+ *	    publisher_send.c   one batch to the broker with publisher confirms
  */
 #ifndef CANDYSTORE_WORKER_H
 #define CANDYSTORE_WORKER_H
@@ -15,8 +19,11 @@
 
 #include <amqp.h>
 
+#include "nodes/pg_list.h"
 #include "port/atomics.h"
+#include "storage/latch.h"
 #include "storage/spin.h"
+#include "utils/timestamp.h"
 
 #define WORKER_MAX_INGEST 16
 #define WORKER_TEXT_LEN 256		/* status strings are truncated to this */
@@ -38,6 +45,12 @@ extern int	worker_prefetch;
 extern int	worker_ingest_workers;
 extern int	worker_max_deliveries;
 extern int	worker_reconnect_max_ms;
+extern bool worker_outbox_publisher;
+extern int	worker_outbox_batch_size;
+extern int	worker_outbox_poll_ms;
+extern int	worker_outbox_retry_max_ms;
+extern int	worker_outbox_confirm_timeout_ms;
+extern int	worker_outbox_test_mark_delay_ms;
 
 enum
 {
@@ -57,14 +70,28 @@ typedef enum WorkerCounter
 	WC_REDELIVERED,
 	WC_BATCHES,
 	WC_RECONNECTS,
+	/* the outbox publisher */
+	WC_OUTBOX_PUBLISHED,		/* rows marked published */
+	WC_OUTBOX_CONFIRMS,			/* messages the broker confirmed (basic.ack) */
+	WC_OUTBOX_NACKS,			/* messages the broker refused (basic.nack) */
+	WC_OUTBOX_RETRIES,			/* rows that failed and were scheduled again */
+	WC_OUTBOX_BATCHES,
+	WC_OUTBOX_RECONNECTS,
 	WC_COUNT
 } WorkerCounter;
+
+#define WC_INGEST_COUNT WC_OUTBOX_PUBLISHED	/* the ingest worker's counters come first */
+
+/* worker_status slot of the outbox publisher, after the ingest workers' */
+#define WORKER_PUBLISHER_SLOT WORKER_MAX_INGEST
 
 extern void worker_stats_request_shmem(void);
 extern void worker_stats_add(WorkerCounter counter, uint64 n);
 extern void worker_status_set(int slot, const char *state, const char *broker,
 							  bool connected_now);
 extern void worker_status_error(int slot, const char *error);
+extern void worker_publisher_set_latch(Latch *latch);
+extern void worker_publisher_wake(void);
 
 /* amqp_link.c */
 typedef struct AmqpLink
@@ -72,6 +99,9 @@ typedef struct AmqpLink
 	amqp_connection_state_t conn;
 	char	   *broker;			/* the URL connected to, password removed */
 	int			next_url;		/* where the next connection attempt starts */
+	bool		publishing;		/* set before opening: the publisher's link */
+	uint64		next_tag;		/* publishing: delivery tag of the next publish */
+	List	   *exchanges_ok;	/* publishing: exchanges known to exist */
 } AmqpLink;
 
 extern bool amqp_link_open(AmqpLink *link, char **error);
@@ -79,6 +109,8 @@ extern void amqp_link_close(AmqpLink *link);
 extern int	amqp_link_socket(AmqpLink *link);
 extern bool amqp_link_ack_upto(AmqpLink *link, uint64 delivery_tag, char **error);
 extern char *amqp_link_headers_json(amqp_basic_properties_t *props);
+extern bool amqp_link_exchange_exists(AmqpLink *link, const char *exchange, char **error);
+extern char *amqp_link_frame_error(AmqpLink *link, amqp_frame_t *frame);
 
 /* outcome.c */
 typedef struct Delivery
@@ -93,7 +125,54 @@ typedef struct Delivery
 
 extern void outcome_record_batch(Delivery *batch, int n);
 
+/* publisher_batch.c */
+typedef enum OutboxRowOutcome
+{
+	ROW_UNSENT,					/* not sent, or sent without a confirm */
+	ROW_CONFIRMED,				/* the broker confirmed it */
+	ROW_FAILED					/* refused or unsendable: retry later */
+} OutboxRowOutcome;
+
+typedef struct OutboxRow
+{
+	int64		id;
+	char	   *exchange;		/* the row's, or candystore.exchange */
+	char	   *routing_key;
+	char	   *event_id;
+	char	   *body;			/* the stored envelope, as jsonb text */
+	size_t		body_len;
+	amqp_table_t headers;		/* from the row's headers jsonb */
+	OutboxRowOutcome outcome;
+	char	   *error;			/* ROW_FAILED: why */
+} OutboxRow;
+
+/* A batch of rows published and waiting for (or holding) its confirms. */
+typedef struct OutboxBatch
+{
+	MemoryContext cxt;			/* the batch's rows live here */
+	OutboxRow  *rows;
+	int			n;				/* rows read */
+	int			sent;			/* rows published, rows[0..sent) */
+	int			settled;		/* of those, acked or nacked */
+	uint64		first_tag;		/* delivery tag of rows[0] */
+	TimestampTz deadline;		/* when its confirms are overdue */
+} OutboxBatch;
+
+extern int	publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude,
+								long *next_due_ms);
+extern void publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys,
+									  MemoryContext keys_cxt);
+extern void publisher_record_outage(const char *error);
+
+/* publisher_send.c */
+extern bool publisher_publish(AmqpLink *link, OutboxBatch *inflight, int ninflight, char **error);
+extern bool publisher_read_confirms(AmqpLink *link, OutboxBatch *inflight, int ninflight,
+									char **error);
+
 /* Registers the settings, shared memory and ingest workers (from _PG_init). */
 extern void worker_init(void);
+/* Registers the outbox publisher (from _PG_init, after worker_init). */
+extern void publisher_init(void);
+extern bool publisher_registered(void);
 
 #endif

@@ -44,12 +44,13 @@ GRANT SELECT ON @extschema@.stats TO candystore_reader;
 
 CREATE FUNCTION @extschema@.worker_status(
     OUT worker int, OUT pid int, OUT state text, OUT broker text,
-    OUT connected_since timestamptz, OUT last_error text, OUT last_error_at timestamptz)
+    OUT connected_since timestamptz, OUT last_error text, OUT last_error_at timestamptz,
+    OUT kind text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'candystore_worker_status'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.worker_status() IS
-    'Each ingest worker: state, broker, connected since, last error.';
+    'Each ingest worker, then the outbox publisher (kind ingest or publisher): state, broker, connected since, last error.';
 REVOKE ALL ON FUNCTION @extschema@.worker_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.worker_status() TO candystore_reader;
 

@@ -21,6 +21,9 @@ COMMENT ON TABLE @extschema@.outbox IS
     'Events waiting to be (or already) published to RabbitMQ, in send order.';
 CREATE INDEX outbox_pending_idx ON @extschema@.outbox (id) WHERE published_at IS NULL;
 CREATE INDEX outbox_position_idx ON @extschema@.outbox (position);
+-- rows waiting for a retry hold back later rows of their routing key
+CREATE INDEX outbox_retry_idx ON @extschema@.outbox (routing_key, id)
+    WHERE published_at IS NULL AND next_attempt_at IS NOT NULL;
 CREATE INDEX outbox_published_at_idx ON @extschema@.outbox (published_at) WHERE published_at IS NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump(
@@ -38,12 +41,21 @@ COMMENT ON FUNCTION @extschema@.publish(jsonb, text, text) IS
 REVOKE ALL ON FUNCTION @extschema@.publish(jsonb, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.publish(jsonb, text, text) TO candystore_writer;
 
+CREATE FUNCTION @extschema@.outbox_wake() RETURNS void
+    AS 'MODULE_PATHNAME', 'candystore_outbox_wake'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.outbox_wake() IS
+    'Wakes the outbox publisher when the current transaction commits (publish() does this itself; for SQL that enqueues rows).';
+REVOKE ALL ON FUNCTION @extschema@.outbox_wake() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.outbox_wake() TO candystore_writer;
+
 CREATE FUNCTION @extschema@.replay("from" timestamptz, "to" timestamptz,
                                    event_types text[] DEFAULT NULL,
                                    routing_key_prefix text DEFAULT NULL) RETURNS bigint
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+    SELECT @extschema@.outbox_wake();
     WITH enqueued AS (
         INSERT INTO @extschema@.outbox (position, routing_key, headers)
         SELECT e.position, coalesce(e.routing_key, e.event_type), '{"x-candystore-replay": true}'
@@ -60,3 +72,46 @@ COMMENT ON FUNCTION @extschema@.replay(timestamptz, timestamptz, text[], text) I
     'Enqueues the stored events that occurred in [from, to) again, in their original order, marked with the header x-candystore-replay; returns how many.';
 REVOKE ALL ON FUNCTION @extschema@.replay(timestamptz, timestamptz, text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.replay(timestamptz, timestamptz, text[], text) TO candystore_writer;
+
+CREATE FUNCTION @extschema@.retry_outbox() RETURNS bigint
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.outbox_wake();
+    WITH due AS (
+        UPDATE @extschema@.outbox SET next_attempt_at = NULL
+         WHERE published_at IS NULL AND next_attempt_at > now()
+        RETURNING 1)
+    SELECT count(*) FROM due
+$$;
+COMMENT ON FUNCTION @extschema@.retry_outbox() IS
+    'Makes the pending outbox rows that wait for a retry due now and wakes the publisher; returns how many.';
+REVOKE ALL ON FUNCTION @extschema@.retry_outbox() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.retry_outbox() TO candystore_writer;
+
+-- The publisher's counters join the ingest worker's in candystore.stats -----------
+
+CREATE FUNCTION @extschema@.publisher_stats(
+    OUT published bigint, OUT confirms bigint, OUT nacks bigint, OUT retries bigint,
+    OUT batches bigint, OUT reconnects bigint)
+    AS 'MODULE_PATHNAME', 'candystore_publisher_stats'
+    LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.publisher_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.publisher_stats() TO candystore_reader;
+
+CREATE OR REPLACE VIEW @extschema@.stats AS
+SELECT w.*,
+       q.pending AS outbox_pending,
+       p.published AS outbox_published,
+       p.confirms AS outbox_confirms,
+       p.nacks AS outbox_nacks,
+       p.retries AS outbox_retries,
+       q.oldest_pending_age AS outbox_oldest_pending_age,
+       p.batches AS outbox_batches,
+       p.reconnects AS outbox_reconnects
+  FROM @extschema@.worker_stats() w,
+       @extschema@.publisher_stats() p,
+       (SELECT count(*) AS pending, now() - min(enqueued_at) AS oldest_pending_age
+          FROM @extschema@.outbox WHERE published_at IS NULL) q;
+COMMENT ON VIEW @extschema@.stats IS
+    'Ingest worker and outbox publisher counters since server start (shared memory; zero when candystore is not in shared_preload_libraries), and the outbox rows pending now.';

@@ -13,7 +13,8 @@ AS $$
     VALUES ('candystore-outbox-cleanup', '17 * * * *',
             format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention)),
            ('candystore-dead-letters-prune', '47 * * * *',
-            format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention))
+            format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention)),
+           ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()')
 $$;
 COMMENT ON FUNCTION @extschema@.maintenance_jobs(interval, interval) IS
     'The jobs schedule_maintenance() registers: name, cron schedule, command.';

@@ -25,6 +25,7 @@ static JsCacheEntry cache[JS_CACHE_SIZE];
 static uint64 clock_tick = 0;
 static MemoryContext cache_cxt = NULL;
 static int	last_hit = -1;
+static uint64 generation = 0;	/* bumped whenever a compiled schema is freed */
 
 JsSchema *
 jsonschema_get_compiled(Jsonb *schema)
@@ -65,7 +66,10 @@ jsonschema_get_compiled(Jsonb *schema)
 	s = jsonschema_compile(schema, CurrentMemoryContext);
 	MemoryContextSetParent(s->cxt, cache_cxt);
 	if (cache[victim].schema)
+	{
 		MemoryContextDelete(cache[victim].schema->cxt);
+		generation++;
+	}
 	cache[victim].schema = s;
 	cache[victim].hash = h;
 	cache[victim].last_used = ++clock_tick;
@@ -83,4 +87,15 @@ jsonschema_cache_reset(void)
 		cache[i].schema = NULL;
 	}
 	last_hit = -1;
+	generation++;
+}
+
+/*
+ * Callers that remember a JsSchema * across calls (sql.c, per call site)
+ * may use it while this number is unchanged.
+ */
+uint64
+jsonschema_cache_generation(void)
+{
+	return generation;
 }

@@ -21,6 +21,13 @@ all_ascii(const char *s, int len)
 	return true;
 }
 
+/* ASCII letters and digits, whatever the server's LC_CTYPE */
+static inline bool
+ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static bool
 valid_ipv4(const char *s, int len)
 {
@@ -75,7 +82,7 @@ valid_hostname(const char *s, int len)
 			label = 0;
 			continue;
 		}
-		if (!(isalnum((unsigned char) c) || c == '-') || (c == '-' && label == 0))
+		if (!(ascii_alnum((unsigned char) c) || c == '-') || (c == '-' && label == 0))
 			return false;
 		if (++label > 63)
 			return false;
@@ -117,7 +124,7 @@ valid_email(const char *s, int len, bool idn)
 
 		if (c == '.' && s[i + 1] == '.')
 			return false;
-		if (!(isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c) || (idn && c >= 0x80)))
+		if (!(ascii_alnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c) || (idn && c >= 0x80)))
 			return false;
 	}
 domain:
@@ -422,6 +429,114 @@ valid_hostname_idna(const char *s, int len, bool idn)
 	return total - 1 <= 253;
 }
 
+/* The formats this engine checks; a format's id is its JsFormat. */
+typedef enum JsFormat
+{
+	FMT_DATE_TIME,
+	FMT_DATE,
+	FMT_TIME,
+	FMT_UUID,
+	FMT_DURATION,
+	FMT_EMAIL,
+	FMT_IDN_EMAIL,
+	FMT_HOSTNAME,
+	FMT_IDN_HOSTNAME,
+	FMT_IPV4,
+	FMT_IPV6,
+	FMT_URI,
+	FMT_URI_REFERENCE,
+	FMT_IRI,
+	FMT_IRI_REFERENCE,
+	FMT_JSON_POINTER,
+	FMT_RELATIVE_JSON_POINTER,
+	FMT_URI_TEMPLATE,
+	FMT_REGEX,
+	FMT__COUNT
+} JsFormat;
+
+static const char *const format_names[FMT__COUNT] = {
+	[FMT_DATE_TIME] = "date-time",
+	[FMT_DATE] = "date",
+	[FMT_TIME] = "time",
+	[FMT_UUID] = "uuid",
+	[FMT_DURATION] = "duration",
+	[FMT_EMAIL] = "email",
+	[FMT_IDN_EMAIL] = "idn-email",
+	[FMT_HOSTNAME] = "hostname",
+	[FMT_IDN_HOSTNAME] = "idn-hostname",
+	[FMT_IPV4] = "ipv4",
+	[FMT_IPV6] = "ipv6",
+	[FMT_URI] = "uri",
+	[FMT_URI_REFERENCE] = "uri-reference",
+	[FMT_IRI] = "iri",
+	[FMT_IRI_REFERENCE] = "iri-reference",
+	[FMT_JSON_POINTER] = "json-pointer",
+	[FMT_RELATIVE_JSON_POINTER] = "relative-json-pointer",
+	[FMT_URI_TEMPLATE] = "uri-template",
+	[FMT_REGEX] = "regex",
+};
+
+/* The id of a format name, or -1 for formats this engine does not know. */
+int
+jsonschema_format_id(const char *name, int len)
+{
+	for (int i = 0; i < FMT__COUNT; i++)
+		if ((int) strlen(format_names[i]) == len && memcmp(format_names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Checks s against the format with that id (from jsonschema_format_id). */
+bool
+jsonschema_format_check_id(int id, const char *s, int len)
+{
+	const char *why;
+
+	switch (id)
+	{
+		case FMT_DATE_TIME:
+			return rfc3339_parse_datetime(s, len, NULL, &why);
+		case FMT_DATE:
+			return rfc3339_valid_date(s, len);
+		case FMT_TIME:
+			return rfc3339_valid_time(s, len);
+		case FMT_UUID:
+			return uuid_parse_hyphenated(s, len, NULL);
+		case FMT_DURATION:
+			return valid_duration(s, len);
+		case FMT_EMAIL:
+			return all_ascii(s, len) && valid_email(s, len, false);
+		case FMT_IDN_EMAIL:
+			return valid_email(s, len, true);
+		case FMT_HOSTNAME:
+			return valid_hostname_idna(s, len, false);
+		case FMT_IDN_HOSTNAME:
+			return valid_hostname_idna(s, len, true);
+		case FMT_IPV4:
+			return valid_ipv4(s, len);
+		case FMT_IPV6:
+			return valid_ipv6(s, len);
+		case FMT_URI:
+			return valid_uri(s, len, false, false);
+		case FMT_URI_REFERENCE:
+			return valid_uri(s, len, true, false);
+		case FMT_IRI:
+			return valid_uri(s, len, false, true);
+		case FMT_IRI_REFERENCE:
+			return valid_uri(s, len, true, true);
+		case FMT_JSON_POINTER:
+			return valid_json_pointer(s, len);
+		case FMT_RELATIVE_JSON_POINTER:
+			return valid_relative_json_pointer(s, len);
+		case FMT_URI_TEMPLATE:
+			return valid_uri_template(s, len);
+		case FMT_REGEX:
+			return jsonschema_regex_valid(s, len);
+		default:
+			return true;
+	}
+}
+
 /*
  * Checks s against format.  *known is false for formats this engine does
  * not know (they always pass, as the specification requires).
@@ -429,49 +544,8 @@ valid_hostname_idna(const char *s, int len, bool idn)
 bool
 jsonschema_format_check(const char *format, const char *s, int len, bool *known)
 {
-	*known = true;
-	if (strcmp(format, "date-time") == 0)
-	{
-		const char *why;
+	int			id = jsonschema_format_id(format, strlen(format));
 
-		return rfc3339_parse_datetime(s, len, NULL, &why);
-	}
-	if (strcmp(format, "date") == 0)
-		return rfc3339_valid_date(s, len);
-	if (strcmp(format, "time") == 0)
-		return rfc3339_valid_time(s, len);
-	if (strcmp(format, "uuid") == 0)
-		return uuid_parse_hyphenated(s, len, NULL);
-	if (strcmp(format, "duration") == 0)
-		return valid_duration(s, len);
-	if (strcmp(format, "email") == 0)
-		return all_ascii(s, len) && valid_email(s, len, false);
-	if (strcmp(format, "idn-email") == 0)
-		return valid_email(s, len, true);
-	if (strcmp(format, "hostname") == 0)
-		return valid_hostname_idna(s, len, false);
-	if (strcmp(format, "idn-hostname") == 0)
-		return valid_hostname_idna(s, len, true);
-	if (strcmp(format, "ipv4") == 0)
-		return valid_ipv4(s, len);
-	if (strcmp(format, "ipv6") == 0)
-		return valid_ipv6(s, len);
-	if (strcmp(format, "uri") == 0)
-		return valid_uri(s, len, false, false);
-	if (strcmp(format, "uri-reference") == 0)
-		return valid_uri(s, len, true, false);
-	if (strcmp(format, "iri") == 0)
-		return valid_uri(s, len, false, true);
-	if (strcmp(format, "iri-reference") == 0)
-		return valid_uri(s, len, true, true);
-	if (strcmp(format, "json-pointer") == 0)
-		return valid_json_pointer(s, len);
-	if (strcmp(format, "relative-json-pointer") == 0)
-		return valid_relative_json_pointer(s, len);
-	if (strcmp(format, "uri-template") == 0)
-		return valid_uri_template(s, len);
-	if (strcmp(format, "regex") == 0)
-		return jsonschema_regex_valid(s, len);
-	*known = false;
-	return true;
+	*known = id >= 0;
+	return jsonschema_format_check_id(id, s, len);
 }

@@ -50,6 +50,8 @@ typedef struct JsSchema
 	int			default_draft;	/* jsonschema_default_draft when compiled */
 	bool		validation_vocab;	/* validation keywords apply */
 	HTAB	   *keywords;		/* validate.c: keyword table per schema object */
+	int			plan_status;	/* plan.c: untried, ready or none */
+	void	   *plan;			/* plan.c: the fast boolean path's plan */
 } JsSchema;
 
 typedef struct JsError
@@ -72,9 +74,13 @@ extern bool jsonschema_draft_from_uri(const char *uri, JsDraft *draft);
 /* validate.c: returns validity; with errors != NULL appends JsError * */
 extern bool jsonschema_validate(JsSchema *s, JsonbValue *instance, List **errors);
 
+/* plan.c: the fast verdict; false when validate.c must decide */
+extern bool jsonschema_plan_validate(JsSchema *s, const JsonbValue *instance, bool *valid);
+
 /* cache.c */
 extern JsSchema *jsonschema_get_compiled(Jsonb *schema);
 extern void jsonschema_cache_reset(void);
+extern uint64 jsonschema_cache_generation(void);
 
 /* uri.c */
 extern char *uri_resolve(const char *base, const char *ref);
@@ -85,10 +91,15 @@ extern char *uri_fragment_decode(const char *frag);
 extern bool jsonschema_regex_match(const char *pattern, int patlen,
 								   const char *s, int len);
 extern bool jsonschema_regex_valid(const char *pattern, int patlen);
+extern bool jsonschema_regex_prepare(const char *pattern, int patlen, text **are,
+									 bool *unicode);
+extern bool jsonschema_regex_match_prepared(text *are, bool unicode, const char *s, int len);
 
 /* format.c */
 extern bool jsonschema_format_check(const char *format, const char *s, int len,
 									bool *known);
+extern int	jsonschema_format_id(const char *name, int len);
+extern bool jsonschema_format_check_id(int id, const char *s, int len);
 
 /* guc.c */
 extern bool jsonschema_format_assertion;

@@ -49,8 +49,14 @@ property_class(const char *name, int len)
 	return NULL;
 }
 
+/*
+ * capture: whether ECMA's capturing groups stay capturing in ARE.  Only
+ * back-references need them, and the matcher is faster without; *backrefs
+ * says whether the pattern had any.
+ */
 static char *
-ecma_to_are(const char *p, int len, const char **why, bool *unicode, bool strict)
+ecma_to_are_groups(const char *p, int len, const char **why, bool *unicode, bool strict,
+				   bool capture, bool *backrefs)
 {
 	StringInfoData out;
 	bool		in_class = false;
@@ -185,6 +191,7 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode, bool strict
 							return NULL;
 						}
 						appendStringInfo(&out, "\\%d", n);
+						*backrefs = true;
 						i = close - p;
 					}
 					break;
@@ -193,6 +200,7 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode, bool strict
 					{
 						appendStringInfoChar(&out, '\\');	/* back-reference */
 						appendStringInfoChar(&out, d);
+						*backrefs = true;
 					}
 					else if (isalpha((unsigned char) d))
 					{
@@ -259,7 +267,7 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode, bool strict
 						*why = "unterminated group name";
 						return NULL;
 					}
-					appendStringInfoChar(&out, '(');
+					appendStringInfoString(&out, capture ? "(" : "(?:");
 					names = lappend(names, pnstrdup(p + i + 3, close - (p + i + 3)));
 					groups++;
 					i = close - p;
@@ -276,7 +284,7 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode, bool strict
 				}
 				else
 				{
-					appendStringInfoChar(&out, '(');
+					appendStringInfoString(&out, capture ? "(" : "(?:");
 					names = lappend(names, NULL);
 					groups++;
 				}
@@ -287,6 +295,19 @@ ecma_to_are(const char *p, int len, const char **why, bool *unicode, bool strict
 		}
 	}
 	return out.data;
+}
+
+/* Returns the ARE text, or NULL with *why set when there is no equivalent. */
+static char *
+ecma_to_are(const char *p, int len, const char **why, bool *unicode, bool strict)
+{
+	bool		backrefs = false;
+	char	   *are = ecma_to_are_groups(p, len, why, unicode, strict, true, &backrefs);
+
+	if (are == NULL || backrefs)
+		return are;
+	/* the same pattern without captures: nothing refers to them */
+	return ecma_to_are_groups(p, len, why, unicode, strict, false, &backrefs);
 }
 
 /*
@@ -322,7 +343,33 @@ jsonschema_regex_match(const char *pattern, int patlen, const char *s, int len)
 				 errmsg("unsupported JSON Schema pattern \"%.*s\"", patlen, pattern),
 				 errdetail("%s.", why)));
 	return RE_compile_and_execute(cstring_to_text(are), (char *) s, len,
-								  REG_ADVANCED, pattern_collation(unicode), 0, NULL);
+								  REG_ADVANCED | REG_NOSUB, pattern_collation(unicode), 0, NULL);
+}
+
+/*
+ * Translates a pattern once, for matching many strings with
+ * jsonschema_regex_match_prepared.  False (never an error) when the pattern
+ * has no ARE equivalent; jsonschema_regex_match explains why.
+ */
+bool
+jsonschema_regex_prepare(const char *pattern, int patlen, text **are, bool *unicode)
+{
+	const char *why = NULL;
+	char	   *s;
+
+	*unicode = false;
+	s = ecma_to_are(pattern, patlen, &why, unicode, false);
+	if (s == NULL)
+		return false;
+	*are = cstring_to_text(s);
+	return true;
+}
+
+bool
+jsonschema_regex_match_prepared(text *are, bool unicode, const char *s, int len)
+{
+	return RE_compile_and_execute(are, (char *) s, len, REG_ADVANCED | REG_NOSUB,
+								  pattern_collation(unicode), 0, NULL);
 }
 
 /* For format "regex": does the pattern compile?  Never raises. */

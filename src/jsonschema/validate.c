@@ -1405,7 +1405,27 @@ jsonschema_validate(JsSchema *s, JsonbValue *instance, List **errors)
 {
 	JsValidator v = {0};
 	JsEval		ev = {0};
+	bool		valid;
 
+	/* only the verdict wanted: plan.c's walk, when it can decide */
+	if (errors == NULL && jsonschema_plan_validate(s, instance, &valid))
+	{
+#ifdef JS_PLAN_CROSSCHECK
+		/* make COPT=-DJS_PLAN_CROSSCHECK: every fast verdict checked here */
+		JsValidator v2 = {0};
+		JsEval		ev2 = {0};
+		bool		slow;
+
+		v2.s = s;
+		initStringInfo(&v2.ipath);
+		initStringInfo(&v2.spath);
+		slow = validate_node(&v2, &s->root, instance, &ev2);
+		if (slow != valid)
+			elog(ERROR, "CROSSCHECK plan says %d, validate.c says %d", valid, slow);
+		elog(DEBUG1, "CROSSCHECK ok");
+#endif
+		return valid;
+	}
 	v.s = s;
 	v.errors = errors;
 	v.collect = errors != NULL;

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Outbox benchmark (not part of `make test`), one run on one broker and
+# machine, PostgreSQL with fsync = on:
+#   raw        a rabbitmq-c publisher with confirms (t/cs_publish.c, 500 in
+#              flight) sends N ~1 KB envelopes; rate = N / (start -> the
+#              consumer has all N)
+#   outbox     N envelopes go through candystore.publish() in one
+#              transaction; rate = N / (COMMIT -> the consumer has all N),
+#              the publisher at candystore.outbox_batch_size = 500
+#   publish    publish() against append() inside a transaction: the figures
+#              of bench/append.sh, run here (APPEND_SECONDS, APPEND_ROUNDS)
+#   latency    LAT_N single-event transactions at LAT_RATE/s (pgbench -R,
+#              Poisson arrivals): consumer receipt minus the time pgbench saw
+#              the commit
+# Usage: bash bench/outbox.sh [N, default 100000]
+source "$(dirname "$0")/../scripts/lib.sh"
+
+N=${1:-100000}
+LAT_N=${LAT_N:-1000}
+LAT_RATE=${LAT_RATE:-20}
+APPEND_SECONDS=${APPEND_SECONDS:-5}
+APPEND_ROUNDS=${APPEND_ROUNDS:-3}
+RUN=$CS_RUN/bench-outbox
+BIN=""
+cs_ensure_packages
+
+cleanup() {
+    [ -n "$BIN" ] && cs_pg_stop "$RUN/pgd" "$BIN"
+    cs_rabbit_stop "$RUN/rmq"
+}
+trap cleanup EXIT
+
+cs_log "publish() against append(): bench/append.sh $APPEND_SECONDS $APPEND_ROUNDS"
+append_out=$(bash "$CS_ROOT/bench/append.sh" "$APPEND_SECONDS" "$APPEND_ROUNDS" | tee /dev/stderr)
+
+rm -rf "$RUN"; mkdir -p "$RUN"; chmod o+rwx "$RUN"
+BIN=$(cs_private_install "$RUN/pg")
+cc -O2 -o "$RUN/cs_publish" "$CS_ROOT/t/cs_publish.c" -lrabbitmq
+cc -O2 -o "$RUN/cs_consume" "$CS_ROOT/t/cs_consume.c" -lrabbitmq
+
+cs_rabbit_start "$RUN/rmq"
+RP=$(cat "$RUN/rmq/port")
+cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
+    "synchronous_commit = on" "shared_buffers = '512MB'" "max_wal_size = '4GB'" \
+    "candystore.database = 'postgres'" "candystore.ingest_workers = 0" \
+    "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'" "candystore.outbox_batch_size = 500"
+PP=$(cat "$RUN/pgd/port")
+psql_() { "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PP" -U postgres -d postgres "$@"; }
+psql_ <<'SQL'
+CREATE EXTENSION candystore;
+-- the shape and size of cs_publish's envelopes (PAD 600)
+CREATE FUNCTION bench_envelope(n int) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object(
+        'event_id', gen_random_uuid(), 'event_type', 'fireflies.transcript.ready',
+        'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0',
+        'source', jsonb_build_object('host', 'bigchungus', 'type', 'webhook', 'app', 'fireflies', 'meta', NULL),
+        'correlation_ids', '[]'::jsonb, 'agent_context', NULL,
+        'payload', jsonb_build_object('id', 'ff_' || n, 'n', n, 'pad', repeat('x', 600)))
+$$;
+SQL
+for q in raw outbox latency; do
+    "$RUN/cs_consume" 127.0.0.1 "$RP" declare "bench_$q" bloodbank.events.v1 "bench.$q"
+done
+now_us() { date +%s%6N; }
+last_receipt() { tail -1 "$1" | cut -d' ' -f1; }
+count() { wc -l < "$1"; }
+
+cs_log "raw rabbitmq-c publisher with confirms: $N messages"
+"$RUN/cs_consume" 127.0.0.1 "$RP" consume bench_raw "$N" 20000 > "$RUN/raw.txt" &
+consumer=$!
+sleep 0.5
+t0=$(now_us)
+"$RUN/cs_publish" 127.0.0.1 "$RP" bloodbank.events.v1 bench.raw 900 "$N" 0 1 600 >/dev/null
+wait $consumer
+raw_n=$(count "$RUN/raw.txt"); raw_s=$(awk "BEGIN { print ($(last_receipt "$RUN/raw.txt") - $t0) / 1e6 }")
+
+cs_log "outbox: $N publish() in one transaction, then the publisher"
+"$RUN/cs_consume" 127.0.0.1 "$RP" consume bench_outbox "$N" 20000 > "$RUN/outbox.txt" &
+consumer=$!
+psql_ <<SQL
+BEGIN;
+SELECT count(candystore.publish(bench_envelope(n), 'bench.outbox')) FROM generate_series(1, $N) n \g /dev/null
+\! date +%s%6N > $RUN/commit_us
+COMMIT;
+SQL
+wait $consumer
+t0=$(cat "$RUN/commit_us")
+outbox_n=$(count "$RUN/outbox.txt"); outbox_s=$(awk "BEGIN { print ($(last_receipt "$RUN/outbox.txt") - $t0) / 1e6 }")
+stats=$(psql_ -c "SELECT format('published %s, confirms %s, nacks %s, batches %s', outbox_published, outbox_confirms, outbox_nacks, outbox_batches) FROM candystore.stats")
+
+cs_log "idle latency: $LAT_N single-event transactions at $LAT_RATE/s"
+"$RUN/cs_consume" 127.0.0.1 "$RP" consume bench_latency "$LAT_N" 20000 > "$RUN/latency.txt" &
+consumer=$!
+echo "SELECT candystore.publish(bench_envelope(1), 'bench.latency');" > "$RUN/one.sql"
+(cd "$RUN" && "$BIN/pgbench" -n -h 127.0.0.1 -p "$PP" -U postgres -c 1 -R "$LAT_RATE" -t "$LAT_N" \
+    -f one.sql -l --log-prefix=lat postgres >/dev/null 2>&1)
+wait $consumer
+# one client, one transaction at a time: the k-th commit is the k-th message
+sort -n -k2 "$RUN"/lat.* | awk '{ printf "%.0f\n", $5 * 1000000 + $6 }' > "$RUN/commit_times"
+lat=$(paste -d' ' "$RUN/commit_times" <(cut -d' ' -f1 "$RUN/latency.txt") |
+      awk '{ print ($2 - $1) / 1000 }' | sort -n |
+      awk '{ a[NR] = $1 } END { printf "%d %.2f %.2f %.2f", NR, a[int((NR + 1) / 2)], a[int(NR * 0.99 + 0.5)], a[NR] }')
+read -r lat_n lat_p50 lat_p99 lat_max <<< "$lat"
+
+rate() { awk "BEGIN { printf \"%.0f\", $1 / $2 }"; }
+raw_r=$(rate "$raw_n" "$raw_s"); outbox_r=$(rate "$outbox_n" "$outbox_s")
+pub1=$(awk '/^1 per statement/ { print $NF }' <<< "$append_out")
+pub100=$(awk '/^100 per statement/ { print $NF }' <<< "$append_out")
+echo
+printf '%-52s %10s %10s %10s\n' "delivery to a consumer" "messages" "seconds" "msg/s"
+printf '%-52s %10s %10.2f %10s\n' "raw rabbitmq-c publisher, confirms (500 in flight)" "$raw_n" "$raw_s" "$raw_r"
+printf '%-52s %10s %10.2f %10s\n' "outbox publisher (batch 500), from COMMIT" "$outbox_n" "$outbox_s" "$outbox_r"
+echo
+printf '%-52s %12s %12s\n' "measure" "result" "target"
+printf '%-52s %11.0f%% %12s\n' "outbox delivery / raw confirmed publish" "$(awk "BEGIN { print 100 * $outbox_r / $raw_r }")" "≥ 60%"
+printf '%-52s %12s %12s\n' "publish() cost / append(), 1 per statement" "$pub1" "≤ 1.5x"
+printf '%-52s %12s %12s\n' "publish() cost / append(), 100 per statement" "$pub100" "≤ 1.5x"
+printf '%-52s %9s ms %12s\n' "idle commit-to-consumer latency p50" "$lat_p50" ""
+printf '%-52s %9s ms %12s\n' "idle commit-to-consumer latency p99" "$lat_p99" "< 20 ms"
+printf '%-52s %9s ms %12s\n' "idle commit-to-consumer latency max" "$lat_max" ""
+echo "latency: $lat_n of $LAT_N single-event transactions at $LAT_RATE/s (Poisson); outbox: $stats"

@@ -1,0 +1,142 @@
+/*
+ * cs_consume.c
+ *	  Test and benchmark consumer, independent of candystore.
+ *
+ *	  cs_consume HOST PORT declare QUEUE EXCHANGE BINDING_KEY
+ *	      declares the durable topic exchange and a durable queue bound to it
+ *	  cs_consume HOST PORT consume QUEUE MAX IDLE_MS [body]
+ *	      consumes (acking) until MAX messages or IDLE_MS without one, and
+ *	      prints a line per message:
+ *	      RECEIPT_US ROUTING_KEY MESSAGE_ID DELIVERY_MODE CONTENT_TYPE REPLAY TIMESTAMP [BODY]
+ *	      RECEIPT_US is the wall clock in microseconds; REPLAY is the
+ *	      x-candystore-replay header (true/false) or "-" when absent.
+ */
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "cs_consume: %s\n", what);
+	exit(1);
+}
+
+static void
+check(amqp_rpc_reply_t r, const char *what)
+{
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		die(what);
+}
+
+static const char *
+replay_header(amqp_basic_properties_t *p)
+{
+	if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return "-";
+	for (int i = 0; i < p->headers.num_entries; i++)
+	{
+		amqp_table_entry_t *e = &p->headers.entries[i];
+
+		if (e->key.len == strlen("x-candystore-replay") &&
+			memcmp(e->key.bytes, "x-candystore-replay", e->key.len) == 0)
+		{
+			if (e->value.kind != AMQP_FIELD_KIND_BOOLEAN)
+				return "not-a-boolean";
+			return e->value.value.boolean ? "true" : "false";
+		}
+	}
+	return "-";
+}
+
+static void
+print_bytes(amqp_bytes_t b)
+{
+	if (b.len == 0)
+		fputs("-", stdout);
+	else
+		fwrite(b.bytes, 1, b.len, stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	amqp_connection_state_t conn;
+	amqp_socket_t *sock;
+
+	if (argc < 7)
+		die("usage: cs_consume HOST PORT declare QUEUE EXCHANGE KEY | HOST PORT consume QUEUE MAX IDLE_MS [body]");
+	conn = amqp_new_connection();
+	sock = amqp_tcp_socket_new(conn);
+	if (amqp_socket_open(sock, argv[1], atoi(argv[2])) != AMQP_STATUS_OK)
+		die("cannot connect");
+	check(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
+	amqp_channel_open(conn, 1);
+	check(amqp_get_rpc_reply(conn), "channel");
+
+	if (strcmp(argv[3], "declare") == 0)
+	{
+		amqp_exchange_declare(conn, 1, amqp_cstring_bytes(argv[5]), amqp_cstring_bytes("topic"),
+							  0, 1, 0, 0, amqp_empty_table);
+		check(amqp_get_rpc_reply(conn), "exchange.declare");
+		amqp_queue_declare(conn, 1, amqp_cstring_bytes(argv[4]), 0, 1, 0, 0, amqp_empty_table);
+		check(amqp_get_rpc_reply(conn), "queue.declare");
+		amqp_queue_bind(conn, 1, amqp_cstring_bytes(argv[4]), amqp_cstring_bytes(argv[5]),
+						amqp_cstring_bytes(argv[6]), amqp_empty_table);
+		check(amqp_get_rpc_reply(conn), "queue.bind");
+	}
+	else
+	{
+		long		max = atol(argv[5]);
+		long		idle_ms = atol(argv[6]);
+		int			with_body = argc > 7 && strcmp(argv[7], "body") == 0;
+		long		n = 0;
+
+		amqp_basic_qos(conn, 1, 0, 1000, 0);
+		amqp_basic_consume(conn, 1, amqp_cstring_bytes(argv[4]), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+		check(amqp_get_rpc_reply(conn), "basic.consume");
+		while (n < max)
+		{
+			amqp_envelope_t env;
+			struct timeval timeout = {idle_ms / 1000, (idle_ms % 1000) * 1000};
+			struct timeval now;
+			amqp_rpc_reply_t r;
+			amqp_basic_properties_t *p;
+
+			amqp_maybe_release_buffers(conn);
+			r = amqp_consume_message(conn, &env, &timeout, 0);
+			if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+				break;
+			if (r.reply_type != AMQP_RESPONSE_NORMAL)
+				die("consume");
+			gettimeofday(&now, NULL);
+			p = &env.message.properties;
+			printf("%lld ", (long long) now.tv_sec * 1000000 + now.tv_usec);
+			print_bytes(env.routing_key);
+			putchar(' ');
+			print_bytes((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id : amqp_empty_bytes);
+			printf(" %d ", (p->_flags & AMQP_BASIC_DELIVERY_MODE_FLAG) ? p->delivery_mode : 0);
+			print_bytes((p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG) ? p->content_type : amqp_empty_bytes);
+			printf(" %s %llu", replay_header(p),
+				   (unsigned long long) ((p->_flags & AMQP_BASIC_TIMESTAMP_FLAG) ? p->timestamp : 0));
+			if (with_body)
+			{
+				putchar(' ');
+				print_bytes(env.message.body);
+			}
+			putchar('\n');
+			if (amqp_basic_ack(conn, 1, env.delivery_tag, 0) != AMQP_STATUS_OK)
+				die("ack");
+			amqp_destroy_envelope(&env);
+			n++;
+		}
+	}
+	fflush(stdout);
+	amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(conn);
+	return 0;
+}

@@ -1,0 +1,345 @@
+/*
+ * publisher.c
+ *	  The outbox publisher: a background worker that sends committed rows of
+ *	  candystore.outbox to RabbitMQ and marks them published once the broker
+ *	  has confirmed them.  At least once: a row confirmed but not yet marked
+ *	  when PostgreSQL stops is sent again.
+ *
+ *	  It reads due rows in batches (candystore.outbox_batch_size) and
+ *	  publishes each batch at once; while up to MAX_INFLIGHT batches await
+ *	  their confirms it goes on reading and publishing, and it records each
+ *	  batch (one transaction) once the broker has settled all of it, oldest
+ *	  first.  It sleeps on its latch, which a transaction that enqueued rows
+ *	  sets when it commits (notify.c), and on the broker socket, with
+ *	  candystore.outbox_poll_ms as the longest sleep.
+ *
+ *	  Failures: a lost broker link is dropped and reopened with capped
+ *	  exponential backoff (candystore.reconnect_max_ms); meanwhile the rows
+ *	  that would be sent record the error.  A row the broker refuses, or
+ *	  whose exchange does not exist, is tried again after a backoff of its
+ *	  own (candystore.outbox_retry_max_ms), and holds back the later rows of
+ *	  its routing key.  A database error ends the process; the postmaster
+ *	  restarts it, and unmarked rows are sent again.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "worker.h"
+
+#define RECONNECT_MIN_MS 100
+
+PGDLLEXPORT void candystore_publisher_main(Datum arg);
+
+bool
+publisher_registered(void)
+{
+	return worker_outbox_publisher && worker_database != NULL && worker_database[0] != '\0';
+}
+
+/* Registers the worker when preloaded with a database to publish from. */
+void
+publisher_init(void)
+{
+	BackgroundWorker bgw;
+
+	if (!process_shared_preload_libraries_in_progress || !publisher_registered())
+		return;
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 1;
+	strlcpy(bgw.bgw_library_name, "candystore", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "candystore_publisher_main", BGW_MAXLEN);
+	strlcpy(bgw.bgw_name, "candystore outbox publisher", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "candystore outbox publisher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&bgw);
+}
+
+/* The settings whose change needs a new connection. */
+static char *
+connection_settings(void)
+{
+	return psprintf("%s|%s|%s", worker_amqp_url, worker_amqp_cacert, worker_exchange);
+}
+
+static void
+withdraw_latch(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
+{
+	worker_publisher_set_latch(NULL);
+}
+
+/*
+ * Sleeps ms, answering interrupts.  Commits' wake-ups do not end the sleep
+ * (a broker that is away should not be retried at every commit); the read
+ * that follows the sleep sees their rows anyway.
+ */
+static void
+sleep_ms(long ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+	long		left;
+
+	while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until)) > 0)
+	{
+		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   left, PG_WAIT_EXTENSION);
+
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static bool
+any_confirmed(OutboxRow *rows, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (rows[i].outcome == ROW_CONFIRMED)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The batches in flight, oldest first, and the routing keys that failed
+ * while they were sent.  Up to MAX_INFLIGHT batches are published before the
+ * oldest is confirmed, so that neither throughput nor a commit's latency
+ * waits for the broker's confirms.
+ */
+#define MAX_INFLIGHT 4
+
+static OutboxBatch inflight[MAX_INFLIGHT];
+static int	ninflight = 0;
+static List *failed_keys = NIL;
+static MemoryContext keys_cxt = NULL;
+
+/* Records the oldest batch's outcome and forgets it. */
+static void
+record_oldest(void)
+{
+	OutboxBatch *b = &inflight[0];
+
+	if (worker_outbox_test_mark_delay_ms > 0 && any_confirmed(b->rows, b->n))
+	{
+		worker_status_set(WORKER_PUBLISHER_SLOT, "delaying mark (test)", NULL, false);
+		sleep_ms(worker_outbox_test_mark_delay_ms);
+	}
+	publisher_record_outcomes(b->rows, b->n, &failed_keys, keys_cxt);
+	worker_stats_add(WC_OUTBOX_BATCHES, 1);
+	MemoryContextDelete(b->cxt);
+	memmove(&inflight[0], &inflight[1], sizeof(OutboxBatch) * (ninflight - 1));
+	ninflight--;
+	if (ninflight == 0)
+	{
+		/* every row sent after a failure has been recorded */
+		MemoryContextReset(keys_cxt);
+		failed_keys = NIL;
+	}
+}
+
+/* The link is lost: record what the broker settled, drop the rest, close. */
+static void
+drop_link(AmqpLink *link, const char *error)
+{
+	ereport(LOG, (errmsg("candystore outbox publisher lost RabbitMQ: %s", error)));
+	worker_status_error(WORKER_PUBLISHER_SLOT, error);
+	worker_status_set(WORKER_PUBLISHER_SLOT, "disconnected", NULL, false);
+	while (ninflight > 0)
+		record_oldest();
+	amqp_link_close(link);
+}
+
+void
+candystore_publisher_main(Datum arg pg_attribute_unused())
+{
+	AmqpLink	link = {0};
+	MemoryContext link_cxt;
+	MemoryContext batches_cxt;
+	int			backoff_ms = RECONNECT_MIN_MS;
+	bool		ever_connected = false;
+	bool		maybe_due = true;	/* rows may be due that were not read yet */
+	bool		reconnect = false;
+	long		next_due_ms = -1;
+	char	   *settings;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
+	pgstat_report_appname("candystore outbox publisher");
+
+	/*
+	 * Marking rows published need not wait for the WAL flush: a mark lost in
+	 * a crash only means the rows are sent again, which at least once allows.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	batches_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox batches",
+										ALLOCSET_DEFAULT_SIZES);
+	keys_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox failed keys",
+									 ALLOCSET_SMALL_SIZES);
+	link_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox link",
+									 ALLOCSET_DEFAULT_SIZES);
+	settings = MemoryContextStrdup(TopMemoryContext, connection_settings());
+	link.publishing = true;
+	worker_status_set(WORKER_PUBLISHER_SLOT, "starting", NULL, false);
+	before_shmem_exit(withdraw_latch, (Datum) 0);
+	worker_publisher_set_latch(MyLatch);
+
+	for (;;)
+	{
+		char	   *error = NULL;
+		long		timeout_ms;
+		int			rc = 0;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			char	   *now;
+
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			now = connection_settings();
+			if (strcmp(now, settings) != 0)
+			{
+				reconnect = true;
+				pfree(settings);
+				settings = MemoryContextStrdup(TopMemoryContext, now);
+			}
+			pfree(now);
+			maybe_due = true;	/* the batch size may have changed */
+		}
+		if (reconnect && ninflight == 0)
+		{
+			/* nothing is in flight: reconnecting sends nothing twice */
+			amqp_link_close(&link);
+			reconnect = false;
+			worker_status_set(WORKER_PUBLISHER_SLOT, "reconfiguring", NULL, false);
+		}
+
+		if (link.conn == NULL)
+		{
+			bool		ok;
+
+			MemoryContextReset(link_cxt);
+			{
+				MemoryContext old = MemoryContextSwitchTo(link_cxt);
+
+				worker_status_set(WORKER_PUBLISHER_SLOT, "connecting", NULL, false);
+				ok = amqp_link_open(&link, &error);
+				MemoryContextSwitchTo(old);
+			}
+			if (!ok)
+			{
+				ereport(LOG,
+						(errmsg("candystore outbox publisher cannot reach RabbitMQ: %s", error),
+						 errdetail("Retrying in %d ms.", backoff_ms)));
+				worker_status_error(WORKER_PUBLISHER_SLOT, error);
+				publisher_record_outage(error);
+				worker_status_set(WORKER_PUBLISHER_SLOT, "waiting to reconnect", NULL, false);
+				sleep_ms(backoff_ms);
+				backoff_ms = Min(backoff_ms * 2, worker_reconnect_max_ms);
+				continue;
+			}
+			backoff_ms = RECONNECT_MIN_MS;
+			if (ever_connected)
+				worker_stats_add(WC_OUTBOX_RECONNECTS, 1);
+			ever_connected = true;
+			maybe_due = true;
+			worker_status_set(WORKER_PUBLISHER_SLOT, "idle", link.broker, true);
+			ereport(LOG, (errmsg("candystore outbox publisher publishing to %s", link.broker)));
+		}
+
+		/* settle what the broker confirmed; record finished batches in order */
+		if (!publisher_read_confirms(&link, inflight, ninflight, &error))
+		{
+			drop_link(&link, error);
+			continue;
+		}
+		if (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
+		{
+			while (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
+				record_oldest();
+			if (ninflight == 0)
+				worker_status_set(WORKER_PUBLISHER_SLOT, "idle", link.broker, false);
+		}
+		if (ninflight > 0 && GetCurrentTimestamp() >= inflight[0].deadline)
+		{
+			drop_link(&link, psprintf("%s: no publisher confirm within %d ms", link.broker,
+									  worker_outbox_confirm_timeout_ms));
+			continue;
+		}
+
+		/* read and publish the next batch while earlier ones await confirms */
+		if (maybe_due && ninflight < MAX_INFLIGHT && !reconnect)
+		{
+			OutboxBatch *b = &inflight[ninflight];
+			Datum	   *exclude;
+			int			nexclude = 0;
+			MemoryContext old;
+
+			memset(b, 0, sizeof(*b));
+			b->cxt = AllocSetContextCreate(batches_cxt, "candystore outbox batch",
+										   ALLOCSET_DEFAULT_SIZES);
+			old = MemoryContextSwitchTo(b->cxt);
+			for (int i = 0; i < ninflight; i++)
+				nexclude += inflight[i].n;
+			exclude = palloc(sizeof(Datum) * Max(1, nexclude));
+			nexclude = 0;
+			for (int i = 0; i < ninflight; i++)
+				for (int j = 0; j < inflight[i].n; j++)
+					exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
+			b->rows = palloc(sizeof(OutboxRow) * worker_outbox_batch_size);
+			b->n = publisher_fetch_due(b->rows, worker_outbox_batch_size, exclude, nexclude,
+									   &next_due_ms);
+			MemoryContextSwitchTo(old);
+			if (b->n > 0)
+			{
+				ninflight++;
+				maybe_due = b->n == worker_outbox_batch_size;
+				worker_status_set(WORKER_PUBLISHER_SLOT, "publishing", link.broker, false);
+				if (!publisher_publish(&link, inflight, ninflight, &error))
+					drop_link(&link, error);
+				continue;
+			}
+			MemoryContextDelete(b->cxt);
+			maybe_due = false;
+			if (ninflight == 0)
+				worker_status_set(WORKER_PUBLISHER_SLOT,
+								  b->n < 0 ? "waiting for CREATE EXTENSION" : "idle",
+								  link.broker, false);
+		}
+
+		/*
+		 * Sleep until a commit, the broker (confirms, heartbeats, a close),
+		 * the oldest batch's confirm deadline or the next held-back row.
+		 */
+		timeout_ms = worker_outbox_poll_ms;
+		if (next_due_ms >= 0)
+			timeout_ms = Max(1, Min(timeout_ms, next_due_ms));
+		if (ninflight > 0)
+			timeout_ms = Max(1, Min(timeout_ms,
+									TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																	inflight[0].deadline)));
+		if (!amqp_data_in_buffer(link.conn) && !amqp_frames_enqueued(link.conn))
+			rc = WaitLatchOrSocket(MyLatch,
+								   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   amqp_link_socket(&link), timeout_ms, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		if (rc & (WL_LATCH_SET | WL_TIMEOUT))
+			maybe_due = true;
+	}
+}

@@ -1,0 +1,362 @@
+/*
+ * publisher_batch.c
+ *	  The outbox publisher's view of candystore.outbox: which rows are due,
+ *	  and what happened to them.  Each function is one short transaction of
+ *	  its own; nothing is held open while the broker is talked to.
+ *
+ *	  Order per routing key: a row is due only when no earlier pending row
+ *	  with the same routing key is waiting for a retry, so a failed row is
+ *	  never overtaken by a later one of its key.  Rows of other keys carry on.
+ *	  The partial index outbox_retry_idx makes that check a probe of the
+ *	  (normally empty) set of rows waiting for a retry.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "spi_plans.h"
+#include "worker.h"
+
+#define RETRY_MIN_MS 100
+
+/* Pending rows not held back, in send order. */
+#define DUE_ROWS \
+	" FROM candystore.outbox o" \
+	" WHERE o.published_at IS NULL" \
+	"   AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())" \
+	"   AND NOT EXISTS (SELECT FROM candystore.outbox b" \
+	"                    WHERE b.published_at IS NULL AND b.next_attempt_at > now()" \
+	"                      AND b.routing_key = o.routing_key AND b.id < o.id)"
+
+/* The wait before the next attempt of a row that failed 'attempts' times before. */
+#define BACKOFF \
+	" now() + least($%d::float8, %d * power(2, least(attempts, 30))) * interval '1 millisecond'"
+
+static SPIPlanPtr fetch_plan = NULL;
+static SPIPlanPtr next_due_plan = NULL;
+static SPIPlanPtr mark_published_plan = NULL;
+static SPIPlanPtr mark_failed_plan = NULL;
+static SPIPlanPtr outage_plan = NULL;
+
+/* Starts a transaction with SPI; returns the caller's memory context. */
+static MemoryContext
+begin(const char *activity)
+{
+	MemoryContext caller = CurrentMemoryContext;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+	SPI_connect();
+	return caller;
+}
+
+/* Commits, and returns to the caller's memory context. */
+static void
+end(MemoryContext caller)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * Planned afresh at every execution: a cached generic plan would be made
+ * for the outbox as it was then (often empty), and a nested loop over a
+ * sequential scan is a disaster once 100,000 rows are pending.
+ */
+#define CUSTOM CURSOR_OPT_CUSTOM_PLAN
+
+static void
+prepare_plans(void)
+{
+	if (fetch_plan != NULL)
+		return;
+	fetch_plan = spi_prepare_kept(
+		"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, o.headers,"
+		"       e.event_id::text, e.envelope::text"
+		"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS
+		"           AND o.id <> ALL ($3)"
+		"         ORDER BY o.id LIMIT $2) o"
+		"  JOIN candystore.event_log e ON e.position = o.position"
+		" ORDER BY o.id",
+		3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, CUSTOM);
+	next_due_plan = spi_prepare_kept(
+		"SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int8"
+		"  FROM candystore.outbox WHERE published_at IS NULL AND next_attempt_at > now()",
+		0, NULL, CUSTOM);
+	mark_published_plan = spi_prepare_kept(
+		"UPDATE candystore.outbox SET published_at = now(), attempts = attempts + 1"
+		" WHERE id = ANY ($1) AND published_at IS NULL",
+		1, (Oid[]) {INT8ARRAYOID}, CUSTOM);
+	mark_failed_plan = spi_prepare_kept(
+		psprintf("UPDATE candystore.outbox SET attempts = attempts + 1, last_error = $2,"
+				 " next_attempt_at = " BACKOFF
+				 " WHERE id = $1 AND published_at IS NULL", 3, RETRY_MIN_MS),
+		3, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID}, CUSTOM);
+	outage_plan = spi_prepare_kept(
+		"UPDATE candystore.outbox SET attempts = attempts + 1, last_error = $1"
+		" WHERE id IN (SELECT o.id" DUE_ROWS " ORDER BY o.id LIMIT $2)",
+		2, (Oid[]) {TEXTOID, INT4OID}, CUSTOM);
+}
+
+/* Converts a jsonb scalar or container into an AMQP field value. */
+static void jsonb_to_field(JsonbValue *v, amqp_field_value_t *out);
+
+static void
+container_to_field(JsonbContainer *c, amqp_field_value_t *out)
+{
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			size = JsonContainerSize(c);
+	int			n = 0;
+	bool		object = JsonContainerIsObject(c);
+	amqp_table_entry_t *entries = NULL;
+	amqp_field_value_t *elems = NULL;
+
+	if (object)
+		entries = palloc0(sizeof(amqp_table_entry_t) * Max(size, 1));
+	else
+		elems = palloc0(sizeof(amqp_field_value_t) * Max(size, 1));
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			entries[n].key = (amqp_bytes_t) {v.val.string.len, v.val.string.val};
+		else if (tok == WJB_VALUE)
+			jsonb_to_field(&v, &entries[n++].value);
+		else if (tok == WJB_ELEM)
+			jsonb_to_field(&v, &elems[n++]);
+	}
+	if (object)
+	{
+		out->kind = AMQP_FIELD_KIND_TABLE;
+		out->value.table.num_entries = n;
+		out->value.table.entries = entries;
+	}
+	else
+	{
+		out->kind = AMQP_FIELD_KIND_ARRAY;
+		out->value.array.num_entries = n;
+		out->value.array.entries = elems;
+	}
+}
+
+static void
+jsonb_to_field(JsonbValue *v, amqp_field_value_t *out)
+{
+	char	   *num,
+			   *endp;
+
+	switch (v->type)
+	{
+		case jbvNull:
+			out->kind = AMQP_FIELD_KIND_VOID;
+			break;
+		case jbvBool:
+			out->kind = AMQP_FIELD_KIND_BOOLEAN;
+			out->value.boolean = v->val.boolean;
+			break;
+		case jbvString:
+			out->kind = AMQP_FIELD_KIND_UTF8;
+			out->value.bytes = (amqp_bytes_t) {v->val.string.len, v->val.string.val};
+			break;
+		case jbvNumeric:
+			/* integers that fit stay integers; anything else is a double */
+			num = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+			errno = 0;
+			out->kind = AMQP_FIELD_KIND_I64;
+			out->value.i64 = strtoll(num, &endp, 10);
+			if (errno != 0 || *endp != '\0')
+			{
+				out->kind = AMQP_FIELD_KIND_F64;
+				out->value.f64 = strtod(num, NULL);
+			}
+			break;
+		case jbvBinary:
+			container_to_field(v->val.binary.data, out);
+			break;
+		default:
+			out->kind = AMQP_FIELD_KIND_VOID;
+			break;
+	}
+}
+
+static char *
+copy_text(int row, int col, MemoryContext cxt)
+{
+	char	   *s = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+
+	return MemoryContextStrdup(cxt, s);
+}
+
+/*
+ * Fills rows[] with up to max due rows, in send order, leaving out the ids in
+ * exclude[] (rows in flight), allocated in the current memory context, and
+ * returns how many, or -1 when the extension is not (yet) created in the
+ * database.  When fewer than max are due, *next_due_ms says when the next
+ * held-back row becomes due (-1: none).
+ */
+int
+publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long *next_due_ms)
+{
+	MemoryContext batch_cxt;
+	Datum		args[3];
+	int			n;
+
+	*next_due_ms = -1;
+	batch_cxt = begin("candystore outbox publisher: reading due rows");
+	if (!OidIsValid(get_extension_oid("candystore", true)))
+	{
+		end(batch_cxt);
+		return -1;
+	}
+	prepare_plans();
+	args[0] = CStringGetTextDatum(worker_exchange);
+	args[1] = Int32GetDatum(max);
+	args[2] = PointerGetDatum(construct_array(exclude, nexclude, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_plan(fetch_plan, args, NULL, true, max) != SPI_OK_SELECT)
+		elog(ERROR, "reading the outbox failed");
+	n = (int) SPI_processed;
+	for (int i = 0; i < n; i++)
+	{
+		OutboxRow  *r = &rows[i];
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		Jsonb	   *headers;
+		amqp_field_value_t field;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		memset(r, 0, sizeof(*r));
+		r->id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		r->exchange = copy_text(i, 2, batch_cxt);
+		r->routing_key = copy_text(i, 3, batch_cxt);
+		r->event_id = copy_text(i, 5, batch_cxt);
+		r->body = copy_text(i, 6, batch_cxt);
+		r->body_len = strlen(r->body);
+		r->outcome = ROW_UNSENT;
+		old = MemoryContextSwitchTo(batch_cxt);
+		headers = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
+		if (JB_ROOT_IS_OBJECT(headers) && JB_ROOT_COUNT(headers) > 0)
+		{
+			container_to_field(&headers->root, &field);
+			r->headers = field.value.table;
+		}
+		MemoryContextSwitchTo(old);
+	}
+
+	if (n < max)
+	{
+		if (SPI_execute_plan(next_due_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "reading the outbox failed");
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+				*next_due_ms = Max(0, DatumGetInt64(d));
+		}
+	}
+	end(batch_cxt);
+	return n;
+}
+
+static bool
+key_in(List *keys, const char *key)
+{
+	ListCell   *lc;
+
+	foreach(lc, keys)
+	{
+		if (strcmp(lfirst(lc), key) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Records a batch's outcome in one transaction: confirmed rows are marked
+ * published, failed rows are scheduled again with backoff and their error.
+ * A confirmed row that was sent after a failed row of the same routing key
+ * (in this batch or an earlier one still in *failed_keys) is left pending,
+ * to be sent again after it: per key, the last copy a consumer sees is in
+ * order.  Failed keys are added to *failed_keys, allocated in keys_cxt.
+ */
+void
+publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys, MemoryContext keys_cxt)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	int			nids = 0;
+	uint64		failed = 0;
+	MemoryContext caller;
+
+	caller = begin("candystore outbox publisher: marking rows");
+	prepare_plans();
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (rows[i].outcome == ROW_FAILED)
+		{
+			Datum		args[3];
+
+			args[0] = Int64GetDatum(rows[i].id);
+			args[1] = CStringGetTextDatum(rows[i].error ? rows[i].error : "failed");
+			args[2] = Float8GetDatum((double) worker_outbox_retry_max_ms);
+			if (SPI_execute_plan(mark_failed_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "updating the outbox failed");
+			failed += SPI_processed;
+			if (!key_in(*failed_keys, rows[i].routing_key))
+			{
+				MemoryContext old = MemoryContextSwitchTo(keys_cxt);
+
+				*failed_keys = lappend(*failed_keys, pstrdup(rows[i].routing_key));
+				MemoryContextSwitchTo(old);
+			}
+		}
+		else if (rows[i].outcome == ROW_CONFIRMED && !key_in(*failed_keys, rows[i].routing_key))
+			ids[nids++] = Int64GetDatum(rows[i].id);
+	}
+	if (nids > 0)
+	{
+		Datum		arg = PointerGetDatum(construct_array(ids, nids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+
+		if (SPI_execute_plan(mark_published_plan, &arg, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "updating the outbox failed");
+		worker_stats_add(WC_OUTBOX_PUBLISHED, SPI_processed);
+	}
+	end(caller);
+	worker_stats_add(WC_OUTBOX_RETRIES, failed);
+}
+
+/*
+ * The broker cannot be reached: the rows that would be sent now record the
+ * attempt and why.  They stay due: the reconnect backoff paces them.
+ */
+void
+publisher_record_outage(const char *error)
+{
+	Datum		args[2];
+	MemoryContext caller;
+
+	caller = begin("candystore outbox publisher: recording an outage");
+	prepare_plans();
+	args[0] = CStringGetTextDatum(error);
+	args[1] = Int32GetDatum(worker_outbox_batch_size);
+	if (SPI_execute_plan(outage_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "updating the outbox failed");
+	worker_stats_add(WC_OUTBOX_RETRIES, SPI_processed);
+	end(caller);
+}
