@@ -15,7 +15,7 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 APPENDS=${1:-2000}
 BASE=${BASE:-62a6d9f}
-PREV=${PREV:-437bfe1}
+PREV=${PREV:-a1e6bbb}
 cs_ensure_packages valgrind
 RUN=$CS_RUN/bench-trace-cost
 mkdir -p "$RUN"
