@@ -37,6 +37,7 @@ candystore.database = 'postgres'
 candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
 candystore.batch_size = 200
 candystore.batch_timeout_ms = 20
+candystore.outbox_publisher = off
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION candystore');
