@@ -102,7 +102,7 @@ SELECT pg_temp.s(event_id) AS e FROM candystore.session_timeline('trace-s-9');
 SELECT count(*) FROM candystore.session_timeline('nope');
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT event_id FROM candystore.event_log
- WHERE coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id') = 'trace-m-1'
+ WHERE session_key = 'trace-m-1'
  ORDER BY occurred_at, position;
 RESET enable_seqscan;
 

@@ -6,6 +6,10 @@
  * this function lifts that for its own statement only.  Events the outbox
  * has not yet sent are kept (deleting them would lose a publish); their
  * already-published outbox rows go with them.
+ *
+ * A purged event with a surviving child leaves its id linked to its causation
+ * group (trace_links.h): should the event be appended again, it must find
+ * that child, whose group may be named after neither it nor its parents.
  */
 #include "postgres.h"
 
@@ -49,9 +53,20 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 								   "   WHERE e.occurred_at < pg_catalog.now() - $1"
 								   "     AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
 								   "                      WHERE o.position = e.position AND o.published_at IS NULL)"
-								   "  RETURNING e.position),"
+								   "  RETURNING e.position, e.event_id, e.causation_group),"
 								   " sent AS ("
-								   "  DELETE FROM candystore.outbox o USING purged p WHERE o.position = p.position)"
+								   "  DELETE FROM candystore.outbox o USING purged p WHERE o.position = p.position),"
+								   /* see the comment at the top */
+								   " named AS ("
+								   "  INSERT INTO candystore.causation_links (a, b)"
+								   "  SELECT x.a, x.b FROM purged p,"
+								   "         LATERAL (VALUES (p.event_id, p.causation_group),"
+								   "                         (p.causation_group, p.event_id)) x(a, b)"
+								   "   WHERE p.causation_group <> p.event_id"
+								   "     AND EXISTS (SELECT 1 FROM candystore.event_log c"
+								   "                  WHERE c.correlation_ids @> ARRAY[p.event_id]"
+								   "                    AND NOT EXISTS (SELECT 1 FROM purged q WHERE q.position = c.position))"
+								   "  ON CONFLICT DO NOTHING)"
 								   " SELECT count(*) FROM purged",
 								   1, types, values, NULL, false, 1);
 		if (rc != SPI_OK_SELECT)

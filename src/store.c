@@ -8,6 +8,10 @@
  * stored envelope is compared with the new one (jsonb equality): the same
  * content is the normal at-least-once redelivery and gives the stored
  * position; other content is a conflict and raises.
+ *
+ * Each row also gets its causation group and session key (trace_links.c,
+ * session_key.c): the groups of a chunk's rows are chosen before its INSERT
+ * and their links recorded after it, row by row in order.
  */
 #include "postgres.h"
 
@@ -22,8 +26,10 @@
 #include "envelope.h"
 #include "jsonschema/registry.h"
 #include "notify.h"
+#include "session_key.h"
 #include "spi_plans.h"
 #include "store.h"
+#include "trace_links.h"
 
 bool		store_removal_allowed = false;
 
@@ -34,7 +40,7 @@ bool		store_removal_allowed = false;
  * chunks.
  */
 #define STORE_CHUNK_LOG2 6
-#define STORE_COLUMNS 6
+#define STORE_COLUMNS 8
 
 static SPIPlanPtr insert_plans[STORE_CHUNK_LOG2 + 1];
 static SPIPlanPtr lookup_plan = NULL;
@@ -44,7 +50,7 @@ static SPIPlanPtr
 insert_plan(int log2rows)
 {
 	static const Oid row_types[STORE_COLUMNS] = {
-		UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID
+		UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID, UUIDOID, TEXTOID
 	};
 	int			rows = 1 << log2rows;
 	StringInfoData sql;
@@ -56,14 +62,15 @@ insert_plan(int log2rows)
 	types = palloc(sizeof(Oid) * rows * STORE_COLUMNS);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "INSERT INTO candystore.event_log"
-						   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope)"
+						   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
+						   "  causation_group, session_key)"
 						   " VALUES ");
 	for (int r = 0; r < rows; r++)
 	{
 		int			p = r * STORE_COLUMNS;
 
-		appendStringInfo(&sql, "%s($%d, $%d, $%d, $%d, $%d, $%d)", r > 0 ? ", " : "",
-						 p + 1, p + 2, p + 3, p + 4, p + 5, p + 6);
+		appendStringInfo(&sql, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", r > 0 ? ", " : "",
+						 p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8);
 		memcpy(types + p, row_types, sizeof(row_types));
 	}
 	appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING RETURNING event_id, position");
@@ -184,7 +191,10 @@ resolve_conflict(StoreRow *row)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* One multi-row INSERT of 2^log2rows rows, then their conflicts resolved. */
+/*
+ * One multi-row INSERT of 2^log2rows rows, then their conflicts resolved and
+ * their causation links recorded.
+ */
 static void
 insert_chunk(StoreRow *rows, int log2rows)
 {
@@ -192,14 +202,18 @@ insert_chunk(StoreRow *rows, int log2rows)
 	Datum	   *values = palloc(sizeof(Datum) * n * STORE_COLUMNS);
 	char	   *nulls = palloc(n * STORE_COLUMNS);
 	bool	   *inserted = palloc0(sizeof(bool) * n);
+	TraceLinks *links = palloc(sizeof(TraceLinks) * n);
+	TraceLinksScope scope;
 	uint64		returned;
 	uint64		next = 0;
 	int			rc;
 
+	trace_links_begin(&scope);
 	for (int r = 0; r < n; r++)
 	{
 		Datum	   *v = values + r * STORE_COLUMNS;
 		char	   *nl = nulls + r * STORE_COLUMNS;
+		text	   *session = session_key(rows[r].envelope);
 
 		memset(nl, ' ', STORE_COLUMNS);
 		v[0] = UUIDPGetDatum(&rows[r].parsed->event_id);
@@ -210,6 +224,12 @@ insert_chunk(StoreRow *rows, int log2rows)
 			nl[3] = 'n';
 		v[4] = PointerGetDatum(rows[r].parsed->correlation_ids);
 		v[5] = JsonbPGetDatum(rows[r].envelope);
+		/* sees the rows before it in this chunk, which the INSERT stores first */
+		trace_links_before_insert(&scope, links, r, rows[r].parsed);
+		v[6] = UUIDPGetDatum(&links[r].group);
+		v[7] = PointerGetDatum(session);
+		if (session == NULL)
+			nl[7] = 'n';
 	}
 	rc = SPI_execute_plan(insert_plan(log2rows), values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING)
@@ -242,6 +262,13 @@ insert_chunk(StoreRow *rows, int log2rows)
 	for (int r = 0; r < n; r++)
 		if (!inserted[r])
 			resolve_conflict(&rows[r]);
+
+	/* every row of the chunk is in the table now, as the dirty probes see it */
+	for (int r = 0; r < n; r++)
+		links[r].stored = inserted[r];
+	for (int r = 0; r < n; r++)
+		trace_links_after_insert(&scope, links, r);
+	trace_links_end(&scope);
 	pfree(values);
 	pfree(nulls);
 	pfree(inserted);

@@ -2,13 +2,15 @@
  * trace.c
  *	  candystore.ancestors(), descendants() and trace(): causation-chain walks.
  *
- * correlation_ids holds an event's parent ids.  A walk goes breadth-first,
- * level by level: parents are found by probing the event_id btree directly,
- * children by one prepared query per level that probes the GIN index on
- * correlation_ids once per parent id.  A hash table keyed by uuid keeps
- * every event seen, so each event is visited once, self links and cycles
- * terminate, and duplicated parent ids count once.  Parents not stored yet are
- * remembered as missing: trace() reports them, the other walks skip them.
+ * correlation_ids holds an event's parent ids.  append() files every event in
+ * a causation group (trace_links.c) such that everything connected to an
+ * event through parent links lies in its group or in groups linked to it.
+ * A walk therefore reads the start event (event_id btree), the linked group
+ * names (causation_links), and every event of those groups (one range of the
+ * causation_group btree each), then walks the parent links in memory: a
+ * hash table keyed by uuid holds each event once, so self links, cycles and
+ * duplicated parent ids are harmless.  Parents not stored (not in the
+ * groups) are missing: trace() reports them, the other walks skip them.
  */
 #include "postgres.h"
 
@@ -20,7 +22,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -35,7 +36,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "spi_plans.h"
+#include "trace_catalog.h"
 
 PG_FUNCTION_INFO_V1(candystore_ancestors);
 PG_FUNCTION_INFO_V1(candystore_descendants);
@@ -52,50 +53,20 @@ typedef struct TraceNode
 	TimestampTz occurred_at;
 	int			nparents;
 	pg_uuid_t  *parents;		/* deduplicated, in stored order */
-	int			index;			/* order of discovery, for trace() */
+	int			index;			/* order of loading, into Walk.nodes */
 } TraceNode;
 
 typedef struct Walk
 {
 	MemoryContext cxt;
 	HTAB	   *seen;
-	TraceNode **nodes;			/* in discovery order */
+	TraceNode **nodes;			/* in loading order */
 	int			nnodes;
 	int			capacity;
-	/* the event_id btree probe, opened on first use */
-	Relation	heap;
-	Relation	index;
-	TupleTableSlot *slot;
-	IndexScanDesc scan;
+	/* children of nodes[i]: child_list[child_start[i] .. child_start[i + 1]) */
+	int		   *child_start;
+	int		   *child_list;
 } Walk;
-
-static SPIPlanPtr by_parent_plan = NULL;
-
-#define EVENT_COLUMNS "position, event_id, event_type, occurred_at, correlation_ids"
-
-/* Every walk query takes one uuid[] argument. */
-static SPIPlanPtr
-prepare_kept(const char *sql, int cursor_options)
-{
-	Oid			argtypes[] = {UUIDARRAYOID};
-
-	return spi_prepare_kept(sql, 1, argtypes, cursor_options);
-}
-
-/*
- * Children are looked up one parent id at a time (a GIN probe each): one
- * probe with thousands of keys is slower, and planning it for the actual
- * array is slower still.
- */
-static void
-prepare_plans(void)
-{
-	if (by_parent_plan == NULL)
-		by_parent_plan = prepare_kept("SELECT " EVENT_COLUMNS
-									  " FROM unnest($1) AS p(id)"
-									  " JOIN candystore.event_log ON correlation_ids @> ARRAY[p.id]",
-									  0);
-}
 
 static void
 walk_init(Walk *walk)
@@ -107,36 +78,13 @@ walk_init(Walk *walk)
 	ctl.keysize = sizeof(pg_uuid_t);
 	ctl.entrysize = sizeof(TraceNode);
 	ctl.hcxt = walk->cxt;
-	walk->seen = hash_create("candystore trace events", 1024, &ctl,
+	walk->seen = hash_create("candystore trace events", 256, &ctl,
 							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	walk->capacity = 1024;
+	walk->capacity = 256;
 	walk->nnodes = 0;
 	walk->nodes = MemoryContextAlloc(walk->cxt, walk->capacity * sizeof(TraceNode *));
-	walk->heap = NULL;
-}
-
-static void
-walk_open_probe(Walk *walk)
-{
-	Oid			nsp = get_namespace_oid("candystore", false);
-
-	walk->heap = table_open(get_relname_relid("event_log", nsp), AccessShareLock);
-	walk->index = index_open(get_relname_relid("event_log_event_id_key", nsp), AccessShareLock);
-	walk->slot = table_slot_create(walk->heap, NULL);
-	walk->scan = index_beginscan(walk->heap, walk->index, GetActiveSnapshot(), 1, 0);
-}
-
-static void
-walk_finish(Walk *walk)
-{
-	if (walk->heap != NULL)
-	{
-		index_endscan(walk->scan);
-		ExecDropSingleTupleTableSlot(walk->slot);
-		index_close(walk->index, AccessShareLock);
-		table_close(walk->heap, AccessShareLock);
-		walk->heap = NULL;
-	}
+	walk->child_start = NULL;
+	walk->child_list = NULL;
 }
 
 /* The node for an id, created (unset, not found) when new. */
@@ -174,177 +122,240 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 {
 	MemoryContext old = MemoryContextSwitchTo(walk->cxt);
 	ArrayType  *parents;
-	Datum	   *elems;
-	bool	   *nulls;
+	bits8	   *nullmap;
+	char	   *elem;
 	int			nelems;
 
 	node->found = true;
 	node->position = DatumGetInt64(position);
 	node->event_type = DatumGetTextPCopy(event_type);
 	node->occurred_at = DatumGetTimestampTz(occurred_at);
+	/* uuid[] elements are fixed-size and unaligned: read them in place */
 	parents = DatumGetArrayTypeP(correlation_ids);
-	deconstruct_array(parents, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
-					  &elems, &nulls, &nelems);
+	nelems = ArrayGetNItems(ARR_NDIM(parents), ARR_DIMS(parents));
+	nullmap = ARR_NULLBITMAP(parents);
+	elem = ARR_DATA_PTR(parents);
 	node->parents = palloc(Max(nelems, 1) * sizeof(pg_uuid_t));
 	node->nparents = 0;
 	for (int i = 0; i < nelems; i++)
 	{
-		pg_uuid_t  *p = DatumGetUUIDP(elems[i]);
+		const pg_uuid_t *p = (const pg_uuid_t *) elem;
 		bool		dup = false;
 
-		if (nulls[i])
-			continue;
+		if (nullmap && !(nullmap[i / 8] & (1 << (i % 8))))
+			continue;			/* a NULL takes no space */
+		elem += UUID_LEN;
 		for (int j = 0; j < node->nparents && !dup; j++)
 			dup = memcmp(&node->parents[j], p, UUID_LEN) == 0;
 		if (!dup)
 			node->parents[node->nparents++] = *p;
 	}
+	if ((Pointer) parents != DatumGetPointer(correlation_ids))
+		pfree(parents);
 	MemoryContextSwitchTo(old);
 }
 
+/* Starts (or restarts) an equality scan on the first index column. */
 static void
-fill_node(Walk *walk, TraceNode *node, HeapTuple tuple, TupleDesc desc)
+scan_for(IndexScanDesc scan, const pg_uuid_t *value)
 {
-	bool		isnull;
+	ScanKeyData key;
 
-	fill_node_values(walk, node,
-					 SPI_getbinval(tuple, desc, 1, &isnull),
-					 SPI_getbinval(tuple, desc, 3, &isnull),
-					 SPI_getbinval(tuple, desc, 4, &isnull),
-					 SPI_getbinval(tuple, desc, 5, &isnull));
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(value));
+	index_rescan(scan, &key, 1, NULL, 0);
 }
 
-/* Runs a plan for a list of ids; returns the SPI tuple table. */
-static SPITupleTable *
-fetch(SPIPlanPtr plan, pg_uuid_t *ids, int nids)
+typedef struct GroupSet
 {
-	Datum	   *elems = palloc(nids * sizeof(Datum));
-	Datum		arg;
-	int			rc;
-
-	for (int i = 0; i < nids; i++)
-		elems[i] = UUIDPGetDatum(&ids[i]);
-	arg = PointerGetDatum(construct_array(elems, nids, UUIDOID, UUID_LEN, false,
-										  TYPALIGN_CHAR));
-	rc = SPI_execute_plan(plan, &arg, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	pfree(elems);
-	return SPI_tuptable;
-}
-
-typedef struct IdList
-{
-	pg_uuid_t  *ids;
+	pg_uuid_t  *names;
 	int			n;
 	int			cap;
-} IdList;
+	HTAB	   *known;			/* made once there is more than one name */
+} GroupSet;
 
 static void
-idlist_add(MemoryContext cxt, IdList *l, const pg_uuid_t *id)
+groups_add(MemoryContext cxt, GroupSet *set, const pg_uuid_t *name)
 {
-	if (l->n == l->cap)
+	bool		exists = false;
+
+	if (set->n == 1 && set->known == NULL)
 	{
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->ids = l->ids ? repalloc(l->ids, l->cap * sizeof(pg_uuid_t))
-			: MemoryContextAlloc(cxt, l->cap * sizeof(pg_uuid_t));
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(pg_uuid_t);
+		ctl.entrysize = sizeof(pg_uuid_t);
+		ctl.hcxt = cxt;
+		set->known = hash_create("candystore causation groups", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		hash_search(set->known, &set->names[0], HASH_ENTER, NULL);
 	}
-	l->ids[l->n++] = *id;
+	if (set->known != NULL)
+		hash_search(set->known, name, HASH_ENTER, &exists);
+	else if (set->n == 1)
+		exists = memcmp(&set->names[0], name, UUID_LEN) == 0;
+	if (exists)
+		return;
+	if (set->n == set->cap)
+	{
+		set->cap = set->cap ? set->cap * 2 : 8;
+		set->names = set->names ? repalloc(set->names, set->cap * sizeof(pg_uuid_t))
+			: MemoryContextAlloc(cxt, set->cap * sizeof(pg_uuid_t));
+	}
+	set->names[set->n++] = *name;
+}
+
+/* The group names linked to first, directly or not, first included. */
+static void
+linked_groups(Walk *walk, Snapshot snapshot, const pg_uuid_t *first, GroupSet *set)
+{
+	const TraceCatalog *cat = trace_catalog();
+	Relation	heap = table_open(cat->links, AccessShareLock);
+	Relation	index = index_open(cat->links_index, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	IndexScanDesc scan = index_beginscan(heap, index, snapshot, 1, 0);
+
+	groups_add(walk->cxt, set, first);
+	for (int i = 0; i < set->n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		scan_for(scan, &set->names[i]);
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			pg_uuid_t	other = *DatumGetUUIDP(slot_getattr(slot, 2, &isnull));
+
+			groups_add(walk->cxt, set, &other);
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+}
+
+static void
+fill_node_from_slot(Walk *walk, TraceNode *node, TupleTableSlot *slot, const TraceCatalog *c)
+{
+	slot_getsomeattrs(slot, c->last_column);
+	fill_node_values(walk, node, slot->tts_values[c->position - 1],
+					 slot->tts_values[c->event_type - 1],
+					 slot->tts_values[c->occurred_at - 1],
+					 slot->tts_values[c->correlation_ids - 1]);
 }
 
 /*
- * Looks up ids not seen yet, creating their nodes (missing if not stored).
- * When depth >= 0 the new nodes get it and are added to next.  Each id is
- * one probe of the event_id btree, read directly: a chain of a thousand
- * levels would otherwise pay a query's start-up a thousand times.
+ * Loads the start event and every event of its linked groups into the walk.
+ * Returns the start's node, or NULL when the event is not stored.
+ */
+static TraceNode *
+walk_load(Walk *walk, const pg_uuid_t *start)
+{
+	const TraceCatalog *cat = trace_catalog();
+	Snapshot	snapshot = GetActiveSnapshot();
+	Relation	heap = table_open(cat->event_log, AccessShareLock);
+	Relation	by_id = index_open(cat->event_id_index, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	IndexScanDesc scan = index_beginscan(heap, by_id, snapshot, 1, 0);
+	TraceNode  *first = NULL;
+
+	scan_for(scan, start);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		is_new;
+		pg_uuid_t	group;
+		GroupSet	groups = {0};
+		Relation	by_group;
+
+		first = walk_node(walk, start, &is_new);
+		fill_node_from_slot(walk, first, slot, cat);
+		group = *DatumGetUUIDP(slot->tts_values[cat->causation_group - 1]);
+		ExecClearTuple(slot);
+		index_endscan(scan);
+
+		linked_groups(walk, snapshot, &group, &groups);
+
+		by_group = index_open(cat->group_index, AccessShareLock);
+		scan = index_beginscan(heap, by_group, snapshot, 1, 0);
+		for (int g = 0; g < groups.n; g++)
+		{
+			scan_for(scan, &groups.names[g]);
+			while (index_getnext_slot(scan, ForwardScanDirection, slot))
+			{
+				TraceNode  *node;
+
+				CHECK_FOR_INTERRUPTS();
+				slot_getsomeattrs(slot, cat->last_column);
+				node = walk_node(walk, DatumGetUUIDP(slot->tts_values[cat->event_id - 1]), &is_new);
+				if (is_new)
+					fill_node_from_slot(walk, node, slot, cat);
+			}
+		}
+		index_endscan(scan);
+		index_close(by_group, AccessShareLock);
+	}
+	else
+		index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(by_id, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return first;
+}
+
+/* A stored node of the walk, or NULL (not stored, or not loaded). */
+static TraceNode *
+stored_node(Walk *walk, const pg_uuid_t *id)
+{
+	TraceNode  *node = hash_search(walk->seen, id, HASH_FIND, NULL);
+
+	return node != NULL && node->found ? node : NULL;
+}
+
+/*
+ * Child lists of the walk's events (compressed rows, by node index), missing
+ * parents included when they have nodes.
  */
 static void
-visit_by_id(Walk *walk, IdList *ids, int depth, IdList *next)
+build_children(Walk *walk)
 {
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
+	int			n = walk->nnodes;
+	int			nedges = 0;
+	int		   *fill;
 
-	if (ids->n == 0)
-		return;
-	if (walk->heap == NULL)
-		walk_open_probe(walk);
-	scan = walk->scan;
-	slot = walk->slot;
-	for (int i = 0; i < ids->n; i++)
+	walk->child_start = MemoryContextAllocZero(walk->cxt, (n + 1) * sizeof(int));
+	for (int i = 0; i < n; i++)
 	{
-		ScanKeyData key;
-		bool		is_new;
-		TraceNode  *node = walk_node(walk, &ids->ids[i], &is_new);
+		TraceNode  *node = walk->nodes[i];
 
 		CHECK_FOR_INTERRUPTS();
-		if (is_new)
+		for (int j = 0; j < node->nparents; j++)
 		{
-			ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ,
-						UUIDPGetDatum(&ids->ids[i]));
-			index_rescan(scan, &key, 1, NULL, 0);
-			if (index_getnext_slot(scan, ForwardScanDirection, slot))
+			TraceNode  *p = hash_search(walk->seen, &node->parents[j], HASH_FIND, NULL);
+
+			if (p != NULL && p != node)
 			{
-				slot_getsomeattrs(slot, 7);
-				fill_node_values(walk, node, slot->tts_values[0], slot->tts_values[2],
-								 slot->tts_values[3], slot->tts_values[6]);
+				walk->child_start[p->index + 1]++;
+				nedges++;
 			}
-			ExecClearTuple(slot);
-		}
-		if (node->depth < 0 && depth >= 0)
-		{
-			node->depth = depth;
-			if (next && node->found)
-				idlist_add(walk->cxt, next, &node->id);
 		}
 	}
-}
-
-/* Creates nodes for the stored children of frontier not seen yet. */
-static void
-visit_children(Walk *walk, IdList *frontier, int depth, IdList *next)
-{
-	SPITupleTable *tt;
-
-	if (frontier->n == 0)
-		return;
-	tt = fetch(by_parent_plan, frontier->ids, frontier->n);
-	for (uint64 i = 0; i < tt->numvals; i++)
+	for (int i = 0; i < n; i++)
+		walk->child_start[i + 1] += walk->child_start[i];
+	walk->child_list = MemoryContextAlloc(walk->cxt, Max(nedges, 1) * sizeof(int));
+	fill = MemoryContextAllocZero(walk->cxt, Max(n, 1) * sizeof(int));
+	/* in loading order, which is position order within a group */
+	for (int i = 0; i < n; i++)
 	{
-		bool		isnull;
-		pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-		bool		is_new;
-		TraceNode  *node = walk_node(walk, id, &is_new);
+		TraceNode  *node = walk->nodes[i];
 
-		if (is_new)
+		for (int j = 0; j < node->nparents; j++)
 		{
-			fill_node(walk, node, tt->vals[i], tt->tupdesc);
-			node->depth = depth;
-			idlist_add(walk->cxt, next, &node->id);
+			TraceNode  *p = hash_search(walk->seen, &node->parents[j], HASH_FIND, NULL);
+
+			if (p != NULL && p != node)
+				walk->child_list[walk->child_start[p->index] + fill[p->index]++] = i;
 		}
 	}
-	SPI_freetuptable(tt);
-}
-
-/* Parent ids of the frontier's events not seen yet (each once). */
-static void
-unseen_parents(Walk *walk, IdList *frontier, IdList *out)
-{
-	for (int i = 0; i < frontier->n; i++)
-	{
-		TraceNode  *node = hash_search(walk->seen, &frontier->ids[i], HASH_FIND, NULL);
-
-		for (int j = 0; node && j < node->nparents; j++)
-		{
-			bool		listed = false;
-
-			if (hash_search(walk->seen, &node->parents[j], HASH_FIND, NULL) != NULL)
-				continue;
-			for (int k = 0; k < out->n && !listed; k++)
-				listed = memcmp(&out->ids[k], &node->parents[j], UUID_LEN) == 0;
-			if (!listed)
-				idlist_add(walk->cxt, out, &node->parents[j]);
-		}
-	}
+	pfree(fill);
 }
 
 static int
@@ -407,27 +418,6 @@ typedef enum WalkDirection
 	WALK_DOWN
 } WalkDirection;
 
-/*
- * Starts a walk from one event: the result set, the walk's state and SPI,
- * then the start itself visited at depth 0.  Returns what that visit
- * collected (visit_by_id's "next"): the walk's first frontier.
- */
-static IdList
-walk_begin(FunctionCallInfo fcinfo, Walk *walk, pg_uuid_t *start)
-{
-	IdList		first = {0};
-	IdList		next = {0};
-
-	InitMaterializedSRF(fcinfo, 0);
-	walk_init(walk);
-	SPI_connect();
-	prepare_plans();
-
-	idlist_add(walk->cxt, &first, start);
-	visit_by_id(walk, &first, 0, &next);
-	return next;
-}
-
 /* ancestors() and descendants(): breadth-first from one event. */
 static Datum
 walk_one_way(FunctionCallInfo fcinfo, WalkDirection direction)
@@ -436,7 +426,10 @@ walk_one_way(FunctionCallInfo fcinfo, WalkDirection direction)
 	bool		limited = !PG_ARGISNULL(1);
 	int			max_depth = limited ? PG_GETARG_INT32(1) : 0;
 	Walk		walk;
-	IdList		frontier;
+	TraceNode  *first;
+	int		   *queue;
+	int			head = 0,
+				tail = 0;
 
 	if (limited && max_depth < 0)
 		ereport(ERROR,
@@ -445,26 +438,55 @@ walk_one_way(FunctionCallInfo fcinfo, WalkDirection direction)
 				 errdetail("max_depth was %d.", max_depth),
 				 errhint("Pass NULL for no limit.")));
 
-	frontier = walk_begin(fcinfo, &walk, start);
-	for (int depth = 1; frontier.n > 0 && (!limited || depth <= max_depth); depth++)
+	InitMaterializedSRF(fcinfo, 0);
+	walk_init(&walk);
+	first = walk_load(&walk, start);
+	if (first == NULL)
 	{
-		IdList		next = {0};
+		MemoryContextDelete(walk.cxt);
+		return (Datum) 0;
+	}
+	if (direction == WALK_DOWN)
+		build_children(&walk);
+
+	queue = MemoryContextAlloc(walk.cxt, walk.nnodes * sizeof(int));
+	first->depth = 0;
+	queue[tail++] = first->index;
+	while (head < tail)
+	{
+		TraceNode  *node = walk.nodes[queue[head++]];
 
 		CHECK_FOR_INTERRUPTS();
+		if (limited && node->depth >= max_depth)
+			continue;
 		if (direction == WALK_DOWN)
-			visit_children(&walk, &frontier, depth, &next);
+		{
+			for (int k = walk.child_start[node->index]; k < walk.child_start[node->index + 1]; k++)
+			{
+				TraceNode  *child = walk.nodes[walk.child_list[k]];
+
+				if (child->depth < 0)
+				{
+					child->depth = node->depth + 1;
+					queue[tail++] = child->index;
+				}
+			}
+		}
 		else
 		{
-			IdList		parents = {0};
+			for (int j = 0; j < node->nparents; j++)
+			{
+				TraceNode  *parent = stored_node(&walk, &node->parents[j]);
 
-			unseen_parents(&walk, &frontier, &parents);
-			visit_by_id(&walk, &parents, depth, &next);
+				if (parent != NULL && parent->depth < 0)
+				{
+					parent->depth = node->depth + 1;
+					queue[tail++] = parent->index;
+				}
+			}
 		}
-		frontier = next;
 	}
 
-	walk_finish(&walk);
-	SPI_finish();
 	emit(fcinfo, &walk, false);
 	MemoryContextDelete(walk.cxt);
 	return (Datum) 0;
@@ -483,7 +505,8 @@ candystore_descendants(PG_FUNCTION_ARGS)
 }
 
 /*
- * trace(): the connected graph around an event, links followed both ways,
+ * trace(): the connected graph around an event, links followed both ways
+ * (through stored events: a missing parent is shown, not walked through),
  * then depths from the roots (events with no parent but themselves, and
  * missing parents).  A cycle with no root gets its earliest event as one.
  */
@@ -492,80 +515,87 @@ candystore_trace(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *start = PG_GETARG_UUID_P(0);
 	Walk		walk;
-	IdList		frontier;
-	int		   *child_start;
-	int		   *child_list;
-	int			nedges = 0;
+	TraceNode  *first;
+	TraceNode **members;		/* the connected graph, in order of reaching */
+	int			nmembers = 0;
+	int			nloaded;
+	bool	   *reached;
 	int		   *queue;
 	int			head = 0,
 				tail = 0;
 
-	/* Collect the component; depth 0 here only marks "reached". */
-	frontier = walk_begin(fcinfo, &walk, start);
-	while (frontier.n > 0)
-	{
-		IdList		next = {0};
-		IdList		parents = {0};
-
-		CHECK_FOR_INTERRUPTS();
-		visit_children(&walk, &frontier, 0, &next);
-		unseen_parents(&walk, &frontier, &parents);
-		visit_by_id(&walk, &parents, 0, &next);
-		frontier = next;
-	}
-	walk_finish(&walk);
-	SPI_finish();
-
-	if (walk.nnodes == 0 || !walk.nodes[0]->found)
+	InitMaterializedSRF(fcinfo, 0);
+	walk_init(&walk);
+	first = walk_load(&walk, start);
+	if (first == NULL)
 	{
 		MemoryContextDelete(walk.cxt);
 		return (Datum) 0;
 	}
+	build_children(&walk);
+	nloaded = walk.nnodes;
 
-	/* Child lists, by node index (compressed rows). */
-	child_start = MemoryContextAllocZero(walk.cxt, (walk.nnodes + 1) * sizeof(int));
-	for (int i = 0; i < walk.nnodes; i++)
-		for (int j = 0; j < walk.nodes[i]->nparents; j++)
+	/*
+	 * Collect the connected graph.  Missing parents become nodes here (after
+	 * the loaded ones, so child lists stay valid) and are never expanded.
+	 */
+	members = MemoryContextAlloc(walk.cxt, nloaded * sizeof(TraceNode *));
+	reached = MemoryContextAllocZero(walk.cxt, nloaded * sizeof(bool));
+	reached[first->index] = true;
+	members[nmembers++] = first;
+	for (int m = 0; m < nmembers; m++)
+	{
+		TraceNode  *node = members[m];
+
+		CHECK_FOR_INTERRUPTS();
+		if (!node->found)
+			continue;
+		for (int k = walk.child_start[node->index]; k < walk.child_start[node->index + 1]; k++)
 		{
-			TraceNode  *p = hash_search(walk.seen, &walk.nodes[i]->parents[j], HASH_FIND, NULL);
+			int			c = walk.child_list[k];
 
-			if (p && p != walk.nodes[i])
+			if (!reached[c])
 			{
-				child_start[p->index + 1]++;
-				nedges++;
+				reached[c] = true;
+				members[nmembers++] = walk.nodes[c];
 			}
 		}
-	for (int i = 0; i < walk.nnodes; i++)
-		child_start[i + 1] += child_start[i];
-	child_list = MemoryContextAlloc(walk.cxt, Max(nedges, 1) * sizeof(int));
-	{
-		int		   *fill = MemoryContextAllocZero(walk.cxt, walk.nnodes * sizeof(int));
+		for (int j = 0; j < node->nparents; j++)
+		{
+			bool		is_new;
+			TraceNode  *p = walk_node(&walk, &node->parents[j], &is_new);
 
-		for (int i = 0; i < walk.nnodes; i++)
-			for (int j = 0; j < walk.nodes[i]->nparents; j++)
+			if (is_new)
 			{
-				TraceNode  *p = hash_search(walk.seen, &walk.nodes[i]->parents[j], HASH_FIND, NULL);
-
-				if (p && p != walk.nodes[i])
-					child_list[child_start[p->index] + fill[p->index]++] = i;
+				/* not stored: a missing parent */
+				members = repalloc(members, (nloaded + walk.nnodes) * sizeof(TraceNode *));
+				members[nmembers++] = p;
 			}
+			else if (p->index < nloaded && !reached[p->index])
+			{
+				reached[p->index] = true;
+				members[nmembers++] = p;
+			}
+		}
 	}
 
-	/* Breadth-first from all roots at once. */
-	queue = MemoryContextAlloc(walk.cxt, walk.nnodes * sizeof(int));
-	for (int i = 0; i < walk.nnodes; i++)
+	/* Missing parents lead to their children too. */
+	if (walk.nnodes > nloaded)
+		build_children(&walk);
+
+	/* Breadth-first from all roots at once; the queue holds node indexes. */
+	queue = MemoryContextAlloc(walk.cxt, nmembers * sizeof(int));
+	for (int i = 0; i < nmembers; i++)
 	{
-		TraceNode  *node = walk.nodes[i];
+		TraceNode  *node = members[i];
 		bool		root = true;
 
 		for (int j = 0; j < node->nparents && root; j++)
 			root = memcmp(&node->parents[j], &node->id, UUID_LEN) == 0;
-		node->depth = -1;
+		node->depth = root ? 0 : -1;
 		if (root)
-			queue[tail++] = i;
+			queue[tail++] = node->index;
 	}
-	for (int i = 0; i < tail; i++)
-		walk.nodes[queue[i]]->depth = 0;
 	for (;;)
 	{
 		while (head < tail)
@@ -573,27 +603,28 @@ candystore_trace(PG_FUNCTION_ARGS)
 			TraceNode  *node = walk.nodes[queue[head++]];
 
 			CHECK_FOR_INTERRUPTS();
-			for (int k = child_start[node->index]; k < child_start[node->index + 1]; k++)
+			for (int k = walk.child_start[node->index]; k < walk.child_start[node->index + 1]; k++)
 			{
-				TraceNode  *child = walk.nodes[child_list[k]];
+				TraceNode  *child = walk.nodes[walk.child_list[k]];
 
-				if (child->depth < 0)
+				/* loaded events of other graphs may share a missing parent */
+				if (child->depth < 0 && reached[child->index])
 				{
 					child->depth = node->depth + 1;
 					queue[tail++] = child->index;
 				}
 			}
 		}
-		if (tail == walk.nnodes)
+		if (tail == nmembers)
 			break;
 		/* Left over: a cycle no root leads into; its earliest event roots it. */
 		{
 			TraceNode  *earliest = NULL;
 
-			for (int i = 0; i < walk.nnodes; i++)
-				if (walk.nodes[i]->depth < 0 &&
-					(earliest == NULL || walk.nodes[i]->position < earliest->position))
-					earliest = walk.nodes[i];
+			for (int i = 0; i < nmembers; i++)
+				if (members[i]->depth < 0 &&
+					(earliest == NULL || members[i]->position < earliest->position))
+					earliest = members[i];
 			earliest->depth = 0;
 			queue[tail++] = earliest->index;
 		}

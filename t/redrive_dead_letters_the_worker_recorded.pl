@@ -35,6 +35,7 @@ shared_preload_libraries = 'candystore'
 candystore.database = 'postgres'
 candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
 candystore.batch_timeout_ms = 20
+candystore.outbox_publisher = off
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION candystore');

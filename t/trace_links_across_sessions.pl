@@ -41,5 +41,46 @@ is($node->safe_psql('postgres',
 	'fireflies.transcript.ready:0,fireflies.transcript.upload:1',
 	'links survive a restart');
 
+# Concurrent appends: a child and its parent (which has a parent of its own)
+# stored by two transactions in flight at the same time, in both orders.
+# Whichever commits last, the child is found below the grandparent.
+my $n = 0;
+sub uuid_for { return sprintf('%08d-3333-4333-8333-333333333333', $_[0]); }
+for my $child_first (1, 0)
+{
+	my ($grand, $mid, $leaf) = map { uuid_for(++$n) } 1 .. 3;
+	$node->safe_psql('postgres',
+		'SELECT candystore.append(' . envelope($grand, 'trace.grand', '') . ')');
+	my $a = $node->background_psql('postgres');
+	my $b = $node->background_psql('postgres');
+	my $append_leaf = 'SELECT candystore.append(' . envelope($leaf, 'trace.leaf', "\"$mid\"") . ')';
+	my $append_mid = 'SELECT candystore.append(' . envelope($mid, 'trace.mid', "\"$grand\"") . ')';
+	$a->query_safe('BEGIN');
+	$b->query_safe('BEGIN');
+	if ($child_first)
+	{
+		$a->query_safe($append_leaf);
+		$b->query_safe($append_mid);
+	}
+	else
+	{
+		$b->query_safe($append_mid);
+		$a->query_safe($append_leaf);
+	}
+	$b->query_safe('COMMIT');
+	$a->query_safe('COMMIT');
+	$a->quit;
+	$b->quit;
+	my $order = $child_first ? 'child first' : 'parent first';
+	is($node->safe_psql('postgres',
+			"SELECT string_agg(event_type || ':' || depth, ',') FROM candystore.descendants('$grand')"),
+		'trace.grand:0,trace.mid:1,trace.leaf:2',
+		"concurrent appends, $order: descendants reach the child");
+	is($node->safe_psql('postgres',
+			"SELECT string_agg(event_type || ':' || depth, ',') FROM candystore.trace('$leaf')"),
+		'trace.grand:0,trace.mid:1,trace.leaf:2',
+		"concurrent appends, $order: trace of the child reaches the grandparent");
+}
+
 $node->stop;
 done_testing();

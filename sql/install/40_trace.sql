@@ -1,7 +1,25 @@
 
 -- Causation chains ------------------------------------------------------------
--- correlation_ids holds an event's parent ids.  The walks are in C (trace.c):
--- breadth-first, one indexed query per level, each event once.
+-- correlation_ids holds an event's parent ids.  append() also files every
+-- event in a causation group (trace_links.c): an event without parents names
+-- its own group, a child joins its first parent's; groups to be read together
+-- are linked in causation_links.  The walks (trace.c) read the groups through
+-- one index and follow the parent links in memory, each event once.
+
+ALTER TABLE @extschema@.event_log ADD COLUMN causation_group uuid NOT NULL;
+COMMENT ON COLUMN @extschema@.event_log.causation_group IS
+    'Bookkeeping for the causation walks, set by append(): the group this event was filed in.';
+CREATE INDEX event_log_causation_group_idx ON @extschema@.event_log (causation_group);
+
+CREATE TABLE @extschema@.causation_links (
+    a   uuid NOT NULL,
+    b   uuid NOT NULL,
+    PRIMARY KEY (a, b)
+);
+COMMENT ON TABLE @extschema@.causation_links IS
+    'Causation groups to be read together (both directions), and markers (parent id, group) left by children stored before their parent.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.causation_links', '');
+REVOKE ALL ON @extschema@.causation_links FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.ancestors(event_id uuid, max_depth int DEFAULT NULL)
     RETURNS TABLE(event_id uuid, event_type text, occurred_at timestamptz, depth int, parent_ids uuid[])
@@ -158,12 +176,15 @@ COMMENT ON FUNCTION @extschema@.trace_render(uuid, text) IS
 
 -- Session timeline ----------------------------------------------------------------
 -- An event belongs to a session when its payload carries a top-level
--- "session_id" string, else a top-level "meeting_id" (Fireflies meetings).
+-- "session_id", else a top-level "meeting_id" (Fireflies meetings):
+-- coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id'),
+-- which append() stores as session_key (session_key.c).
 
-
-CREATE INDEX event_log_session_idx ON @extschema@.event_log
-    ((coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id')))
-    WHERE coalesce(envelope->'payload'->>'session_id', envelope->'payload'->>'meeting_id') IS NOT NULL;
+ALTER TABLE @extschema@.event_log ADD COLUMN session_key text;
+COMMENT ON COLUMN @extschema@.event_log.session_key IS
+    'Set by append(): coalesce(envelope->''payload''->>''session_id'', envelope->''payload''->>''meeting_id'').';
+CREATE INDEX event_log_session_idx ON @extschema@.event_log (session_key)
+    WHERE session_key IS NOT NULL;
 
 CREATE FUNCTION @extschema@.session_timeline(session_id text)
     RETURNS TABLE("position" bigint, event_id uuid, event_type text, occurred_at timestamptz, envelope jsonb)
@@ -172,7 +193,7 @@ CREATE FUNCTION @extschema@.session_timeline(session_id text)
 AS $$
     SELECT l.position, l.event_id, l.event_type, l.occurred_at, l.envelope
       FROM @extschema@.event_log l
-     WHERE coalesce(l.envelope->'payload'->>'session_id', l.envelope->'payload'->>'meeting_id') = session_timeline.session_id
+     WHERE l.session_key = session_timeline.session_id
      ORDER BY l.occurred_at, l.position
 $$;
 COMMENT ON FUNCTION @extschema@.session_timeline(text) IS

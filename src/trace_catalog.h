@@ -1,0 +1,32 @@
+/*
+ * trace_catalog.h
+ *	  The relations and columns the causation bookkeeping and walks use,
+ *	  looked up once per backend (and again after they change).
+ */
+#ifndef CANDYSTORE_TRACE_CATALOG_H
+#define CANDYSTORE_TRACE_CATALOG_H
+
+#include "postgres.h"
+#include "access/attnum.h"
+
+typedef struct TraceCatalog
+{
+	Oid			event_log;
+	Oid			event_id_index;		/* event_log_event_id_key */
+	Oid			group_index;		/* event_log_causation_group_idx */
+	Oid			links;				/* causation_links */
+	Oid			links_index;		/* causation_links_pkey, on (a, b) */
+	/* event_log columns */
+	AttrNumber	position;
+	AttrNumber	event_id;
+	AttrNumber	event_type;
+	AttrNumber	occurred_at;
+	AttrNumber	correlation_ids;
+	AttrNumber	causation_group;
+	AttrNumber	last_column;		/* the highest of those */
+} TraceCatalog;
+
+/* The catalog entries; raises if the extension's objects are missing. */
+extern const TraceCatalog *trace_catalog(void);
+
+#endif
