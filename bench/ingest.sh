@@ -8,32 +8,17 @@
 #              design), on N/10 messages
 # PostgreSQL runs with fsync = on.  Usage: bash bench/ingest.sh [N]
 source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
 N=${1:-100000}
 SEEDS_N=$(( N / 10 ))
-RUN=$CS_RUN/bench-ingest
-BIN=""
 cs_ensure_packages
 
-cleanup() {
-    [ -n "$BIN" ] && cs_pg_stop "$RUN/pgd" "$BIN"
-    cs_rabbit_stop "$RUN/rmq"
-}
-trap cleanup EXIT
-
-rm -rf "$RUN"; mkdir -p "$RUN"
-BIN=$(cs_private_install "$RUN/pg")
-cc -O2 -o "$RUN/cs_publish" "$CS_ROOT/t/cs_publish.c" -lrabbitmq
+bench_broker_setup bench-ingest
+bench_amqp_tool cs_publish
 cc -O2 -I"$("$(cs_pg_config)" --includedir)" -o "$RUN/drain" "$CS_ROOT/bench/drain.c" -lrabbitmq -lpq
-
-cs_rabbit_start "$RUN/rmq"
-RP=$(cat "$RUN/rmq/port")
-cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
-    "candystore.database = 'postgres'" "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'" \
-    "candystore.outbox_publisher = off"
-PP=$(cat "$RUN/pgd/port")
+bench_worker_cluster "candystore.outbox_publisher = off"
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
-psql_ "CREATE EXTENSION candystore"
 consuming_since() { psql_ "SELECT connected_since FROM candystore.worker_status() WHERE state = 'consuming'"; }
 # await_reconnect OLD: waits until the worker consumes on a connection newer than OLD
 await_reconnect() {

@@ -11,32 +11,17 @@
 #   TIMEOUTS="5 20 50" bash bench/ingest_latency.sh 30 1000
 # EXTRA_CONF adds one postgresql.conf line (diagnosis, e.g. "fsync = off").
 source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
 SECONDS_=${1:-30}
 RATE=${2:-1000}
 TIMEOUTS=${TIMEOUTS:-20}
-RUN=$CS_RUN/bench-ingest-latency
-BIN=""
 cs_ensure_packages
 
-cleanup() {
-    [ -n "$BIN" ] && cs_pg_stop "$RUN/pgd" "$BIN"
-    cs_rabbit_stop "$RUN/rmq"
-}
-trap cleanup EXIT
-
-rm -rf "$RUN"; mkdir -p "$RUN"
-BIN=$(cs_private_install "$RUN/pg")
+bench_broker_setup bench-ingest-latency
 cc -O2 -I"$("$(cs_pg_config)" --includedir)" -o "$RUN/latency" "$CS_ROOT/bench/latency.c" -lrabbitmq -lpq
-
-cs_rabbit_start "$RUN/rmq"
-RP=$(cat "$RUN/rmq/port")
-cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
-    "candystore.database = 'postgres'" "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'" \
-    ${EXTRA_CONF:+"$EXTRA_CONF"}
-PP=$(cat "$RUN/pgd/port")
+bench_worker_cluster ${EXTRA_CONF:+"$EXTRA_CONF"}
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
-psql_ "CREATE EXTENSION candystore"
 for _ in $(seq 1 100); do [ "$(psql_ "SELECT state FROM candystore.worker_status() WHERE kind = 'ingest'")" = consuming ] && break; sleep 0.2; done
 
 wpid=$(psql_ "SELECT pid FROM candystore.worker_status() WHERE kind = 'ingest'")

@@ -27,3 +27,36 @@ bench_rate() {
 
 # median of the arguments
 bench_median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# The broker benchmarks (ingest.sh, ingest_latency.sh, outbox.sh).
+# bench_broker_setup NAME: a fresh run directory RUN=$CS_RUN/NAME with a
+# private install (bindir BIN) and a private RabbitMQ (AMQP port RP); the
+# broker and the cluster bench_worker_cluster starts stop on exit.
+bench_broker_setup() {
+    RUN=$CS_RUN/$1
+    BIN=""
+    trap bench_broker_cleanup EXIT
+    rm -rf "$RUN"; mkdir -p "$RUN"
+    BIN=$(cs_private_install "$RUN/pg")
+    cs_rabbit_start "$RUN/rmq"
+    RP=$(cat "$RUN/rmq/port")
+}
+
+bench_broker_cleanup() {
+    [ -n "$BIN" ] && cs_pg_stop "$RUN/pgd" "$BIN"
+    cs_rabbit_stop "$RUN/rmq"
+}
+
+# bench_worker_cluster [CONF LINES]: starts a cluster under RUN/pgd (port PP)
+# with fsync = on, its workers pointed at the broker, and creates candystore.
+bench_worker_cluster() {
+    cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
+        "candystore.database = 'postgres'" "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'" "$@"
+    PP=$(cat "$RUN/pgd/port")
+    "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "CREATE EXTENSION candystore"
+}
+
+# bench_amqp_tool NAME: builds t/NAME.c (cs_publish, cs_consume) into RUN.
+bench_amqp_tool() {
+    cc -O2 -o "$RUN/$1" "$CS_ROOT/t/$1.c" "$CS_ROOT/t/cs_amqp.c" -lrabbitmq
+}

@@ -14,40 +14,26 @@
 #              the commit
 # Usage: bash bench/outbox.sh [N, default 100000]
 source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
 N=${1:-100000}
 LAT_N=${LAT_N:-1000}
 LAT_RATE=${LAT_RATE:-20}
 APPEND_SECONDS=${APPEND_SECONDS:-5}
 APPEND_ROUNDS=${APPEND_ROUNDS:-3}
-RUN=$CS_RUN/bench-outbox
-BIN=""
 cs_ensure_packages
-
-cleanup() {
-    [ -n "$BIN" ] && cs_pg_stop "$RUN/pgd" "$BIN"
-    cs_rabbit_stop "$RUN/rmq"
-}
-trap cleanup EXIT
 
 cs_log "publish() against append(): bench/append.sh $APPEND_SECONDS $APPEND_ROUNDS"
 append_out=$(bash "$CS_ROOT/bench/append.sh" "$APPEND_SECONDS" "$APPEND_ROUNDS" | tee /dev/stderr)
 
-rm -rf "$RUN"; mkdir -p "$RUN"; chmod o+rwx "$RUN"
-BIN=$(cs_private_install "$RUN/pg")
-cc -O2 -o "$RUN/cs_publish" "$CS_ROOT/t/cs_publish.c" -lrabbitmq
-cc -O2 -o "$RUN/cs_consume" "$CS_ROOT/t/cs_consume.c" -lrabbitmq
-
-cs_rabbit_start "$RUN/rmq"
-RP=$(cat "$RUN/rmq/port")
-cs_pg_start "$RUN/pgd" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
-    "synchronous_commit = on" "shared_buffers = '512MB'" "max_wal_size = '4GB'" \
-    "candystore.database = 'postgres'" "candystore.ingest_workers = 0" \
-    "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'" "candystore.outbox_batch_size = 500"
-PP=$(cat "$RUN/pgd/port")
+bench_broker_setup bench-outbox
+chmod o+rwx "$RUN"
+bench_amqp_tool cs_publish
+bench_amqp_tool cs_consume
+bench_worker_cluster "synchronous_commit = on" "shared_buffers = '512MB'" "max_wal_size = '4GB'" \
+    "candystore.ingest_workers = 0" "candystore.outbox_batch_size = 500"
 psql_() { "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PP" -U postgres -d postgres "$@"; }
 psql_ <<'SQL'
-CREATE EXTENSION candystore;
 -- the shape and size of cs_publish's envelopes (PAD 600)
 CREATE FUNCTION bench_envelope(n int) RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_object(

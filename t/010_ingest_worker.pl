@@ -7,36 +7,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use CandystoreBroker;
 
-my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $rmq = "$tmp/rabbitmq";
-
-sub rabbit
-{
-	my ($what) = @_;
-	my $rc = system('bash', '-c',
-		"source '$root/scripts/lib.sh' && $what '$rmq'");
-	die "$what failed" if $rc != 0 && $what ne 'cs_rabbit_stop';
-}
-
-sub rabbitmqctl
-{
-	my ($args) = @_;
-	return scalar `bash -c "source '$root/scripts/lib.sh' && cs_rabbitmqctl '$rmq' $args"`;
-}
-
-# The broker is ours: stop it however the test ends.
-END { rabbit('cs_rabbit_stop') if -d $rmq; }
-
-rabbit('cs_rabbit_start');
-my $amqp_port = slurp_file("$rmq/port");
-chomp $amqp_port;
+my $amqp_port = start_broker();
 
 # An independent publisher (rabbitmq-c, publisher confirms).
-my $publisher = "$tmp/cs_publish";
-system('cc', '-O2', '-o', $publisher, "$root/t/cs_publish.c", '-lrabbitmq') == 0
-  or die "cannot build the test publisher";
+my $publisher = build_amqp_tool('cs_publish');
 
 sub publish
 {
@@ -48,20 +24,13 @@ sub publish
 	return $out;
 }
 
-my $node = PostgreSQL::Test::Cluster->new('ingest');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
+my $node = node_with_worker(
+	'ingest', q{
 candystore.batch_size = 200
 candystore.batch_timeout_ms = 20
 candystore.reconnect_max_ms = 1000
 candystore.outbox_publisher = off
 });
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION candystore');
 
 $node->poll_query_until('postgres',
 	"SELECT state = 'consuming' FROM candystore.worker_status()")
@@ -93,13 +62,7 @@ sub check_run
 	# one more batch window: anything extra would show up now
 	sleep 1;
 	is(run_counts($run), "$stored|$dead", "$name: published = stored + dead-lettered, exactly");
-	my $queues = '';
-	for (1 .. 50)
-	{
-		$queues = rabbitmqctl('list_queues name messages --no-table-headers');
-		last if $queues =~ /^event_store_manager_queue\s+0$/m;
-		sleep 0.2;
-	}
+	my $queues = queues_until(qr/^event_store_manager_queue\s+0$/m, 50);
 	like($queues, qr/^event_store_manager_queue\s+0$/m, "$name: every delivery acked");
 }
 
@@ -159,22 +122,15 @@ cmp_ok(stat_value('duplicates') - $dups_before, '==', 500, 'the second copies co
 # content; a number jsonb cannot hold; a \u0000 escape jsonb refuses)
 # dead-letter that message only: the good messages of the same batch are
 # stored
-sub amqp_publish_raw
-{
-	my ($rk, $body) = @_;
-	system('amqp-publish', '-u', "amqp://127.0.0.1:$amqp_port", '-e',
-		'bloodbank.events.v1', '-r', $rk, '-p', '-b', $body) == 0
-	  or die "amqp-publish failed";
-}
 my $envelope = '{"event_id":"%s","event_type":"test.storing","timestamp":"2026-01-27T10:15:00Z",'
   . '"version":"1.0.0","source":{"host":"bigchungus","type":"webhook","app":"fireflies","meta":null},'
   . '"correlation_ids":[],"agent_context":null,"payload":%s}';
 my $locker = hold_worker();
 publish(9, 1, 0, 1);
 await_worker_blocked();
-amqp_publish_raw('test.storing', sprintf($envelope, '00000001-0000-4000-8000-000000000001', '{"other":true}'));
-amqp_publish_raw('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000ff', '{"n":1e1000000}'));
-amqp_publish_raw('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000fe', '{"s":"nul \\u0000 here"}'));
+amqp_publish('test.storing', sprintf($envelope, '00000001-0000-4000-8000-000000000001', '{"other":true}'));
+amqp_publish('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000ff', '{"n":1e1000000}'));
+amqp_publish('test.storing', sprintf($envelope, '00000009-0000-4000-8000-0000000000fe', '{"s":"nul \\u0000 here"}'));
 publish(10, 100, 0, 1);
 $locker->query_safe('COMMIT');
 $locker->quit;
@@ -198,8 +154,8 @@ $dups_before = stat_value('duplicates');
 $locker = hold_worker();
 publish(4, 3000, 100, 1);
 await_worker_blocked();
-rabbit('cs_rabbit_stop');
-rabbit('cs_rabbit_start');
+stop_broker();
+start_broker();
 $locker->query_safe('COMMIT');
 $locker->quit;
 check_run('broker restart mid-stream', 4, 2970, 30);
@@ -238,13 +194,7 @@ $node->append_conf('postgresql.conf', "candystore.queue = 'reloaded_queue'\n");
 $node->reload;
 $node->poll_query_until('postgres',
 	"SELECT state = 'consuming' AND connected_since > now() - interval '1 min' FROM candystore.worker_status()");
-my $queues = '';
-for (1 .. 50)
-{
-	$queues = rabbitmqctl('list_queues name messages --no-table-headers');
-	last if $queues =~ /^reloaded_queue\s/m;
-	sleep 0.2;
-}
+my $queues = queues_until(qr/^reloaded_queue\s/m, 50);
 like($queues, qr/^reloaded_queue\s+0$/m, 'after reload the worker declared the new queue');
 publish(8, 500, 0, 1);
 $node->poll_query_until('postgres',
@@ -260,8 +210,8 @@ $node->safe_psql('postgres', q{SELECT candystore.register_schema('test.contract'
 	'{"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}')});
 my $contract = '{"event_id":"%s","event_type":"test.contract","timestamp":"2026-01-27T10:15:00Z",'
   . '"version":"1.0.0","source":{"host":"h","type":"webhook"},"payload":%s}';
-amqp_publish_raw('test.contract', sprintf($contract, '0000000c-0000-4000-8000-000000000001', '{"n":1}'));
-amqp_publish_raw('test.contract', sprintf($contract, '0000000c-0000-4000-8000-000000000002', '{"n":"one"}'));
+amqp_publish('test.contract', sprintf($contract, '0000000c-0000-4000-8000-000000000001', '{"n":1}'));
+amqp_publish('test.contract', sprintf($contract, '0000000c-0000-4000-8000-000000000002', '{"n":"one"}'));
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM candystore.dead_letters WHERE routing_key = 'test.contract'");
 is( $node->safe_psql('postgres',

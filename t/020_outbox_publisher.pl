@@ -9,34 +9,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use CandystoreBroker;
 
-my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $rmq = "$tmp/rabbitmq";
-
-sub rabbit
-{
-	my ($what) = @_;
-	my $rc = system('bash', '-c', "source '$root/scripts/lib.sh' && $what '$rmq'");
-	die "$what failed" if $rc != 0 && $what ne 'cs_rabbit_stop';
-}
-
-sub rabbitmqctl
-{
-	my ($args) = @_;
-	return scalar `bash -c "source '$root/scripts/lib.sh' && cs_rabbitmqctl '$rmq' $args"`;
-}
-
-END { rabbit('cs_rabbit_stop') if -d $rmq; }
-
-rabbit('cs_rabbit_start');
-my $amqp_port = slurp_file("$rmq/port");
-chomp $amqp_port;
+my $amqp_port = start_broker();
 
 # An independent consumer (rabbitmq-c).
-my $consumer = "$tmp/cs_consume";
-system('cc', '-O2', '-o', $consumer, "$root/t/cs_consume.c", '-lrabbitmq') == 0
-  or die "cannot build the test consumer";
+my $consumer = build_amqp_tool('cs_consume');
 
 sub declare_queue
 {
@@ -75,23 +53,16 @@ sub ids { return join(',', map { substr($_->{id}, -3) } @_); }
 # The observer queue sees everything published to the exchange.
 declare_queue('observer', 'bloodbank.events.v1', '#');
 
-my $node = PostgreSQL::Test::Cluster->new('publisher');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
+my $node = node_with_worker(
+	'publisher', q{
 candystore.reconnect_max_ms = 1000
 candystore.outbox_batch_size = 50
 # a long poll: messages arriving within seconds were woken by their commit
 candystore.outbox_poll_ms = 600000
 candystore.outbox_retry_max_ms = 600000
 });
-$node->start;
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION candystore;
 	CREATE FUNCTION test_event(run int, n int, event_type text) RETURNS jsonb LANGUAGE sql AS $$
 	  SELECT jsonb_build_object(
 	    'event_id', format('%s-0000-4000-8000-%s', lpad(run::text, 8, '0'), lpad(n::text, 12, '0')),
@@ -209,7 +180,7 @@ cmp_ok(stat_values('outbox_retries'), '>=', 6, 'stats count the retries');
 
 # 3. The broker is away while transactions commit: the rows wait, record
 # the error, and all arrive once it is back.
-rabbit('cs_rabbit_stop');
+stop_broker();
 $node->safe_psql('postgres',
 	"SELECT candystore.publish(test_event(4, n, 'test.outage')) FROM generate_series(1, 20) n;"
 	  . "SELECT count(candystore.publish(test_event(4, n, 'test.outage'))) FROM generate_series(21, 100) n")
@@ -226,7 +197,7 @@ is( $node->safe_psql(
 	't', 'worker_status shows the publisher waiting for the broker');
 is(stat_values(q{outbox_pending || ' ' || (outbox_oldest_pending_age > '0')}), '100 true',
 	'stats show the pending rows and their age');
-rabbit('cs_rabbit_start');
+start_broker();
 @got = consume(1000, 5000);
 is(scalar(@got), 100, 'after the outage every row arrives, exactly once');
 is(join(',', map { 0 + (substr($_->{id}, -12)) } @got), join(',', 1 .. 100), 'in order');
@@ -273,13 +244,7 @@ is(join(',', map { substr($_->{id}, -3) . " $_->{rk} $_->{replay}" } @got),
 
 # Everything the publisher sent came back to the ingest worker: nothing new
 # was stored and nothing dead-lettered, and its queue is drained.
-my $queues = '';
-for (1 .. 100)
-{
-	$queues = rabbitmqctl('list_queues name messages --no-table-headers');
-	last if $queues =~ /^event_store_manager_queue\s+0$/m;
-	sleep 0.2;
-}
+my $queues = queues_until(qr/^event_store_manager_queue\s+0$/m, 100);
 like($queues, qr/^event_store_manager_queue\s+0$/m, 'the ingest worker consumed every echo');
 is( $node->safe_psql(
 		'postgres', q{

@@ -11,26 +11,12 @@
  *	      RECEIPT_US is the wall clock in microseconds; REPLAY is the
  *	      x-candystore-replay header (true/false) or "-" when absent.
  */
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
+#include "cs_amqp.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "cs_consume: %s\n", what);
-	exit(1);
-}
-
-static void
-check(amqp_rpc_reply_t r, const char *what)
-{
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		die(what);
-}
 
 static const char *
 replay_header(amqp_basic_properties_t *p)
@@ -65,28 +51,22 @@ int
 main(int argc, char **argv)
 {
 	amqp_connection_state_t conn;
-	amqp_socket_t *sock;
 
+	cs_amqp_program = "cs_consume";
 	if (argc < 7)
-		die("usage: cs_consume HOST PORT declare QUEUE EXCHANGE KEY | HOST PORT consume QUEUE MAX IDLE_MS [body]");
-	conn = amqp_new_connection();
-	sock = amqp_tcp_socket_new(conn);
-	if (amqp_socket_open(sock, argv[1], atoi(argv[2])) != AMQP_STATUS_OK)
-		die("cannot connect");
-	check(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
-	amqp_channel_open(conn, 1);
-	check(amqp_get_rpc_reply(conn), "channel");
+		cs_amqp_die("usage: cs_consume HOST PORT declare QUEUE EXCHANGE KEY | HOST PORT consume QUEUE MAX IDLE_MS [body]");
+	conn = cs_amqp_connect(argv[1], argv[2]);
 
 	if (strcmp(argv[3], "declare") == 0)
 	{
 		amqp_exchange_declare(conn, 1, amqp_cstring_bytes(argv[5]), amqp_cstring_bytes("topic"),
 							  0, 1, 0, 0, amqp_empty_table);
-		check(amqp_get_rpc_reply(conn), "exchange.declare");
+		cs_amqp_check(amqp_get_rpc_reply(conn), "exchange.declare");
 		amqp_queue_declare(conn, 1, amqp_cstring_bytes(argv[4]), 0, 1, 0, 0, amqp_empty_table);
-		check(amqp_get_rpc_reply(conn), "queue.declare");
+		cs_amqp_check(amqp_get_rpc_reply(conn), "queue.declare");
 		amqp_queue_bind(conn, 1, amqp_cstring_bytes(argv[4]), amqp_cstring_bytes(argv[5]),
 						amqp_cstring_bytes(argv[6]), amqp_empty_table);
-		check(amqp_get_rpc_reply(conn), "queue.bind");
+		cs_amqp_check(amqp_get_rpc_reply(conn), "queue.bind");
 	}
 	else
 	{
@@ -97,7 +77,7 @@ main(int argc, char **argv)
 
 		amqp_basic_qos(conn, 1, 0, 1000, 0);
 		amqp_basic_consume(conn, 1, amqp_cstring_bytes(argv[4]), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-		check(amqp_get_rpc_reply(conn), "basic.consume");
+		cs_amqp_check(amqp_get_rpc_reply(conn), "basic.consume");
 		while (n < max)
 		{
 			amqp_envelope_t env;
@@ -111,7 +91,7 @@ main(int argc, char **argv)
 			if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
 				break;
 			if (r.reply_type != AMQP_RESPONSE_NORMAL)
-				die("consume");
+				cs_amqp_die("consume");
 			gettimeofday(&now, NULL);
 			p = &env.message.properties;
 			printf("%lld ", (long long) now.tv_sec * 1000000 + now.tv_usec);
@@ -129,14 +109,12 @@ main(int argc, char **argv)
 			}
 			putchar('\n');
 			if (amqp_basic_ack(conn, 1, env.delivery_tag, 0) != AMQP_STATUS_OK)
-				die("ack");
+				cs_amqp_die("ack");
 			amqp_destroy_envelope(&env);
 			n++;
 		}
 	}
 	fflush(stdout);
-	amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
-	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-	amqp_destroy_connection(conn);
+	cs_amqp_close(conn);
 	return 0;
 }

@@ -11,25 +11,12 @@
  *	  JSON and invalid envelopes alternate.  COPIES publishes each message
  *	  that many times (duplicates).  PAD adds that many bytes to the payload.
  */
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
+#include "cs_amqp.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "cs_publish: %s\n", what);
-	exit(1);
-}
-
-static void
-check(amqp_rpc_reply_t r, const char *what)
-{
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		die(what);
-}
 
 /* Waits until the broker confirmed every message up to 'upto'. */
 static void
@@ -40,7 +27,7 @@ await_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *confirmed)
 		amqp_frame_t frame;
 
 		if (amqp_simple_wait_frame(conn, &frame) != AMQP_STATUS_OK)
-			die("lost the broker while waiting for confirms");
+			cs_amqp_die("lost the broker while waiting for confirms");
 		if (frame.frame_type != AMQP_FRAME_METHOD)
 			continue;
 		if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD)
@@ -52,10 +39,10 @@ await_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *confirmed)
 				*confirmed = ack->delivery_tag;
 		}
 		else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD)
-			die("the broker refused a message");
+			cs_amqp_die("the broker refused a message");
 		else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
 				 frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-			die("the broker closed the channel");
+			cs_amqp_die("the broker closed the channel");
 		amqp_maybe_release_buffers(conn);
 	}
 }
@@ -64,15 +51,15 @@ int
 main(int argc, char **argv)
 {
 	amqp_connection_state_t conn;
-	amqp_socket_t *sock;
 	amqp_basic_properties_t props;
 	long		run, count, poison_every, copies, pad = 0;
 	uint64_t	sent = 0, confirmed = 0;
 	char	   *padding, *body;
 	size_t		body_cap;
 
+	cs_amqp_program = "cs_publish";
 	if (argc < 9)
-		die("usage: cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD]");
+		cs_amqp_die("usage: cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD]");
 	run = atol(argv[5]);
 	count = atol(argv[6]);
 	poison_every = atol(argv[7]);
@@ -85,15 +72,9 @@ main(int argc, char **argv)
 	body_cap = 1024 + pad;
 	body = malloc(body_cap);
 
-	conn = amqp_new_connection();
-	sock = amqp_tcp_socket_new(conn);
-	if (amqp_socket_open(sock, argv[1], atoi(argv[2])) != AMQP_STATUS_OK)
-		die("cannot connect");
-	check(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
-	amqp_channel_open(conn, 1);
-	check(amqp_get_rpc_reply(conn), "channel");
+	conn = cs_amqp_connect(argv[1], argv[2]);
 	amqp_confirm_select(conn, 1);
-	check(amqp_get_rpc_reply(conn), "confirm.select");
+	cs_amqp_check(amqp_get_rpc_reply(conn), "confirm.select");
 
 	memset(&props, 0, sizeof(props));
 	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
@@ -126,16 +107,14 @@ main(int argc, char **argv)
 
 			if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(argv[3]),
 								   amqp_cstring_bytes(argv[4]), 0, 0, &props, b) != AMQP_STATUS_OK)
-				die("publish failed");
+				cs_amqp_die("publish failed");
 			sent++;
 			if (sent % 500 == 0)
 				await_confirms(conn, sent - 250, &confirmed);
 		}
 	}
 	await_confirms(conn, sent, &confirmed);
-	amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
-	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-	amqp_destroy_connection(conn);
+	cs_amqp_close(conn);
 	printf("%lu\n", (unsigned long) sent);
 	return 0;
 }

@@ -8,37 +8,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use CandystoreBroker;
 
-my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $rmq = "$tmp/rabbitmq";
+start_broker();
 
-sub rabbit
-{
-	my ($what) = @_;
-	my $rc = system('bash', '-c', "source '$root/scripts/lib.sh' && $what '$rmq'");
-	die "$what failed" if $rc != 0 && $what ne 'cs_rabbit_stop';
-}
-
-# The broker is ours: stop it however the test ends.
-END { rabbit('cs_rabbit_stop') if -d $rmq; }
-
-rabbit('cs_rabbit_start');
-my $amqp_port = slurp_file("$rmq/port");
-chomp $amqp_port;
-
-my $node = PostgreSQL::Test::Cluster->new('redrive');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
-candystore.batch_timeout_ms = 20
-candystore.outbox_publisher = off
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION candystore');
+my $node = node_with_worker('redrive', "candystore.batch_timeout_ms = 20\ncandystore.outbox_publisher = off\n");
 $node->poll_query_until('postgres', "SELECT state = 'consuming' FROM candystore.worker_status() WHERE kind = 'ingest'")
   or die "the worker never connected";
 
@@ -56,21 +30,14 @@ $node->safe_psql(
 	    FOR EACH ROW EXECUTE FUNCTION refuse_redrive_events();
 });
 
-sub publish
-{
-	my ($rk, $body) = @_;
-	system('amqp-publish', '-u', "amqp://127.0.0.1:$amqp_port", '-e', 'bloodbank.events.v1',
-		'-r', $rk, '-p', '-b', $body) == 0
-	  or die "amqp-publish failed";
-}
 my $envelope = '{"event_id":"%s","event_type":"%s","timestamp":"2026-01-27T10:15:00Z",'
   . '"version":"1.0.0","source":{"host":"bigchungus","type":"webhook","app":"fireflies","meta":null},'
   . '"correlation_ids":[],"agent_context":null,"payload":{"n":1}}';
 my $refused_1 = sprintf($envelope, 'bd100000-0000-4000-8000-000000000001', 'test.redrive');
-publish('eu.test.redrive', $refused_1);
-publish('us.test.redrive', sprintf($envelope, 'bd100000-0000-4000-8000-000000000002', 'test.redrive'));
-publish('test.broken', '{"event_id": "bd100000-0000-4000-8000-000000000003", not json');
-publish('test.fine', sprintf($envelope, 'bd100000-0000-4000-8000-000000000004', 'test.fine'));
+amqp_publish('eu.test.redrive', $refused_1);
+amqp_publish('us.test.redrive', sprintf($envelope, 'bd100000-0000-4000-8000-000000000002', 'test.redrive'));
+amqp_publish('test.broken', '{"event_id": "bd100000-0000-4000-8000-000000000003", not json');
+amqp_publish('test.fine', sprintf($envelope, 'bd100000-0000-4000-8000-000000000004', 'test.fine'));
 
 $node->poll_query_until('postgres',
 	q{SELECT (SELECT count(*) FROM candystore.dead_letters) = 3 AND (SELECT count(*) FROM candystore.events) = 1})
@@ -106,7 +73,7 @@ is( $node->safe_psql(
 
 # The broker delivering the same message again now finds it stored.
 my $duplicates = $node->safe_psql('postgres', 'SELECT duplicates FROM candystore.stats');
-publish('eu.test.redrive', $refused_1);
+amqp_publish('eu.test.redrive', $refused_1);
 ok( $node->poll_query_until(
 		'postgres', "SELECT duplicates = $duplicates + 1 FROM candystore.stats"),
 	'a later delivery of a redriven message is a duplicate');

@@ -9,39 +9,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use CandystoreBroker;
 
-my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $rmq = "$tmp/rabbitmq";
-
-sub rabbit
-{
-	my ($what) = @_;
-	my $rc = system('bash', '-c', "source '$root/scripts/lib.sh' && $what '$rmq'");
-	die "$what failed" if $rc != 0 && $what ne 'cs_rabbit_stop';
-}
-
-# The broker is ours: stop it however the test ends.
-END { rabbit('cs_rabbit_stop') if -d $rmq; }
-
-rabbit('cs_rabbit_start');
-my $amqp_port = slurp_file("$rmq/port");
-chomp $amqp_port;
-
-my $node = PostgreSQL::Test::Cluster->new('trace_batch');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
-candystore.batch_size = 200
-candystore.batch_timeout_ms = 20
-candystore.outbox_publisher = off
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION candystore');
-$node->poll_query_until('postgres', "SELECT state = 'consuming' FROM candystore.worker_status()")
+start_broker();
+my $node = node_with_worker('trace_batch', "candystore.batch_size = 200\ncandystore.batch_timeout_ms = 20\ncandystore.outbox_publisher = off\n");
+$node->poll_query_until('postgres', "SELECT state = 'consuming' FROM candystore.worker_status() WHERE kind = 'ingest'")
   or die "the worker never connected";
 
 sub id { return sprintf('0000abcd-0000-4000-8000-%012d', $_[0]); }
@@ -69,13 +41,7 @@ sub envelope
 		join(',', map { '"' . id($n{$_}) . '"' } @parents));
 }
 
-sub publish
-{
-	my ($body) = @_;
-	system('amqp-publish', '-u', "amqp://127.0.0.1:$amqp_port", '-e',
-		'bloodbank.events.v1', '-r', 'test.trace', '-p', '-b', $body) == 0
-	  or die "amqp-publish failed";
-}
+sub publish { amqp_publish('test.trace', $_[0]); }
 
 # Hold the worker on a first message while the batch queues up behind it,
 # so the whole graph arrives in its next batch.

@@ -1,0 +1,48 @@
+/*
+ * cs_amqp.c
+ *	  Connection boilerplate of the test and benchmark AMQP tools.
+ */
+#include "cs_amqp.h"
+
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *cs_amqp_program = "cs_amqp";
+
+void
+cs_amqp_die(const char *what)
+{
+	fprintf(stderr, "%s: %s\n", cs_amqp_program, what);
+	exit(1);
+}
+
+void
+cs_amqp_check(amqp_rpc_reply_t r, const char *what)
+{
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		cs_amqp_die(what);
+}
+
+/* Connects and logs in as guest; channel 1 is open on return. */
+amqp_connection_state_t
+cs_amqp_connect(const char *host, const char *port)
+{
+	amqp_connection_state_t conn = amqp_new_connection();
+	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
+
+	if (sock == NULL || amqp_socket_open(sock, host, atoi(port)) != AMQP_STATUS_OK)
+		cs_amqp_die("cannot connect");
+	cs_amqp_check(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
+	amqp_channel_open(conn, 1);
+	cs_amqp_check(amqp_get_rpc_reply(conn), "channel");
+	return conn;
+}
+
+void
+cs_amqp_close(amqp_connection_state_t conn)
+{
+	amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(conn);
+}
