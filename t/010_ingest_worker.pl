@@ -224,6 +224,24 @@ is( $node->safe_psql('postgres',
 		q{SELECT string_agg(event_id::text, ',') FROM candystore.event_log WHERE event_type = 'test.contract'}),
 	'0000000c-0000-4000-8000-000000000001', 'the valid message next to it is stored');
 
+# The queue deleted on the broker: the broker cancels the worker's consumer
+# (consumer cancel notification), the worker says so, reconnects, declares
+# and binds the queue again, and consumes what is published next.
+$reconnects = stat_value('reconnects');
+rabbitmqctl('delete_queue reloaded_queue');
+$node->poll_query_until('postgres',
+	q{SELECT last_error LIKE '%cancelled the consumer of queue "reloaded_queue"%' AND state = 'consuming'
+	    FROM candystore.worker_status() WHERE kind = 'ingest'})
+  or diag('the worker did not notice that its consumer was cancelled');
+ok( $node->safe_psql('postgres',
+		q{SELECT last_error LIKE '%cancelled the consumer%' AND state = 'consuming' FROM candystore.worker_status() WHERE kind = 'ingest'}) eq 't',
+	'queue deleted: the worker reports the cancelled consumer and consumes again');
+cmp_ok(stat_value('reconnects'), '>', $reconnects, 'queue deleted: the worker reconnected');
+publish(13, 300, 0, 1);
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 300 FROM candystore.event_log WHERE event_id::text LIKE '0000000d-%'");
+is(run_counts(13), '300|0', 'queue deleted: what is published next is stored from the queue declared again');
+
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM (SELECT event_id FROM candystore.event_log GROUP BY 1 HAVING count(*) > 1) d"),
 	'0', 'no event stored twice');

@@ -147,6 +147,21 @@ connect_one(AmqpLink *link, const char *url)
 	int			rc;
 	char	   *err;
 
+	/*
+	 * Ask for consumer cancel notifications: without them a consumer the
+	 * broker cancels (its queue deleted, its node gone) just stops receiving
+	 * while the worker goes on saying "consuming".
+	 */
+	amqp_table_entry_t capability = {
+		.key = amqp_cstring_bytes("consumer_cancel_notify"),
+		.value = {.kind = AMQP_FIELD_KIND_BOOLEAN,.value = {.boolean = 1}}
+	};
+	amqp_table_entry_t property = {
+		.key = amqp_cstring_bytes("capabilities"),
+		.value = {.kind = AMQP_FIELD_KIND_TABLE,.value = {.table = {1, &capability}}}
+	};
+	amqp_table_t client_properties = {1, &property};
+
 	if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK)
 		return psprintf("invalid candystore.amqp_url entry");
 
@@ -185,8 +200,9 @@ connect_one(AmqpLink *link, const char *url)
 		amqp_destroy_connection(conn);
 		return psprintf("connecting to %s: %s", link->broker, amqp_error_string2(rc));
 	}
-	err = reply_error(amqp_login(conn, info.vhost, 0, 131072, 60, AMQP_SASL_METHOD_PLAIN,
-								 info.user, info.password), "logging in");
+	err = reply_error(amqp_login_with_properties(conn, info.vhost, 0, 131072, 60,
+												 &client_properties, AMQP_SASL_METHOD_PLAIN,
+												 info.user, info.password), "logging in");
 	if (err == NULL)
 	{
 		amqp_channel_open(conn, AMQP_CHANNEL);

@@ -120,6 +120,7 @@ candystore_ingest_main(Datum arg)
 		long		timeout_ms = IDLE_WAKEUP_MS;
 		int			batch_limit = Min(worker_batch_size, WORKER_MAX_BATCH);
 		bool		flush = false;
+		bool		cancelled = false;	/* the broker cancelled our consumer */
 		char	   *error = NULL;
 
 		CHECK_FOR_INTERRUPTS();
@@ -218,13 +219,26 @@ candystore_ingest_main(Datum arg)
 			{
 				amqp_frame_t frame;
 
-				/* a method other than a delivery: a close means the link is gone */
+				/*
+				 * A method other than a delivery: a close means the link is
+				 * gone; a basic.cancel that the broker cancelled our consumer
+				 * (its queue deleted, say).  The batch in hand is still
+				 * stored and acked on the open channel, then the link is
+				 * reopened, which declares the queue again.
+				 */
 				if (amqp_simple_wait_frame_noblock(link.conn, &frame, &zero) == AMQP_STATUS_OK &&
-					frame.frame_type == AMQP_FRAME_METHOD &&
-					(frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-					 frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD))
-					error = psprintf("%s: the broker closed the %s", link.broker,
-									 frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
+					frame.frame_type == AMQP_FRAME_METHOD)
+				{
+					if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+						frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
+						error = psprintf("%s: the broker closed the %s", link.broker,
+										 frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
+					else if (frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)
+					{
+						cancelled = true;
+						flush = true;
+					}
+				}
 			}
 			else
 				error = psprintf("%s: %s", link.broker,
@@ -241,6 +255,9 @@ candystore_ingest_main(Datum arg)
 			nbatch = 0;
 			MemoryContextReset(batch_cxt);
 		}
+		if (cancelled && error == NULL)
+			error = psprintf("%s: the broker cancelled the consumer of queue \"%s\" (was it deleted?)",
+							 link.broker, worker_queue);
 
 		if (error != NULL)
 		{
