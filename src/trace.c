@@ -301,6 +301,24 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 	return first;
 }
 
+/*
+ * Starts a set-returning walk from an event: the result set, the walk and
+ * its loaded groups.  Returns the start's node, or NULL (walk released,
+ * empty result) when the event is not stored.
+ */
+static TraceNode *
+walk_begin(FunctionCallInfo fcinfo, Walk *walk, const pg_uuid_t *start)
+{
+	TraceNode  *first;
+
+	InitMaterializedSRF(fcinfo, 0);
+	walk_init(walk);
+	first = walk_load(walk, start);
+	if (first == NULL)
+		MemoryContextDelete(walk->cxt);
+	return first;
+}
+
 /* A stored node of the walk, or NULL (not stored, or not loaded). */
 static TraceNode *
 stored_node(Walk *walk, const pg_uuid_t *id)
@@ -438,14 +456,9 @@ walk_one_way(FunctionCallInfo fcinfo, WalkDirection direction)
 				 errdetail("max_depth was %d.", max_depth),
 				 errhint("Pass NULL for no limit.")));
 
-	InitMaterializedSRF(fcinfo, 0);
-	walk_init(&walk);
-	first = walk_load(&walk, start);
+	first = walk_begin(fcinfo, &walk, start);
 	if (first == NULL)
-	{
-		MemoryContextDelete(walk.cxt);
 		return (Datum) 0;
-	}
 	if (direction == WALK_DOWN)
 		build_children(&walk);
 
@@ -524,14 +537,9 @@ candystore_trace(PG_FUNCTION_ARGS)
 	int			head = 0,
 				tail = 0;
 
-	InitMaterializedSRF(fcinfo, 0);
-	walk_init(&walk);
-	first = walk_load(&walk, start);
+	first = walk_begin(fcinfo, &walk, start);
 	if (first == NULL)
-	{
-		MemoryContextDelete(walk.cxt);
 		return (Datum) 0;
-	}
 	build_children(&walk);
 	nloaded = walk.nnodes;
 
