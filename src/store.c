@@ -136,24 +136,44 @@ differing_fields(Jsonb *stored, Jsonb *incoming)
 	return buf.data;
 }
 
+/*
+ * The stored event with this id, if any: its position and envelope.  Not
+ * read-only: the row may come from an earlier command of this very
+ * statement, or this very chunk, visible only after a command-counter bump.
+ */
+static bool
+lookup_stored(const pg_uuid_t *event_id, int64 *position, Jsonb **stored)
+{
+	Datum		id = UUIDPGetDatum(event_id);
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_plan(lookup_plan, &id, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading candystore.event_log failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		return false;
+	*position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*stored = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return true;
+}
+
+static bool
+same_content(Jsonb *a, Jsonb *b)
+{
+	return DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(a), JsonbPGetDatum(b)));
+}
+
 /* The position of the event if it is stored with this very content, else -1. */
 static int64
 stored_duplicate(Jsonb *envelope, const Envelope *parsed)
 {
-	Datum		values[1];
-	bool		isnull;
-	int			rc;
+	int64		position;
+	Jsonb	   *stored;
 
-	values[0] = UUIDPGetDatum(&parsed->event_id);
-	rc = SPI_execute_plan(lookup_plan, values, NULL, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading candystore.event_log failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 ||
-		!DatumGetBool(DirectFunctionCall2(jsonb_eq,
-										  SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
-										  JsonbPGetDatum(envelope))))
+	if (!lookup_stored(&parsed->event_id, &position, &stored) || !same_content(stored, envelope))
 		return -1;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return position;
 }
 
 /*
@@ -163,27 +183,15 @@ stored_duplicate(Jsonb *envelope, const Envelope *parsed)
 static void
 resolve_conflict(StoreRow *row)
 {
-	Datum		id = UUIDPGetDatum(&row->parsed->event_id);
-	bool		isnull;
 	Jsonb	   *stored;
-	int			rc;
 
-	/*
-	 * Not read-only: the conflicting row may come from an earlier command
-	 * of this very statement, or this very chunk, visible only after a
-	 * command-counter bump.
-	 */
-	rc = SPI_execute_plan(lookup_plan, &id, NULL, false, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	if (!lookup_stored(&row->parsed->event_id, &row->position, &stored))
 		elog(ERROR, "event id conflict reported but no stored event found");
-	row->position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	stored = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if (!DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored),
-										  JsonbPGetDatum(row->envelope))))
+	if (!same_content(stored, row->envelope))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("event %s is already stored with different content",
-						DatumGetCString(DirectFunctionCall1(uuid_out, id))),
+						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&row->parsed->event_id)))),
 				 errdetail("The stored event (position " INT64_FORMAT ") differs in: %s.",
 						   row->position, differing_fields(stored, row->envelope)),
 				 errhint("An event id names one event forever: give a changed event a new event_id.")));
