@@ -58,19 +58,24 @@ t0=$(date +%s.%N)
 psql_ "ALTER SYSTEM RESET candystore.queue"
 psql_ "ALTER SYSTEM RESET candystore.binding_keys"
 psql_ "SELECT pg_reload_conf()" >/dev/null
-rss_first="" rss_last=""
+rss_first="" rss_last="" rss_series=()
 while :; do
     stored=$(psql_ "SELECT stored + duplicates + dead_lettered FROM candystore.stats")
     pid=$(psql_ "SELECT pid FROM candystore.worker_status()")
     if [ -n "$pid" ] && [ "$stored" -gt 0 ]; then
         # private memory only: RSS also counts the shared buffers it touches
         rss=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
-        [ -n "$rss_first" ] || rss_first=$rss
-        [ -z "$rss" ] || rss_last=$rss
+        if [ -z "$rss_first" ]; then
+            rss_first=$rss
+            # the worker's own accounting of palloc'd memory, in the server log
+            psql_ "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null
+        fi
+        [ -z "$rss" ] || { rss_last=$rss; rss_series+=("$stored:$rss"); }
     fi
     [ "$stored" -ge "$N" ] && break
     sleep 0.05
 done
+psql_ "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null
 t1=$(date +%s.%N)
 cpu1=$(cpu_ticks); runq1=$(runq_ns)
 worker_s=$(awk "BEGIN { print $t1 - $t0 }")
@@ -93,6 +98,12 @@ echo
 printf 'worker / raw drain: %.0f%%   worker / seeds design: %.1fx\n' \
     "$(awk "BEGIN { print 100 * $worker_r / $raw_r }")" "$(awk "BEGIN { print $worker_r / $seeds_r }")"
 echo "worker: $stats; private memory (RssAnon) first sample ${rss_first:-?} kB, last ${rss_last:-?} kB"
+# RssAnon at about every fifth of the run, as messages:kB
+printf '%s\n' "${rss_series[@]}" | awk -F: -v n="$N" '{ q = int($1 * 5 / n); if (!(q in seen)) { seen[q] = 1; out = out sprintf(" %s:%s", $1, $2) } }
+    END { print "worker RssAnon (messages:kB) over the run:" out }'
+sleep 0.5   # the second memory-context dump is written when the worker next checks for interrupts
+grep -E "\\[$pid\\] .*Grand total" "$RUN/pgd/server.log" | sed -E 's/.*Grand total: ([0-9]+) bytes in ([0-9]+) blocks.*/\1/' |
+    awk '{ t[NR] = $1 } END { if (NR >= 2) printf "worker memory contexts (palloc), grand total: %d bytes near the start, %d bytes at the end\n", t[1], t[NR] }'
 echo "worker CPU time (user + system): $cpu_us µs per message"
 awk -v c="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v q="$((runq1 - runq0))" -v w="$worker_s" 'BEGIN {
     printf "worker wall time %.2f s: running %.2f s, runnable but waiting for a CPU %.2f s, asleep (broker, disk) %.2f s\n",

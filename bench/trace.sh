@@ -9,7 +9,8 @@
 # Environment: APPENDS (appends per append-rate run, default 20000),
 # PLAIN_RUNS / PLAIN_TIMEOUT (runs of the unindexed naive queries and their
 # per-statement timeout, default 3 and 20s), APPEND_ROUNDS (default 5), BASE (the commit without the
-# causation-group bookkeeping to compare append() with; default 62a6d9f).
+# causation-group bookkeeping to compare append() with; default 62a6d9f),
+# APPEND_ONLY=1 (skip the queries, measure the append rate only).
 source "$(dirname "$0")/../scripts/lib.sh"
 FLOWS=${1:-235000}
 RUNS=${2:-7}
@@ -34,9 +35,11 @@ PORT=$(cat "$DIR/port")
 psql_at() { local port=$1; shift; "$BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -X -q "$@"; }
 psql() { psql_at "$PORT" "$@"; }
 
-psql -c "CREATE DATABASE bench" && psql -d bench -c "CREATE EXTENSION candystore"
-psql -d bench -v flows="$FLOWS" -v runs="$RUNS" -v plain_runs="$PLAIN_RUNS" \
-     -v plain_timeout="$PLAIN_TIMEOUT" -f "$CS_ROOT/bench/trace.sql"
+if [ -z "${APPEND_ONLY:-}" ]; then
+    psql -c "CREATE DATABASE bench" && psql -d bench -c "CREATE EXTENSION candystore"
+    psql -d bench -v flows="$FLOWS" -v runs="$RUNS" -v plain_runs="$PLAIN_RUNS" \
+         -v plain_timeout="$PLAIN_TIMEOUT" -f "$CS_ROOT/bench/trace.sql"
+fi
 
 # Append rate.  The baseline is append() as built from $BASE (no causation
 # groups) in a second cluster, with and without the session index; this
@@ -108,7 +111,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? 
 echo
 echo "Append rate: $APPENDS appends per run in one statement, median of $APPEND_ROUNDS runs, each variant in a fresh database;"
 echo "appends per second of backend CPU time (per wall-clock second in brackets)"
-printf '%-10s %18s %18s %18s %18s %12s %12s\n' "parent" "$BASE bare" "$BASE +session" "now -session" "now (all on)" "all vs bare" "wall: same"
+printf '%-10s %18s %18s %18s %18s %12s %12s %12s\n' "parent" "$BASE bare" "$BASE +session" "now -session" "now (all on)" "groups only" "all vs bare" "wall: same"
 for kind in stored missing; do
     row=()
     for v in "${VARIANTS[@]}"; do
@@ -116,13 +119,15 @@ for kind in stored missing; do
         row+=("$(median ${cpu[$kind.$v]}) [$(median ${wall[$kind.$v]})]")
     done
     # shellcheck disable=SC2086
-    b=$(median ${cpu[$kind.base_plain]}); a=$(median ${cpu[$kind.now_all]})
+    b=$(median ${cpu[$kind.base_plain]}); a=$(median ${cpu[$kind.now_all]}); g=$(median ${cpu[$kind.now_plain]})
     # shellcheck disable=SC2086
     bw=$(median ${wall[$kind.base_plain]}); aw=$(median ${wall[$kind.now_all]})
-    printf '%-10s %18s %18s %18s %18s %11.1f%% %11.1f%%\n' "$kind" "${row[@]}" \
+    printf '%-10s %18s %18s %18s %18s %11.1f%% %11.1f%% %11.1f%%\n' "$kind" "${row[@]}" \
+        "$(awk -v a="$g" -v b="$b" 'BEGIN { print (a - b) * 100 / b }')" \
         "$(awk -v a="$a" -v b="$b" 'BEGIN { print (a - b) * 100 / b }')" \
         "$(awk -v a="$aw" -v b="$bw" 'BEGIN { print (a - b) * 100 / b }')"
 done
 echo "($BASE bare: append() before causation groups, session index dropped; +session: with it;"
-echo " now -session: this tree without the session index (causation groups only); now (all on): this tree as installed."
-echo " stored: flows of 4 events, each naming the previous one; missing: each names a random id never stored.)"
+echo " now -session: this tree without the session index (causation groups only); now (all on): this tree as installed;"
+echo " groups only: now -session vs bare, what the causation bookkeeping costs; all vs bare: the session index too.)"
+echo "(stored: flows of 4 events, each naming the previous one; missing: each names a random id never stored.)"

@@ -80,10 +80,18 @@ SELECT pg_temp.whole(44) AS alone;
 -- gone and 53 sits in the group of the purged root.
 SELECT pg_temp.ev(50, 'old.root', '{}', 400), pg_temp.ev(51, 'old.b', '{50}', 400),
        pg_temp.ev(52, 'old.c', '{51}', 400), pg_temp.ev(53, 'recent', '{52}');
+-- The same with the purged event a recent event's second parent: 70 -> 71 ->
+-- 72 old, 75 recent with parents 74 (recent) and 72, so 75 sits in 74's group.
+SELECT pg_temp.ev(70, 'old.root', '{}', 400), pg_temp.ev(71, 'old.b', '{70}', 400),
+       pg_temp.ev(72, 'old.c', '{71}', 400), pg_temp.ev(74, 'recent.root', '{}'),
+       pg_temp.ev(75, 'recent.join', '{74,72}');
 SELECT candystore.purge_events('300 days') AS purged;
 SELECT pg_temp.whole(53) AS after_purge, pg_temp.up(53) AS up_after_purge;
+SELECT pg_temp.whole(75) AS second_parent_after_purge;
 SELECT pg_temp.ev(52, 'old.c', '{51}', 400);
 SELECT pg_temp.down(52) AS down, pg_temp.up(53) AS up, pg_temp.whole(53) AS whole;
+SELECT pg_temp.ev(72, 'old.c', '{71}', 400);
+SELECT pg_temp.down(72) AS down_second_parent, pg_temp.whole(72) AS whole_second_parent;
 
 \c :home_database
 DROP DATABASE regress_candystore_trace_links;

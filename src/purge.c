@@ -10,6 +10,10 @@
  * A purged event with a surviving child leaves its id linked to its causation
  * group (trace_links.h): should the event be appended again, it must find
  * that child, whose group may be named after neither it nor its parents.
+ * There is no index on correlation_ids; a child of a purged event p sits in
+ * p's group, in the group named after p (it arrived first), or in a group
+ * linked to one of those (a second parent, a marker), so the surviving rows
+ * of those groups, a few index ranges, are the only ones that can name p.
  */
 #include "postgres.h"
 
@@ -48,7 +52,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 
 		store_removal_allowed = true;
 		rc = SPI_execute_with_args(
-								   "WITH purged AS ("
+								   "WITH RECURSIVE purged AS ("
 								   "  DELETE FROM candystore.event_log e"
 								   "   WHERE e.occurred_at < pg_catalog.now() - $1"
 								   "     AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
@@ -57,15 +61,22 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 								   " sent AS ("
 								   "  DELETE FROM candystore.outbox o USING purged p WHERE o.position = p.position),"
 								   /* see the comment at the top */
+								   " near(g) AS ("
+								   "  SELECT p.causation_group FROM purged p WHERE p.causation_group <> p.event_id"
+								   "  UNION SELECT p.event_id FROM purged p WHERE p.causation_group <> p.event_id"
+								   "  UNION SELECT l.b FROM near n JOIN candystore.causation_links l ON l.a = n.g),"
+								   " named_parents AS ("
+								   "  SELECT DISTINCT x.id FROM candystore.event_log c,"
+								   "         LATERAL pg_catalog.unnest(c.correlation_ids) x(id)"
+								   "   WHERE c.causation_group IN (SELECT g FROM near)"
+								   "     AND NOT EXISTS (SELECT 1 FROM purged q WHERE q.position = c.position)),"
 								   " named AS ("
 								   "  INSERT INTO candystore.causation_links (a, b)"
 								   "  SELECT x.a, x.b FROM purged p,"
 								   "         LATERAL (VALUES (p.event_id, p.causation_group),"
 								   "                         (p.causation_group, p.event_id)) x(a, b)"
 								   "   WHERE p.causation_group <> p.event_id"
-								   "     AND EXISTS (SELECT 1 FROM candystore.event_log c"
-								   "                  WHERE c.correlation_ids @> ARRAY[p.event_id]"
-								   "                    AND NOT EXISTS (SELECT 1 FROM purged q WHERE q.position = c.position))"
+								   "     AND p.event_id IN (SELECT id FROM named_parents)"
 								   "  ON CONFLICT DO NOTHING)"
 								   " SELECT count(*) FROM purged",
 								   1, types, values, NULL, false, 1);

@@ -19,7 +19,9 @@ COMMENT ON TABLE @extschema@.event_log IS
 
 CREATE INDEX event_log_event_type_idx ON @extschema@.event_log (event_type, position);
 CREATE INDEX event_log_occurred_at_idx ON @extschema@.event_log (occurred_at);
-CREATE INDEX event_log_correlation_ids_idx ON @extschema@.event_log USING gin (correlation_ids);
+-- No index on correlation_ids: an event's children are found through the
+-- causation groups (40_trace.sql; descendants(id, 1)), which cost an append
+-- less than a GIN entry would.
 
 -- pg_dump keeps extension tables' definitions only; these keep the data too.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_log', '');
