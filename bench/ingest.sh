@@ -10,20 +10,23 @@
 #   seeds'     the seeds' consumer as the seeds built it (bench/seeds_consumer.py:
 #   consumer   Python, aio-pika, one SQLAlchemy insert + commit + ack per
 #              message, prefetch 10), on N/10 messages
-# PostgreSQL runs with fsync = on.  Usage: bash bench/ingest.sh [N]
+# PostgreSQL runs with fsync = on.  Usage: [WORKERS=n] bash bench/ingest.sh [N]
+# (WORKERS: candystore.ingest_workers, default 1; CPU and wall-time figures
+# are then summed over the workers)
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 
 N=${1:-100000}
+WORKERS=${WORKERS:-1}     # candystore.ingest_workers
 SEEDS_N=$(( N / 10 ))
 cs_ensure_packages python3-aio-pika python3-sqlalchemy python3-asyncpg
 
 bench_broker_setup bench-ingest
 bench_amqp_tool cs_publish
 cc -O2 -I"$("$(cs_pg_config)" --includedir)" -o "$RUN/drain" "$CS_ROOT/bench/drain.c" -lrabbitmq -lpq
-bench_worker_cluster "candystore.outbox_publisher = off"
+bench_worker_cluster "candystore.outbox_publisher = off" "candystore.ingest_workers = $WORKERS"
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
-consuming_since() { psql_ "SELECT connected_since FROM candystore.worker_status() WHERE state = 'consuming'"; }
+consuming_since() { psql_ "SELECT max(connected_since) FROM candystore.worker_status() WHERE state = 'consuming' HAVING count(*) = $WORKERS"; }
 # await_reconnect OLD: waits until the worker consumes on a connection newer than OLD
 await_reconnect() {
     for _ in $(seq 1 200); do
@@ -58,9 +61,10 @@ raw_s=$("$RUN/drain" 127.0.0.1 "$RP" bench_raw "$N" noop)
 
 cs_log "worker"
 # back to its queue (a reload and a reconnect, both inside the timing)
-wpid=$(psql_ "SELECT pid FROM candystore.worker_status()")
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$wpid/stat"; }
-runq_ns() { awk '{ print $2 }' "/proc/$wpid/schedstat"; }
+wpids=$(psql_ "SELECT string_agg(pid::text, ' ') FROM candystore.worker_status()")
+# summed over the workers
+cpu_ticks() { local p; for p in $wpids; do cat "/proc/$p/stat"; done | awk '{ t += $14 + $15 } END { printf "%.0f\n", t }'; }
+runq_ns() { local p; for p in $wpids; do cat "/proc/$p/schedstat"; done | awk '{ t += $2 } END { printf "%.0f\n", t }'; }
 cpu0=$(cpu_ticks); runq0=$(runq_ns)
 t0=$(date +%s.%N)
 psql_ "ALTER SYSTEM RESET candystore.queue"
