@@ -62,8 +62,9 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 								   "  DELETE FROM candystore.outbox o USING purged p WHERE o.position = p.position),"
 								   /* see the comment at the top */
 								   " near(g) AS ("
-								   "  SELECT p.causation_group FROM purged p WHERE p.causation_group <> p.event_id"
-								   "  UNION SELECT p.event_id FROM purged p WHERE p.causation_group <> p.event_id"
+								   "  SELECT x.g FROM purged p,"
+								   "         LATERAL (VALUES (p.causation_group), (p.event_id)) x(g)"
+								   "   WHERE p.causation_group <> p.event_id"
 								   "  UNION SELECT l.b FROM near n JOIN candystore.causation_links l ON l.a = n.g),"
 								   " named_parents AS ("
 								   "  SELECT DISTINCT x.id FROM candystore.event_log c,"
