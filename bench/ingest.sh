@@ -70,7 +70,7 @@ t0=$(date +%s.%N)
 psql_ "ALTER SYSTEM RESET candystore.queue"
 psql_ "ALTER SYSTEM RESET candystore.binding_keys"
 psql_ "SELECT pg_reload_conf()" >/dev/null
-rss_first="" rss_last="" rss_series=()
+rss_series=()     # messages:kB
 # Progress comes from one psql session running the query every 20 ms
 # (\watch): a psql process and a backend per poll would take a good part of
 # a core from the two the worker and the broker share.
@@ -83,16 +83,13 @@ polls=0
 while read -r -u "$progress" stored pid; do
     [ -n "$stored" ] || continue
     polls=$((polls + 1))
-    if [ -n "$pid" ] && [ "$stored" -gt 0 ] && { [ -z "$rss_first" ] || [ $((polls % 10)) -eq 0 ] || [ "$stored" -ge "$N" ]; }; then
+    if [ -n "$pid" ] && [ "$stored" -gt 0 ] && { [ ${#rss_series[@]} -eq 0 ] || [ $((polls % 10)) -eq 0 ] || [ "$stored" -ge "$N" ]; }; then
         # private memory only: RSS also counts the shared buffers it touches
         rss=""
         while read -r key value _; do [ "$key" = RssAnon: ] && rss=$value; done < "/proc/$pid/status"
-        if [ -z "$rss_first" ]; then
-            rss_first=$rss
-            # the worker's own accounting of palloc'd memory, in the server log
-            psql_ "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null
-        fi
-        [ -z "$rss" ] || { rss_last=$rss; rss_series+=("$stored:$rss"); }
+        # the worker's own accounting of palloc'd memory, in the server log
+        [ ${#rss_series[@]} -gt 0 ] || psql_ "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null
+        [ -z "$rss" ] || rss_series+=("$stored:$rss")
     fi
     [ "$stored" -ge "$N" ] && break
 done
@@ -135,7 +132,9 @@ echo
 printf 'worker / raw drain (the faster of the two): %.0f%%   worker / seeds design (C): %.1fx   worker / seeds consumer as built (Python): %.1fx\n' \
     "$(awk "BEGIN { print 100 * $worker_r / $raw_r }")" "$(awk "BEGIN { print $worker_r / $seeds_r }")" \
     "$(awk "BEGIN { print $worker_r / $python_r }")"
-echo "worker: $stats; private memory (RssAnon) first sample ${rss_first:-?} kB, last ${rss_last:-?} kB"
+rss_first=? rss_last=?
+[ ${#rss_series[@]} -eq 0 ] || { rss_first=${rss_series[0]#*:}; rss_last=${rss_series[-1]#*:}; }
+echo "worker: $stats; private memory (RssAnon) first sample $rss_first kB, last $rss_last kB"
 # RssAnon at about every fifth of the run, as messages:kB
 printf '%s\n' "${rss_series[@]}" | awk -F: -v n="$N" '{ q = int($1 * 5 / n); if (!(q in seen)) { seen[q] = 1; out = out sprintf(" %s:%s", $1, $2) } }
     END { print "worker RssAnon (messages:kB) over the run:" out }'
