@@ -7,7 +7,11 @@
  * one statement for the ingest worker's batches.  When an id is taken, the
  * stored envelope is compared with the new one (jsonb equality): the same
  * content is the normal at-least-once redelivery and gives the stored
- * position; other content is a conflict and raises.
+ * position; other content is a conflict and raises.  A caller that expects
+ * no duplicates (the worker, for a batch the broker delivers for the first
+ * time) may insert without ON CONFLICT, which spares a probe of the event id
+ * index and a speculative insertion per row; a taken id then raises
+ * unique_violation and the caller redoes the rows expecting duplicates.
  *
  * Each row also gets its causation group and session key (trace_links.c,
  * session_key.c): the groups of a chunk's rows are chosen before its INSERT
@@ -42,12 +46,13 @@ bool		store_removal_allowed = false;
 #define STORE_CHUNK_LOG2 6
 #define STORE_COLUMNS 8
 
-static SPIPlanPtr insert_plans[STORE_CHUNK_LOG2 + 1];
+/* [0]: plain INSERT; [1]: ON CONFLICT (event_id) DO NOTHING */
+static SPIPlanPtr insert_plans[2][STORE_CHUNK_LOG2 + 1];
 static SPIPlanPtr lookup_plan = NULL;
 
 /* The INSERT of 2^log2rows rows, prepared on first use. */
 static SPIPlanPtr
-insert_plan(int log2rows)
+insert_plan(int log2rows, bool on_conflict)
 {
 	static const Oid row_types[STORE_COLUMNS] = {
 		UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, UUIDARRAYOID, JSONBOID, UUIDOID, TEXTOID
@@ -56,8 +61,8 @@ insert_plan(int log2rows)
 	StringInfoData sql;
 	Oid		   *types;
 
-	if (insert_plans[log2rows] != NULL)
-		return insert_plans[log2rows];
+	if (insert_plans[on_conflict][log2rows] != NULL)
+		return insert_plans[on_conflict][log2rows];
 
 	types = palloc(sizeof(Oid) * rows * STORE_COLUMNS);
 	initStringInfo(&sql);
@@ -73,13 +78,15 @@ insert_plan(int log2rows)
 						 p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8);
 		memcpy(types + p, row_types, sizeof(row_types));
 	}
-	appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING RETURNING event_id, position");
+	if (on_conflict)
+		appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING");
+	appendStringInfoString(&sql, " RETURNING event_id, position");
 	/* the parameters' values never change the plan: plan once, not per call */
-	insert_plans[log2rows] = spi_prepare_kept(sql.data, rows * STORE_COLUMNS, types,
+	insert_plans[on_conflict][log2rows] = spi_prepare_kept(sql.data, rows * STORE_COLUMNS, types,
 											  CURSOR_OPT_GENERIC_PLAN);
 	pfree(types);
 	pfree(sql.data);
-	return insert_plans[log2rows];
+	return insert_plans[on_conflict][log2rows];
 }
 
 static void
@@ -204,7 +211,7 @@ resolve_conflict(StoreRow *row)
  * their causation links recorded.
  */
 static void
-insert_chunk(StoreRow *rows, int log2rows)
+insert_chunk(StoreRow *rows, int log2rows, bool duplicates_expected)
 {
 	int			n = 1 << log2rows;
 	Datum	   *values = palloc(sizeof(Datum) * n * STORE_COLUMNS);
@@ -239,7 +246,7 @@ insert_chunk(StoreRow *rows, int log2rows)
 		if (session == NULL)
 			nl[7] = 'n';
 	}
-	rc = SPI_execute_plan(insert_plan(log2rows), values, nulls, false, 0);
+	rc = SPI_execute_plan(insert_plan(log2rows, duplicates_expected), values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "inserting into candystore.event_log failed: %s", SPI_result_code_string(rc));
 
@@ -344,7 +351,7 @@ copy_outcomes_back(StoreRow *original, StoreRow *kept, int nkept)
 }
 
 void
-store_append_rows(StoreRow *rows, int n)
+store_append_rows(StoreRow *rows, int n, bool duplicates_expected)
 {
 	int			done = 0;
 	StoreRow   *refused;
@@ -364,7 +371,7 @@ store_append_rows(StoreRow *rows, int n)
 		CHECK_FOR_INTERRUPTS();
 		while ((1 << log2rows) > n - done)
 			log2rows--;
-		insert_chunk(rows + done, log2rows);
+		insert_chunk(rows + done, log2rows, duplicates_expected);
 		done += 1 << log2rows;
 	}
 	if (refused != NULL)
@@ -378,7 +385,7 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 {
 	StoreRow	row = {.envelope = envelope,.parsed = parsed,.routing_key = routing_key};
 
-	store_append_rows(&row, 1);
+	store_append_rows(&row, 1, true);
 	*outcome = row.outcome;
 	return row.position;
 }

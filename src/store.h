@@ -29,10 +29,12 @@ typedef struct StoreRow
 /*
  * Stores the rows in order, in as few statements as it can, and sets each
  * row's outcome and position.  Raises unique_violation when an event id is
- * stored with other content; rows before it may be inserted by then, so the
- * caller's (sub)transaction must roll back.  Runs as the current user.
+ * stored with other content, and, unless duplicates_expected, when it is
+ * stored at all (the cheaper insert for rows that are almost always new);
+ * rows before it may be inserted by then, so the caller's (sub)transaction
+ * must roll back.  Runs as the current user.
  */
-extern void store_append_rows(StoreRow *rows, int n);
+extern void store_append_rows(StoreRow *rows, int n, bool duplicates_expected);
 
 /*
  * Stores an envelope that envelope_parse() accepted and returns its position.

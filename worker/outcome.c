@@ -3,8 +3,8 @@
  *	  Records the outcome of one batch of deliveries in one transaction: each
  *	  message is stored, recognised as a duplicate, or written to
  *	  candystore.dead_letters with the reason.  Checks that cannot throw
- *	  (encoding, JSON syntax, envelope) run first; the messages that pass are
- *	  then stored together, a few multi-row inserts per batch.  Should storing
+ *	  (encoding, JSON syntax, envelope) run first; the messages that pass
+ *	  are then stored together, a few multi-row inserts per batch.  Should storing
  *	  still raise a data error (an event id stored with other content, a
  *	  number jsonb cannot hold), the batch is rolled back and redone with
  *	  each store in its own subtransaction, so that only the offending
@@ -15,7 +15,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "pgstat.h"
@@ -26,6 +25,7 @@
 #include "utils/snapmgr.h"
 
 #include "envelope.h"
+#include "jsonb_text.h"
 #include "store.h"
 #include "worker.h"
 
@@ -103,8 +103,7 @@ count_dead_letter(BatchCounts *counts, bool inserted)
 static Jsonb *
 check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 {
-	JsonLexContext *lex;
-	JsonParseErrorType jerr;
+	JsonbTextError jerr;
 	EnvelopeError eerr;
 	Jsonb	   *jb;
 
@@ -114,19 +113,12 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 		count_dead_letter(counts, dead_letter(d, "message body is not valid text in the database encoding", "22021"));
 		return NULL;
 	}
-	/*
-	 * Syntax only: without de-escaping, the lexer copies no strings.  The
-	 * few errors only de-escaping finds (\u0000, a lone surrogate) are
-	 * raised by jsonb_in below and dead-lettered through the fallback.
-	 */
-	lex = makeJsonLexContextCstringLen(d->body, d->body_len, GetDatabaseEncoding(), false);
-	jerr = pg_parse_json(lex, &nullSemAction);
-	if (jerr != JSON_SUCCESS)
+	jb = jsonb_from_text(d->body, d->body_len, &jerr);
+	if (jb == NULL)
 	{
-		count_dead_letter(counts, dead_letter(d, psprintf("malformed JSON: %s", json_errdetail(jerr, lex)), "22P02"));
+		count_dead_letter(counts, dead_letter(d, jerr.message, unpack_sql_state(jerr.sqlstate)));
 		return NULL;
 	}
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(d->body)));
 	if (!envelope_parse(jb, parsed, &eerr))
 	{
 		count_dead_letter(counts, dead_letter(d, envelope_error_text(&eerr), unpack_sql_state(eerr.sqlstate)));
@@ -156,14 +148,17 @@ process_one(Delivery *d, BatchCounts *counts)
 	row.envelope = jb;
 	row.parsed = &parsed;
 	row.routing_key = cstring_to_text(d->routing_key);
-	store_append_rows(&row, 1);
+	store_append_rows(&row, 1, true);
 	count_stored(&row, counts);
 }
 
 /*
  * The common case: every message checked (the bad ones dead-lettered), then
  * the good ones stored together, in a few multi-row inserts.  Allocates in
- * the transaction's memory, freed when it ends.
+ * the transaction's memory, freed when it ends.  Unless the broker says it
+ * has delivered some of them before, the events are taken to be new: a
+ * duplicate (a publisher's retry) raises, and the batch is redone in
+ * isolation, where it is recognised.
  */
 static void
 process_all(Delivery *batch, int n, BatchCounts *counts)
@@ -171,6 +166,7 @@ process_all(Delivery *batch, int n, BatchCounts *counts)
 	StoreRow   *rows = palloc(sizeof(StoreRow) * n);
 	Envelope   *parsed = palloc(sizeof(Envelope) * n);
 	int			nrows = 0;
+	bool		redelivery = false;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -183,9 +179,10 @@ process_all(Delivery *batch, int n, BatchCounts *counts)
 		rows[nrows].envelope = jb;
 		rows[nrows].parsed = &parsed[nrows];
 		rows[nrows].routing_key = cstring_to_text(batch[i].routing_key);
+		redelivery |= batch[i].redelivered;
 		nrows++;
 	}
-	store_append_rows(rows, nrows);
+	store_append_rows(rows, nrows, redelivery);
 	for (int i = 0; i < nrows; i++)
 		count_stored(&rows[i], counts);
 }

@@ -1,0 +1,95 @@
+/*
+ * target_jsonb_text.c
+ *	  Fuzz target "jsonb_text": jsonb_from_text(), the ingest worker's
+ *	  one-pass parse of message bodies, against jsonb_in() as the oracle.
+ *
+ *	  For every text: both accept it and build the very same jsonb (byte for
+ *	  byte), or jsonb_from_text() reports it malformed and jsonb_in() raises
+ *	  with the same SQLSTATE.  A text jsonb_from_text() accepts but jsonb_in()
+ *	  refuses, or the reverse, is a finding.  Where jsonb_from_text() itself
+ *	  raises (a number numeric cannot hold), jsonb_in() would too; the driver
+ *	  checks that error's class.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "jsonb_text.h"
+
+#include "fuzz.h"
+
+static Jsonb *(*from_text) (char *json, int len, JsonbTextError *error);
+
+static void
+init(void)
+{
+	from_text = fuzz_engine_symbol("jsonb_from_text");
+}
+
+/* jsonb_in(text), or NULL with *sqlstate set when it raises */
+static Jsonb *
+oracle(char *text, int *sqlstate)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Jsonb	   *result = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		*sqlstate = edata->sqlerrcode;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return result;
+}
+
+static void
+run(const uint8_t *data, size_t size)
+{
+	/* the worker hands it only NUL-free text valid in the database encoding */
+	char	   *text = fuzz_cstring(data, size);
+	JsonbTextError err = {0};
+	Jsonb	   *mine;
+	Jsonb	   *theirs;
+	int			sqlstate = 0;
+
+	if (text == NULL)
+		return;
+	mine = from_text(text, (int) size, &err);
+	theirs = oracle(text, &sqlstate);
+	if (mine == NULL && theirs != NULL)
+		fuzz_finding("jsonb_from_text refused what jsonb_in accepts: %s", err.message);
+	if (mine != NULL && theirs == NULL)
+		fuzz_finding("jsonb_from_text accepted what jsonb_in refuses (%s)", unpack_sql_state(sqlstate));
+	if (mine == NULL)
+	{
+		if (err.sqlstate != sqlstate)
+			fuzz_finding("jsonb_from_text says %s, jsonb_in %s", unpack_sql_state(err.sqlstate),
+						 unpack_sql_state(sqlstate));
+		if (err.message == NULL || err.message[0] == '\0')
+			fuzz_finding("malformed JSON without a reason");
+		return;
+	}
+	if (VARSIZE(mine) != VARSIZE(theirs) || memcmp(mine, theirs, VARSIZE(mine)) != 0)
+		fuzz_finding("jsonb_from_text and jsonb_in built different jsonb");
+}
+
+const FuzzTarget fuzz_target_jsonb_text = {"jsonb_text", init, run};
