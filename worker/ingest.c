@@ -101,6 +101,7 @@ candystore_ingest_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	worker_keep_freed_memory();
 	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
 	pgstat_report_appname("candystore ingest worker");
 

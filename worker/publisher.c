@@ -176,6 +176,7 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	worker_keep_freed_memory();
 	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
 	pgstat_report_appname("candystore outbox publisher");
 

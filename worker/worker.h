@@ -7,6 +7,7 @@
  *	    amqp_link.c  broker connection, topology, reconnect
  *	    outcome.c    one batch: stored, duplicate or dead letter, in one txn
  *	    ingest.c     registration and the consume loop with batching
+ *	    process_memory.c  malloc settings for the workers' batch memory
  *	  and the outbox publisher, which sends committed outbox rows:
  *	    publisher.c        registration, wake-up and the publish loop
  *	    publisher_batch.c  the outbox rows: due batch, marks, retries (SQL)
@@ -51,6 +52,9 @@ extern int	worker_outbox_poll_ms;
 extern int	worker_outbox_retry_max_ms;
 extern int	worker_outbox_confirm_timeout_ms;
 extern int	worker_outbox_test_mark_delay_ms;
+
+/* process_memory.c */
+extern void worker_keep_freed_memory(void);
 
 enum
 {
