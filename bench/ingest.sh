@@ -4,13 +4,16 @@
 # machine:
 #   raw drain  a no-op consumer with manual acks (the physical limit), before
 #              and again after the worker: the faster of the two counts
-#   worker     the candystore ingest worker (validated, stored, acked)
+#   worker     the candystore ingest worker (validated, stored, acked), after
+#              a warm-up of WARMUP messages (default N) and a checkpoint: the
+#              cluster in service; the warm-up's rate (fresh cluster) too
 #   seeds      one candystore.append() + commit + ack per message (the seeds'
 #              design, in C: the strictest baseline), on N/10 messages
 #   seeds'     the seeds' consumer as the seeds built it (bench/seeds_consumer.py:
 #   consumer   Python, aio-pika, one SQLAlchemy insert + commit + ack per
 #              message, prefetch 10), on N/10 messages
-# PostgreSQL runs with fsync = on.  Usage: [WORKERS=n] bash bench/ingest.sh [N]
+# PostgreSQL runs with fsync = on.
+# Usage: [WORKERS=n] [WARMUP=m] bash bench/ingest.sh [N]
 # (WORKERS: candystore.ingest_workers, default 1; CPU and wall-time figures
 # are then summed over the workers)
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -18,13 +21,15 @@ source "$(dirname "$0")/lib.sh"
 
 N=${1:-100000}
 WORKERS=${WORKERS:-1}     # candystore.ingest_workers
+WARMUP=${WARMUP:-$N}      # messages stored before the timed run (0: none)
 SEEDS_N=$(( N / 10 ))
 cs_ensure_packages python3-aio-pika python3-sqlalchemy python3-asyncpg
 
 bench_broker_setup bench-ingest
 bench_amqp_tool cs_publish
 cc -O2 -I"$("$(cs_pg_config)" --includedir)" -o "$RUN/drain" "$CS_ROOT/bench/drain.c" -lrabbitmq -lpq
-bench_worker_cluster "candystore.outbox_publisher = off" "candystore.ingest_workers = $WORKERS"
+bench_worker_cluster "candystore.outbox_publisher = off" "candystore.ingest_workers = $WORKERS" \
+    "min_wal_size = '1GB'" "max_wal_size = '4GB'"
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
 consuming_since() { psql_ "SELECT max(connected_since) FROM candystore.worker_status() WHERE state = 'consuming' HAVING count(*) = $WORKERS"; }
 # await_reconnect OLD: waits until the worker consumes on a connection newer than OLD
@@ -36,14 +41,43 @@ await_reconnect() {
     done
     cs_die "the worker did not reconnect"
 }
-# let the worker declare its queue, then point it at an idle queue bound to
-# nothing, so its queue fills up while PostgreSQL and the worker stay up
+# to_idle / to_main: point the worker at an idle queue bound to nothing (so
+# its own queue fills up while PostgreSQL and the worker stay up), and back
+to_idle() {
+    local since; since=$(consuming_since)
+    psql_ "ALTER SYSTEM SET candystore.queue = 'bench_idle'"
+    psql_ "ALTER SYSTEM SET candystore.binding_keys = 'bench.idle'"
+    psql_ "SELECT pg_reload_conf()" >/dev/null
+    await_reconnect "$since"
+}
+to_main() {
+    psql_ "ALTER SYSTEM RESET candystore.queue"
+    psql_ "ALTER SYSTEM RESET candystore.binding_keys"
+    psql_ "SELECT pg_reload_conf()" >/dev/null
+}
 await_reconnect ""
-since=$(consuming_since)
-psql_ "ALTER SYSTEM SET candystore.queue = 'bench_idle'"
-psql_ "ALTER SYSTEM SET candystore.binding_keys = 'bench.idle'"
-psql_ "SELECT pg_reload_conf()" >/dev/null
-await_reconnect "$since"
+to_idle
+
+# Warm-up: the worker stores WARMUP preloaded messages, then a checkpoint.
+# The timed run then sees the cluster as it is in service rather than freshly
+# initialised: the shared buffers already faulted in, WAL segments recycled
+# by the checkpoint (min_wal_size) instead of created and zero-filled inside
+# the worker's commits.  The warm-up's rate is printed as well.
+warm_s=""
+if [ "$WARMUP" -gt 0 ]; then
+    cs_log "warm-up: $WARMUP messages on a fresh cluster, then CHECKPOINT"
+    "$RUN/cs_publish" 127.0.0.1 "$RP" bloodbank.events.v1 bench.warmup 262 "$WARMUP" 0 1 600 >/dev/null
+    tw=$(date +%s.%N)
+    to_main
+    # one \watch session, as below; the pipe closes when the count is reached
+    printf '%s\n' "SELECT stored FROM candystore.stats" '\watch 0.02' |
+        "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres |
+        while read -r v; do [ -n "$v" ] && [ "$v" -ge "$WARMUP" ] && break; done || true
+    warm_s=$(awk "BEGIN { print $(date +%s.%N) - $tw }")
+    to_idle
+    psql_ "CHECKPOINT"
+fi
+done_before=$(psql_ "SELECT stored + duplicates + dead_lettered FROM candystore.stats")
 
 amqp-declare-queue -u "amqp://127.0.0.1:$RP" -q bench_raw -d >/dev/null
 amqp-declare-queue -u "amqp://127.0.0.1:$RP" -q bench_raw_after -d >/dev/null
@@ -65,17 +99,17 @@ wpids=$(psql_ "SELECT string_agg(pid::text, ' ') FROM candystore.worker_status()
 # summed over the workers
 cpu_ticks() { local p; for p in $wpids; do cat "/proc/$p/stat"; done | awk '{ t += $14 + $15 } END { printf "%.0f\n", t }'; }
 runq_ns() { local p; for p in $wpids; do cat "/proc/$p/schedstat"; done | awk '{ t += $2 } END { printf "%.0f\n", t }'; }
-cpu0=$(cpu_ticks); runq0=$(runq_ns)
+# minor page faults: each costs microseconds in a virtual machine
+minflt() { local p; for p in $wpids; do cat "/proc/$p/stat"; done | awk '{ t += $10 } END { printf "%.0f\n", t }'; }
+cpu0=$(cpu_ticks); runq0=$(runq_ns); flt0=$(minflt)
 t0=$(date +%s.%N)
-psql_ "ALTER SYSTEM RESET candystore.queue"
-psql_ "ALTER SYSTEM RESET candystore.binding_keys"
-psql_ "SELECT pg_reload_conf()" >/dev/null
+to_main
 rss_series=()     # messages:kB
 # Progress comes from one psql session running the query every 20 ms
 # (\watch): a psql process and a backend per poll would take a good part of
 # a core from the two the worker and the broker share.
 mkfifo "$RUN/progress"
-printf '%s\n' "SELECT stored + duplicates + dead_lettered, (SELECT min(pid) FROM candystore.worker_status()) FROM candystore.stats" '\watch 0.02' |
+printf '%s\n' "SELECT stored + duplicates + dead_lettered - $done_before, (SELECT min(pid) FROM candystore.worker_status()) FROM candystore.stats" '\watch 0.02' |
     "$BIN/psql" -X -q -At -F ' ' -h 127.0.0.1 -p "$PP" -U postgres -d postgres > "$RUN/progress" &
 watch_pid=$!
 exec {progress}<"$RUN/progress"
@@ -98,7 +132,7 @@ kill "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true
 exec {progress}<&-
 [ "${stored:-0}" -ge "$N" ] || cs_die "progress polling ended after ${stored:-0} of $N messages"
 psql_ "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null
-cpu1=$(cpu_ticks); runq1=$(runq_ns)
+cpu1=$(cpu_ticks); runq1=$(runq_ns); flt1=$(minflt)
 worker_s=$(awk "BEGIN { print $t1 - $t0 }")
 # the worker's own CPU time (user + system) per message: less noisy than the rate
 cpu_us=$(awk -v d="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
@@ -125,6 +159,7 @@ echo
 printf '%-44s %10s %12s %10s\n' "consumer" "messages" "seconds" "msg/s"
 printf '%-44s %10s %12.2f %10s\n' "raw drain (no-op, manual acks)" "$N" "$raw_s" "$raw1_r"
 printf '%-44s %10s %12.2f %10s\n' "raw drain again, after the worker" "$N" "$raw2_s" "$raw2_r"
+[ -z "$warm_s" ] || printf '%-44s %10s %12.2f %10s\n' "worker warm-up, fresh cluster" "$WARMUP" "$warm_s" "$(rate "$WARMUP" "$warm_s")"
 printf '%-44s %10s %12.2f %10s\n' "candystore worker (validate, store, ack)" "$N" "$worker_s" "$worker_r"
 printf '%-44s %10s %12.2f %10s\n' "seeds' design (append + commit per message)" "$SEEDS_N" "$seeds_s" "$seeds_r"
 printf '%-44s %10s %12.2f %10s\n' "seeds' consumer as built (Python)" "$SEEDS_N" "$python_s" "$python_r"
@@ -141,7 +176,7 @@ printf '%s\n' "${rss_series[@]}" | awk -F: -v n="$N" '{ q = int($1 * 5 / n); if 
 sleep 0.5   # the second memory-context dump is written when the worker next checks for interrupts
 grep -E "\\[$pid\\] .*Grand total" "$RUN/pgd/server.log" | sed -E 's/.*Grand total: ([0-9]+) bytes in ([0-9]+) blocks.*/\1/' |
     awk '{ t[NR] = $1 } END { if (NR >= 2) printf "worker memory contexts (palloc), grand total: %d bytes near the start, %d bytes at the end\n", t[1], t[NR] }'
-echo "worker CPU time (user + system): $cpu_us µs per message"
+echo "worker CPU time (user + system): $cpu_us µs per message; minor page faults: $(awk -v f="$((flt1 - flt0))" -v n="$N" 'BEGIN { printf "%.2f", f / n }') per message"
 awk -v c="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v q="$((runq1 - runq0))" -v w="$worker_s" 'BEGIN {
     printf "worker wall time %.2f s: running %.2f s, runnable but waiting for a CPU %.2f s, asleep (broker, disk) %.2f s\n",
         w, c / hz, q / 1e9, w - c / hz - q / 1e9 }'
