@@ -13,7 +13,7 @@
 #   consumer   Python, aio-pika, one SQLAlchemy insert + commit + ack per
 #              message, prefetch 10), on N/10 messages
 # PostgreSQL runs with fsync = on.
-# Usage: [WORKERS=n] [WARMUP=m] bash bench/ingest.sh [N]
+# Usage: [WORKERS=n] [WARMUP=m] [EXTRA_CONF='a postgresql.conf line'] bash bench/ingest.sh [N]
 # (WORKERS: candystore.ingest_workers, default 1; CPU and wall-time figures
 # are then summed over the workers)
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -29,7 +29,7 @@ bench_broker_setup bench-ingest
 bench_amqp_tool cs_publish
 cc -O2 -I"$("$(cs_pg_config)" --includedir)" -o "$RUN/drain" "$CS_ROOT/bench/drain.c" -lrabbitmq -lpq
 bench_worker_cluster "candystore.outbox_publisher = off" "candystore.ingest_workers = $WORKERS" \
-    "min_wal_size = '1GB'" "max_wal_size = '4GB'"
+    "min_wal_size = '1GB'" "max_wal_size = '4GB'" ${EXTRA_CONF:+"$EXTRA_CONF"}
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
 consuming_since() { psql_ "SELECT max(connected_since) FROM candystore.worker_status() WHERE state = 'consuming' HAVING count(*) = $WORKERS"; }
 # await_reconnect OLD: waits until the worker consumes on a connection newer than OLD
