@@ -82,7 +82,7 @@ run(const uint8_t *data, size_t size)
 	if (mine == NULL)
 	{
 		if (err.sqlstate != sqlstate)
-			fuzz_finding("jsonb_from_text says %s, jsonb_in %s", unpack_sql_state(err.sqlstate),
+			fuzz_finding("jsonb_from_text says %s, jsonb_in %s", pstrdup(unpack_sql_state(err.sqlstate)),
 						 unpack_sql_state(sqlstate));
 		if (err.message == NULL || err.message[0] == '\0')
 			fuzz_finding("malformed JSON without a reason");

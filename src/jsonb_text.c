@@ -1,29 +1,42 @@
 /*
  * jsonb_text.c
- *	  JSON text to jsonb in one pass of PostgreSQL's own JSON parser.
+ *	  JSON text to jsonb in one pass, with PostgreSQL's own JSON lexer.
  *
  *	  jsonb_in() throws on malformed JSON, and catching that needs a
- *	  subtransaction per message; checking the syntax first doubles the
- *	  lexing, which is the largest single cost of ingesting a message.  This
- *	  runs pg_parse_json() once, with de-escaping, and builds the jsonb
- *	  through pushJsonbValue() the way jsonb_in() does, so the result is the
- *	  same value (keys sorted, the last of duplicate keys kept), and a syntax
- *	  error comes back as a value.
+ *	  subtransaction per message.  Parsing is also the largest single cost of
+ *	  ingesting a message: PostgreSQL 15's lexer, asked for de-escaped
+ *	  strings, copies every character of every string one call at a time.
+ *	  So this lexes the document without de-escaping (json_lex() still
+ *	  checks every token, escapes included), takes a string without a
+ *	  backslash as it stands in the text, and has the lexer de-escape only
+ *	  the strings that have escapes, each as it is lexed.  The grammar is
+ *	  pg_parse_json()'s, with the same errors; the jsonb is built through
+ *	  pushJsonbValue() as jsonb_in() builds it (keys sorted, the last of
+ *	  duplicate keys kept).  fuzz/target_jsonb_text.c checks, against
+ *	  jsonb_in() itself, that both accept the same texts and build the same
+ *	  bytes.
  */
 #include "postgres.h"
 
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
 #include "jsonb_text.h"
 
-typedef struct BuildState
+typedef struct Parser
 {
-	JsonbParseState *parse;
-	JsonbValue *result;
-} BuildState;
+	JsonLexContext *lex;		/* the document, lexed without de-escaping */
+	StringInfo	escaped;		/* the current token de-escaped, if it is a
+								 * string with escapes */
+	JsonLexContext *error_lex;	/* where an escape error was found, if so */
+	JsonbParseState *state;
+	JsonbValue *result;			/* what the last pushJsonbValue() returned */
+} Parser;
+
+static JsonParseErrorType parse_value(Parser *p);
 
 /* jsonb's limit on a string's length, as jsonb_in enforces it */
 static int
@@ -38,83 +51,119 @@ checked_length(size_t len)
 	return (int) len;
 }
 
-static void
-object_start(void *state)
+/* The error pg_parse_json gives for an unexpected token in this place. */
+static JsonParseErrorType
+unexpected(JsonLexContext *lex, JsonParseErrorType in_place)
 {
-	BuildState *s = state;
-
-	s->result = pushJsonbValue(&s->parse, WJB_BEGIN_OBJECT, NULL);
+	if (lex->token_start == NULL || lex->token_type == JSON_TOKEN_END)
+		return JSON_EXPECTED_MORE;
+	return in_place;
 }
 
-static void
-object_end(void *state)
+/*
+ * The next token.  A token the lexer refuses, and a string with escapes, are
+ * lexed again by a lexer that de-escapes, from the same place: a string is
+ * then de-escaped as soon as it is lexed, and a bad token gets the error
+ * pg_parse_json would report for it (a \u0000 before a control character,
+ * say, which only de-escaping finds).
+ */
+static JsonParseErrorType
+next_token(Parser *p)
 {
-	BuildState *s = state;
+	JsonLexContext *lex = p->lex;
+	char	   *from = lex->token_terminator;
+	JsonParseErrorType rc = json_lex(lex);
+	JsonLexContext *again;
+	JsonParseErrorType again_rc;
 
-	s->result = pushJsonbValue(&s->parse, WJB_END_OBJECT, NULL);
+	p->escaped = NULL;
+	if (rc == JSON_SUCCESS &&
+		(lex->token_type != JSON_TOKEN_STRING ||
+		 memchr(lex->token_start, '\\', lex->token_terminator - lex->token_start) == NULL))
+		return JSON_SUCCESS;
+
+	again = makeJsonLexContextCstringLen(from, lex->input + lex->input_length - from,
+										 lex->input_encoding, true);
+	again_rc = json_lex(again);
+	if (again_rc != JSON_SUCCESS)
+	{
+		p->error_lex = again;
+		return again_rc;
+	}
+	if (rc == JSON_SUCCESS)
+		p->escaped = again->strval;
+	return rc;
 }
 
-static void
-array_start(void *state)
+/* Moves past the current token if it is `token`. */
+static JsonParseErrorType
+expect(Parser *p, JsonTokenType token, JsonParseErrorType in_place)
 {
-	BuildState *s = state;
-
-	s->result = pushJsonbValue(&s->parse, WJB_BEGIN_ARRAY, NULL);
+	if (p->lex->token_type != token)
+		return unexpected(p->lex, in_place);
+	return next_token(p);
 }
 
+/* The value of the current token, a string. */
 static void
-array_end(void *state)
+string_value(Parser *p, JsonbValue *v)
 {
-	BuildState *s = state;
-
-	s->result = pushJsonbValue(&s->parse, WJB_END_ARRAY, NULL);
+	v->type = jbvString;
+	if (p->escaped != NULL)
+	{
+		v->val.string.val = p->escaped->data;
+		v->val.string.len = checked_length(p->escaped->len);
+	}
+	else
+	{
+		/* the text itself, which the lexer found free of control characters */
+		v->val.string.val = p->lex->token_start + 1;
+		v->val.string.len = checked_length(p->lex->token_terminator - p->lex->token_start - 2);
+	}
 }
 
-static void
-object_field_start(void *state, char *fname, bool isnull pg_attribute_unused())
+/* A string, number, true, false or null, then past it. */
+static JsonParseErrorType
+parse_scalar(Parser *p)
 {
-	BuildState *s = state;
-	JsonbValue	key;
-
-	key.type = jbvString;
-	key.val.string.len = checked_length(strlen(fname));
-	key.val.string.val = fname;
-	s->result = pushJsonbValue(&s->parse, WJB_KEY, &key);
-}
-
-static void
-scalar(void *state, char *token, JsonTokenType tokentype)
-{
-	BuildState *s = state;
+	JsonLexContext *lex = p->lex;
+	JsonTokenType type = lex->token_type;
+	char	   *number = NULL;
 	JsonbValue	v;
+	JsonParseErrorType rc;
 
-	switch (tokentype)
+	switch (type)
 	{
 		case JSON_TOKEN_STRING:
-			v.type = jbvString;
-			v.val.string.len = checked_length(strlen(token));
-			v.val.string.val = token;
+			string_value(p, &v);
 			break;
 		case JSON_TOKEN_NUMBER:
-			/* the lexer has checked the syntax; numeric_in throws only for range */
-			v.type = jbvNumeric;
-			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
-																ObjectIdGetDatum(InvalidOid),
-																Int32GetDatum(-1)));
+			number = pnstrdup(lex->token_start, lex->token_terminator - lex->token_start);
 			break;
 		case JSON_TOKEN_TRUE:
 		case JSON_TOKEN_FALSE:
 			v.type = jbvBool;
-			v.val.boolean = tokentype == JSON_TOKEN_TRUE;
+			v.val.boolean = type == JSON_TOKEN_TRUE;
 			break;
 		case JSON_TOKEN_NULL:
 			v.type = jbvNull;
 			break;
 		default:
-			elog(ERROR, "unexpected JSON token type %d", (int) tokentype);
+			return unexpected(lex, JSON_EXPECTED_JSON);
+	}
+	/* as pg_parse_json: the next token is lexed before the number is read */
+	if ((rc = next_token(p)) != JSON_SUCCESS)
+		return rc;
+	if (number != NULL)
+	{
+		/* the lexer has checked the syntax; numeric_in throws only for range */
+		v.type = jbvNumeric;
+		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(number),
+															ObjectIdGetDatum(InvalidOid),
+															Int32GetDatum(-1)));
 	}
 
-	if (s->parse == NULL)
+	if (p->state == NULL)
 	{
 		/* a scalar document: jsonb holds it as a one-element raw-scalar array */
 		JsonbValue	wrapper;
@@ -122,34 +171,111 @@ scalar(void *state, char *token, JsonTokenType tokentype)
 		wrapper.type = jbvArray;
 		wrapper.val.array.rawScalar = true;
 		wrapper.val.array.nElems = 1;
-		pushJsonbValue(&s->parse, WJB_BEGIN_ARRAY, &wrapper);
-		pushJsonbValue(&s->parse, WJB_ELEM, &v);
-		s->result = pushJsonbValue(&s->parse, WJB_END_ARRAY, NULL);
+		pushJsonbValue(&p->state, WJB_BEGIN_ARRAY, &wrapper);
+		pushJsonbValue(&p->state, WJB_ELEM, &v);
+		p->result = pushJsonbValue(&p->state, WJB_END_ARRAY, NULL);
 	}
-	else if (s->parse->contVal.type == jbvArray)
-		s->result = pushJsonbValue(&s->parse, WJB_ELEM, &v);
 	else
-		s->result = pushJsonbValue(&s->parse, WJB_VALUE, &v);
+		p->result = pushJsonbValue(&p->state,
+								   p->state->contVal.type == jbvArray ? WJB_ELEM : WJB_VALUE, &v);
+	return JSON_SUCCESS;
+}
+
+static JsonParseErrorType
+parse_object(Parser *p)
+{
+	JsonLexContext *lex = p->lex;
+	JsonParseErrorType rc;
+
+	check_stack_depth();
+	pushJsonbValue(&p->state, WJB_BEGIN_OBJECT, NULL);
+	if ((rc = next_token(p)) != JSON_SUCCESS)	/* past '{' */
+		return rc;
+	if (lex->token_type != JSON_TOKEN_OBJECT_END)
+	{
+		if (lex->token_type != JSON_TOKEN_STRING)
+			return unexpected(lex, JSON_EXPECTED_OBJECT_FIRST);
+		for (;;)
+		{
+			JsonbValue	key;
+
+			CHECK_FOR_INTERRUPTS();
+			if (lex->token_type != JSON_TOKEN_STRING)
+				return unexpected(lex, JSON_EXPECTED_STRING);
+			string_value(p, &key);
+			if ((rc = next_token(p)) != JSON_SUCCESS ||
+				(rc = expect(p, JSON_TOKEN_COLON, JSON_EXPECTED_COLON)) != JSON_SUCCESS)
+				return rc;
+			pushJsonbValue(&p->state, WJB_KEY, &key);
+			if ((rc = parse_value(p)) != JSON_SUCCESS)
+				return rc;
+			if (lex->token_type != JSON_TOKEN_COMMA)
+				break;
+			if ((rc = next_token(p)) != JSON_SUCCESS)
+				return rc;
+		}
+	}
+	if ((rc = expect(p, JSON_TOKEN_OBJECT_END, JSON_EXPECTED_OBJECT_NEXT)) != JSON_SUCCESS)
+		return rc;
+	p->result = pushJsonbValue(&p->state, WJB_END_OBJECT, NULL);
+	return JSON_SUCCESS;
+}
+
+static JsonParseErrorType
+parse_array(Parser *p)
+{
+	JsonLexContext *lex = p->lex;
+	JsonParseErrorType rc;
+
+	check_stack_depth();
+	pushJsonbValue(&p->state, WJB_BEGIN_ARRAY, NULL);
+	if ((rc = next_token(p)) != JSON_SUCCESS)	/* past '[' */
+		return rc;
+	if (lex->token_type != JSON_TOKEN_ARRAY_END)
+	{
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if ((rc = parse_value(p)) != JSON_SUCCESS)
+				return rc;
+			if (lex->token_type != JSON_TOKEN_COMMA)
+				break;
+			if ((rc = next_token(p)) != JSON_SUCCESS)
+				return rc;
+		}
+	}
+	if ((rc = expect(p, JSON_TOKEN_ARRAY_END, JSON_EXPECTED_ARRAY_NEXT)) != JSON_SUCCESS)
+		return rc;
+	p->result = pushJsonbValue(&p->state, WJB_END_ARRAY, NULL);
+	return JSON_SUCCESS;
+}
+
+static JsonParseErrorType
+parse_value(Parser *p)
+{
+	switch (p->lex->token_type)
+	{
+		case JSON_TOKEN_OBJECT_START:
+			return parse_object(p);
+		case JSON_TOKEN_ARRAY_START:
+			return parse_array(p);
+		default:
+			return parse_scalar(p);
+	}
 }
 
 Jsonb *
 jsonb_from_text(char *json, int len, JsonbTextError *error)
 {
-	BuildState	state = {0};
-	JsonSemAction sem = {0};
-	JsonLexContext *lex;
+	Parser		p = {0};
 	JsonParseErrorType rc;
 
-	sem.semstate = &state;
-	sem.object_start = object_start;
-	sem.object_end = object_end;
-	sem.array_start = array_start;
-	sem.array_end = array_end;
-	sem.object_field_start = object_field_start;
-	sem.scalar = scalar;
-
-	lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), true);
-	rc = pg_parse_json(lex, &sem);
+	p.lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), false);
+	rc = next_token(&p);
+	if (rc == JSON_SUCCESS)
+		rc = parse_value(&p);
+	if (rc == JSON_SUCCESS)
+		rc = expect(&p, JSON_TOKEN_END, JSON_EXPECTED_END);
 	if (rc != JSON_SUCCESS)
 	{
 		/* the SQLSTATEs and words jsonb_in's errors carry */
@@ -158,8 +284,8 @@ jsonb_from_text(char *json, int len, JsonbTextError *error)
 		error->sqlstate = escape ? ERRCODE_UNTRANSLATABLE_CHARACTER : ERRCODE_INVALID_TEXT_REPRESENTATION;
 		error->message = psprintf("%s: %s",
 								  escape ? "unsupported Unicode escape sequence" : "malformed JSON",
-								  json_errdetail(rc, lex));
+								  json_errdetail(rc, p.error_lex ? p.error_lex : p.lex));
 		return NULL;
 	}
-	return JsonbValueToJsonb(state.result);
+	return JsonbValueToJsonb(p.result);
 }
