@@ -31,7 +31,8 @@ typedef struct Parser
 	JsonLexContext *lex;		/* the document, lexed without de-escaping */
 	StringInfo	escaped;		/* the current token de-escaped, if it is a
 								 * string with escapes */
-	JsonLexContext *error_lex;	/* where an escape error was found, if so */
+	JsonLexContext *error_lex;	/* the de-escaping lexer that found the
+								 * error, if one did */
 	JsonbParseState *state;
 	JsonbValue *result;			/* what the last pushJsonbValue() returned */
 } Parser;
@@ -181,33 +182,44 @@ parse_scalar(Parser *p)
 	return JSON_SUCCESS;
 }
 
+/* An object's member: a key, a colon, a value. */
 static JsonParseErrorType
-parse_object(Parser *p)
+parse_member(Parser *p)
+{
+	JsonbValue	key;
+	JsonParseErrorType rc;
+
+	if (p->lex->token_type != JSON_TOKEN_STRING)
+		return unexpected(p->lex, JSON_EXPECTED_STRING);
+	string_value(p, &key);
+	if ((rc = next_token(p)) != JSON_SUCCESS ||
+		(rc = expect(p, JSON_TOKEN_COLON, JSON_EXPECTED_COLON)) != JSON_SUCCESS)
+		return rc;
+	pushJsonbValue(&p->state, WJB_KEY, &key);
+	return parse_value(p);
+}
+
+/* An object (members) or an array (values), from its opening token on. */
+static JsonParseErrorType
+parse_container(Parser *p, bool object)
 {
 	JsonLexContext *lex = p->lex;
+	JsonTokenType end = object ? JSON_TOKEN_OBJECT_END : JSON_TOKEN_ARRAY_END;
 	JsonParseErrorType rc;
 
 	check_stack_depth();
-	pushJsonbValue(&p->state, WJB_BEGIN_OBJECT, NULL);
-	if ((rc = next_token(p)) != JSON_SUCCESS)	/* past '{' */
+	pushJsonbValue(&p->state, object ? WJB_BEGIN_OBJECT : WJB_BEGIN_ARRAY, NULL);
+	if ((rc = next_token(p)) != JSON_SUCCESS)	/* past '{' or '[' */
 		return rc;
-	if (lex->token_type != JSON_TOKEN_OBJECT_END)
+	if (lex->token_type != end)
 	{
-		if (lex->token_type != JSON_TOKEN_STRING)
+		/* pg_parse_json names a bad first member apart from later ones */
+		if (object && lex->token_type != JSON_TOKEN_STRING)
 			return unexpected(lex, JSON_EXPECTED_OBJECT_FIRST);
 		for (;;)
 		{
-			JsonbValue	key;
-
 			CHECK_FOR_INTERRUPTS();
-			if (lex->token_type != JSON_TOKEN_STRING)
-				return unexpected(lex, JSON_EXPECTED_STRING);
-			string_value(p, &key);
-			if ((rc = next_token(p)) != JSON_SUCCESS ||
-				(rc = expect(p, JSON_TOKEN_COLON, JSON_EXPECTED_COLON)) != JSON_SUCCESS)
-				return rc;
-			pushJsonbValue(&p->state, WJB_KEY, &key);
-			if ((rc = parse_value(p)) != JSON_SUCCESS)
+			if ((rc = object ? parse_member(p) : parse_value(p)) != JSON_SUCCESS)
 				return rc;
 			if (lex->token_type != JSON_TOKEN_COMMA)
 				break;
@@ -215,38 +227,9 @@ parse_object(Parser *p)
 				return rc;
 		}
 	}
-	if ((rc = expect(p, JSON_TOKEN_OBJECT_END, JSON_EXPECTED_OBJECT_NEXT)) != JSON_SUCCESS)
+	if ((rc = expect(p, end, object ? JSON_EXPECTED_OBJECT_NEXT : JSON_EXPECTED_ARRAY_NEXT)) != JSON_SUCCESS)
 		return rc;
-	p->result = pushJsonbValue(&p->state, WJB_END_OBJECT, NULL);
-	return JSON_SUCCESS;
-}
-
-static JsonParseErrorType
-parse_array(Parser *p)
-{
-	JsonLexContext *lex = p->lex;
-	JsonParseErrorType rc;
-
-	check_stack_depth();
-	pushJsonbValue(&p->state, WJB_BEGIN_ARRAY, NULL);
-	if ((rc = next_token(p)) != JSON_SUCCESS)	/* past '[' */
-		return rc;
-	if (lex->token_type != JSON_TOKEN_ARRAY_END)
-	{
-		for (;;)
-		{
-			CHECK_FOR_INTERRUPTS();
-			if ((rc = parse_value(p)) != JSON_SUCCESS)
-				return rc;
-			if (lex->token_type != JSON_TOKEN_COMMA)
-				break;
-			if ((rc = next_token(p)) != JSON_SUCCESS)
-				return rc;
-		}
-	}
-	if ((rc = expect(p, JSON_TOKEN_ARRAY_END, JSON_EXPECTED_ARRAY_NEXT)) != JSON_SUCCESS)
-		return rc;
-	p->result = pushJsonbValue(&p->state, WJB_END_ARRAY, NULL);
+	p->result = pushJsonbValue(&p->state, object ? WJB_END_OBJECT : WJB_END_ARRAY, NULL);
 	return JSON_SUCCESS;
 }
 
@@ -256,9 +239,9 @@ parse_value(Parser *p)
 	switch (p->lex->token_type)
 	{
 		case JSON_TOKEN_OBJECT_START:
-			return parse_object(p);
+			return parse_container(p, true);
 		case JSON_TOKEN_ARRAY_START:
-			return parse_array(p);
+			return parse_container(p, false);
 		default:
 			return parse_scalar(p);
 	}
