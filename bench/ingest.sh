@@ -96,11 +96,12 @@ raw_s=$("$RUN/drain" 127.0.0.1 "$RP" bench_raw "$N" noop)
 cs_log "worker"
 # back to its queue (a reload and a reconnect, both inside the timing)
 wpids=$(psql_ "SELECT string_agg(pid::text, ' ') FROM candystore.worker_status()")
-# summed over the workers
-cpu_ticks() { local p; for p in $wpids; do cat "/proc/$p/stat"; done | awk '{ t += $14 + $15 } END { printf "%.0f\n", t }'; }
-runq_ns() { local p; for p in $wpids; do cat "/proc/$p/schedstat"; done | awk '{ t += $2 } END { printf "%.0f\n", t }'; }
+# workers_sum FILE EXPR: EXPR over the fields of /proc/<pid>/FILE, summed over the workers
+workers_sum() { local p; for p in $wpids; do cat "/proc/$p/$1"; done | awk "{ t += $2 } END { printf \"%.0f\\n\", t }"; }
+cpu_ticks() { workers_sum stat '$14 + $15'; }
+runq_ns() { workers_sum schedstat '$2'; }
 # minor page faults: each costs microseconds in a virtual machine
-minflt() { local p; for p in $wpids; do cat "/proc/$p/stat"; done | awk '{ t += $10 } END { printf "%.0f\n", t }'; }
+minflt() { workers_sum stat '$10'; }
 cpu0=$(cpu_ticks); runq0=$(runq_ns); flt0=$(minflt)
 t0=$(date +%s.%N)
 to_main
@@ -138,9 +139,9 @@ worker_s=$(awk "BEGIN { print $t1 - $t0 }")
 cpu_us=$(awk -v d="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
 stats=$(psql_ "SELECT format('stored %s, duplicates %s, dead-lettered %s, batches %s', stored, duplicates, dead_lettered, batches) FROM candystore.stats")
 
-# The broker drains at two very different speeds from one run to the next
-# (about 17,000 and about 40,000 messages/s here), so the raw drain runs again
-# after the worker and the faster of the two is the limit.
+# The broker drains at two very different speeds, even from one drain to the
+# next in a run (about 14,000-18,000 and 35,000-55,000 messages/s here), so the
+# raw drain runs again after the worker and the faster of the two is the limit.
 cs_log "raw drain, again"
 raw2_s=$("$RUN/drain" 127.0.0.1 "$RP" bench_raw_after "$N" noop)
 

@@ -83,7 +83,7 @@ insert_plan(int log2rows, bool on_conflict)
 	appendStringInfoString(&sql, " RETURNING event_id, position");
 	/* the parameters' values never change the plan: plan once, not per call */
 	insert_plans[on_conflict][log2rows] = spi_prepare_kept(sql.data, rows * STORE_COLUMNS, types,
-											  CURSOR_OPT_GENERIC_PLAN);
+														   CURSOR_OPT_GENERIC_PLAN);
 	pfree(types);
 	pfree(sql.data);
 	return insert_plans[on_conflict][log2rows];

@@ -4,12 +4,12 @@
  *	  message is stored, recognised as a duplicate, or written to
  *	  candystore.dead_letters with the reason.  Checks that cannot throw
  *	  (encoding, JSON syntax, envelope) run first; the messages that pass
- *	  are then stored together, a few multi-row inserts per batch.  Should storing
- *	  still raise a data error (an event id stored with other content, a
- *	  number jsonb cannot hold), the batch is rolled back and redone with
- *	  each store in its own subtransaction, so that only the offending
- *	  message is dead-lettered.  Any other error propagates: nothing commits
- *	  and nothing is acked.
+ *	  are then stored together, a few multi-row inserts per batch.  Should
+ *	  storing still raise a data error (an event id stored with other
+ *	  content, a number jsonb cannot hold, a duplicate in a first delivery),
+ *	  the batch is rolled back and redone with each store in its own
+ *	  subtransaction, so that only the offending message is dead-lettered.
+ *	  Any other error propagates: nothing commits and nothing is acked.
  */
 #include "postgres.h"
 
