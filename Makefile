@@ -16,7 +16,10 @@ INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 SCHEMA_FILES = $(sort $(wildcard schemas/*/*.schema.json))
 INSTALL_PARTS += candystore-schemas.sql
 DATA_built  = candystore--$(EXTVERSION).sql
-DATA        = $(wildcard sql/upgrade/candystore--*--*.sql)
+# Released versions' install scripts, frozen as released (an installation of
+# an old version is upgraded from them), and the upgrade scripts between them.
+DATA        = $(wildcard sql/released/candystore--*.sql) \
+              $(wildcard sql/upgrade/candystore--*--*.sql)
 
 # pg_regress tests: every sql/*.sql is a test, run in name order.
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
