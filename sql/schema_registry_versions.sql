@@ -131,6 +131,9 @@ SELECT has_function_privilege('candystore_writer', 'candystore.register_schema(t
        has_table_privilege('candystore_writer', 'candystore.schemas', 'INSERT') AS writer_inserts;
 DROP ROLE regress_cs_schema_writer;
 
--- shipped schemas survive pg_dump through the extension; registered ones are dumped as data
-SELECT c AS dump_condition FROM pg_extension e, unnest(e.extcondition) c
- WHERE extname = 'candystore' AND c ~ 'builtin';
+-- shipped schemas and built-in resources survive pg_dump through the
+-- extension; registered schemas and added resources are dumped as data
+SELECT x.c::regclass AS config_table, c.c AS dump_condition
+  FROM pg_extension e, unnest(e.extconfig) WITH ORDINALITY x(c, i), unnest(e.extcondition) WITH ORDINALITY c(c, i)
+ WHERE extname = 'candystore' AND x.i = c.i AND c.c ~ 'builtin'
+ ORDER BY x.c::regclass::text;

@@ -14,6 +14,9 @@ CREATE TABLE @extschema@.schema_resources (
 COMMENT ON TABLE @extschema@.schema_resources IS
     'Documents that absolute JSON Schema $refs resolve to, by URI (the draft meta-schemas are built in).';
 GRANT SELECT ON @extschema@.schema_resources TO candystore_reader;
+-- pg_dump keeps the resources users added (the meta-schemas come with the
+-- install script).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.schema_resources', 'WHERE NOT builtin');
 
 CREATE FUNCTION @extschema@.jsonb_matches_schema(schema jsonb, instance jsonb) RETURNS boolean
     AS 'MODULE_PATHNAME', 'jsonb_matches_schema'

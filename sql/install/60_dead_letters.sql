@@ -26,6 +26,10 @@ CREATE INDEX dead_letters_redriven_at ON @extschema@.dead_letters (redriven_at) 
 REVOKE ALL ON @extschema@.dead_letters FROM PUBLIC;
 GRANT SELECT ON @extschema@.dead_letters TO candystore_reader;
 GRANT DELETE ON @extschema@.dead_letters TO candystore_writer;
+-- pg_dump keeps the dead letters and their id sequence.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump(
+    pg_catalog.pg_get_serial_sequence('@extschema@.dead_letters', 'id'), '');
 
 CREATE FUNCTION @extschema@.worker_stats(
     OUT delivered bigint, OUT stored bigint, OUT duplicates bigint,

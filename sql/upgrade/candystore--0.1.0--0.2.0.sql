@@ -4,3 +4,9 @@
 -- Every change of the SQL surface in sql/install/ is repeated here, in the
 -- section of its concern.
 \echo Use "ALTER EXTENSION candystore UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Backups: pg_dump keeps the resources users added and the dead letters ------
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.schema_resources', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump(
+    pg_catalog.pg_get_serial_sequence('@extschema@.dead_letters', 'id'), '');
