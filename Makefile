@@ -15,11 +15,15 @@ INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 # the last install part: CREATE EXTENSION registers them.
 SCHEMA_FILES = $(sort $(wildcard schemas/*/*.schema.json))
 INSTALL_PARTS += candystore-schemas.sql
-DATA_built  = candystore--$(EXTVERSION).sql
-# Released versions' install scripts, frozen as released (an installation of
-# an old version is upgraded from them), and the upgrade scripts between them.
-DATA        = $(wildcard sql/released/candystore--*.sql) \
-              $(wildcard sql/upgrade/candystore--*--*.sql)
+# The upgrade script to this version is sql/upgrade/'s, followed by the same
+# shipped-schemas part as the install script (idempotent: an upgrade
+# registers the schemas this version adds).
+UPGRADE_SRC = $(wildcard sql/upgrade/candystore--*--$(EXTVERSION).sql)
+UPGRADE     = $(notdir $(UPGRADE_SRC))
+DATA_built  = candystore--$(EXTVERSION).sql $(UPGRADE)
+# Released versions' install and upgrade scripts, frozen as released: an
+# installation of an old version is installed and upgraded from them.
+DATA        = $(wildcard sql/released/candystore--*.sql)
 
 # pg_regress tests: every sql/*.sql is a test, run in name order.
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
@@ -49,6 +53,9 @@ with_llvm = no
 
 candystore--$(EXTVERSION).sql: $(INSTALL_PARTS) candystore.control
 	cat $(INSTALL_PARTS) > $@
+
+$(UPGRADE): %.sql: sql/upgrade/%.sql candystore-schemas.sql
+	cat $^ > $@
 
 candystore-schemas.sql: $(SCHEMA_FILES) scripts/gen-schemas-sql.sh
 	bash scripts/gen-schemas-sql.sh $(SCHEMA_FILES) > $@.tmp && mv $@.tmp $@

@@ -1,9 +1,15 @@
 #!/bin/bash
-# Writes the install part that registers the shipped JSON Schemas:
+# Writes the SQL that registers the shipped JSON Schemas:
 #   schemas/core/*.schema.json          -> schema resources, by their $id
 #   schemas/{domain}/{name}.v{N}.schema.json -> version N of event type
 #                                          {domain}.{name}, registered in
 #                                          version order (compatibility checked)
+# The same SQL ends the install script and the upgrade script to this
+# version, so it is idempotent: what is already registered with the same
+# content is left alone, what is missing is added (an upgrade brings the
+# schemas a release adds), and a shipped file whose type and version (or
+# $id) is registered with other content stops the script: a shipped
+# version never changes, a change ships as the next version's file.
 # Usage: gen-schemas-sql.sh FILE...   (prints SQL on stdout)
 set -euo pipefail
 tag='$schema_json$'
@@ -15,10 +21,16 @@ for f in $(printf '%s\n' "$@" | sort -V); do
         echo "gen-schemas-sql.sh: $f contains $tag" >&2; exit 1
     fi
     if [ "$domain" = core ]; then
-        printf "INSERT INTO @extschema@.schema_resources (uri, document, builtin)\n"
-        printf "SELECT pg_catalog.regexp_replace(d->>'\$id', '#\$', ''), d, true FROM (SELECT %s\n" "$tag"
+        printf 'DO $register$ DECLARE doc jsonb := %s\n' "$tag"
         cat "$f"
-        printf "%s::jsonb AS d) s;\n" "$tag"
+        printf '%s; resource text := pg_catalog.regexp_replace(doc->>'"'"'$id'"'"', '"'"'#$'"'"', '"'"''"'"');\n' "$tag"
+        printf 'BEGIN\n'
+        printf '    INSERT INTO @extschema@.schema_resources (uri, document, builtin) VALUES (resource, doc, true)\n'
+        printf '        ON CONFLICT (uri) DO NOTHING;\n'
+        printf '    IF NOT EXISTS (SELECT FROM @extschema@.schema_resources r WHERE r.uri = resource AND r.document = doc) THEN\n'
+        printf "        RAISE EXCEPTION 'schemas/core/%s: the resource %% is already stored with other content', resource\n" "$base"
+        printf "            USING ERRCODE = 'unique_violation', HINT = 'Remove or rename the stored resource, then run the script again.';\n"
+        printf '    END IF;\nEND $register$;\n'
         continue
     fi
     if ! [[ $base =~ ^([a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*)\.v([0-9]+)\.schema\.json$ ]]; then
@@ -26,8 +38,17 @@ for f in $(printf '%s\n' "$@" | sort -V); do
     fi
     name=${BASH_REMATCH[1]}
     version=${BASH_REMATCH[3]}
-    printf "DO \$register\$ BEGIN IF @extschema@.register_schema_version('%s.%s', %s\n" "$domain" "$name" "$tag"
+    printf 'DO $register$ DECLARE doc jsonb := %s\n' "$tag"
     cat "$f"
-    printf "%s::jsonb, false, true) <> %s THEN\n" "$tag" "$version"
-    printf "    RAISE EXCEPTION 'schemas/%s/%s: registered under another version than %s'; END IF; END \$register\$;\n" "$domain" "$base" "$version"
+    printf '%s; stored jsonb;\nBEGIN\n' "$tag"
+    printf "    SELECT s.schema INTO stored FROM @extschema@.schemas s WHERE s.event_type = '%s.%s' AND s.version = %s;\n" "$domain" "$name" "$version"
+    printf '    IF NOT FOUND THEN\n'
+    printf "        IF @extschema@.register_schema_version('%s.%s', doc, false, true) <> %s THEN\n" "$domain" "$name" "$version"
+    printf "            RAISE EXCEPTION 'schemas/%s/%s: registered under another version than %s'\n" "$domain" "$base" "$version"
+    printf "                USING ERRCODE = 'unique_violation', HINT = 'The event type has versions that were not shipped with candystore.';\n"
+    printf '        END IF;\n'
+    printf '    ELSIF stored <> doc THEN\n'
+    printf "        RAISE EXCEPTION 'schemas/%s/%s: version %s of \"%s.%s\" is already registered with other content'\n" "$domain" "$base" "$version" "$domain" "$name"
+    printf "            USING ERRCODE = 'unique_violation', HINT = 'A shipped version never changes: ship the change as the next version.';\n"
+    printf '    END IF;\nEND $register$;\n'
 done

@@ -101,6 +101,41 @@ ok(length($fresh) > 10000, 'the catalog dump holds the extension\'s objects');
 my $diff = `diff -u '$dir/fresh.sql' '$dir/upgraded.sql'`;
 is($diff, '', "the upgraded catalog equals a fresh install of $current") or diag(substr($diff, 0, 20000));
 
+# The shipped schemas and built-in resources are data the install script
+# writes, not catalog: the upgraded database holds exactly a fresh one's.
+my $shipped = q{SELECT string_agg(format('%s v%s %s', event_type, version, md5(schema::text)), E'\n' ORDER BY event_type, version)
+  FROM candystore.schemas WHERE builtin};
+my $resources = q{SELECT string_agg(format('%s %s', uri, md5(document::text)), E'\n' ORDER BY uri)
+  FROM candystore.schema_resources WHERE builtin};
+is($node->safe_psql('upgraded', $shipped), $node->safe_psql('fresh', $shipped),
+	'the upgraded database holds the shipped schemas of a fresh install');
+is($node->safe_psql('upgraded', $resources), $node->safe_psql('fresh', $resources),
+	'the upgraded database holds the built-in resources of a fresh install');
+
+# An upgrade registers a shipped schema the old version did not have: here
+# one is taken out of a 0.1.0 installation before the upgrade (as if 0.1.0
+# had not shipped it).  A shipped version stored with other content stops
+# the upgrade, which then changes nothing.
+$node->safe_psql('postgres', 'CREATE DATABASE shipped');
+$node->safe_psql('shipped', q{CREATE EXTENSION candystore VERSION '0.1.0'});
+$node->safe_psql('shipped', q{
+	ALTER TABLE candystore.schemas DISABLE TRIGGER USER;
+	DELETE FROM candystore.schemas WHERE event_type = 'theboard.meeting.started';
+	UPDATE candystore.schemas SET schema = schema || '{"x-changed": true}' WHERE event_type = 'artifact.created';
+	ALTER TABLE candystore.schemas ENABLE TRIGGER USER;});
+($rc, $out, $err) = $node->psql('shipped', 'ALTER EXTENSION candystore UPDATE');
+like($err, qr/schemas\/artifact\/created\.v1\.schema\.json: version 1 of "artifact\.created" is already registered with other content/,
+	'a shipped version stored with other content stops the upgrade, naming the file');
+is($node->safe_psql('shipped', q{SELECT extversion FROM pg_extension WHERE extname = 'candystore'}),
+	'0.1.0', 'the stopped upgrade changed nothing');
+$node->safe_psql('shipped', q{
+	ALTER TABLE candystore.schemas DISABLE TRIGGER USER;
+	UPDATE candystore.schemas SET schema = schema - 'x-changed' WHERE event_type = 'artifact.created';
+	ALTER TABLE candystore.schemas ENABLE TRIGGER USER;});
+$node->safe_psql('shipped', 'ALTER EXTENSION candystore UPDATE');
+is($node->safe_psql('shipped', $shipped), $node->safe_psql('fresh', $shipped),
+	'the upgrade registered the shipped schema the old installation lacked');
+
 # (c) the regression suite against a database upgraded from 0.1.0.  Its
 # tests expect an empty store under pg_regress's database name.
 $node->safe_psql('postgres', 'CREATE DATABASE contrib_regression');
