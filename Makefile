@@ -73,7 +73,7 @@ stop:
 bench:
 	bash bench/run.sh
 
-# libFuzzer over the parsers and the JSON Schema engine (docs-fuzz.md); its
+# libFuzzer over the parsers and the JSON Schema engine (docs/testing.md); its
 # build lives in fuzz/ and never touches candystore.so's.
 fuzz:
 	bash scripts/fuzz.sh

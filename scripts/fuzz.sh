@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make fuzz`: libFuzzer over candystore's parsers and JSON Schema engine,
-# inside a real PostgreSQL backend, for a bounded time (docs-fuzz.md).
+# inside a real PostgreSQL backend, for a bounded time (docs/testing.md, "Fuzzing").
 #
 #   scripts/fuzz.sh                     every target, FUZZ_SECONDS each
 #   scripts/fuzz.sh jsonschema          one target

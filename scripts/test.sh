@@ -65,13 +65,15 @@ tap() {
 
 # SUITES picks some of them while working on one part (e.g. SUITES=tap
 # TAP_TESTS=t/upgrade_from_0_1_0.pl); CI runs them all.
-SUITES=${SUITES:-regress tap jsonschema-conformance fuzz}
+SUITES=${SUITES:-doc-links regress tap jsonschema-conformance fuzz}
 want() { [[ " $SUITES " == *" $1 "* ]]; }
+# README.md and docs/: every relative link and path resolves (one test).
+want doc-links && run_suite doc-links bash "$CS_ROOT/scripts/check-doc-links.sh"
 want regress && run_suite regress regress
 want tap && run_suite tap tap
 # JSON-Schema-Test-Suite conformance (skips when ../shared is absent).
 want jsonschema-conformance && run_suite jsonschema-conformance bash "$CS_ROOT/scripts/jsonschema-suite.sh" "$BIN"
-# libFuzzer, bounded: FUZZ_SECONDS per target (docs-fuzz.md).
+# libFuzzer, bounded: FUZZ_SECONDS per target (docs/testing.md, "Fuzzing").
 want fuzz && run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash "$CS_ROOT/scripts/fuzz.sh"
 
 echo "tests: $passed passed, $failed failed"

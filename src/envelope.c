@@ -4,7 +4,7 @@
  *
  * The rules accept what every seed-conformant producer sends (Bloodbank's
  * create_envelope, Holyfields' two envelope schemas) and refuse what none
- * should; README.md documents them field by field.  Unknown fields are
+ * should; docs/reference.md documents them field by field.  Unknown fields are
  * allowed and are never touched: the store keeps the envelope verbatim.
  */
 #include "postgres.h"

@@ -1,7 +1,7 @@
 /*
  * envelope.h
  *	  The canonical event envelope, v1: checking an envelope and extracting
- *	  the fields the store indexes.  README.md ("The envelope") states the
+ *	  the fields the store indexes.  docs/reference.md ("The envelope") states the
  *	  rules; schemas/core/event-envelope.v1.schema.json states them as JSON
  *	  Schema.
  */

@@ -2,7 +2,7 @@
  * session_key.c
  *	  The session key append stores with each event (event_log.session_key).
  *
- * The rule (README, "Session timeline"): the payload's top-level "session_id"
+ * The rule (docs/reference.md, "Session timeline"): the payload's top-level "session_id"
  * as text, or when it has none (or it is JSON null), its top-level
  * "meeting_id"; exactly what coalesce(envelope->'payload'->>'session_id',
  * envelope->'payload'->>'meeting_id') gives.  Computed once here rather than
