@@ -15,8 +15,9 @@ EXTDIR=/usr/share/postgresql/$PG_MAJOR/extension
 VERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$CS_ROOT/candystore.control")
 
 n=0
+fails=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $*"; }
 check() {  # check DESCRIPTION COMMAND...: one test, passed when COMMAND succeeds
     local what=$1; shift
     if "$@" >>"$RUN/checks.log" 2>&1; then ok "$what"; else not_ok "$what"; fi
@@ -111,3 +112,4 @@ check "the system is as before: no candystore files left" \
     test ! -e "$LIBDIR/candystore.so" -a ! -e "$EXTDIR/candystore.control"
 
 echo "1..$n"
+[ "$fails" -eq 0 ]
