@@ -75,7 +75,8 @@ check "it does not depend on postgresql-$PG_MAJOR-jit-llvm" bash -c "! grep -q j
 contents=$(dpkg-deb -c "$deb")
 for f in "$LIBDIR/candystore.so" "$EXTDIR/candystore.control" \
          "$EXTDIR/candystore--$VERSION.sql" "$EXTDIR/candystore--0.1.0.sql" \
-         "$EXTDIR/candystore--0.1.0--$VERSION.sql"; do
+         "$EXTDIR/candystore--0.1.0--$VERSION.sql" \
+         "/usr/share/doc/$PKG/examples/postgres-exporter-queries.yaml"; do
     check "it ships $f" grep -qF ".$f" <<<"$contents"
 done
 

@@ -58,11 +58,13 @@ $node->safe_psql(
 	INSERT INTO candystore.dead_letters (reason, sqlstate, body, redriven_at)
 	VALUES ('fixed', '23514', '{}', now());
 	ANALYZE candystore.event_log;
+	-- the exporter's role as the docs set it up: candystore_reader, nothing more
+	CREATE ROLE exporter LOGIN IN ROLE candystore_reader;
 });
 
-# The exporter, on a free loopback port, connected over TCP with trust.  Its
-# built-in metrics are left out: they predate the _total naming promtool
-# checks, and the test is about candystore's.
+# The exporter, on a free loopback port, connected over TCP with trust as
+# the role exporter.  Its built-in metrics are left out: they predate the
+# _total naming promtool checks, and the test is about candystore's.
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $log = "$PostgreSQL::Test::Utils::tmp_check/exporter.log";
 my $pid = fork() // die "fork: $!";
@@ -71,7 +73,7 @@ if ($pid == 0)
 	open(STDOUT, '>', $log) or die;
 	open(STDERR, '>&', \*STDOUT) or die;
 	$ENV{DATA_SOURCE_NAME} =
-	  'host=127.0.0.1 port=' . $node->port . ' user=' . getpwuid($<) . ' dbname=postgres sslmode=disable';
+	  'host=127.0.0.1 port=' . $node->port . ' user=exporter dbname=postgres sslmode=disable';
 	exec('prometheus-postgres-exporter', "--web.listen-address=127.0.0.1:$port",
 		"--extend.query-path=$queries", '--disable-default-metrics', '--disable-settings-metrics')
 	  or die "exec: $!";
