@@ -1,6 +1,7 @@
 # candystore: PGXS build.  `make` builds, `make install` installs into the
 # PostgreSQL named by PG_CONFIG, `make test` runs the whole suite against a
-# throwaway cluster, `make demo` shows the sample flow.  See README.md.
+# throwaway cluster, `make test-long` the longer suites (the Debian package
+# installed into the system), `make demo` shows the sample flow.  See README.md.
 
 EXTENSION   = candystore
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" candystore.control)
@@ -43,12 +44,14 @@ endif
 
 EXTRA_CLEAN = results regression.diffs regression.out tmp_check log candystore-schemas.sql
 
+# No JIT bitcode: it needs a matching clang and buys nothing for these
+# functions.  Set before PGXS, which reads it as it is included; `override`
+# because PGXS's Makefile.global assigns the server's own setting.
+override with_llvm = no
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
-
-# No JIT bitcode: it needs a matching clang and buys nothing for these functions.
-with_llvm = no
 
 
 candystore--$(EXTVERSION).sql: $(INSTALL_PARTS) candystore.control
@@ -60,9 +63,12 @@ $(UPGRADE): %.sql: sql/upgrade/%.sql candystore-schemas.sql
 candystore-schemas.sql: $(SCHEMA_FILES) scripts/gen-schemas-sql.sh
 	bash scripts/gen-schemas-sql.sh $(SCHEMA_FILES) > $@.tmp && mv $@.tmp $@
 
-.PHONY: test demo stop bench fuzz
+.PHONY: test test-long demo stop bench fuzz
 test:
 	bash scripts/test.sh
+
+test-long:
+	bash scripts/test-long.sh
 
 demo:
 	bash scripts/demo.sh

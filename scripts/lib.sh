@@ -13,7 +13,10 @@ CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MA
              "postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-pgtap"
              libipc-run-perl librabbitmq-dev rabbitmq-server amqp-tools
              python3 python3-jsonschema libidn2-dev
-             libclang-rt-dev llvm)  # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
+             libclang-rt-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
+             prometheus-postgres-exporter prometheus curl)  # monitoring/: the exporter, promtool
+# What building the Debian package needs besides (scripts/test-package.sh).
+CS_PACKAGE_BUILD_PACKAGES=(debhelper dpkg-dev fakeroot postgresql-server-dev-all)
 
 cs_log() { printf '==> %s\n' "$*" >&2; }
 cs_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -58,6 +61,40 @@ cs_private_install() {
     make -s -C "$CS_ROOT" PG_CONFIG="$pgc" install DESTDIR="$dest" >/dev/null
     chmod -R a+rX "$dest"
     echo "$dest$bindir"
+}
+
+# Test runners (scripts/test.sh, scripts/test-long.sh): run_suite NAME CMD...
+# runs one suite, logging to $LOG, and tallies the tests its output reports
+# in $passed and $failed; a failing suite's name goes to $failures.
+failures=()
+passed=0
+failed=0
+run_suite() {
+    local name=$1; shift
+    cs_log "suite: $name"
+    if "$@" 2>&1 | tee "$LOG"; then cs_log "suite $name: ok"; else failures+=("$name"); cs_log "suite $name: FAILED"; fi
+    count_tests "$LOG"
+}
+
+# Tallies the tests a suite's output reports (pg_regress and prove lines).
+count_tests() {
+    local ok bad total tapfail
+    ok=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. ok' "$1" || true)
+    bad=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. FAILED' "$1" || true)
+    total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$1" | tail -1)
+    tapfail=$( (grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$1" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
+    passed=$((passed + ok + ${total:-0} - tapfail))
+    failed=$((failed + bad + tapfail))
+}
+
+# The tally line, and the exit status: non-zero when a suite failed.
+suites_report() {
+    echo "tests: $passed passed, $failed failed"
+    if [ ${#failures[@]} -ne 0 ]; then
+        cs_log "FAILED suites: ${failures[*]}"
+        return 1
+    fi
+    cs_log "all suites passed"
 }
 
 # A free TCP port on loopback.

@@ -19,27 +19,7 @@ make -s -C "$CS_ROOT" clean >/dev/null
 BIN=$(cs_private_install "$RUN/pg")
 rm -rf "$PGDIR"
 
-failures=()
-passed=0
-failed=0
 LOG=$RUN/suite.log
-run_suite() {
-    local name=$1; shift
-    cs_log "suite: $name"
-    if "$@" 2>&1 | tee "$LOG"; then cs_log "suite $name: ok"; else failures+=("$name"); cs_log "suite $name: FAILED"; fi
-    count_tests "$LOG"
-}
-
-# Tallies the tests a suite's output reports (pg_regress and prove lines).
-count_tests() {
-    local ok bad total tapfail
-    ok=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. ok' "$1" || true)
-    bad=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. FAILED' "$1" || true)
-    total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$1" | tail -1)
-    tapfail=$( (grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$1" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
-    passed=$((passed + ok + ${total:-0} - tapfail))
-    failed=$((failed + bad + tapfail))
-}
 
 # pg_regress: SQL behaviour, against one cluster with candystore preloaded.
 regress() {
@@ -76,9 +56,4 @@ want jsonschema-conformance && run_suite jsonschema-conformance bash "$CS_ROOT/s
 # libFuzzer, bounded: FUZZ_SECONDS per target (docs/testing.md, "Fuzzing").
 want fuzz && run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash "$CS_ROOT/scripts/fuzz.sh"
 
-echo "tests: $passed passed, $failed failed"
-if [ ${#failures[@]} -ne 0 ]; then
-    cs_log "FAILED suites: ${failures[*]}"
-    exit 1
-fi
-cs_log "all suites passed"
+suites_report

@@ -9,6 +9,7 @@
 #include "jsonschema/jsonschema.h"
 #include "jsonschema/registry.h"
 #include "notify.h"
+#include "pg_compat.h"		/* the PostgreSQL versions it builds against */
 #include "worker/worker.h"
 
 PG_MODULE_MAGIC;

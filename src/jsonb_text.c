@@ -25,6 +25,7 @@
 #include "utils/fmgrprotos.h"
 
 #include "jsonb_text.h"
+#include "pg_compat.h"		/* the JSON lexer's API is 15's */
 
 typedef struct Parser
 {

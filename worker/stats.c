@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "pg_compat.h"		/* shmem_request_hook: 15 and later */
 #include "worker.h"
 
 typedef struct WorkerStatus
