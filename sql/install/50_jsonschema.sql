@@ -44,13 +44,15 @@ COMMENT ON FUNCTION @extschema@.jsonschema_reset_cache() IS
     'Drops the compiled schemas cached by this session.';
 
 -- Resources are add-only: a compiled schema cached by any session stays
--- right, because what a URI names never changes.
+-- right, because what a URI names never changes.  The $id of a registered
+-- schema (52_schema_registry.sql) is refused: it names that schema.
 CREATE FUNCTION @extschema@.add_schema_resource(uri text, document jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     existing jsonb;
+    registered record;
 BEGIN
     uri := pg_catalog.regexp_replace(uri, '#$', '');
     SELECT r.document INTO existing FROM @extschema@.schema_resources r WHERE r.uri = add_schema_resource.uri;
@@ -61,6 +63,16 @@ BEGIN
         RAISE EXCEPTION 'schema resource "%" is already registered with different content', uri
             USING ERRCODE = 'unique_violation',
                   HINT = 'A URI names one document for good; register the new document under a new URI.';
+    END IF;
+    -- a registered schema is a contract: no resource may take its $id (the
+    -- resolver prefers the registered schema anyway)
+    SELECT s.event_type, s.version INTO registered
+      FROM @extschema@.schemas s WHERE s.schema_id = add_schema_resource.uri;
+    IF FOUND THEN
+        RAISE EXCEPTION 'schema resource URI "%" is the $id of a registered schema', uri
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = pg_catalog.format('Version %s of the schema of "%s" has this $id.', registered.version, registered.event_type),
+                  HINT = 'Registered schemas are reachable by their $id already; add the resource under another URI.';
     END IF;
     IF uri !~ '^[A-Za-z][A-Za-z0-9+.-]*:' OR uri ~ '#' THEN
         RAISE EXCEPTION 'schema resource URI "%" must be absolute and without a fragment', uri

@@ -41,6 +41,9 @@ CREATE TRIGGER schemas_are_add_only
 CREATE TRIGGER schemas_are_not_truncated
     BEFORE TRUNCATE ON @extschema@.schemas
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_refuse_change();
+-- ALWAYS: also with session_replication_role = replica.
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_add_only;
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_not_truncated;
 
 -- Every session drops its cached latest versions when the table changes.
 CREATE FUNCTION @extschema@.schemas_changed() RETURNS trigger
@@ -49,6 +52,8 @@ CREATE FUNCTION @extschema@.schemas_changed() RETURNS trigger
 CREATE TRIGGER schemas_invalidate_caches
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.schemas
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_changed();
+-- A registration made in replica mode drops the caches too.
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_invalidate_caches;
 
 -- RFC 6901: "~" and "/" escaped in a JSON Pointer token.
 CREATE FUNCTION @extschema@.json_pointer_token(key text) RETURNS text

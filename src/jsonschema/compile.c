@@ -275,7 +275,7 @@ js_value_from_jsonb(Jsonb *jb, JsonbValue *v)
 	}
 }
 
-/* Loads uri from candystore.schema_resources; false when absent. */
+/* Loads uri from the registry or candystore.schema_resources; false when absent. */
 static bool
 load_document(JsSchema *s, const char *uri, JsDraft draft)
 {
@@ -293,11 +293,17 @@ load_document(JsSchema *s, const char *uri, JsDraft draft)
 
 	args[0] = CStringGetTextDatum(uri);
 	SPI_connect();
-	/* registered event schemas are reachable by their $id too */
-	if (SPI_execute_with_args("SELECT document FROM candystore.schema_resources WHERE uri = $1"
+	/*
+	 * Registered event schemas are reachable by their $id too, and come
+	 * first: a resource must never stand in for a registered contract
+	 * (add_schema_resource() refuses their URIs; this also holds for rows
+	 * added around it).
+	 */
+	if (SPI_execute_with_args("SELECT d.doc FROM ("
+							  " SELECT 1 AS rank, schema AS doc FROM candystore.schemas WHERE schema_id = $1"
 							  " UNION ALL"
-							  " SELECT schema FROM candystore.schemas WHERE schema_id = $1"
-							  " LIMIT 1",
+							  " SELECT 2, document FROM candystore.schema_resources WHERE uri = $1) d"
+							  " ORDER BY d.rank LIMIT 1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read candystore.schema_resources");
 	if (SPI_processed == 1)
