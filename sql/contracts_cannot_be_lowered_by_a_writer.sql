@@ -20,6 +20,19 @@ SELECT candystore.register_schema('regress.contract.countersigned',
     '{"$id": "https://regress.example/contract.countersigned.v1.schema.json",
       "type": "object", "required": ["original"],
       "properties": {"original": {"$ref": "https://regress.example/contract.signed.v1.schema.json"}}}') AS countersigned_v1;
+-- a contract is registered only when every reference resolves, also through
+-- the documents they lead to: a dangling one would let a writer supply its
+-- target later with add_schema_resource()
+SELECT candystore.add_schema_resource('https://regress.example/contract.hop.json',
+    '{"$ref": "https://regress.example/contract.later.json"}');
+SELECT candystore.jsonschema_unresolved_refs(
+    '{"properties": {"a": {"$ref": "https://regress.example/contract.hop.json"},
+                     "b": {"$ref": "#/$defs/none"},
+                     "c": {"$ref": "https://regress.example/contract.signed.v1.schema.json#/properties/kind"},
+                     "d": {"items": {"$ref": "https://regress.example/contract.later.json"}}}}') AS unresolved;
+SELECT pg_temp.expect_error($$SELECT candystore.register_schema('regress.contract.dangling',
+    '{"$id": "https://regress.example/contract.dangling.v1.schema.json", "type": "object",
+      "properties": {"t": {"$ref": "https://regress.example/contract.hop.json"}}}')$$) AS dangling;
 -- a dead letter whose payload breaks the contract, for redrive
 INSERT INTO candystore.dead_letters (reason, sqlstate, routing_key, body)
 SELECT 'invalid payload', '22V01', 'regress.contract',
@@ -80,6 +93,10 @@ SELECT pg_temp.expect_error($$SELECT candystore.add_schema_resource(
 \set VERBOSITY default
 SELECT candystore.add_schema_resource('https://regress.example/contract.signed.v1.schema.json', 'true');
 \set VERBOSITY terse
+-- the missing target can be added, but no contract depends on it
+SELECT pg_temp.expect_error($$SELECT candystore.add_schema_resource(
+           'https://regress.example/contract.later.json', 'true')$$) AS later_resource,
+       (SELECT count(*) FROM candystore.schemas WHERE event_type = 'regress.contract.dangling') AS dangling_versions;
 -- the countersignature still checks the original against its contract
 SELECT pg_temp.expect_error($$SELECT candystore.append(pg_temp.env(5, 'regress.contract.countersigned',
            '{"original": {"signed_at": "2026-01-27T10:15:00Z", "kind": "anything"}}'))$$) AS countersigned_bad;

@@ -37,6 +37,12 @@ CREATE FUNCTION @extschema@.jsonschema_is_valid(schema jsonb) RETURNS boolean
 COMMENT ON FUNCTION @extschema@.jsonschema_is_valid(jsonb) IS
     'Whether schema is valid against the meta-schema of its draft.';
 
+CREATE FUNCTION @extschema@.jsonschema_unresolved_refs(schema jsonb) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'jsonschema_unresolved_references'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.jsonschema_unresolved_refs(jsonb) IS
+    'The absolute URIs that $refs of schema, or of the documents they lead to, name but that resolve to nothing; empty when every reference resolves.';
+
 CREATE FUNCTION @extschema@.jsonschema_reset_cache() RETURNS void
     AS 'MODULE_PATHNAME', 'jsonschema_reset_cache'
     LANGUAGE C VOLATILE PARALLEL SAFE;

@@ -282,6 +282,15 @@ BEGIN
         END IF;
     END IF;
 
+    -- every reference resolves now: one left dangling would let anyone who
+    -- may add_schema_resource() write part of the contract later
+    IF cardinality(@extschema@.jsonschema_unresolved_refs(schema)) > 0 THEN
+        RAISE EXCEPTION 'the schema for "%" refers to documents that do not exist', event_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Unresolved: ' || array_to_string(@extschema@.jsonschema_unresolved_refs(schema), ', '),
+                  HINT = 'Add them with candystore.add_schema_resource() (or register them) first.';
+    END IF;
+
     INSERT INTO @extschema@.schemas (event_type, version, schema, schema_id, incompatibilities, builtin)
     VALUES (event_type, coalesce(latest.version, 0) + 1, schema, sid, nullif(reasons, '{}'), builtin);
     RETURN coalesce(latest.version, 0) + 1;
