@@ -1,6 +1,6 @@
 -- With session_replication_role = replica ordinary triggers do not fire; the
--- triggers that keep events immutable and the schema registry add-only are
--- ENABLE ALWAYS, so a superuser in replica mode is refused as in origin
+-- triggers that keep events immutable and the schema registry and its
+-- resources add-only are ENABLE ALWAYS, so a superuser in replica mode is refused as in origin
 -- mode.  purge_events() still works there.  It runs in a database of its
 -- own: it purges.
 SELECT current_database() AS home_database \gset
@@ -26,6 +26,8 @@ SELECT candystore.append(jsonb_set(jsonb_set(
            '{payload}', '{"n": "one"}')) > 0 AS appended_v1;
 CREATE TEMP TABLE events_before AS SELECT * FROM candystore.event_log;
 CREATE TEMP TABLE schemas_before AS SELECT * FROM candystore.schemas;
+SELECT candystore.add_schema_resource('https://regress.example/replica.json', '{"type": "string"}');
+CREATE TEMP TABLE resources_before AS SELECT * FROM candystore.schema_resources;
 
 SET session_replication_role = replica;
 SELECT current_setting('is_superuser') AS superuser, current_setting('session_replication_role') AS mode;
@@ -38,11 +40,16 @@ SELECT s AS attempt, pg_temp.expect_error(s) AS outcome
     $$TRUNCATE candystore.event_log$$,
     $$UPDATE candystore.schemas SET schema = '{}' WHERE event_type = 'regress.replica.checked'$$,
     $$DELETE FROM candystore.schemas WHERE event_type = 'regress.replica.checked'$$,
-    $$TRUNCATE candystore.schemas$$]) AS s;
+    $$TRUNCATE candystore.schemas$$,
+    $$UPDATE candystore.schema_resources SET document = 'true' WHERE uri = 'https://regress.example/replica.json'$$,
+    $$DELETE FROM candystore.schema_resources$$,
+    $$TRUNCATE candystore.schema_resources$$]) AS s;
 SELECT (SELECT count(*) FROM candystore.event_log) AS events,
        NOT EXISTS (SELECT * FROM candystore.event_log EXCEPT SELECT * FROM events_before) AS events_unchanged,
        NOT EXISTS (SELECT * FROM candystore.schemas EXCEPT SELECT * FROM schemas_before)
-       AND (SELECT count(*) FROM candystore.schemas) = (SELECT count(*) FROM schemas_before) AS schemas_unchanged;
+       AND (SELECT count(*) FROM candystore.schemas) = (SELECT count(*) FROM schemas_before) AS schemas_unchanged,
+       NOT EXISTS (SELECT * FROM candystore.schema_resources EXCEPT SELECT * FROM resources_before)
+       AND (SELECT count(*) FROM candystore.schema_resources) = (SELECT count(*) FROM resources_before) AS resources_unchanged;
 
 -- a registration in replica mode is seen by the next append (the caches
 -- of the latest versions are dropped)

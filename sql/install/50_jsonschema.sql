@@ -18,6 +18,27 @@ GRANT SELECT ON @extschema@.schema_resources TO candystore_reader;
 -- install script).
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.schema_resources', 'WHERE NOT builtin');
 
+-- Add-only for every role and in every mode, as the registry is: the
+-- documents a registered schema was checked against stay what its $refs name.
+CREATE FUNCTION @extschema@.schema_resources_refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'schema resources cannot be changed or removed'
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Add the new document under a new URI with candystore.add_schema_resource().';
+END
+$$;
+CREATE TRIGGER schema_resources_are_add_only
+    BEFORE UPDATE OR DELETE ON @extschema@.schema_resources
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.schema_resources_refuse_change();
+CREATE TRIGGER schema_resources_are_not_truncated
+    BEFORE TRUNCATE ON @extschema@.schema_resources
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schema_resources_refuse_change();
+ALTER TABLE @extschema@.schema_resources ENABLE ALWAYS TRIGGER schema_resources_are_add_only;
+ALTER TABLE @extschema@.schema_resources ENABLE ALWAYS TRIGGER schema_resources_are_not_truncated;
+
 CREATE FUNCTION @extschema@.jsonb_matches_schema(schema jsonb, instance jsonb) RETURNS boolean
     AS 'MODULE_PATHNAME', 'jsonb_matches_schema'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;

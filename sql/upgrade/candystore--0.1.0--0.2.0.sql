@@ -169,3 +169,24 @@ ALTER TABLE @extschema@.event_log ENABLE ALWAYS TRIGGER event_log_immutable;
 ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_add_only;
 ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_not_truncated;
 ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_invalidate_caches;
+
+-- Add-only for every role and in every mode, as the registry is: the
+-- documents a registered schema was checked against stay what its $refs name.
+CREATE FUNCTION @extschema@.schema_resources_refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'schema resources cannot be changed or removed'
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Add the new document under a new URI with candystore.add_schema_resource().';
+END
+$$;
+CREATE TRIGGER schema_resources_are_add_only
+    BEFORE UPDATE OR DELETE ON @extschema@.schema_resources
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.schema_resources_refuse_change();
+CREATE TRIGGER schema_resources_are_not_truncated
+    BEFORE TRUNCATE ON @extschema@.schema_resources
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schema_resources_refuse_change();
+ALTER TABLE @extschema@.schema_resources ENABLE ALWAYS TRIGGER schema_resources_are_add_only;
+ALTER TABLE @extschema@.schema_resources ENABLE ALWAYS TRIGGER schema_resources_are_not_truncated;
