@@ -4,8 +4,8 @@
  */
 #include "postgres.h"
 
-#include "fmgr.h"
 #include "catalog/pg_type_d.h"
+#include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
