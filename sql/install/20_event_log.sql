@@ -35,6 +35,9 @@ CREATE FUNCTION @extschema@.forbid_change() RETURNS trigger
 CREATE TRIGGER event_log_immutable
     BEFORE UPDATE OR DELETE OR TRUNCATE ON @extschema@.event_log
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forbid_change();
+-- ALWAYS: also with session_replication_role = replica, where ordinary
+-- triggers do not fire.
+ALTER TABLE @extschema@.event_log ENABLE ALWAYS TRIGGER event_log_immutable;
 
 CREATE VIEW @extschema@.events AS
 SELECT position,

@@ -41,6 +41,9 @@ CREATE TRIGGER schemas_are_add_only
 CREATE TRIGGER schemas_are_not_truncated
     BEFORE TRUNCATE ON @extschema@.schemas
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_refuse_change();
+-- ALWAYS: also with session_replication_role = replica.
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_add_only;
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_not_truncated;
 
 -- Every session drops its cached latest versions when the table changes.
 CREATE FUNCTION @extschema@.schemas_changed() RETURNS trigger
@@ -49,6 +52,8 @@ CREATE FUNCTION @extschema@.schemas_changed() RETURNS trigger
 CREATE TRIGGER schemas_invalidate_caches
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.schemas
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_changed();
+-- A registration made in replica mode drops the caches too.
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_invalidate_caches;
 
 -- RFC 6901: "~" and "/" escaped in a JSON Pointer token.
 CREATE FUNCTION @extschema@.json_pointer_token(key text) RETURNS text
@@ -275,6 +280,15 @@ BEGIN
                       DETAIL = array_to_string(reasons, E'\n'),
                       HINT = 'Payloads valid under the old version could be refused.  Pass force => true to register it anyway.';
         END IF;
+    END IF;
+
+    -- every reference resolves now: one left dangling would let anyone who
+    -- may add_schema_resource() write part of the contract later
+    IF cardinality(@extschema@.jsonschema_unresolved_refs(schema)) > 0 THEN
+        RAISE EXCEPTION 'the schema for "%" refers to documents that do not exist', event_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Unresolved: ' || array_to_string(@extschema@.jsonschema_unresolved_refs(schema), ', '),
+                  HINT = 'Add them with candystore.add_schema_resource() (or register them) first.';
     END IF;
 
     INSERT INTO @extschema@.schemas (event_type, version, schema, schema_id, incompatibilities, builtin)

@@ -10,3 +10,183 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.schema_resources', 'WHER
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump(
     pg_catalog.pg_get_serial_sequence('@extschema@.dead_letters', 'id'), '');
+
+-- Hardening: a writer cannot lower the contracts -----------------------------
+-- candystore.jsonschema_format_assertion and candystore.jsonschema_default_draft
+-- are superuser-only now (in the library).  A resource cannot take the $id of
+-- a registered schema, and the resolver prefers registered schemas (in the
+-- library).  A schema is registered only when all its references resolve.
+CREATE OR REPLACE FUNCTION @extschema@.add_schema_resource(uri text, document jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    existing jsonb;
+    registered record;
+BEGIN
+    uri := pg_catalog.regexp_replace(uri, '#$', '');
+    SELECT r.document INTO existing FROM @extschema@.schema_resources r WHERE r.uri = add_schema_resource.uri;
+    IF FOUND THEN
+        IF existing = document THEN
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'schema resource "%" is already registered with different content', uri
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'A URI names one document for good; register the new document under a new URI.';
+    END IF;
+    -- a registered schema is a contract: no resource may take its $id (the
+    -- resolver prefers the registered schema anyway)
+    SELECT s.event_type, s.version INTO registered
+      FROM @extschema@.schemas s WHERE s.schema_id = add_schema_resource.uri;
+    IF FOUND THEN
+        RAISE EXCEPTION 'schema resource URI "%" is the $id of a registered schema', uri
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = pg_catalog.format('Version %s of the schema of "%s" has this $id.', registered.version, registered.event_type),
+                  HINT = 'Registered schemas are reachable by their $id already; add the resource under another URI.';
+    END IF;
+    IF uri !~ '^[A-Za-z][A-Za-z0-9+.-]*:' OR uri ~ '#' THEN
+        RAISE EXCEPTION 'schema resource URI "%" must be absolute and without a fragment', uri
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.jsonb_typeof(document) NOT IN ('object', 'boolean') THEN
+        RAISE EXCEPTION 'a schema resource must be a JSON object or boolean, not %', pg_catalog.jsonb_typeof(document)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.schema_resources (uri, document) VALUES (uri, document);
+END
+$$;
+
+CREATE FUNCTION @extschema@.jsonschema_unresolved_refs(schema jsonb) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'jsonschema_unresolved_references'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.jsonschema_unresolved_refs(jsonb) IS
+    'The absolute URIs that $refs of schema, or of the documents they lead to, name but that resolve to nothing; empty when every reference resolves.';
+
+CREATE OR REPLACE FUNCTION @extschema@.register_schema_version(event_type text, schema jsonb, force boolean, builtin boolean)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    latest record;
+    has_latest boolean;
+    sid text;
+    reasons text[];
+    problems text;
+    compile_error text;
+BEGIN
+    IF event_type IS NULL OR schema IS NULL OR force IS NULL THEN
+        RAISE EXCEPTION 'register_schema: event_type, schema and force must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF event_type !~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$' OR length(event_type) > 255 THEN
+        RAISE EXCEPTION 'invalid event type "%"', event_type
+            USING ERRCODE = 'invalid_text_representation',
+                  DETAIL = 'An event type is two or more dot-separated segments of a-z, 0-9 and _, each starting with a letter; at most 255 characters.',
+                  HINT = 'For example "fireflies.transcript.ready".';
+    END IF;
+    IF jsonb_typeof(schema) <> 'object' THEN
+        RAISE EXCEPTION 'the schema for "%" must be a JSON object, not %', event_type, jsonb_typeof(schema)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- valid against the meta-schema of its draft, and compilable
+    BEGIN
+        IF NOT @extschema@.jsonschema_is_valid(schema) THEN
+            SELECT string_agg(format('%s: %s', coalesce(nullif(e.instance_path, ''), '/'), e.message), E'\n')
+              INTO problems
+              FROM (SELECT * FROM @extschema@.jsonschema_validation_errors(
+                        jsonb_build_object('$ref', coalesce(schema->>'$schema', 'https://json-schema.org/draft/2020-12/schema')),
+                        schema) LIMIT 5) e;
+        ELSE
+            PERFORM @extschema@.jsonb_matches_schema(schema, '{}');
+        END IF;
+    EXCEPTION WHEN data_exception THEN
+        GET STACKED DIAGNOSTICS compile_error = MESSAGE_TEXT;
+        problems := compile_error;
+    END;
+    IF problems IS NOT NULL THEN
+        RAISE EXCEPTION 'the schema for "%" is not a valid JSON Schema', event_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = problems,
+                  HINT = 'Check it against the meta-schema of its draft ($schema; 2020-12 when absent).';
+    END IF;
+
+    -- its $id (draft 4: id), absolute and without a fragment
+    sid := coalesce(schema->>'$id', CASE WHEN schema->>'$schema' LIKE '%draft-04%' THEN schema->>'id' END);
+    sid := regexp_replace(sid, '#$', '');
+    IF sid !~ '^[A-Za-z][A-Za-z0-9+.-]*:' OR sid ~ '#' THEN
+        RAISE EXCEPTION 'the $id of a registered schema must be an absolute URI without a fragment: "%"', sid
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- one registration at a time per event type
+    PERFORM pg_advisory_xact_lock(hashtext('candystore.register_schema'), hashtext(event_type));
+    SELECT s.version, s.schema INTO latest
+      FROM @extschema@.schemas s WHERE s.event_type = register_schema_version.event_type
+     ORDER BY s.version DESC LIMIT 1;
+    has_latest := FOUND;
+    IF has_latest AND latest.schema = schema THEN
+        RETURN latest.version;          -- the same schema again
+    END IF;
+
+    IF sid IS NOT NULL THEN
+        IF EXISTS (SELECT FROM @extschema@.schemas s WHERE s.schema_id = sid)
+           OR EXISTS (SELECT FROM @extschema@.schema_resources r WHERE r.uri = sid AND r.document <> schema) THEN
+            RAISE EXCEPTION 'the $id "%" already names another schema', sid
+                USING ERRCODE = 'unique_violation',
+                      HINT = 'A $id names one document for good: give the new version a new $id (for example ending in .v2.schema.json).';
+        END IF;
+    END IF;
+
+    IF has_latest THEN
+        reasons := ARRAY(SELECT @extschema@.schema_incompatibilities(latest.schema, schema));
+        IF cardinality(reasons) > 0 AND NOT force THEN
+            RAISE EXCEPTION 'the new schema for "%" is incompatible with version %', event_type, latest.version
+                USING ERRCODE = '22V03',
+                      DETAIL = array_to_string(reasons, E'\n'),
+                      HINT = 'Payloads valid under the old version could be refused.  Pass force => true to register it anyway.';
+        END IF;
+    END IF;
+
+    -- every reference resolves now: one left dangling would let anyone who
+    -- may add_schema_resource() write part of the contract later
+    IF cardinality(@extschema@.jsonschema_unresolved_refs(schema)) > 0 THEN
+        RAISE EXCEPTION 'the schema for "%" refers to documents that do not exist', event_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Unresolved: ' || array_to_string(@extschema@.jsonschema_unresolved_refs(schema), ', '),
+                  HINT = 'Add them with candystore.add_schema_resource() (or register them) first.';
+    END IF;
+
+    INSERT INTO @extschema@.schemas (event_type, version, schema, schema_id, incompatibilities, builtin)
+    VALUES (event_type, coalesce(latest.version, 0) + 1, schema, sid, nullif(reasons, '{}'), builtin);
+    RETURN coalesce(latest.version, 0) + 1;
+END
+$$;
+
+-- Hardening: immutability holds in replica mode ------------------------------
+ALTER TABLE @extschema@.event_log ENABLE ALWAYS TRIGGER event_log_immutable;
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_add_only;
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_not_truncated;
+ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_invalidate_caches;
+
+-- Add-only for every role and in every mode, as the registry is: the
+-- documents a registered schema was checked against stay what its $refs name.
+CREATE FUNCTION @extschema@.schema_resources_refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'schema resources cannot be changed or removed'
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Add the new document under a new URI with candystore.add_schema_resource().';
+END
+$$;
+CREATE TRIGGER schema_resources_are_add_only
+    BEFORE UPDATE OR DELETE ON @extschema@.schema_resources
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.schema_resources_refuse_change();
+CREATE TRIGGER schema_resources_are_not_truncated
+    BEFORE TRUNCATE ON @extschema@.schema_resources
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schema_resources_refuse_change();
+ALTER TABLE @extschema@.schema_resources ENABLE ALWAYS TRIGGER schema_resources_are_add_only;
+ALTER TABLE @extschema@.schema_resources ENABLE ALWAYS TRIGGER schema_resources_are_not_truncated;

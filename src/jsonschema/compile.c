@@ -201,12 +201,50 @@ enter_schema(JsSchema *s, const JsonbValue *v, const char **base, JsDraft *draft
 	}
 }
 
-static void index_value(JsSchema *s, const JsonbValue *v, JsPlace place,
-						const char *base, JsDraft draft);
+/*
+ * The references of one schema object that resolve to nothing, added (as
+ * absolute URIs, each once) to *missing.  Resolving loads the documents
+ * they name.
+ */
+static void
+check_refs(JsSchema *s, const JsonbValue *v, const char *base, JsDraft draft, List **missing)
+{
+	const char *keywords[3];
+	int			n = 0;
+	int			i;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		return;
+	keywords[n++] = "$ref";
+	if (draft == JS_DRAFT2019)
+		keywords[n++] = "$recursiveRef";
+	if (draft >= JS_DRAFT2020)
+		keywords[n++] = "$dynamicRef";
+	for (i = 0; i < n; i++)
+	{
+		char	   *ref = js_string(js_get_key(v, keywords[i]));
+		JsNode		target;
+		char	   *uri;
+		ListCell   *lc;
+		bool		listed = false;
+
+		if (ref == NULL || jsonschema_resolve(s, base, ref, &target, NULL))
+			continue;
+		uri = uri_resolve(base, ref);
+		foreach(lc, *missing)
+			if (strcmp(lfirst(lc), uri) == 0)
+				listed = true;
+		if (!listed)
+			*missing = lappend(*missing, uri);
+	}
+}
+
+static void walk_value(JsSchema *s, const JsonbValue *v, JsPlace place,
+					   const char *base, JsDraft draft, List **missing);
 
 static void
-index_children(JsSchema *s, const JsonbValue *v, JsPlace place,
-			   const char *base, JsDraft draft)
+walk_children(JsSchema *s, const JsonbValue *v, JsPlace place,
+			  const char *base, JsDraft draft, List **missing)
 {
 	JsonbIterator *it;
 	JsonbValue	k,
@@ -226,27 +264,37 @@ index_children(JsSchema *s, const JsonbValue *v, JsPlace place,
 		{
 			val = k;
 			if (place == PLACE_SCHEMA)
-				index_value(s, &val, place_of_keyword(key, &val, draft), base, draft);
+				walk_value(s, &val, place_of_keyword(key, &val, draft), base, draft, missing);
 			else if (place == PLACE_MAP)
-				index_value(s, &val, PLACE_SCHEMA, base, draft);
+				walk_value(s, &val, PLACE_SCHEMA, base, draft, missing);
 		}
 		else if (tok == WJB_ELEM && place == PLACE_ARRAY)
 		{
 			val = k;
-			index_value(s, &val, PLACE_SCHEMA, base, draft);
+			walk_value(s, &val, PLACE_SCHEMA, base, draft, missing);
 		}
 	}
 }
 
+/*
+ * Walks the schema objects under v, keyword-aware, keeping base URI and
+ * draft current: indexes them (missing NULL), or lists the references that
+ * resolve to nothing in *missing.
+ */
 static void
-index_value(JsSchema *s, const JsonbValue *v, JsPlace place, const char *base, JsDraft draft)
+walk_value(JsSchema *s, const JsonbValue *v, JsPlace place, const char *base, JsDraft draft,
+		   List **missing)
 {
 	check_stack_depth();
 	if (place == PLACE_OTHER)
 		return;
 	if (place == PLACE_SCHEMA)
-		enter_schema(s, v, &base, &draft, true);
-	index_children(s, v, place, base, draft);
+	{
+		enter_schema(s, v, &base, &draft, missing == NULL);
+		if (missing)
+			check_refs(s, v, base, draft, missing);
+	}
+	walk_children(s, v, place, base, draft, missing);
 }
 
 /* Indexes a whole document found under uri. */
@@ -255,7 +303,33 @@ index_document(JsSchema *s, const JsonbValue *root, const char *uri, JsDraft dra
 {
 	draft = jsonschema_draft_of(root, draft);
 	add_ident(s, pstrdup(uri), root, uri, draft);
-	index_value(s, root, PLACE_SCHEMA, uri, draft);
+	walk_value(s, root, PLACE_SCHEMA, uri, draft, NULL);
+}
+
+/*
+ * The references of s, and of every document they lead to, that resolve to
+ * nothing, as absolute URIs.  Validation resolves a reference only when it
+ * reaches it; this resolves them all.
+ */
+List *
+jsonschema_unresolved_refs(JsSchema *s)
+{
+	List	   *missing = NIL;
+	MemoryContext old = MemoryContextSwitchTo(s->cxt);
+	int			i;
+
+	walk_value(s, &s->root.value, PLACE_SCHEMA, s->root.base, s->root.draft, &missing);
+	/* s->loaded grows as references load documents */
+	for (i = 0; i < list_length(s->loaded); i++)
+	{
+		const JsIdent *doc = jsonschema_lookup(s, list_nth(s->loaded, i));
+
+		if (doc)
+			walk_value(s, &doc->node.value, PLACE_SCHEMA, doc->node.base, doc->node.draft,
+					   &missing);
+	}
+	MemoryContextSwitchTo(old);
+	return missing;
 }
 
 void
@@ -275,7 +349,7 @@ js_value_from_jsonb(Jsonb *jb, JsonbValue *v)
 	}
 }
 
-/* Loads uri from candystore.schema_resources; false when absent. */
+/* Loads uri from the registry or candystore.schema_resources; false when absent. */
 static bool
 load_document(JsSchema *s, const char *uri, JsDraft draft)
 {
@@ -293,11 +367,17 @@ load_document(JsSchema *s, const char *uri, JsDraft draft)
 
 	args[0] = CStringGetTextDatum(uri);
 	SPI_connect();
-	/* registered event schemas are reachable by their $id too */
-	if (SPI_execute_with_args("SELECT document FROM candystore.schema_resources WHERE uri = $1"
+	/*
+	 * Registered event schemas are reachable by their $id too, and come
+	 * first: a resource must never stand in for a registered contract
+	 * (add_schema_resource() refuses their URIs; this also holds for rows
+	 * added around it).
+	 */
+	if (SPI_execute_with_args("SELECT d.doc FROM ("
+							  " SELECT 1 AS rank, schema AS doc FROM candystore.schemas WHERE schema_id = $1"
 							  " UNION ALL"
-							  " SELECT schema FROM candystore.schemas WHERE schema_id = $1"
-							  " LIMIT 1",
+							  " SELECT 2, document FROM candystore.schema_resources WHERE uri = $1) d"
+							  " ORDER BY d.rank LIMIT 1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read candystore.schema_resources");
 	if (SPI_processed == 1)

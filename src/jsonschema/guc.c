@@ -1,6 +1,12 @@
 /*
  * guc.c
  *	  Settings of the JSON Schema engine.
+ *
+ * Both change what a schema accepts, and append(), publish() and
+ * redrive_dead_letters() validate payloads against the registered schemas
+ * with them: so only a superuser may change them (PGC_SUSET, which also
+ * covers ALTER ROLE/DATABASE ... SET and a function's SET clause), or a
+ * writer could switch a contract off for its own session.
  */
 #include "postgres.h"
 
@@ -27,10 +33,10 @@ jsonschema_register_gucs(void)
 							 "Whether the JSON Schema \"format\" keyword rejects invalid values.",
 							 "When off, \"format\" is only an annotation, as the 2019-09 and 2020-12 drafts specify by default.",
 							 &jsonschema_format_assertion,
-							 true, PGC_USERSET, 0, NULL, NULL, NULL);
+							 true, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("candystore.jsonschema_default_draft",
 							 "The JSON Schema draft of schemas without \"$schema\".",
 							 NULL,
 							 &jsonschema_default_draft,
-							 JS_DRAFT2020, draft_options, PGC_USERSET, 0, NULL, NULL, NULL);
+							 JS_DRAFT2020, draft_options, PGC_SUSET, 0, NULL, NULL, NULL);
 }

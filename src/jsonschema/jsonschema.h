@@ -82,6 +82,7 @@ extern bool jsonschema_resolve(JsSchema *s, const char *base, const char *ref,
 							   JsNode *out, const JsIdent **resource);
 extern JsDraft jsonschema_draft_of(const JsonbValue *schema, JsDraft dflt);
 extern const char *jsonschema_id_of(const JsonbValue *schema, JsDraft draft);
+extern List *jsonschema_unresolved_refs(JsSchema *s);
 extern bool jsonschema_draft_from_uri(const char *uri, JsDraft *draft);
 
 /* validate.c: returns validity; with errors != NULL appends JsError * */

@@ -4,8 +4,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type_d.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -16,6 +18,7 @@ PG_FUNCTION_INFO_V1(jsonb_matches_schema);
 PG_FUNCTION_INFO_V1(jsonschema_validation_errors);
 PG_FUNCTION_INFO_V1(jsonschema_is_valid);
 PG_FUNCTION_INFO_V1(jsonschema_reset_cache);
+PG_FUNCTION_INFO_V1(jsonschema_unresolved_references);
 
 /* Validates in a short-lived context so a million calls leave no trace. */
 static bool
@@ -175,4 +178,27 @@ jsonschema_reset_cache(PG_FUNCTION_ARGS)
 	(void) fcinfo;
 	jsonschema_cache_reset();
 	PG_RETURN_VOID();
+}
+
+/*
+ * candystore.jsonschema_unresolved_refs(schema jsonb) RETURNS text[]: the
+ * absolute URIs its references (and those of the documents they lead to)
+ * name that resolve to nothing.  Compiled aside, not cached.
+ */
+Datum
+jsonschema_unresolved_references(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
+	JsSchema   *s = jsonschema_compile(schema, CurrentMemoryContext);
+	List	   *missing = jsonschema_unresolved_refs(s);
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(missing) + 1));
+	int			n = 0;
+	ListCell   *lc;
+	ArrayType  *result;
+
+	foreach(lc, missing)
+		elems[n++] = CStringGetTextDatum(lfirst(lc));
+	result = construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
+	MemoryContextDelete(s->cxt);
+	PG_RETURN_ARRAYTYPE_P(result);
 }
