@@ -224,13 +224,29 @@ static bool
 record_until_done(int slot, AmqpLink *link, Batch *batch, bool *reloaded, bool *cancelled,
 				  char **error)
 {
+	static MemoryContext retry_cxt = NULL;
+	MemoryContext caller = CurrentMemoryContext;
 	long		retry_ms = RETRY_MIN_MS;
-	BatchFault	fault;
+	bool		retried = false;
+	bool		done;
 
-	while (!outcome_record_batch(batch->d, batch->n, &batch->isolate, &fault))
+	if (retry_cxt == NULL)
+		retry_cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest retry",
+										  ALLOCSET_SMALL_SIZES);
+	for (;;)
 	{
-		char	   *state = psprintf("retrying: %s", fault.cause);
+		BatchFault	fault;
+		bool		ok;
 
+		/* what a try allocates outside its transaction: gone at the next */
+		MemoryContextReset(retry_cxt);
+		MemoryContextSwitchTo(retry_cxt);
+		if (outcome_record_batch(batch->d, batch->n, &batch->isolate, &fault))
+		{
+			done = true;
+			break;
+		}
+		retried = true;
 		ereport(LOG,
 				(errmsg("candystore ingest worker %d cannot record a batch of %d messages: %s",
 						slot + 1, batch->n, fault.message),
@@ -240,20 +256,27 @@ record_until_done(int slot, AmqpLink *link, Batch *batch, bool *reloaded, bool *
 		worker_status_db_error(slot, psprintf("SQLSTATE %s: %s",
 											  unpack_sql_state(fault.sqlerrcode), fault.message),
 							   fault.sqlerrcode);
-		worker_status_set(slot, state, link->broker, false);
+		worker_status_set(slot, psprintf("retrying: %s", fault.cause), link->broker, false);
 		if (fault.blamed)
 		{
 			/* the database works: a message failed alone; try again now */
 			retry_ms = RETRY_MIN_MS;
 			continue;
 		}
-		if (!wait_to_retry(slot, link, batch, retry_ms, reloaded, cancelled, error))
-			return false;
+		MemoryContextSwitchTo(caller);
+		ok = wait_to_retry(slot, link, batch, retry_ms, reloaded, cancelled, error);
+		if (!ok)
+		{
+			done = false;
+			break;
+		}
 		retry_ms = Min(retry_ms * 2, worker_reconnect_max_ms);
 	}
-	if (retry_ms != RETRY_MIN_MS || batch->isolate)
+	MemoryContextSwitchTo(caller);
+	MemoryContextReset(retry_cxt);
+	if (done && retried)
 		worker_status_set(slot, "consuming", link->broker, false);
-	return true;
+	return done;
 }
 
 void
