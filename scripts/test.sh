@@ -9,8 +9,24 @@ RUN=$CS_RUN/test
 BIN=""
 PGDIR=$RUN/regress
 
+SMALL_FS=$RUN/small_fs
 cleanup() {
     [ -n "$BIN" ] && cs_pg_stop "$PGDIR" "$BIN"
+    small_fs_unmount
+}
+
+# A small tmpfs for the fault suite's disk-full test (a tablespace that
+# really returns ENOSPC).  Mounting needs root; without it the test skips
+# that fault and says so.
+small_fs_unmount() {
+    mountpoint -q "$SMALL_FS" 2>/dev/null && umount "$SMALL_FS"
+    return 0
+}
+small_fs_mount() {
+    small_fs_unmount
+    [ "$(id -u)" -eq 0 ] || return 0
+    mkdir -p "$SMALL_FS" && mount -t tmpfs -o size=8m,mode=0700 tmpfs "$SMALL_FS" &&
+        chown "$(cs_pg_user)" "$SMALL_FS" && echo "$SMALL_FS"
 }
 trap cleanup EXIT
 
@@ -38,8 +54,9 @@ tap() {
     rm -rf "$tmp"; mkdir -p "$tmp"
     [ "$(id -u)" -ne 0 ] || chown -R "$(cs_pg_user)" "$tmp"
     local pgxs; pgxs=$(dirname "$("$(cs_pg_config)" --pgxs)")/..
+    local small_fs; small_fs=$(small_fs_mount || true)
     cs_as_pg env PATH="$BIN:$PATH" PG_REGRESS="$pgxs/test/regress/pg_regress" \
-        TESTDIR="$tmp" TESTDATADIR="$tmp" CANDYSTORE_ROOT="$CS_ROOT" \
+        TESTDIR="$tmp" TESTDATADIR="$tmp" CANDYSTORE_ROOT="$CS_ROOT" CANDYSTORE_SMALL_FS="$small_fs" \
         prove -I "$pgxs/test/perl" -I "$CS_ROOT/t" ${PROVE_FLAGS:-} ${TAP_TESTS:-"$CS_ROOT"/t/*.pl}
 }
 

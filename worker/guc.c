@@ -33,6 +33,7 @@ int			worker_outbox_poll_ms = 1000;
 int			worker_outbox_retry_max_ms = 60000;
 int			worker_outbox_confirm_timeout_ms = 30000;
 int			worker_outbox_test_mark_delay_ms = 0;
+int			worker_max_message_failures = 5;
 
 static const struct config_enum_entry queue_type_options[] = {
 	{"classic", QUEUE_TYPE_CLASSIC, false},
@@ -113,9 +114,14 @@ worker_define_gucs(void)
 							NULL, &worker_max_deliveries, 5, 1, 1000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("candystore.reconnect_max_ms",
-							"Cap of the exponential backoff between broker connection attempts.",
+							"Cap of the exponential backoff between broker connection attempts and between retries of a batch the database refused.",
 							NULL, &worker_reconnect_max_ms, 30000, 100, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.max_message_failures",
+							"Failed tries of one message, while the other messages of its batch are stored, before the ingest worker dead-letters it.",
+							"Only errors not known to be the message's count (class 22, 23 and 54 dead-letter it at once); a fault that fails every message counts against none.",
+							&worker_max_message_failures, 5, 1, 1000,
+							PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 
 	/* the outbox publisher */
 	DefineCustomIntVariable("candystore.outbox_batch_size",

@@ -7,9 +7,15 @@
  *	  delivery tag.  The loop sleeps on the latch and the broker socket.
  *
  *	  Failures: a broker error drops the connection (the broker redelivers
- *	  what was not acked) and reconnects with capped exponential backoff; a
- *	  database error ends the process before anything is acked, and the
- *	  postmaster restarts it.  Redeliveries are deduplicated by event id.
+ *	  what was not acked) and reconnects with capped exponential backoff.  A
+ *	  batch the database cannot record (outcome.c, error_cause.c) is kept in
+ *	  memory, unacked, with the broker link open, and retried in place with
+ *	  capped exponential backoff: nothing is redelivered, so no delivery
+ *	  attempt is counted against its messages however long the fault lasts.
+ *	  While it waits the worker answers SIGTERM and SIGHUP, keeps the link
+ *	  alive (heartbeats) and appends what the broker sends (within the
+ *	  prefetch window) to the batch.  Redeliveries are deduplicated by event
+ *	  id.
  */
 #include "postgres.h"
 
@@ -29,6 +35,7 @@
 #include "worker.h"
 
 #define RECONNECT_MIN_MS 100
+#define RETRY_MIN_MS 100
 #define IDLE_WAKEUP_MS 1000		/* lets rabbitmq-c send heartbeats */
 
 PGDLLEXPORT void candystore_ingest_main(Datum arg);
@@ -84,16 +91,204 @@ copy_delivery(Delivery *d, amqp_envelope_t *env)
 	d->headers_json = amqp_link_headers_json(&env->message.properties);
 }
 
+/* The deliveries in hand, not yet acked. */
+typedef struct Batch
+{
+	Delivery   *d;
+	int			n;
+	bool		isolate;		/* outcome.c: try each message alone */
+	MemoryContext cxt;			/* the deliveries live here */
+} Batch;
+
+/*
+ * Takes a complete delivery from the link; false when none is ready, or when
+ * the link is lost (*error set) or the broker cancelled our consumer (its
+ * queue deleted, say: *cancelled set; the batch in hand can still be acked
+ * on the open channel before the link is reopened, which declares the queue
+ * again).
+ */
+static bool
+take_delivery(AmqpLink *link, Batch *batch, bool *cancelled, char **error)
+{
+	amqp_envelope_t env;
+	amqp_rpc_reply_t res;
+	struct timeval zero = {0, 0};
+	MemoryContext old;
+
+	amqp_maybe_release_buffers(link->conn);
+	res = amqp_consume_message(link->conn, &env, &zero, 0);
+	if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		res.library_error == AMQP_STATUS_TIMEOUT)
+		return false;			/* nothing complete to read yet */
+	if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		res.library_error == AMQP_STATUS_UNEXPECTED_STATE)
+	{
+		amqp_frame_t frame;
+
+		/* a method other than a delivery: a close, or a basic.cancel */
+		if (amqp_simple_wait_frame_noblock(link->conn, &frame, &zero) == AMQP_STATUS_OK &&
+			frame.frame_type == AMQP_FRAME_METHOD)
+		{
+			if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+				frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
+				*error = psprintf("%s: the broker closed the %s", link->broker,
+								  frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
+			else if (frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)
+				*cancelled = true;
+		}
+		return false;
+	}
+	if (res.reply_type != AMQP_RESPONSE_NORMAL)
+	{
+		*error = psprintf("%s: %s", link->broker,
+						  res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ?
+						  amqp_error_string2(res.library_error) : "broker exception");
+		return false;
+	}
+	old = MemoryContextSwitchTo(batch->cxt);
+	memset(&batch->d[batch->n], 0, sizeof(Delivery));
+	copy_delivery(&batch->d[batch->n++], &env);
+	MemoryContextSwitchTo(old);
+	worker_stats_add(WC_DELIVERED, 1);
+	if (env.redelivered)
+		worker_stats_add(WC_REDELIVERED, 1);
+	amqp_destroy_envelope(&env);
+	return true;
+}
+
+/*
+ * Waits ms before the batch is tried again, answering interrupts and
+ * reloads, and keeping the broker link alive: while the batch has room, what
+ * the broker sends is appended to it (rabbitmq-c sends its heartbeats as it
+ * reads); when it is full, a heartbeat is sent each wake-up, and the
+ * deliveries wait in the socket (prefetch bounds them).  Returns false, with
+ * *error set, when the link is lost: the batch must then be dropped.
+ */
+static bool
+wait_to_retry(int slot, AmqpLink *link, Batch *batch, long ms, bool *reloaded,
+			  bool *cancelled, char **error)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+	long		left;
+
+	while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until)) > 0)
+	{
+		int			limit = Min(worker_batch_size, WORKER_MAX_BATCH);
+		int			rc;
+
+		if (*cancelled)
+			limit = 0;			/* nothing more will come */
+		if (batch->n < limit && (amqp_data_in_buffer(link->conn) || amqp_frames_enqueued(link->conn)))
+			rc = 0;
+		else
+			rc = WaitLatchOrSocket(MyLatch,
+								   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
+								   (batch->n < limit ? WL_SOCKET_READABLE : 0),
+								   amqp_link_socket(link), Min(left, IDLE_WAKEUP_MS),
+								   PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			worker_pin_durability(slot);
+			*reloaded = true;
+		}
+		if (batch->n < limit)
+		{
+			while (batch->n < limit && take_delivery(link, batch, cancelled, error))
+				;
+		}
+		else
+		{
+			amqp_frame_t heartbeat = {.frame_type = AMQP_FRAME_HEARTBEAT,.channel = 0};
+			int			hrc = amqp_send_frame(link->conn, &heartbeat);
+
+			if (hrc != AMQP_STATUS_OK)
+				*error = psprintf("%s: sending a heartbeat: %s", link->broker, amqp_error_string2(hrc));
+		}
+		if (*error != NULL)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Records the batch, retrying in place while the database cannot: returns
+ * true once it is committed, false (with *error) if the broker link was lost
+ * meanwhile.
+ */
+static bool
+record_until_done(int slot, AmqpLink *link, Batch *batch, bool *reloaded, bool *cancelled,
+				  char **error)
+{
+	static MemoryContext retry_cxt = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+	long		retry_ms = RETRY_MIN_MS;
+	bool		retried = false;
+	bool		done;
+
+	if (retry_cxt == NULL)
+		retry_cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest retry",
+										  ALLOCSET_SMALL_SIZES);
+	for (;;)
+	{
+		BatchFault	fault;
+		bool		ok;
+
+		/* what a try allocates outside its transaction: gone at the next */
+		MemoryContextReset(retry_cxt);
+		MemoryContextSwitchTo(retry_cxt);
+		if (outcome_record_batch(batch->d, batch->n, &batch->isolate, &fault))
+		{
+			done = true;
+			break;
+		}
+		retried = true;
+		ereport(LOG,
+				(errmsg("candystore ingest worker %d cannot record a batch of %d messages: %s",
+						slot + 1, batch->n, fault.message),
+				 errdetail("SQLSTATE %s (%s). Nothing is acknowledged; retrying in %ld ms.",
+						   unpack_sql_state(fault.sqlerrcode), fault.cause,
+						   fault.blamed ? 0 : retry_ms)));
+		worker_status_db_error(slot, psprintf("SQLSTATE %s: %s",
+											  unpack_sql_state(fault.sqlerrcode), fault.message),
+							   fault.sqlerrcode);
+		worker_status_set(slot, psprintf("retrying: %s", fault.cause), link->broker, false);
+		if (fault.blamed)
+		{
+			/* the database works: a message failed alone; try again now */
+			retry_ms = RETRY_MIN_MS;
+			continue;
+		}
+		MemoryContextSwitchTo(caller);
+		ok = wait_to_retry(slot, link, batch, retry_ms, reloaded, cancelled, error);
+		if (!ok)
+		{
+			done = false;
+			break;
+		}
+		retry_ms = Min(retry_ms * 2, worker_reconnect_max_ms);
+	}
+	MemoryContextSwitchTo(caller);
+	MemoryContextReset(retry_cxt);
+	if (done && retried)
+		worker_status_set(slot, "consuming", link->broker, false);
+	return done;
+}
+
 void
 candystore_ingest_main(Datum arg)
 {
 	int			slot = DatumGetInt32(arg);
 	AmqpLink	link = {0};
-	MemoryContext batch_cxt;
 	MemoryContext link_cxt;
-	Delivery   *batch;
-	int			nbatch = 0;
+	Batch		batch = {0};
 	TimestampTz batch_started = 0;
+	bool		reloaded = false;	/* settings may have changed */
+	bool		cancelled = false;	/* the broker cancelled our consumer */
 	int			backoff_ms = RECONNECT_MIN_MS;
 	bool		ever_connected = false;
 	char	   *settings;
@@ -104,34 +299,37 @@ candystore_ingest_main(Datum arg)
 	worker_keep_freed_memory();
 	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
 	pgstat_report_appname("candystore ingest worker");
+	worker_pin_durability(slot);
 
-	batch_cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest batch",
+	batch.cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	link_cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest link",
 									 ALLOCSET_DEFAULT_SIZES);
-	batch = MemoryContextAlloc(TopMemoryContext, sizeof(Delivery) * WORKER_MAX_BATCH);
+	batch.d = MemoryContextAlloc(TopMemoryContext, sizeof(Delivery) * WORKER_MAX_BATCH);
 	settings = MemoryContextStrdup(TopMemoryContext, connection_settings());
 	worker_status_set(slot, "starting", NULL, false);
 
 	for (;;)
 	{
-		amqp_envelope_t env;
-		amqp_rpc_reply_t res;
-		struct timeval zero = {0, 0};
 		long		timeout_ms = IDLE_WAKEUP_MS;
 		int			batch_limit = Min(worker_batch_size, WORKER_MAX_BATCH);
 		bool		flush = false;
-		bool		cancelled = false;	/* the broker cancelled our consumer */
 		char	   *error = NULL;
 
 		CHECK_FOR_INTERRUPTS();
 
-		if (ConfigReloadPending && nbatch == 0)
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			worker_pin_durability(slot);
+			reloaded = true;
+		}
+		if (reloaded && batch.n == 0)
 		{
 			char	   *now;
 
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			reloaded = false;
 			now = connection_settings();
 			if (strcmp(now, settings) != 0)
 			{
@@ -175,12 +373,12 @@ candystore_ingest_main(Datum arg)
 			ereport(LOG, (errmsg("candystore ingest worker %d consuming from %s", slot + 1, link.broker)));
 		}
 
-		if (nbatch > 0)
+		if (batch.n > 0)
 		{
 			long		waited = (GetCurrentTimestamp() - batch_started) / 1000;
 
 			timeout_ms = Max(0, worker_batch_timeout_ms - waited);
-			flush = timeout_ms == 0 || nbatch >= batch_limit;
+			flush = timeout_ms == 0 || batch.n >= batch_limit;
 		}
 
 		if (!flush && !amqp_data_in_buffer(link.conn) && !amqp_frames_enqueued(link.conn))
@@ -194,67 +392,31 @@ candystore_ingest_main(Datum arg)
 				ResetLatch(MyLatch);
 		}
 
-		if (!flush)
+		if (!flush && !cancelled)
 		{
-			amqp_maybe_release_buffers(link.conn);
-			res = amqp_consume_message(link.conn, &env, &zero, 0);
-			if (res.reply_type == AMQP_RESPONSE_NORMAL)
-			{
-				MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+			int			before = batch.n;
 
-				if (nbatch == 0)
-					batch_started = GetCurrentTimestamp();
-				copy_delivery(&batch[nbatch++], &env);
-				MemoryContextSwitchTo(old);
-				worker_stats_add(WC_DELIVERED, 1);
-				if (env.redelivered)
-					worker_stats_add(WC_REDELIVERED, 1);
-				amqp_destroy_envelope(&env);
-				flush = nbatch >= batch_limit;
-			}
-			else if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-					 res.library_error == AMQP_STATUS_TIMEOUT)
-				 /* nothing complete to read yet */ ;
-			else if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-					 res.library_error == AMQP_STATUS_UNEXPECTED_STATE)
+			if (take_delivery(&link, &batch, &cancelled, &error))
 			{
-				amqp_frame_t frame;
-
-				/*
-				 * A method other than a delivery: a close means the link is
-				 * gone; a basic.cancel that the broker cancelled our consumer
-				 * (its queue deleted, say).  The batch in hand is still
-				 * stored and acked on the open channel, then the link is
-				 * reopened, which declares the queue again.
-				 */
-				if (amqp_simple_wait_frame_noblock(link.conn, &frame, &zero) == AMQP_STATUS_OK &&
-					frame.frame_type == AMQP_FRAME_METHOD)
+				if (before == 0)
 				{
-					if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-						frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-						error = psprintf("%s: the broker closed the %s", link.broker,
-										 frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
-					else if (frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)
-					{
-						cancelled = true;
-						flush = true;
-					}
+					batch_started = GetCurrentTimestamp();
+					batch.isolate = false;
 				}
+				flush = batch.n >= batch_limit;
 			}
-			else
-				error = psprintf("%s: %s", link.broker,
-								 res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ?
-								 amqp_error_string2(res.library_error) : "broker exception");
+			else if (cancelled)
+				flush = true;
 		}
 
-		if (flush && error == NULL && nbatch > 0)
+		if (flush && error == NULL && batch.n > 0 &&
+			record_until_done(slot, &link, &batch, &reloaded, &cancelled, &error))
 		{
-			outcome_record_batch(batch, nbatch);
 			/* committed: now, and only now, the broker may forget them */
-			if (!amqp_link_ack_upto(&link, batch[nbatch - 1].delivery_tag, &error))
+			if (!amqp_link_ack_upto(&link, batch.d[batch.n - 1].delivery_tag, &error))
 				error = psprintf("%s: %s", link.broker, error);
-			nbatch = 0;
-			MemoryContextReset(batch_cxt);
+			batch.n = 0;
+			MemoryContextReset(batch.cxt);
 		}
 		if (cancelled && error == NULL)
 			error = psprintf("%s: the broker cancelled the consumer of queue \"%s\" (was it deleted?)",
@@ -267,8 +429,9 @@ candystore_ingest_main(Datum arg)
 			worker_status_error(slot, error);
 			worker_status_set(slot, "disconnected", NULL, false);
 			amqp_link_close(&link);
-			nbatch = 0;
-			MemoryContextReset(batch_cxt);
+			cancelled = false;
+			batch.n = 0;
+			MemoryContextReset(batch.cxt);
 		}
 	}
 }

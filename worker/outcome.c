@@ -9,14 +9,20 @@
  *	  content, a number jsonb cannot hold, a duplicate in a first delivery),
  *	  the batch is rolled back and redone with each store in its own
  *	  subtransaction, so that only the offending message is dead-lettered.
- *	  Any other error propagates: nothing commits and nothing is acked.
+ *	  Any other error (error_cause.c: the environment's, or not known to be
+ *	  the message's) rolls everything back and is returned: the caller keeps
+ *	  the batch unacked and retries it, and a message that keeps failing
+ *	  alone is dead-lettered after candystore.max_message_failures tries.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -188,15 +194,63 @@ process_all(Delivery *batch, int n, BatchCounts *counts)
 }
 
 /*
- * Checks and stores in a subtransaction: a data error (an event id taken by
- * other content, a number jsonb cannot hold) dead-letters this message only.
+ * The per-message failure cap, and why it cannot blame a good message for
+ * a fault of the environment.
+ *
+ * A batch that fails with an error not known to be the message's
+ * (error_cause.c) is retried in place, each message in its own
+ * subtransaction ("a pass"), until it commits.  A message that fails that
+ * way every time would hold its batch, and the queue behind it, forever; so
+ * a failure is counted against a message (Delivery.failures) and after
+ * candystore.max_message_failures of them the message is dead-lettered with
+ * its last error.  A failure counts against a message only when the message
+ * processed right after it, in the same pass, gets its outcome: the
+ * database demonstrably worked just after the failure, so the failure was
+ * the message's.  A fault that fails every message therefore counts against
+ * none, however long it lasts; the only message it can ever be counted
+ * against is the one tried last before the fault is lifted, and only once
+ * per lifting.  To find a message that fails alone, a pass tries the
+ * messages that failed the previous pass ("suspects") each followed by one
+ * that did not, and stops at two failures in a row (the environment looks
+ * broken: no point waiting out, say, a lock timeout per message).  Order is
+ * changed only in such a pass: the stored order of the other messages among
+ * themselves is kept.  A batch that holds only suspects is completed by new
+ * deliveries while it waits (ingest.c): a lone failing message waits for a
+ * neighbour before it can be blamed, and blocks nothing meanwhile.
+ *
+ * The counts live with the batch, held unacked in memory: the broker link
+ * stays open, so the same delivery is tried again.  Should the link be lost,
+ * the broker redelivers the batch and counting starts over (a quorum queue's
+ * x-delivery-limit bounds that).
  */
-static void
+
+/* A message caused the error (classes 22, 23, 54). */
+static bool
+caused_by_message(ErrorData *edata)
+{
+	return error_cause(edata->sqlerrcode, NULL) == CAUSE_MESSAGE;
+}
+
+/* The error as one line, "message: detail". */
+static char *
+error_text(ErrorData *edata)
+{
+	return edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
+		: pstrdup(edata->message);
+}
+
+/*
+ * Checks and stores in a subtransaction.  An error the message caused
+ * dead-letters this message only.  Returns false, with the error kept in the
+ * delivery, when anything else fails: nothing of the message is written.
+ */
+static bool
 process_one_isolated(Delivery *d, BatchCounts *counts)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	BatchCounts before = *counts;
+	ErrorData  *volatile edata = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -209,8 +263,6 @@ process_one_isolated(Delivery *d, BatchCounts *counts)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -218,80 +270,221 @@ process_one_isolated(Delivery *d, BatchCounts *counts)
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 		*counts = before;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
-			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-			ReThrowError(edata);
-		count_dead_letter(counts,
-						  dead_letter(d, edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
-									  : edata->message, unpack_sql_state(edata->sqlerrcode)));
 	}
 	PG_END_TRY();
+
+	if (edata == NULL)
+		return true;
+	if (caused_by_message(edata))
+	{
+		count_dead_letter(counts, dead_letter(d, error_text(edata), unpack_sql_state(edata->sqlerrcode)));
+		return true;
+	}
+	/* kept with the delivery, for the dead letter should it be capped */
+	if (d->last_error != NULL)
+		pfree(d->last_error);
+	d->last_error = MemoryContextStrdup(GetMemoryChunkContext(d->body), error_text(edata));
+	d->last_sqlerrcode = edata->sqlerrcode;
+	return false;
 }
 
-/* One attempt at the whole batch, in one transaction. */
+/* A message that failed candystore.max_message_failures times: its outcome. */
 static void
-record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts)
+dead_letter_capped(Delivery *d, BatchCounts *counts)
+{
+	char	   *reason = psprintf("failed %d times while the other messages of its batch were stored"
+								  " (candystore.max_message_failures): %s",
+								  d->failures, d->last_error);
+
+	ereport(LOG,
+			(errmsg("candystore ingest worker dead-letters a message of routing key \"%s\" that failed %d times",
+					d->routing_key, d->failures),
+			 errdetail("SQLSTATE %s: %s", unpack_sql_state(d->last_sqlerrcode), d->last_error)));
+	count_dead_letter(counts, dead_letter(d, reason, unpack_sql_state(d->last_sqlerrcode)));
+}
+
+/*
+ * The order of a pass: each suspect followed by one message that is not,
+ * then the rest, in delivery order otherwise.
+ */
+static int *
+pass_order(Delivery *batch, int n)
+{
+	int		   *order = palloc(sizeof(int) * n);
+	int			k = 0,
+				s = 0,
+				g = 0;
+
+	while (k < n)
+	{
+		while (s < n && !batch[s].suspect)
+			s++;
+		if (s < n)
+			order[k++] = s++;
+		while (g < n && batch[g].suspect)
+			g++;
+		if (g < n)
+			order[k++] = g++;
+	}
+	return order;
+}
+
+/*
+ * One pass, each message in its own subtransaction, in the current
+ * transaction.  Returns the last message that failed (counting failures
+ * and marking suspects as described above), or NULL when every message got
+ * its outcome.
+ */
+static Delivery *
+process_isolated(Delivery *batch, int n, BatchCounts *counts, bool *blamed)
+{
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore ingest row",
+												  ALLOCSET_DEFAULT_SIZES);
+	int		   *order = pass_order(batch, n);
+	Delivery   *failed = NULL;	/* the message tried just before, if it failed */
+	Delivery   *last_failed = NULL;
+
+	*blamed = false;
+	for (int k = 0; k < n; k++)
+	{
+		Delivery   *d = &batch[order[k]];
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		bool		ok = true;
+
+		CHECK_FOR_INTERRUPTS();
+		if (d->failures >= worker_max_message_failures && d->last_error != NULL)
+			dead_letter_capped(d, counts);
+		else
+			ok = process_one_isolated(d, counts);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(row_cxt);
+
+		d->suspect = !ok;
+		if (ok && failed != NULL)
+		{
+			/* the database worked right after it failed: its own failure */
+			failed->failures++;
+			*blamed = true;
+		}
+		if (!ok && failed != NULL)
+			return d;			/* two in a row: the environment */
+		failed = ok ? NULL : d;
+		if (!ok)
+			last_failed = d;
+	}
+	return last_failed;
+}
+
+/*
+ * One attempt at the whole batch, in one transaction: every message at once,
+ * or (isolate) a pass.  Returns false, with the transaction rolled back and
+ * *failed set, when a message of a pass failed; an error outside any
+ * message's subtransaction propagates.
+ */
+static bool
+record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts,
+			 Delivery **failed, bool *blamed)
 {
 	memset(counts, 0, sizeof(*counts));
+	*failed = NULL;
+	*blamed = false;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "candystore ingest batch");
 
+	/* a clear error, and no plans prepared, while candystore is not there */
+	if (!OidIsValid(get_extension_oid("candystore", true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"candystore\" does not exist in database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errhint("The ingest worker stores the batch once CREATE EXTENSION candystore is run.")));
+
 	if (!isolate)
 		process_all(batch, n, counts);
 	else
-	{
-		MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore ingest row",
-													  ALLOCSET_DEFAULT_SIZES);
-
-		for (int i = 0; i < n; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(row_cxt);
-
-			CHECK_FOR_INTERRUPTS();
-			process_one_isolated(&batch[i], counts);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(row_cxt);
-		}
-	}
+		*failed = process_isolated(batch, n, counts, blamed);
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	if (*failed != NULL)
+		AbortCurrentTransaction();
+	else
+		CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return *failed == NULL;
 }
 
-void
-outcome_record_batch(Delivery *batch, int n)
+/*
+ * Records the batch: every message gets its outcome (stored, duplicate or
+ * dead letter) in one transaction, and true is returned.  Otherwise nothing
+ * is committed, *fault says why (allocated in the caller's memory context),
+ * and the caller keeps the batch unacked and calls again later with the same
+ * deliveries (more may be appended) and *isolate as this call left it.
+ */
+bool
+outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
+	MemoryContext caller = CurrentMemoryContext;
 	BatchCounts counts;
-	bool		isolate = false;
+	Delivery   *volatile failed = NULL;
+	volatile bool blamed = false;
 
-	PG_TRY();
+	for (;;)
 	{
-		record_batch(batch, n, false, &counts);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+		ErrorData  *volatile edata = NULL;
 
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
-			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-			PG_RE_THROW();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		isolate = true;
-	}
-	PG_END_TRY();
+		failed = NULL;
+		blamed = false;
+		PG_TRY();
+		{
+			Delivery   *f;
+			bool		b;
 
-	if (isolate)
-		record_batch(batch, n, true, &counts);
+			(void) record_batch(batch, n, *isolate, &counts, &f, &b);
+			failed = f;
+			blamed = b;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(caller);
+			edata = CopyErrorData();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(caller);
+			pgstat_report_activity(STATE_IDLE, NULL);
+		}
+		PG_END_TRY();
+
+		if (edata == NULL && failed == NULL)
+			break;
+		memset(fault, 0, sizeof(*fault));
+		if (edata != NULL)
+		{
+			/*
+			 * All at once failed: a message's error is found by redoing the
+			 * batch in a pass now; any other is retried, in a pass, later.
+			 */
+			bool		redo_now = !*isolate && caused_by_message(edata);
+
+			*isolate = true;
+			if (redo_now)
+				continue;
+			fault->sqlerrcode = edata->sqlerrcode;
+			fault->message = error_text(edata);
+		}
+		else
+		{
+			fault->sqlerrcode = failed->last_sqlerrcode;
+			fault->message = pstrdup(failed->last_error);
+		}
+		(void) error_cause(fault->sqlerrcode, &fault->cause);
+		fault->blamed = blamed;
+		return false;
+	}
 
 	worker_stats_add(WC_STORED, counts.stored);
 	worker_stats_add(WC_DUPLICATES, counts.duplicates);
 	worker_stats_add(WC_DEAD_LETTERED, counts.dead_lettered);
 	worker_stats_add(WC_BATCHES, 1);
+	return true;
 }

@@ -180,11 +180,8 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
 	pgstat_report_appname("candystore outbox publisher");
 
-	/*
-	 * Marking rows published need not wait for the WAL flush: a mark lost in
-	 * a crash only means the rows are sent again, which at least once allows.
-	 */
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* a mark lost in a crash would send its confirmed rows again */
+	worker_pin_durability(WORKER_PUBLISHER_SLOT);
 
 	batches_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox batches",
 										ALLOCSET_DEFAULT_SIZES);
@@ -212,6 +209,7 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			worker_pin_durability(WORKER_PUBLISHER_SLOT);
 			now = connection_settings();
 			if (strcmp(now, settings) != 0)
 			{

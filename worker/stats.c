@@ -24,11 +24,13 @@ typedef struct WorkerStatus
 {
 	slock_t		mutex;
 	int			pid;
-	char		state[32];
+	char		state[64];
 	char		broker[WORKER_TEXT_LEN];
 	TimestampTz connected_since;	/* 0 when not connected */
 	char		last_error[WORKER_TEXT_LEN];
 	TimestampTz last_error_at;
+	char		last_sqlstate[6];	/* of last_error, when the database raised it */
+	char		synchronous_commit[16]; /* what the worker's commits use */
 } WorkerStatus;
 
 typedef struct WorkerShared
@@ -116,6 +118,13 @@ worker_status_set(int slot, const char *state, const char *broker, bool connecte
 void
 worker_status_error(int slot, const char *error)
 {
+	worker_status_db_error(slot, error, 0);
+}
+
+/* An error and, when the database raised it (sqlerrcode not 0), its SQLSTATE. */
+void
+worker_status_db_error(int slot, const char *error, int sqlerrcode)
+{
 	WorkerStatus *s;
 
 	if (shared == NULL)
@@ -124,6 +133,24 @@ worker_status_error(int slot, const char *error)
 	SpinLockAcquire(&s->mutex);
 	strlcpy(s->last_error, error, sizeof(s->last_error));
 	s->last_error_at = GetCurrentTimestamp();
+	if (sqlerrcode != 0)
+		strlcpy(s->last_sqlstate, unpack_sql_state(sqlerrcode), sizeof(s->last_sqlstate));
+	else
+		s->last_sqlstate[0] = '\0';
+	SpinLockRelease(&s->mutex);
+}
+
+/* The synchronous_commit the worker's transactions commit with. */
+void
+worker_status_durability(int slot, const char *synchronous_commit)
+{
+	WorkerStatus *s;
+
+	if (shared == NULL)
+		return;
+	s = &shared->status[slot];
+	SpinLockAcquire(&s->mutex);
+	strlcpy(s->synchronous_commit, synchronous_commit, sizeof(s->synchronous_commit));
 	SpinLockRelease(&s->mutex);
 }
 
@@ -193,12 +220,14 @@ candystore_worker_status(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (shared == NULL)
 		return (Datum) 0;
+	if (rsinfo->setDesc->natts != 8 && rsinfo->setDesc->natts != 10)
+		elog(ERROR, "return type must have 8 or 10 columns");
 	for (int i = 0; i < worker_ingest_workers + 1; i++)
 	{
 		int			slot = i < worker_ingest_workers ? i : WORKER_PUBLISHER_SLOT;
 		WorkerStatus copy;
-		Datum		values[8];
-		bool		nulls[8] = {0};
+		Datum		values[10];
+		bool		nulls[10] = {0};
 
 		if (slot == WORKER_PUBLISHER_SLOT && !publisher_registered())
 			break;
@@ -220,6 +249,11 @@ candystore_worker_status(PG_FUNCTION_ARGS)
 		values[6] = TimestampTzGetDatum(copy.last_error_at);
 		nulls[6] = copy.last_error_at == 0;
 		values[7] = CStringGetTextDatum(slot == WORKER_PUBLISHER_SLOT ? "publisher" : "ingest");
+		/* 0.1.0's signature ends here: its result rows take the first 8 */
+		values[8] = CStringGetTextDatum(copy.last_sqlstate);
+		nulls[8] = copy.last_sqlstate[0] == '\0';
+		values[9] = CStringGetTextDatum(copy.synchronous_commit);
+		nulls[9] = copy.synchronous_commit[0] == '\0';
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

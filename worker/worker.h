@@ -6,6 +6,8 @@
  *	    stats.c      shared-memory counters and status, and the SQL views
  *	    amqp_link.c  broker connection, topology, reconnect
  *	    outcome.c    one batch: stored, duplicate or dead letter, in one txn
+ *	    error_cause.c  whether an error is the message's or the environment's
+ *	    durability.c the workers' synchronous_commit, pinned to at least on
  *	    ingest.c     registration and the consume loop with batching
  *	    process_memory.c  malloc settings for the workers' batch memory
  *	  and the outbox publisher, which sends committed outbox rows:
@@ -52,6 +54,7 @@ extern int	worker_outbox_poll_ms;
 extern int	worker_outbox_retry_max_ms;
 extern int	worker_outbox_confirm_timeout_ms;
 extern int	worker_outbox_test_mark_delay_ms;
+extern int	worker_max_message_failures;
 
 /* process_memory.c */
 extern void worker_keep_freed_memory(void);
@@ -94,6 +97,8 @@ extern void worker_stats_add(WorkerCounter counter, uint64 n);
 extern void worker_status_set(int slot, const char *state, const char *broker,
 							  bool connected_now);
 extern void worker_status_error(int slot, const char *error);
+extern void worker_status_db_error(int slot, const char *error, int sqlerrcode);
+extern void worker_status_durability(int slot, const char *synchronous_commit);
 extern void worker_publisher_set_latch(Latch *latch);
 extern void worker_publisher_wake(void);
 
@@ -125,9 +130,35 @@ typedef struct Delivery
 	char	   *body;			/* NUL-terminated copy */
 	size_t		body_len;
 	char	   *headers_json;	/* message headers as JSON text, or NULL */
+	/* while its batch is retried (outcome.c); zero for a new delivery */
+	int			failures;		/* tries it failed, blamed on it */
+	bool		suspect;		/* it failed the last try: tried last */
+	int			last_sqlerrcode;	/* its last failure */
+	char	   *last_error;
 } Delivery;
 
-extern void outcome_record_batch(Delivery *batch, int n);
+/* Why a batch could not be recorded (nothing of it committed). */
+typedef struct BatchFault
+{
+	int			sqlerrcode;
+	const char *cause;			/* error_cause()'s label */
+	char	   *message;
+	bool		blamed;			/* a failure was counted against a message */
+} BatchFault;
+
+extern bool outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault);
+
+/* error_cause.c */
+typedef enum ErrorCause
+{
+	CAUSE_MESSAGE,				/* dead-letter the message */
+	CAUSE_ENVIRONMENT			/* retry the batch */
+} ErrorCause;
+
+extern ErrorCause error_cause(int sqlerrcode, const char **label);
+
+/* durability.c */
+extern void worker_pin_durability(int slot);
 
 /* publisher_batch.c */
 typedef enum OutboxRowOutcome

@@ -49,12 +49,12 @@ GRANT SELECT ON @extschema@.stats TO candystore_reader;
 CREATE FUNCTION @extschema@.worker_status(
     OUT worker int, OUT pid int, OUT state text, OUT broker text,
     OUT connected_since timestamptz, OUT last_error text, OUT last_error_at timestamptz,
-    OUT kind text)
+    OUT kind text, OUT last_sqlstate text, OUT synchronous_commit text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'candystore_worker_status'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.worker_status() IS
-    'Each ingest worker, then the outbox publisher (kind ingest or publisher): state, broker, connected since, last error.';
+    'Each ingest worker, then the outbox publisher (kind ingest or publisher): state, broker, connected since, last error (and its SQLSTATE when the database raised it), and the synchronous_commit its transactions commit with.';
 REVOKE ALL ON FUNCTION @extschema@.worker_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.worker_status() TO candystore_reader;
 
