@@ -10,3 +10,9 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.schema_resources', 'WHER
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump(
     pg_catalog.pg_get_serial_sequence('@extschema@.dead_letters', 'id'), '');
+
+-- Hardening: trace_render walks the graph once (C, trace_render.c) ----------
+CREATE OR REPLACE FUNCTION @extschema@.trace_render(event_id uuid, format text DEFAULT 'tree') RETURNS text
+    AS 'MODULE_PATHNAME', 'candystore_trace_render'
+    LANGUAGE C STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
