@@ -34,8 +34,9 @@ REGRESS_OPTS = --inputdir=. --load-extension=candystore
 # for -Wextra, and our own code is held to it in full.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS   = -Wall -Wextra -Werror
-# libidn2: IDNA2008 checks for the JSON Schema hostname formats.
-SHLIB_LINK  = -lrabbitmq -lidn2
+# libidn2: IDNA2008 checks for the JSON Schema hostname formats.  OpenSSL:
+# the trust store and verification of amqps:// brokers (worker/amqp_tls.c).
+SHLIB_LINK  = -lrabbitmq -lidn2 -lssl -lcrypto
 ifneq (,$(findstring clang,$(CC)))
 # pg_config records a gcc build: clang does not know some of its flags, nor
 # the gnu_printf format archetype PostgreSQL's printf attribute names.

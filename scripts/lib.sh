@@ -13,6 +13,7 @@ CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MA
              "postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-pgtap"
              libipc-run-perl librabbitmq-dev rabbitmq-server amqp-tools
              python3 python3-jsonschema libidn2-dev
+             libssl-dev openssl   # amqps:// verification (worker/amqp_tls.c), test certificates
              libclang-rt-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
              prometheus-postgres-exporter prometheus curl)  # monitoring/: the exporter, promtool
 # What building the Debian package needs besides (scripts/test-package.sh).
@@ -155,6 +156,7 @@ cs_ensure_traversable() {
 # RabbitMQ, private to one run: cs_rabbit_start DIR starts a node with its
 # own name, ports, epmd, cookie and data under DIR (owned by the rabbitmq
 # user), waits until it is ready, and writes DIR/port (AMQP) and DIR/pid.
+# DIR/extra.conf, when there, is appended to the node's rabbitmq.conf.
 # cs_rabbit_stop DIR stops that node and its epmd, by pid and port.
 cs_rabbit_env() {
     local dir=$1
@@ -193,6 +195,8 @@ cs_rabbit_start() {
     [ -f "$dir/epmd_port" ] || cs_free_port > "$dir/epmd_port"
     [ -f "$dir/ctl_port" ] || cs_free_port > "$dir/ctl_port"
     printf 'loopback_users = none\ndisk_free_limit.absolute = 10MB\nvm_memory_high_watermark.relative = 0.6\n' > "$dir/rabbitmq.conf"
+    # a test's own settings (a TLS listener, ...), kept across restarts
+    [ ! -f "$dir/extra.conf" ] || cat "$dir/extra.conf" >> "$dir/rabbitmq.conf"
     echo '[].' > "$dir/enabled_plugins"
     [ "$(id -u)" -ne 0 ] || chown -R rabbitmq:rabbitmq "$dir"
     chmod o+x "$dir"

@@ -36,25 +36,12 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "trace.h"
 #include "trace_catalog.h"
 
 PG_FUNCTION_INFO_V1(candystore_ancestors);
 PG_FUNCTION_INFO_V1(candystore_descendants);
 PG_FUNCTION_INFO_V1(candystore_trace);
-
-/* One event of a walk. */
-typedef struct TraceNode
-{
-	pg_uuid_t	id;				/* hash key */
-	bool		found;			/* stored (false: a parent not arrived yet) */
-	int			depth;			/* shortest depth from the start, -1 = unset */
-	int64		position;
-	text	   *event_type;
-	TimestampTz occurred_at;
-	int			nparents;
-	pg_uuid_t  *parents;		/* deduplicated, in stored order */
-	int			index;			/* order of loading, into Walk.nodes */
-} TraceNode;
 
 typedef struct Walk
 {
@@ -104,6 +91,7 @@ walk_node(Walk *walk, const pg_uuid_t *id, bool *is_new)
 		node->occurred_at = 0;
 		node->nparents = 0;
 		node->parents = NULL;
+		node->row = -1;
 		if (walk->nnodes == walk->capacity)
 		{
 			walk->capacity *= 2;
@@ -391,18 +379,33 @@ compare_nodes(const void *a, const void *b)
 	return memcmp(&x->id, &y->id, UUID_LEN);
 }
 
-/* Emits the walk's nodes (missing ones only if asked), by depth then position. */
-static void
-emit(FunctionCallInfo fcinfo, Walk *walk, bool with_missing)
+/*
+ * The walk's nodes that have a depth (missing ones only if asked), by depth
+ * then position, numbered as rows.
+ */
+static TraceNode **
+sorted_rows(Walk *walk, bool with_missing, int *nrows)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TraceNode **sorted = palloc(Max(walk->nnodes, 1) * sizeof(TraceNode *));
+	TraceNode **sorted = MemoryContextAlloc(walk->cxt, Max(walk->nnodes, 1) * sizeof(TraceNode *));
 	int			n = 0;
 
 	for (int i = 0; i < walk->nnodes; i++)
 		if (walk->nodes[i]->depth >= 0 && (with_missing || walk->nodes[i]->found))
 			sorted[n++] = walk->nodes[i];
 	qsort(sorted, n, sizeof(TraceNode *), compare_nodes);
+	for (int i = 0; i < n; i++)
+		sorted[i]->row = i;
+	*nrows = n;
+	return sorted;
+}
+
+/* Emits the walk's nodes (missing ones only if asked), by depth then position. */
+static void
+emit(FunctionCallInfo fcinfo, Walk *walk, bool with_missing)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			n;
+	TraceNode **sorted = sorted_rows(walk, with_missing, &n);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -518,17 +521,15 @@ candystore_descendants(PG_FUNCTION_ARGS)
 }
 
 /*
- * trace(): the connected graph around an event, links followed both ways
+ * The connected graph around the start event, links followed both ways
  * (through stored events: a missing parent is shown, not walked through),
- * then depths from the roots (events with no parent but themselves, and
+ * with depths from the roots (events with no parent but themselves, and
  * missing parents).  A cycle with no root gets its earliest event as one.
+ * Members get a depth; events of the groups outside the graph keep -1.
  */
-Datum
-candystore_trace(PG_FUNCTION_ARGS)
+static void
+walk_connected(Walk *walk, TraceNode *first)
 {
-	pg_uuid_t  *start = PG_GETARG_UUID_P(0);
-	Walk		walk;
-	TraceNode  *first;
 	TraceNode **members;		/* the connected graph, in order of reaching */
 	int			nmembers = 0;
 	int			nloaded;
@@ -537,18 +538,15 @@ candystore_trace(PG_FUNCTION_ARGS)
 	int			head = 0,
 				tail = 0;
 
-	first = walk_begin(fcinfo, &walk, start);
-	if (first == NULL)
-		return (Datum) 0;
-	build_children(&walk);
-	nloaded = walk.nnodes;
+	build_children(walk);
+	nloaded = walk->nnodes;
 
 	/*
 	 * Collect the connected graph.  Missing parents become nodes here (after
 	 * the loaded ones, so child lists stay valid) and are never expanded.
 	 */
-	members = MemoryContextAlloc(walk.cxt, nloaded * sizeof(TraceNode *));
-	reached = MemoryContextAllocZero(walk.cxt, nloaded * sizeof(bool));
+	members = MemoryContextAlloc(walk->cxt, nloaded * sizeof(TraceNode *));
+	reached = MemoryContextAllocZero(walk->cxt, nloaded * sizeof(bool));
 	reached[first->index] = true;
 	members[nmembers++] = first;
 	for (int m = 0; m < nmembers; m++)
@@ -558,25 +556,25 @@ candystore_trace(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (!node->found)
 			continue;
-		for (int k = walk.child_start[node->index]; k < walk.child_start[node->index + 1]; k++)
+		for (int k = walk->child_start[node->index]; k < walk->child_start[node->index + 1]; k++)
 		{
-			int			c = walk.child_list[k];
+			int			c = walk->child_list[k];
 
 			if (!reached[c])
 			{
 				reached[c] = true;
-				members[nmembers++] = walk.nodes[c];
+				members[nmembers++] = walk->nodes[c];
 			}
 		}
 		for (int j = 0; j < node->nparents; j++)
 		{
 			bool		is_new;
-			TraceNode  *p = walk_node(&walk, &node->parents[j], &is_new);
+			TraceNode  *p = walk_node(walk, &node->parents[j], &is_new);
 
 			if (is_new)
 			{
 				/* not stored: a missing parent */
-				members = repalloc(members, (nloaded + walk.nnodes) * sizeof(TraceNode *));
+				members = repalloc(members, (nloaded + walk->nnodes) * sizeof(TraceNode *));
 				members[nmembers++] = p;
 			}
 			else if (p->index < nloaded && !reached[p->index])
@@ -588,11 +586,11 @@ candystore_trace(PG_FUNCTION_ARGS)
 	}
 
 	/* Missing parents lead to their children too. */
-	if (walk.nnodes > nloaded)
-		build_children(&walk);
+	if (walk->nnodes > nloaded)
+		build_children(walk);
 
 	/* Breadth-first from all roots at once; the queue holds node indexes. */
-	queue = MemoryContextAlloc(walk.cxt, nmembers * sizeof(int));
+	queue = MemoryContextAlloc(walk->cxt, nmembers * sizeof(int));
 	for (int i = 0; i < nmembers; i++)
 	{
 		TraceNode  *node = members[i];
@@ -608,12 +606,12 @@ candystore_trace(PG_FUNCTION_ARGS)
 	{
 		while (head < tail)
 		{
-			TraceNode  *node = walk.nodes[queue[head++]];
+			TraceNode  *node = walk->nodes[queue[head++]];
 
 			CHECK_FOR_INTERRUPTS();
-			for (int k = walk.child_start[node->index]; k < walk.child_start[node->index + 1]; k++)
+			for (int k = walk->child_start[node->index]; k < walk->child_start[node->index + 1]; k++)
 			{
-				TraceNode  *child = walk.nodes[walk.child_list[k]];
+				TraceNode  *child = walk->nodes[walk->child_list[k]];
 
 				/* loaded events of other graphs may share a missing parent */
 				if (child->depth < 0 && reached[child->index])
@@ -637,8 +635,47 @@ candystore_trace(PG_FUNCTION_ARGS)
 			queue[tail++] = earliest->index;
 		}
 	}
+}
 
+/* trace(): the rows of the connected graph around an event. */
+Datum
+candystore_trace(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *start = PG_GETARG_UUID_P(0);
+	Walk		walk;
+	TraceNode  *first;
+
+	first = walk_begin(fcinfo, &walk, start);
+	if (first == NULL)
+		return (Datum) 0;
+	walk_connected(&walk, first);
 	emit(fcinfo, &walk, true);
 	MemoryContextDelete(walk.cxt);
 	return (Datum) 0;
+}
+
+bool
+trace_graph(const pg_uuid_t *start, TraceGraph *graph)
+{
+	Walk		walk;
+	TraceNode  *first;
+
+	walk_init(&walk);
+	first = walk_load(&walk, start);
+	if (first == NULL)
+	{
+		MemoryContextDelete(walk.cxt);
+		return false;
+	}
+	walk_connected(&walk, first);
+	graph->cxt = walk.cxt;
+	graph->nodes = walk.seen;
+	graph->rows = sorted_rows(&walk, true, &graph->nrows);
+	return true;
+}
+
+TraceNode *
+trace_graph_node(const TraceGraph *graph, const pg_uuid_t *id)
+{
+	return hash_search(graph->nodes, id, HASH_FIND, NULL);
 }

@@ -11,7 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
 our @EXPORT =
-  qw(start_broker stop_broker amqp_port rabbitmqctl queues_until amqp_publish build_amqp_tool node_with_worker);
+  qw(start_broker stop_broker broker_dir free_port amqp_port rabbitmqctl queues_until amqp_publish build_amqp_tool node_with_worker);
 
 my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
 # made on first use: PostgreSQL::Test::Utils sets up tempdir() at INIT time,
@@ -43,11 +43,36 @@ END
 }
 
 # Starts the broker (again, after stop_broker: on the same port); returns
-# its AMQP port.
+# its AMQP port.  EXTRA_CONF, when given, is added to its rabbitmq.conf
+# (and replaces what an earlier start added).
 sub start_broker
 {
+	my ($extra_conf) = @_;
+	if (defined $extra_conf)
+	{
+		mkdir(broker_dir());
+		open(my $fh, '>', broker_dir() . '/extra.conf') or die "cannot write extra.conf: $!";
+		print $fh $extra_conf;
+		close $fh;
+	}
 	rabbit('cs_rabbit_start');
 	return amqp_port();
+}
+
+# The broker's directory (its data, logs and extra.conf).
+sub broker_dir
+{
+	workdir();
+	return $rmq;
+}
+
+# A TCP port nothing listens on, for another listener of the broker.
+sub free_port
+{
+	my $port = `bash -c "source '$root/scripts/lib.sh' && cs_free_port"`;
+	chomp $port;
+	die "no free port" unless $port =~ /^\d+$/;
+	return $port;
 }
 
 sub stop_broker { rabbit('cs_rabbit_stop'); }

@@ -169,6 +169,8 @@ connect_one(AmqpLink *link, const char *url)
 	if (info.vhost[0] == '\0')
 		info.vhost = "/";
 
+	link->broker = psprintf("%s://%s:%d%s%s", info.ssl ? "amqps" : "amqp", info.host,
+							info.port, info.vhost[0] == '/' ? "" : "/", info.vhost);
 	conn = amqp_new_connection();
 	if (info.ssl)
 	{
@@ -176,29 +178,25 @@ connect_one(AmqpLink *link, const char *url)
 		if (sock == NULL)
 		{
 			amqp_destroy_connection(conn);
-			return psprintf("cannot create TLS socket");
+			return psprintf("%s: cannot create TLS socket", link->broker);
 		}
-		amqp_ssl_socket_set_verify_peer(sock, 1);
-		amqp_ssl_socket_set_verify_hostname(sock, 1);
-		if (worker_amqp_cacert[0] != '\0' &&
-			amqp_ssl_socket_set_cacert(sock, worker_amqp_cacert) != AMQP_STATUS_OK)
+		if ((err = amqp_tls_prepare(sock, info.host)) != NULL)
 		{
 			amqp_destroy_connection(conn);
-			return psprintf("cannot load CA certificate \"%s\"", worker_amqp_cacert);
+			return psprintf("%s: %s", link->broker, err);
 		}
 	}
 	else
 		sock = amqp_tcp_socket_new(conn);
 
-	link->broker = psprintf("%s://%s:%d%s%s", info.ssl ? "amqps" : "amqp", info.host,
-							info.port, info.vhost[0] == '/' ? "" : "/", info.vhost);
 	amqp_set_handshake_timeout(conn, &tv);
 	amqp_set_rpc_timeout(conn, &tv);
 	rc = amqp_socket_open_noblock(sock, info.host, info.port, &tv);
 	if (rc != AMQP_STATUS_OK)
 	{
+		err = info.ssl ? amqp_tls_failure(rc, info.host) : pstrdup(amqp_error_string2(rc));
 		amqp_destroy_connection(conn);
-		return psprintf("connecting to %s: %s", link->broker, amqp_error_string2(rc));
+		return psprintf("connecting to %s: %s", link->broker, err);
 	}
 	err = reply_error(amqp_login_with_properties(conn, info.vhost, 0, 131072, 60,
 												 &client_properties, AMQP_SASL_METHOD_PLAIN,

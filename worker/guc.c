@@ -70,9 +70,10 @@ worker_define_gucs(void)
 							   &worker_amqp_url, "amqp://guest:guest@localhost:5672/",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomStringVariable("candystore.amqp_cacert",
-							   "CA certificate file for amqps:// connections.",
-							   NULL, &worker_amqp_cacert, "",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   "CA certificate file (PEM) amqps:// brokers are verified against.",
+							   "Empty: the system's trusted CA certificates.",
+							   &worker_amqp_cacert, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomStringVariable("candystore.exchange",
 							   "Topic exchange the ingest queue is bound to.",
 							   NULL, &worker_exchange, "bloodbank.events.v1",

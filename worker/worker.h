@@ -5,6 +5,7 @@
  *	    guc.c        settings
  *	    stats.c      shared-memory counters and status, and the SQL views
  *	    amqp_link.c  broker connection, topology, reconnect
+ *	    amqp_tls.c   amqps://: the broker's certificate verified, failing closed
  *	    outcome.c    one batch: stored, duplicate or dead letter, in one txn
  *	    error_cause.c  whether an error is the message's or the environment's
  *	    durability.c the workers' synchronous_commit, pinned to at least on
@@ -120,6 +121,10 @@ extern bool amqp_link_ack_upto(AmqpLink *link, uint64 delivery_tag, char **error
 extern char *amqp_link_headers_json(amqp_basic_properties_t *props);
 extern bool amqp_link_exchange_exists(AmqpLink *link, const char *exchange, char **error);
 extern char *amqp_link_frame_error(AmqpLink *link, amqp_frame_t *frame);
+
+/* amqp_tls.c */
+extern char *amqp_tls_prepare(amqp_socket_t *sock, const char *host);
+extern char *amqp_tls_failure(int status, const char *host);
 
 /* outcome.c */
 typedef struct Delivery

@@ -205,3 +205,8 @@ COMMENT ON FUNCTION @extschema@.worker_status() IS
     'Each ingest worker, then the outbox publisher (kind ingest or publisher): state, broker, connected since, last error (and its SQLSTATE when the database raised it), and the synchronous_commit its transactions commit with.';
 REVOKE ALL ON FUNCTION @extschema@.worker_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.worker_status() TO candystore_reader;
+-- Hardening: trace_render walks the graph once (C, trace_render.c) ----------
+CREATE OR REPLACE FUNCTION @extschema@.trace_render(event_id uuid, format text DEFAULT 'tree') RETURNS text
+    AS 'MODULE_PATHNAME', 'candystore_trace_render'
+    LANGUAGE C STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
