@@ -34,6 +34,8 @@ REGRESS_OPTS = --inputdir=. --load-extension=candystore
 # for -Wextra, and our own code is held to it in full.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS   = -Wall -Wextra -Werror
+# the workers check that the SQL objects are this version (worker/extension_version.c)
+PG_CPPFLAGS += -DCANDYSTORE_VERSION='"$(EXTVERSION)"'
 # libidn2: IDNA2008 checks for the JSON Schema hostname formats.  OpenSSL:
 # the trust store and verification of amqps:// brokers (worker/amqp_tls.c).
 SHLIB_LINK  = -lrabbitmq -lidn2 -lssl -lcrypto

@@ -22,6 +22,8 @@
  *	      42P01, 42883, 42704, 3F000, 3D000          "extension missing"
  *	             (undefined table, function, object, schema, database:
  *	             candystore was dropped, or is being re-created)
+ *	      55V01  the extension is of another version  "extension not updated"
+ *	             than the library (extension_version.c)
  *	      25006  read_only_sql_transaction           "read-only"
  *	      57014  query_canceled (statement_timeout,   "canceled"
  *	             pg_cancel_backend)
@@ -69,6 +71,8 @@ error_cause(int sqlerrcode, const char **label)
 			 sqlerrcode == ERRCODE_INVALID_SCHEMA_NAME ||
 			 sqlerrcode == ERRCODE_INVALID_CATALOG_NAME)
 		what = "extension missing";
+	else if (sqlerrcode == ERRCODE_EXTENSION_NOT_UPDATED)
+		what = "extension not updated";
 	else if (sqlerrcode == ERRCODE_READ_ONLY_SQL_TRANSACTION)
 		what = "read-only";
 	else if (sqlerrcode == ERRCODE_QUERY_CANCELED)

@@ -18,8 +18,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/dbcommands.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -393,13 +391,11 @@ record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts,
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "candystore ingest batch");
 
-	/* a clear error, and no plans prepared, while candystore is not there */
-	if (!OidIsValid(get_extension_oid("candystore", true)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("extension \"candystore\" does not exist in database \"%s\"",
-						get_database_name(MyDatabaseId)),
-				 errhint("The ingest worker stores the batch once CREATE EXTENSION candystore is run.")));
+	/*
+	 * A clear error, and no plans prepared, while candystore is not there or
+	 * is not yet updated to this library's version.
+	 */
+	worker_require_extension("ingest worker");
 
 	if (!isolate)
 		process_all(batch, n, counts);

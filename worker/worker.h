@@ -8,6 +8,7 @@
  *	    amqp_tls.c   amqps://: the broker's certificate verified, failing closed
  *	    outcome.c    one batch: stored, duplicate or dead letter, in one txn
  *	    error_cause.c  whether an error is the message's or the environment's
+ *	    extension_version.c  whether the SQL objects are the library's version
  *	    durability.c the workers' synchronous_commit, pinned to at least on
  *	    ingest.c     registration and the consume loop with batching
  *	    process_memory.c  malloc settings for the workers' batch memory
@@ -152,6 +153,11 @@ typedef struct BatchFault
 } BatchFault;
 
 extern bool outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault);
+
+/* extension_version.c */
+/* candystore's SQLSTATE for "the extension is not at the library's version" */
+#define ERRCODE_EXTENSION_NOT_UPDATED MAKE_SQLSTATE('5','5','V','0','1')
+extern void worker_require_extension(const char *who);
 
 /* error_cause.c */
 typedef enum ErrorCause
