@@ -6,6 +6,8 @@
  *	    stats.c      shared-memory counters and status, and the SQL views
  *	    amqp_link.c  broker connection, topology, reconnect
  *	    outcome.c    one batch: stored, duplicate or dead letter, in one txn
+ *	    amqp_headers.c  headers and properties as JSON, invalid text escaped
+ *	    message_identity.c  the event id of a body that is not an event
  *	    ingest.c     registration and the consume loop with batching
  *	    process_memory.c  malloc settings for the workers' batch memory
  *	  and the outbox publisher, which sends committed outbox rows:
@@ -52,6 +54,7 @@ extern int	worker_outbox_poll_ms;
 extern int	worker_outbox_retry_max_ms;
 extern int	worker_outbox_confirm_timeout_ms;
 extern int	worker_outbox_test_mark_delay_ms;
+extern int	worker_max_message_bytes;
 
 /* process_memory.c */
 extern void worker_keep_freed_memory(void);
@@ -125,9 +128,16 @@ typedef struct Delivery
 	char	   *body;			/* NUL-terminated copy */
 	size_t		body_len;
 	char	   *headers_json;	/* message headers as JSON text, or NULL */
+	/* what identifies the message and what to record with a dead letter */
+	bool		routing_key_valid;	/* else routing_key is its escaped form */
+	char	   *properties_json;	/* exchange and properties as JSON text */
+	char	   *message_id;		/* the message_id property (escaped), or NULL */
 } Delivery;
 
 extern void outcome_record_batch(Delivery *batch, int n);
+
+/* message_identity.c */
+extern char *message_event_id(char *body, size_t len);
 
 /* publisher_batch.c */
 typedef enum OutboxRowOutcome

@@ -10,3 +10,11 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.schema_resources', 'WHER
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump(
     pg_catalog.pg_get_serial_sequence('@extschema@.dead_letters', 'id'), '');
+
+-- Hardening: every message gets a recorded outcome --------------------------
+-- Dead letters keep the message's properties and event id, by which a
+-- redelivery is recognised; one without either is recorded again, flagged.
+ALTER TABLE @extschema@.dead_letters
+    ADD COLUMN properties jsonb,
+    ADD COLUMN event_id text,
+    ADD COLUMN possible_redelivery boolean NOT NULL DEFAULT false;
