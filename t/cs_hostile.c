@@ -339,6 +339,32 @@ main(int argc, char **argv)
 	p._flags |= AMQP_BASIC_HEADERS_FLAG;
 	p.headers = every_type_headers(1, 100);
 	valid_event("valid, invalid text in every property and header", &p, rk);
+	/* at the nesting limit (1000 levels, the envelope's own included): stored; one more: not */
+	for (int depth = 1000; depth <= 1001; depth++)
+	{
+		char	   *deep = malloc(4096);
+		char	   *at;
+
+		NEXT();
+		len = envelope(body, sizeof(body), event_id);
+		at = strstr(body, "\"payload\":") + 10;
+		memcpy(deep, body, at - body);
+		len = at - body;
+		/* the payload must be an object: {"d": [[...]]} */
+		memcpy(deep + len, "{\"d\":", 5);
+		len += 5;
+		for (int i = 2; i < depth; i++)
+			deep[len++] = '[';
+		for (int i = 2; i < depth; i++)
+			deep[len++] = ']';
+		deep[len++] = '}';
+		deep[len++] = '}';
+		if (depth == 1000)
+			publish("stored", "-", "valid, nested 1000 levels", rk, &p, deep, len, event_id);
+		else
+			publish("dead", "54001", "nested 1001 levels", rk, &p, deep, len, NULL);
+		free(deep);
+	}
 	/* the same bytes twice, no identity: two messages, two dead letters */
 	for (int i = 0; i < 2; i++)
 	{
