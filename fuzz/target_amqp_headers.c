@@ -6,7 +6,8 @@
  *	  The input is a header table as it travels on the wire (its entries;
  *	  the length prefix is added here) and is decoded by rabbitmq-c's own
  *	  decoder, as the worker receives it; the same bytes, split at NULs, are
- *	  also the exchange and every text property.  Oracle: whatever rabbitmq-c
+ *	  also the exchange and every text property (rendered as they are and
+ *	  from the copy the worker keeps of them).  Oracle: whatever rabbitmq-c
  *	  decodes, the JSON written is valid in the database encoding, jsonb_in
  *	  accepts it, and the worker's own parse (jsonb_from_text) builds the
  *	  same jsonb; text kept as it was is valid, escaped text says so.
@@ -33,6 +34,8 @@ extern int	amqp_decode_table(amqp_bytes_t encoded, amqp_pool_t *pool, amqp_table
 
 static char *(*headers_json) (const amqp_table_t *headers);
 static char *(*properties_json) (const amqp_basic_properties_t *props, amqp_bytes_t exchange);
+static void (*properties_copy) (amqp_basic_properties_t *dst, amqp_bytes_t *dst_exchange,
+								const amqp_basic_properties_t *src, amqp_bytes_t exchange);
 static char *(*escaped_text) (const void *bytes, size_t len, bool *valid);
 static bool (*text_valid) (const void *bytes, size_t len);
 static Jsonb *(*from_text) (char *json, int len, JsonbTextError *error);
@@ -42,6 +45,7 @@ init(void)
 {
 	headers_json = fuzz_engine_symbol("amqp_headers_json");
 	properties_json = fuzz_engine_symbol("amqp_properties_json");
+	properties_copy = fuzz_engine_symbol("amqp_properties_copy");
 	escaped_text = fuzz_engine_symbol("amqp_text");
 	text_valid = fuzz_engine_symbol("amqp_text_valid");
 	from_text = fuzz_engine_symbol("jsonb_from_text");
@@ -116,6 +120,9 @@ run(const uint8_t *data, size_t size)
 	amqp_pool_t pool;
 	amqp_table_t table;
 	amqp_basic_properties_t props;
+	amqp_basic_properties_t copy;
+	amqp_bytes_t copy_exchange;
+	char	   *json;
 	amqp_bytes_t pieces[13];
 	uint8_t    *encoded = palloc(size + 4);
 	size_t		offset = 0;
@@ -172,7 +179,12 @@ run(const uint8_t *data, size_t size)
 	props.delivery_mode = size > 0 ? data[0] : 0;
 	props.priority = size > 1 ? data[1] : 0;
 	props.timestamp = UINT64_MAX - size;
-	check_json("properties", properties_json(&props, pieces[0]));
+	json = properties_json(&props, pieces[0]);
+	check_json("properties", json);
+	/* the worker keeps a copy, and renders it only for a dead letter */
+	properties_copy(&copy, &copy_exchange, &props, pieces[0]);
+	if (strcmp(properties_json(&copy, copy_exchange), json) != 0)
+		fuzz_finding("the properties' copy renders differently");
 }
 
 const FuzzTarget fuzz_target_amqp_headers = {"amqp_headers", init, run};

@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
@@ -242,6 +243,60 @@ append_number_property(StringInfo buf, const char *name, amqp_flags_t flags, amq
 		appendStringInfoChar(buf, ',');
 	escape_json(buf, name);
 	appendStringInfo(buf, ":" UINT64_FORMAT, value);
+}
+
+/* the text properties, by offset in amqp_basic_properties_t, with their flags */
+static const struct
+{
+	size_t		offset;
+	amqp_flags_t flag;
+}			text_properties[] = {
+	{offsetof(amqp_basic_properties_t, content_type), AMQP_BASIC_CONTENT_TYPE_FLAG},
+	{offsetof(amqp_basic_properties_t, content_encoding), AMQP_BASIC_CONTENT_ENCODING_FLAG},
+	{offsetof(amqp_basic_properties_t, correlation_id), AMQP_BASIC_CORRELATION_ID_FLAG},
+	{offsetof(amqp_basic_properties_t, reply_to), AMQP_BASIC_REPLY_TO_FLAG},
+	{offsetof(amqp_basic_properties_t, expiration), AMQP_BASIC_EXPIRATION_FLAG},
+	{offsetof(amqp_basic_properties_t, message_id), AMQP_BASIC_MESSAGE_ID_FLAG},
+	{offsetof(amqp_basic_properties_t, type), AMQP_BASIC_TYPE_FLAG},
+	{offsetof(amqp_basic_properties_t, user_id), AMQP_BASIC_USER_ID_FLAG},
+	{offsetof(amqp_basic_properties_t, app_id), AMQP_BASIC_APP_ID_FLAG},
+	{offsetof(amqp_basic_properties_t, cluster_id), AMQP_BASIC_CLUSTER_ID_FLAG},
+};
+
+#define PROPERTY(props, i) ((amqp_bytes_t *) ((char *) (props) + text_properties[i].offset))
+
+void
+amqp_properties_copy(amqp_basic_properties_t *dst, amqp_bytes_t *dst_exchange,
+					 const amqp_basic_properties_t *src, amqp_bytes_t exchange)
+{
+	size_t		total = exchange.len;
+	char	   *block;
+
+	*dst = *src;
+	dst->_flags &= ~AMQP_BASIC_HEADERS_FLAG;
+	dst->headers = amqp_empty_table;
+	for (size_t i = 0; i < lengthof(text_properties); i++)
+		if (src->_flags & text_properties[i].flag)
+			total += PROPERTY(src, i)->len;
+	block = palloc(Max(total, 1));
+	dst_exchange->len = exchange.len;
+	dst_exchange->bytes = block;
+	if (exchange.len > 0)
+		memcpy(block, exchange.bytes, exchange.len);
+	block += exchange.len;
+	for (size_t i = 0; i < lengthof(text_properties); i++)
+	{
+		amqp_bytes_t *from = PROPERTY(src, i);
+		amqp_bytes_t *to = PROPERTY(dst, i);
+
+		if (!(src->_flags & text_properties[i].flag))
+			continue;
+		to->len = from->len;
+		to->bytes = block;
+		if (from->len > 0)
+			memcpy(block, from->bytes, from->len);
+		block += from->len;
+	}
 }
 
 char *

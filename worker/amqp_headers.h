@@ -26,6 +26,13 @@ extern char *amqp_text(const void *bytes, size_t len, bool *valid);
 /* A header table as a JSON object. */
 extern char *amqp_headers_json(const amqp_table_t *headers);
 
+/*
+ * Copies the exchange and the basic properties but the headers (text
+ * fields in one palloc'd block, as received), for amqp_properties_json later.
+ */
+extern void amqp_properties_copy(amqp_basic_properties_t *dst, amqp_bytes_t *dst_exchange,
+								 const amqp_basic_properties_t *src, amqp_bytes_t exchange);
+
 /* The exchange and the basic properties present (not the headers), as a JSON object. */
 extern char *amqp_properties_json(const amqp_basic_properties_t *props, amqp_bytes_t exchange);
 

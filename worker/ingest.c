@@ -92,15 +92,8 @@ copy_delivery(Delivery *d, amqp_envelope_t *env)
 		memcpy(d->body, env->message.body.bytes, d->body_len);
 	d->body[d->body_len] = '\0';
 	d->headers_json = amqp_link_headers_json(props);
-	d->properties_json = amqp_properties_json(props, env->exchange);
-	if ((props->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && props->message_id.len > 0)
-	{
-		bool		valid;
-
-		d->message_id = amqp_text(props->message_id.bytes, props->message_id.len, &valid);
-	}
-	else
-		d->message_id = NULL;
+	/* the rest only a dead letter needs: copied, rendered then */
+	amqp_properties_copy(&d->properties, &d->exchange, props, env->exchange);
 }
 
 void

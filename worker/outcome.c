@@ -78,6 +78,7 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 	bytea	   *body;
 	size_t		keep = d->body_len;
 	char	   *event_id = NULL;
+	char	   *message_id = NULL;
 	int			rc;
 	bool		inserted;
 
@@ -111,6 +112,12 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 		memcpy(VARDATA(body), d->body, keep);
 	if (read_body && amqp_text_valid(d->body, d->body_len))
 		event_id = message_event_id(d->body, d->body_len);
+	if ((d->properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) && d->properties.message_id.len > 0)
+	{
+		bool		valid;
+
+		message_id = amqp_text(d->properties.message_id.bytes, d->properties.message_id.len, &valid);
+	}
 
 	values[0] = CStringGetTextDatum(reason);
 	values[1] = CStringGetTextDatum(sqlstate);
@@ -118,9 +125,9 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 	values[3] = jsonb_or_null(d->headers_json, &nulls[3]);
 	values[4] = PointerGetDatum(body);
 	values[5] = BoolGetDatum(d->redelivered);
-	values[6] = jsonb_or_null(d->properties_json, &nulls[6]);
+	values[6] = jsonb_or_null(amqp_properties_json(&d->properties, d->exchange), &nulls[6]);
 	values[7] = text_or_null(event_id, &nulls[7]);
-	values[8] = text_or_null(d->message_id, &nulls[8]);
+	values[8] = text_or_null(message_id, &nulls[8]);
 	rc = SPI_execute_plan(dead_letter_plan, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting into candystore.dead_letters failed: %s",

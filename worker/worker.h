@@ -130,8 +130,8 @@ typedef struct Delivery
 	char	   *headers_json;	/* message headers as JSON text, or NULL */
 	/* what identifies the message and what to record with a dead letter */
 	bool		routing_key_valid;	/* else routing_key is its escaped form */
-	char	   *properties_json;	/* exchange and properties as JSON text */
-	char	   *message_id;		/* the message_id property (escaped), or NULL */
+	amqp_bytes_t exchange;		/* copies, rendered only for a dead letter */
+	amqp_basic_properties_t properties; /* (all but the headers) */
 } Delivery;
 
 extern void outcome_record_batch(Delivery *batch, int n);
