@@ -72,7 +72,7 @@ static bool
 dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_body)
 {
 	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BOOLOID,
-	JSONBOID, TEXTOID, TEXTOID};
+							JSONBOID, TEXTOID, TEXTOID};
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bytea	   *body;
