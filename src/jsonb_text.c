@@ -231,8 +231,8 @@ parse_container(Parser *p, bool object)
 	JsonParseErrorType rc;
 
 	/*
-	 * Deeper than jsonb_in could go with the default max_stack_depth is
-	 * refused here, before the stack runs out: a value, not an ERROR.
+	 * Nesting is bounded here, before recursing: deeper is a value, not an
+	 * ERROR, and the recursion never needs more stack than the limit's.
 	 */
 	if (unlikely(++p->depth > JSONB_TEXT_MAX_DEPTH))
 		return limit_exceeded(p, ERRCODE_STATEMENT_TOO_COMPLEX,
