@@ -55,7 +55,8 @@ typedef int (*RunDriver) (int *argc, char ***argv,
 						  int (*callback) (const uint8_t *data, size_t size));
 
 static const FuzzTarget *const targets[] = {
-	&fuzz_target_jsonschema, &fuzz_target_envelope, &fuzz_target_patterns, &fuzz_target_jsonb_text, NULL
+	&fuzz_target_jsonschema, &fuzz_target_envelope, &fuzz_target_patterns, &fuzz_target_jsonb_text,
+	&fuzz_target_amqp_headers, NULL
 };
 
 static const FuzzTarget *target;

@@ -27,6 +27,7 @@ extern const FuzzTarget fuzz_target_jsonschema;
 extern const FuzzTarget fuzz_target_envelope;
 extern const FuzzTarget fuzz_target_patterns;
 extern const FuzzTarget fuzz_target_jsonb_text;
+extern const FuzzTarget fuzz_target_amqp_headers;
 
 /* An entry point of candystore.so, by symbol name. */
 extern void *fuzz_engine_symbol(const char *name);

@@ -15,6 +15,12 @@
  *	  duplicate keys kept).  fuzz/target_jsonb_text.c checks, against
  *	  jsonb_in() itself, that both accept the same texts and build the same
  *	  bytes.
+ *
+ *	  It never throws for what a message can hold beyond jsonb's limits:
+ *	  nesting deeper than JSONB_TEXT_MAX_DEPTH (checked before recursing,
+ *	  so the stack is never the limit) and a string longer than jsonb can
+ *	  hold are reported as values, with the SQLSTATEs jsonb_in's errors
+ *	  carry (54001, 54000), like malformed JSON.
  */
 #include "postgres.h"
 
@@ -36,21 +42,33 @@ typedef struct Parser
 								 * error, if one did */
 	JsonbParseState *state;
 	JsonbValue *result;			/* what the last pushJsonbValue() returned */
+	int			depth;			/* containers open */
+	int			limit_sqlstate; /* a limit exceeded: its SQLSTATE, */
+	char	   *limit_message;	/* and why */
 } Parser;
+
+/* what parse_*() return when a limit is exceeded (p->limit_* say which) */
+#define JSON_LIMIT_EXCEEDED ((JsonParseErrorType) (JSON_UNICODE_LOW_SURROGATE + 100))
 
 static JsonParseErrorType parse_value(Parser *p);
 
-/* jsonb's limit on a string's length, as jsonb_in enforces it */
-static int
-checked_length(size_t len)
+static JsonParseErrorType
+limit_exceeded(Parser *p, int sqlstate, char *message)
 {
-	if (len > JENTRY_OFFLENMASK)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("string too long to represent as jsonb string"),
-				 errdetail("Due to an implementation restriction, jsonb strings cannot exceed %d bytes.",
-						   JENTRY_OFFLENMASK)));
-	return (int) len;
+	p->limit_sqlstate = sqlstate;
+	p->limit_message = message;
+	return JSON_LIMIT_EXCEEDED;
+}
+
+/* jsonb's limit on a string's length, as jsonb_in enforces it */
+static JsonParseErrorType
+check_length(Parser *p, size_t len)
+{
+	if (unlikely(len > JENTRY_OFFLENMASK))
+		return limit_exceeded(p, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+							  psprintf("string too long to represent as jsonb string: "
+									   "jsonb strings cannot exceed %d bytes", JENTRY_OFFLENMASK));
+	return JSON_SUCCESS;
 }
 
 /* The error pg_parse_json gives for an unexpected token in this place. */
@@ -107,21 +125,25 @@ expect(Parser *p, JsonTokenType token, JsonParseErrorType in_place)
 }
 
 /* The value of the current token, a string. */
-static void
+static JsonParseErrorType
 string_value(Parser *p, JsonbValue *v)
 {
+	size_t		len;
+
 	v->type = jbvString;
 	if (p->escaped != NULL)
 	{
 		v->val.string.val = p->escaped->data;
-		v->val.string.len = checked_length(p->escaped->len);
+		len = p->escaped->len;
 	}
 	else
 	{
 		/* the text itself, which the lexer found free of control characters */
 		v->val.string.val = p->lex->token_start + 1;
-		v->val.string.len = checked_length(p->lex->token_terminator - p->lex->token_start - 2);
+		len = p->lex->token_terminator - p->lex->token_start - 2;
 	}
+	v->val.string.len = (int) len;
+	return check_length(p, len);
 }
 
 /* A string, number, true, false or null, then past it. */
@@ -137,7 +159,8 @@ parse_scalar(Parser *p)
 	switch (type)
 	{
 		case JSON_TOKEN_STRING:
-			string_value(p, &v);
+			if ((rc = string_value(p, &v)) != JSON_SUCCESS)
+				return rc;
 			break;
 		case JSON_TOKEN_NUMBER:
 			number = pnstrdup(lex->token_start, lex->token_terminator - lex->token_start);
@@ -192,8 +215,8 @@ parse_member(Parser *p)
 
 	if (p->lex->token_type != JSON_TOKEN_STRING)
 		return unexpected(p->lex, JSON_EXPECTED_STRING);
-	string_value(p, &key);
-	if ((rc = next_token(p)) != JSON_SUCCESS ||
+	if ((rc = string_value(p, &key)) != JSON_SUCCESS ||
+		(rc = next_token(p)) != JSON_SUCCESS ||
 		(rc = expect(p, JSON_TOKEN_COLON, JSON_EXPECTED_COLON)) != JSON_SUCCESS)
 		return rc;
 	pushJsonbValue(&p->state, WJB_KEY, &key);
@@ -208,7 +231,14 @@ parse_container(Parser *p, bool object)
 	JsonTokenType end = object ? JSON_TOKEN_OBJECT_END : JSON_TOKEN_ARRAY_END;
 	JsonParseErrorType rc;
 
-	check_stack_depth();
+	/*
+	 * Nesting is bounded here, before recursing: deeper is a value, not an
+	 * ERROR, and the recursion never needs more stack than the limit's.
+	 */
+	if (unlikely(++p->depth > JSONB_TEXT_MAX_DEPTH))
+		return limit_exceeded(p, ERRCODE_STATEMENT_TOO_COMPLEX,
+							  psprintf("JSON nested too deeply: more than %d levels of objects and arrays",
+									   JSONB_TEXT_MAX_DEPTH));
 	pushJsonbValue(&p->state, object ? WJB_BEGIN_OBJECT : WJB_BEGIN_ARRAY, NULL);
 	if ((rc = next_token(p)) != JSON_SUCCESS)	/* past '{' or '[' */
 		return rc;
@@ -231,6 +261,7 @@ parse_container(Parser *p, bool object)
 	if ((rc = expect(p, end, object ? JSON_EXPECTED_OBJECT_NEXT : JSON_EXPECTED_ARRAY_NEXT)) != JSON_SUCCESS)
 		return rc;
 	p->result = pushJsonbValue(&p->state, object ? WJB_END_OBJECT : WJB_END_ARRAY, NULL);
+	p->depth--;
 	return JSON_SUCCESS;
 }
 
@@ -260,6 +291,12 @@ jsonb_from_text(char *json, int len, JsonbTextError *error)
 		rc = parse_value(&p);
 	if (rc == JSON_SUCCESS)
 		rc = expect(&p, JSON_TOKEN_END, JSON_EXPECTED_END);
+	if (rc == JSON_LIMIT_EXCEEDED)
+	{
+		error->sqlstate = p.limit_sqlstate;
+		error->message = p.limit_message;
+		return NULL;
+	}
 	if (rc != JSON_SUCCESS)
 	{
 		/* the SQLSTATEs and words jsonb_in's errors carry */

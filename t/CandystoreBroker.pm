@@ -90,15 +90,16 @@ sub rabbitmqctl
 	return scalar `bash -c "source '$root/scripts/lib.sh' && cs_rabbitmqctl '$rmq' $args"`;
 }
 
-# Lists the queues (name, messages) until the list matches $re, at most
-# $tries times 0.2 s; returns the last list.
+# Lists the queues (name, then $columns: messages by default) until the
+# list matches $re, at most $tries times 0.2 s; returns the last list.
 sub queues_until
 {
-	my ($re, $tries) = @_;
+	my ($re, $tries, $columns) = @_;
+	$columns //= 'messages';
 	my $queues = '';
 	for (1 .. $tries)
 	{
-		$queues = rabbitmqctl('list_queues name messages --no-table-headers');
+		$queues = rabbitmqctl("list_queues name $columns --no-table-headers");
 		last if $queues =~ $re;
 		sleep 0.2;
 	}

@@ -15,10 +15,9 @@
 
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
-#include "mb/pg_wchar.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
 
+#include "amqp_headers.h"
 #include "worker.h"
 
 #define AMQP_CHANNEL 1
@@ -354,102 +353,11 @@ amqp_link_frame_error(AmqpLink *link, amqp_frame_t *frame)
 	return NULL;
 }
 
-static void
-append_field_json(StringInfo buf, amqp_field_value_t *v);
-
-static void
-append_bytes_json(StringInfo buf, amqp_bytes_t b)
-{
-	char	   *s = pnstrdup(b.bytes, b.len);
-
-	/* headers come from any publisher: invalid text becomes null */
-	if (strlen(s) != b.len || !pg_verify_mbstr(GetDatabaseEncoding(), s, b.len, true))
-		appendStringInfoString(buf, "null");
-	else
-		escape_json(buf, s);
-}
-
-static void
-append_table_json(StringInfo buf, amqp_table_t *t)
-{
-	appendStringInfoChar(buf, '{');
-	for (int i = 0; i < t->num_entries; i++)
-	{
-		if (i > 0)
-			appendStringInfoChar(buf, ',');
-		append_bytes_json(buf, t->entries[i].key);
-		appendStringInfoChar(buf, ':');
-		append_field_json(buf, &t->entries[i].value);
-	}
-	appendStringInfoChar(buf, '}');
-}
-
-static void
-append_field_json(StringInfo buf, amqp_field_value_t *v)
-{
-	switch (v->kind)
-	{
-		case AMQP_FIELD_KIND_BOOLEAN:
-			appendStringInfoString(buf, v->value.boolean ? "true" : "false");
-			break;
-		case AMQP_FIELD_KIND_I8:
-			appendStringInfo(buf, "%d", v->value.i8);
-			break;
-		case AMQP_FIELD_KIND_U8:
-			appendStringInfo(buf, "%u", v->value.u8);
-			break;
-		case AMQP_FIELD_KIND_I16:
-			appendStringInfo(buf, "%d", v->value.i16);
-			break;
-		case AMQP_FIELD_KIND_U16:
-			appendStringInfo(buf, "%u", v->value.u16);
-			break;
-		case AMQP_FIELD_KIND_I32:
-			appendStringInfo(buf, "%d", v->value.i32);
-			break;
-		case AMQP_FIELD_KIND_U32:
-			appendStringInfo(buf, "%u", v->value.u32);
-			break;
-		case AMQP_FIELD_KIND_I64:
-			appendStringInfo(buf, INT64_FORMAT, v->value.i64);
-			break;
-		case AMQP_FIELD_KIND_U64:
-		case AMQP_FIELD_KIND_TIMESTAMP:
-			appendStringInfo(buf, UINT64_FORMAT, v->value.u64);
-			break;
-		case AMQP_FIELD_KIND_UTF8:
-		case AMQP_FIELD_KIND_BYTES:
-			append_bytes_json(buf, v->value.bytes);
-			break;
-		case AMQP_FIELD_KIND_TABLE:
-			append_table_json(buf, &v->value.table);
-			break;
-		case AMQP_FIELD_KIND_ARRAY:
-			appendStringInfoChar(buf, '[');
-			for (int i = 0; i < v->value.array.num_entries; i++)
-			{
-				if (i > 0)
-					appendStringInfoChar(buf, ',');
-				append_field_json(buf, &v->value.array.entries[i]);
-			}
-			appendStringInfoChar(buf, ']');
-			break;
-		default:
-			/* floats and decimals: not used by Bloodbank; kept as null */
-			appendStringInfoString(buf, "null");
-			break;
-	}
-}
-
 /* The message's headers as JSON text, or NULL when it has none. */
 char *
 amqp_link_headers_json(amqp_basic_properties_t *props)
 {
-	StringInfoData buf;
-
 	if (!(props->_flags & AMQP_BASIC_HEADERS_FLAG))
 		return NULL;
-	initStringInfo(&buf);
-	append_table_json(&buf, &props->headers);
-	return buf.data;
+	return amqp_headers_json(&props->headers);
 }

@@ -34,6 +34,7 @@ int			worker_outbox_retry_max_ms = 60000;
 int			worker_outbox_confirm_timeout_ms = 30000;
 int			worker_outbox_test_mark_delay_ms = 0;
 int			worker_max_message_failures = 5;
+int			worker_max_message_bytes = 16 * 1024 * 1024;
 
 static const struct config_enum_entry queue_type_options[] = {
 	{"classic", QUEUE_TYPE_CLASSIC, false},
@@ -146,4 +147,16 @@ worker_define_gucs(void)
 							NULL, &worker_outbox_test_mark_delay_ms, 0, 0, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
 							NULL, NULL, NULL);
+
+	/*
+	 * What a message may hold.  Larger bodies are dead-lettered unparsed.
+	 * The cap keeps every body the worker parses inside jsonb's own limits
+	 * (256MB per container, MaxAllocSize while building it: a JSON text can
+	 * grow about 6 times as jsonb, and 32 bytes per element while parsed).
+	 * Superuser-only: a writer must not widen what the worker takes in.
+	 */
+	DefineCustomIntVariable("candystore.max_message_bytes",
+							"Largest message body the ingest worker parses; larger ones are dead-lettered (54000).",
+							NULL, &worker_max_message_bytes, 16 * 1024 * 1024, 1, 32 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE | GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 }

@@ -32,6 +32,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "amqp_headers.h"
 #include "worker.h"
 
 #define RECONNECT_MIN_MS 100
@@ -78,17 +79,28 @@ connection_settings(void)
 					worker_prefetch, worker_max_deliveries);
 }
 
+/*
+ * The delivery, copied out of rabbitmq-c's buffers.  Nothing here throws for
+ * what a publisher sent: text that is not valid is kept escaped (and
+ * check_message() dead-letters a message whose routing key is not valid);
+ * a body of any size is kept whole, for the dead letter.
+ */
 static void
 copy_delivery(Delivery *d, amqp_envelope_t *env)
 {
+	amqp_basic_properties_t *props = &env->message.properties;
+
 	d->delivery_tag = env->delivery_tag;
 	d->redelivered = env->redelivered;
-	d->routing_key = pnstrdup(env->routing_key.bytes, env->routing_key.len);
+	d->routing_key = amqp_text(env->routing_key.bytes, env->routing_key.len, &d->routing_key_valid);
 	d->body_len = env->message.body.len;
-	d->body = palloc(d->body_len + 1);
-	memcpy(d->body, env->message.body.bytes, d->body_len);
+	d->body = palloc_extended(d->body_len + 1, MCXT_ALLOC_HUGE);
+	if (d->body_len > 0)
+		memcpy(d->body, env->message.body.bytes, d->body_len);
 	d->body[d->body_len] = '\0';
-	d->headers_json = amqp_link_headers_json(&env->message.properties);
+	d->headers_json = amqp_link_headers_json(props);
+	/* the rest only a dead letter needs: copied, rendered then */
+	amqp_properties_copy(&d->properties, &d->exchange, props, env->exchange);
 }
 
 /* The deliveries in hand, not yet acked. */

@@ -28,6 +28,7 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "amqp_headers.h"
 #include "envelope.h"
 #include "jsonb_text.h"
 #include "store.h"
@@ -42,46 +43,95 @@ typedef struct BatchCounts
 
 static SPIPlanPtr dead_letter_plan = NULL;
 
-static bool
-dead_letter(Delivery *d, const char *reason, const char *sqlstate)
+/* text, or NULL when absent */
+static Datum
+text_or_null(const char *s, char *null)
 {
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BOOLOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	*null = s == NULL ? 'n' : ' ';
+	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
+}
+
+/* JSON text the worker wrote (amqp_headers.c) as jsonb, or NULL */
+static Datum
+jsonb_or_null(char *json, char *null)
+{
+	JsonbTextError err;
+	Jsonb	   *jb = json == NULL ? NULL : jsonb_from_text(json, strlen(json), &err);
+
+	*null = jb == NULL ? 'n' : ' ';
+	return PointerGetDatum(jb);
+}
+
+/*
+ * Records the message in candystore.dead_letters, unless it is a redelivery
+ * of one recorded already; returns whether it inserted a row.  A redelivery
+ * is recognised by the message's identity: its message_id property or, when
+ * it has none, the event id its body carries (read only if read_body, as far
+ * as the body can be read), with the same body and routing key.  A message
+ * with no identity is recorded again, flagged as a possible redelivery when
+ * the broker says it was delivered before and an identical letter exists:
+ * two publishes of the same bytes are two messages.
+ */
+static bool
+dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_body)
+{
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BOOLOID,
+							JSONBOID, TEXTOID, TEXTOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bytea	   *body;
+	size_t		keep = d->body_len;
+	char	   *event_id = NULL;
+	char	   *message_id = NULL;
 	int			rc;
 	bool		inserted;
 
 	SPI_connect();
 	if (dead_letter_plan == NULL)
 	{
-		/*
-		 * A redelivery of a message that was dead-lettered but not acked
-		 * (the worker or the broker went away in between) is not recorded
-		 * again.
-		 */
 		dead_letter_plan = SPI_prepare("INSERT INTO candystore.dead_letters"
-									   " (reason, sqlstate, routing_key, headers, body, redelivered)"
-									   " SELECT $1, $2, $3, $4, $5, $6"
-									   " WHERE NOT $6 OR NOT EXISTS (SELECT FROM candystore.dead_letters"
-									   "  WHERE body_digest = sha256($5) AND routing_key = $3)", 6, types);
+									   " (reason, sqlstate, routing_key, headers, body, redelivered,"
+									   "  properties, event_id, possible_redelivery)"
+									   " SELECT $1, $2, $3, $4, $5, $6, $7, $8,"
+									   "  $6 AND $9 IS NULL AND $8 IS NULL AND EXISTS (SELECT"
+									   "   FROM candystore.dead_letters e"
+									   "   WHERE e.body_digest = sha256($5) AND e.routing_key = $3)"
+									   " WHERE NOT $6 OR NOT EXISTS (SELECT FROM candystore.dead_letters e"
+									   "  WHERE e.body_digest = sha256($5) AND e.routing_key = $3"
+									   "   AND CASE WHEN $9 IS NOT NULL THEN e.properties->>'message_id' = $9"
+									   "            ELSE e.event_id = $8 END)", 9, types);
 		if (dead_letter_plan == NULL || SPI_keepplan(dead_letter_plan) != 0)
 			elog(ERROR, "could not prepare the dead-letter insert: %s",
 				 SPI_result_code_string(SPI_result));
 	}
-	body = (bytea *) palloc(VARHDRSZ + d->body_len);
-	SET_VARSIZE(body, VARHDRSZ + d->body_len);
-	memcpy(VARDATA(body), d->body, d->body_len);
+	/* bytea holds just under 1GB; RabbitMQ itself refuses more than 512MB */
+	if (keep > MaxAllocSize - VARHDRSZ)
+	{
+		keep = 0;
+		reason = psprintf("%s (body of %zu bytes not kept)", reason, d->body_len);
+	}
+	body = (bytea *) palloc_extended(VARHDRSZ + keep, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(body, VARHDRSZ + keep);
+	if (keep > 0)
+		memcpy(VARDATA(body), d->body, keep);
+	if (read_body && amqp_text_valid(d->body, d->body_len))
+		event_id = message_event_id(d->body, d->body_len);
+	if ((d->properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) && d->properties.message_id.len > 0)
+	{
+		bool		valid;
+
+		message_id = amqp_text(d->properties.message_id.bytes, d->properties.message_id.len, &valid);
+	}
 
 	values[0] = CStringGetTextDatum(reason);
 	values[1] = CStringGetTextDatum(sqlstate);
 	values[2] = CStringGetTextDatum(d->routing_key);
-	if (d->headers_json != NULL)
-		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(d->headers_json));
-	else
-		nulls[3] = 'n';
+	values[3] = jsonb_or_null(d->headers_json, &nulls[3]);
 	values[4] = PointerGetDatum(body);
 	values[5] = BoolGetDatum(d->redelivered);
+	values[6] = jsonb_or_null(amqp_properties_json(&d->properties, d->exchange), &nulls[6]);
+	values[7] = text_or_null(event_id, &nulls[7]);
+	values[8] = text_or_null(message_id, &nulls[8]);
 	rc = SPI_execute_plan(dead_letter_plan, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting into candystore.dead_letters failed: %s",
@@ -111,21 +161,35 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 	EnvelopeError eerr;
 	Jsonb	   *jb;
 
+	if (d->body_len > (size_t) worker_max_message_bytes)
+	{
+		count_dead_letter(counts,
+						  dead_letter(d, psprintf("message body of %zu bytes is larger than candystore.max_message_bytes (%d bytes)",
+												  d->body_len, worker_max_message_bytes), "54000", false));
+		return NULL;
+	}
+	if (!d->routing_key_valid)
+	{
+		/* event_log could hold it, but no dump of it could be restored */
+		count_dead_letter(counts, dead_letter(d, "routing key is not valid UTF-8 in the database encoding (kept escaped)",
+											  "22021", true));
+		return NULL;
+	}
 	if (strlen(d->body) != d->body_len ||
 		!pg_verify_mbstr(GetDatabaseEncoding(), d->body, d->body_len, true))
 	{
-		count_dead_letter(counts, dead_letter(d, "message body is not valid text in the database encoding", "22021"));
+		count_dead_letter(counts, dead_letter(d, "message body is not valid text in the database encoding", "22021", false));
 		return NULL;
 	}
 	jb = jsonb_from_text(d->body, d->body_len, &jerr);
 	if (jb == NULL)
 	{
-		count_dead_letter(counts, dead_letter(d, jerr.message, unpack_sql_state(jerr.sqlstate)));
+		count_dead_letter(counts, dead_letter(d, jerr.message, unpack_sql_state(jerr.sqlstate), true));
 		return NULL;
 	}
 	if (!envelope_parse(jb, parsed, &eerr))
 	{
-		count_dead_letter(counts, dead_letter(d, envelope_error_text(&eerr), unpack_sql_state(eerr.sqlstate)));
+		count_dead_letter(counts, dead_letter(d, envelope_error_text(&eerr), unpack_sql_state(eerr.sqlstate), true));
 		return NULL;
 	}
 	return jb;
@@ -275,7 +339,7 @@ process_one_isolated(Delivery *d, BatchCounts *counts)
 		return true;
 	if (caused_by_message(edata))
 	{
-		count_dead_letter(counts, dead_letter(d, error_text(edata), unpack_sql_state(edata->sqlerrcode)));
+		count_dead_letter(counts, dead_letter(d, error_text(edata), unpack_sql_state(edata->sqlerrcode), true));
 		return true;
 	}
 	/* kept with the delivery, for the dead letter should it be capped */
@@ -298,7 +362,7 @@ dead_letter_capped(Delivery *d, BatchCounts *counts)
 			(errmsg("candystore ingest worker dead-letters a message of routing key \"%s\" that failed %d times",
 					d->routing_key, d->failures),
 			 errdetail("SQLSTATE %s: %s", unpack_sql_state(d->last_sqlerrcode), d->last_error)));
-	count_dead_letter(counts, dead_letter(d, reason, unpack_sql_state(d->last_sqlerrcode)));
+	count_dead_letter(counts, dead_letter(d, reason, unpack_sql_state(d->last_sqlerrcode), true));
 }
 
 /*

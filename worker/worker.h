@@ -10,6 +10,8 @@
  *	    error_cause.c  whether an error is the message's or the environment's
  *	    extension_version.c  whether the SQL objects are the library's version
  *	    durability.c the workers' synchronous_commit, pinned to at least on
+ *	    amqp_headers.c  headers and properties as JSON, invalid text escaped
+ *	    message_identity.c  the event id of a body that is not an event
  *	    ingest.c     registration and the consume loop with batching
  *	    process_memory.c  malloc settings for the workers' batch memory
  *	  and the outbox publisher, which sends committed outbox rows:
@@ -57,6 +59,7 @@ extern int	worker_outbox_retry_max_ms;
 extern int	worker_outbox_confirm_timeout_ms;
 extern int	worker_outbox_test_mark_delay_ms;
 extern int	worker_max_message_failures;
+extern int	worker_max_message_bytes;
 
 /* process_memory.c */
 extern void worker_keep_freed_memory(void);
@@ -141,6 +144,10 @@ typedef struct Delivery
 	bool		suspect;		/* it failed the last try: tried last */
 	int			last_sqlerrcode;	/* its last failure */
 	char	   *last_error;
+	/* what identifies the message and what to record with a dead letter */
+	bool		routing_key_valid;	/* else routing_key is its escaped form */
+	amqp_bytes_t exchange;		/* copies, rendered only for a dead letter */
+	amqp_basic_properties_t properties; /* (all but the headers) */
 } Delivery;
 
 /* Why a batch could not be recorded (nothing of it committed). */
@@ -170,6 +177,9 @@ extern ErrorCause error_cause(int sqlerrcode, const char **label);
 
 /* durability.c */
 extern void worker_pin_durability(int slot);
+
+/* message_identity.c */
+extern char *message_event_id(char *body, size_t len);
 
 /* publisher_batch.c */
 typedef enum OutboxRowOutcome

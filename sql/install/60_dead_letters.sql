@@ -15,12 +15,21 @@ CREATE TABLE @extschema@.dead_letters (
     -- (or found it stored) and at which position
     redrive_attempts integer NOT NULL DEFAULT 0,
     redriven_at  timestamptz,
-    position     bigint
+    position     bigint,
+    -- the exchange and AMQP properties (message_id, content_type, ...) as
+    -- received, text that is not valid escaped (\xNN, \\)
+    properties   jsonb,
+    -- the event id the body carries, as far as it could be read
+    event_id     text,
+    -- redelivered, without a message_id or event id to tell it from an
+    -- identical letter recorded before: maybe the same message again
+    possible_redelivery boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE @extschema@.dead_letters IS
     'Messages the ingest worker could not store, with why, exactly as received.  Fix the cause, then candystore.redrive_dead_letters() stores those that now pass.';
 CREATE INDEX dead_letters_received_at ON @extschema@.dead_letters (received_at);
--- a redelivered message already dead-lettered is not recorded twice
+-- a redelivered message already dead-lettered (same identity, body and
+-- routing key) is not recorded twice
 CREATE INDEX dead_letters_body_digest ON @extschema@.dead_letters (body_digest);
 CREATE INDEX dead_letters_redriven_at ON @extschema@.dead_letters (redriven_at) WHERE redriven_at IS NOT NULL;
 REVOKE ALL ON @extschema@.dead_letters FROM PUBLIC;

@@ -210,3 +210,16 @@ CREATE OR REPLACE FUNCTION @extschema@.trace_render(event_id uuid, format text D
     AS 'MODULE_PATHNAME', 'candystore_trace_render'
     LANGUAGE C STABLE STRICT
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- Hardening: every message gets a recorded outcome --------------------------
+-- Dead letters keep the message's properties and event id, by which a
+-- redelivery is recognised; one without either is recorded again, flagged.
+-- (possible_redelivery gets its default after it is added, and its rows
+-- their value by an UPDATE: a default given in ADD COLUMN would be kept as
+-- a "missing value" no fresh install has.)
+ALTER TABLE @extschema@.dead_letters
+    ADD COLUMN properties jsonb,
+    ADD COLUMN event_id text,
+    ADD COLUMN possible_redelivery boolean;
+ALTER TABLE @extschema@.dead_letters ALTER COLUMN possible_redelivery SET DEFAULT false;
+UPDATE @extschema@.dead_letters SET possible_redelivery = false;
+ALTER TABLE @extschema@.dead_letters ALTER COLUMN possible_redelivery SET NOT NULL;
