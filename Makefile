@@ -33,8 +33,9 @@ REGRESS_OPTS = --inputdir=. --load-extension=candystore
 # for -Wextra, and our own code is held to it in full.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS   = -Wall -Wextra -Werror
-# libidn2: IDNA2008 checks for the JSON Schema hostname formats.
-SHLIB_LINK  = -lrabbitmq -lidn2
+# libidn2: IDNA2008 checks for the JSON Schema hostname formats; PCRE2:
+# the ECMA-262 patterns.
+SHLIB_LINK  = -lrabbitmq -lidn2 -lpcre2-8
 ifneq (,$(findstring clang,$(CC)))
 # pg_config records a gcc build: clang does not know some of its flags, nor
 # the gnu_printf format archetype PostgreSQL's printf attribute names.

@@ -13,6 +13,7 @@ CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MA
              "postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-pgtap"
              libipc-run-perl librabbitmq-dev rabbitmq-server amqp-tools
              python3 python3-jsonschema libidn2-dev
+             libpcre2-dev nodejs  # JSON Schema patterns; node: their differential test
              libclang-rt-dev llvm)  # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
 
 cs_log() { printf '==> %s\n' "$*" >&2; }
