@@ -33,7 +33,8 @@
 #define MATCH_NOTHING	"(?:(?!))"
 #define ANY_CHAR_RANGE	"\\x{0}-\\x{10ffff}"
 #define MAX_COUNT		65535	/* PCRE2's largest repetition count */
-#define CACHE_MAX		1024	/* compiled patterns kept per backend */
+#define CACHE_MAX		1024	/* compiled patterns kept per backend ... */
+#define CACHE_MAX_BYTES (8 * 1024 * 1024)	/* ... and their compiled size */
 #define HEAP_LIMIT_KB	(64 * 1024) /* backtracking memory of one match */
 #define JIT_STACK_MAX	(1024 * 1024)
 
@@ -160,7 +161,11 @@ next_cp(Ecma *e)
 	int			l = pg_utf_mblen(s);
 
 	if (e->pos + l > e->len)
-		l = e->len - e->pos;
+	{
+		/* a truncated sequence (never from jsonb): not a character */
+		e->pos = e->len;
+		return 0xfffd;
+	}
 	e->pos += l;
 	return utf8_to_unicode(s);
 }
@@ -980,6 +985,7 @@ static pcre2_match_context *mctx;
 static pcre2_match_data *mdata;
 static JsRegex *buckets[CACHE_BUCKETS];
 static int	cached = 0;
+static size_t cached_bytes = 0;
 static uint64 cache_generation = 1;
 
 /* PCRE2 allocates here, and gets NULL rather than an error when out of memory */
@@ -1050,7 +1056,7 @@ to_utf8(const char *s, int len, int *outlen)
  * pattern or PCRE2 cannot run it.  The code belongs to the caller.
  */
 static pcre2_code *
-compile_code(const char *pattern, int patlen, char **why, bool *jit)
+compile_code(const char *pattern, int patlen, char **why, bool want_jit, bool *jit)
 {
 	const char *reason = NULL;
 	int			where = 0;
@@ -1082,7 +1088,7 @@ compile_code(const char *pattern, int patlen, char **why, bool *jit)
 		return NULL;
 	}
 	/* no JIT (no executable memory, say): the interpreter matches alike */
-	*jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+	*jit = want_jit && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
 	return code;
 }
 
@@ -1102,6 +1108,7 @@ cache_flush(void)
 		}
 	}
 	cached = 0;
+	cached_bytes = 0;
 	cache_generation++;
 }
 
@@ -1117,19 +1124,20 @@ regex_get(const char *pattern, int patlen)
 	char	   *why = NULL;
 	bool		jit;
 	pcre2_code *code;
+	size_t		size;
 
 	regex_init();
 	for (r = buckets[h % CACHE_BUCKETS]; r; r = r->next)
 		if (r->hash == h && r->patlen == patlen && memcmp(r->pattern, pattern, patlen) == 0)
 			return r;
-	code = compile_code(pattern, patlen, &why, &jit);
+	code = compile_code(pattern, patlen, &why, true, &jit);
 	if (code == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
 				 errmsg("invalid JSON Schema pattern \"%.*s\"", patlen, pattern),
 				 errdetail("%s.", why),
 				 errhint("Patterns are ECMA-262 regular expressions with the \"u\" flag.")));
-	if (cached >= CACHE_MAX)
+	if (cached >= CACHE_MAX || cached_bytes >= CACHE_MAX_BYTES)
 		cache_flush();
 	r = MemoryContextAllocExtended(regex_cxt, sizeof(JsRegex), MCXT_ALLOC_NO_OOM);
 	if (r == NULL)
@@ -1153,6 +1161,8 @@ regex_get(const char *pattern, int patlen)
 	r->next = buckets[h % CACHE_BUCKETS];
 	buckets[h % CACHE_BUCKETS] = r;
 	cached++;
+	if (pcre2_pattern_info(code, PCRE2_INFO_SIZE, &size) == 0)
+		cached_bytes += size;
 	return r;
 }
 
@@ -1175,6 +1185,15 @@ regex_exec(const JsRegex *r, const char *s, int len)
 		return false;
 	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
 		rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
+	{
+		/* the match data keeps the interpreter's backtracking memory: drop it */
+		pcre2_match_data *fresh = pcre2_match_data_create(1, gctx);
+
+		if (fresh)
+		{
+			pcre2_match_data_free(mdata);
+			mdata = fresh;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_PATTERN_MATCH_LIMIT),
 				 errmsg("JSON Schema pattern \"%s\" needs too many steps on a string of %d bytes",
@@ -1182,6 +1201,7 @@ regex_exec(const JsRegex *r, const char *s, int len)
 				 errdetail("Matching stopped at candystore.jsonschema_pattern_match_limit (%d) or at its memory limits.",
 						   jsonschema_pattern_match_limit),
 				 errhint("Nested quantifiers such as (a+)+ backtrack exponentially: simplify the pattern, or raise the setting.")));
+	}
 	if (rc == PCRE2_ERROR_NOMEMORY)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	elog(ERROR, "PCRE2 match failed with error %d", rc);
@@ -1234,7 +1254,7 @@ jsonschema_regex_valid(const char *pattern, int patlen)
 	pcre2_code *code;
 
 	regex_init();
-	code = compile_code(pattern, patlen, &why, &jit);
+	code = compile_code(pattern, patlen, &why, false, &jit);
 	if (code == NULL)
 		return false;
 	pcre2_code_free(code);
