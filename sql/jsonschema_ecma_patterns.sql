@@ -112,7 +112,11 @@ SELECT count(*) AS registered FROM candystore.schemas WHERE event_type = 'regres
 SELECT jsonb_matches_schema('{"format": "regex"}', '"^[a-z0-9-_]{1,300}$"') AS valid,
        jsonb_matches_schema('{"format": "regex"}', '"\\a"') AS letter_escape,
        jsonb_matches_schema('{"format": "regex"}', '"(?<n>a)\\k<m>"') AS unknown_name,
-       jsonb_matches_schema('{"format": "regex"}', '"\\p{L}\\P{Lu}"') AS properties;
+       jsonb_matches_schema('{"format": "regex"}', '"\\p{L}\\P{Lu}"') AS properties,
+       jsonb_matches_schema('{"format": "regex"}', '"(?<=a+)b"') AS variable_lookbehind;
+-- ... though "pattern" cannot run a variable-width lookbehind (PCRE2 10.42)
+SELECT pg_temp.err($$SELECT jsonb_matches_schema('{"pattern": "(?<=a+)b"}', '"ab"')$$) AS variable_lookbehind,
+       pg_temp.m('(?<=a|bc)d', 'bcd') AS fixed_lookbehinds;
 
 -- patternProperties use the same engine
 SELECT jsonb_matches_schema('{"patternProperties": {"^x-[a-z0-9-_]{1,300}$": {"type": "string"}}}',

@@ -1056,7 +1056,7 @@ to_utf8(const char *s, int len, int *outlen)
  * pattern or PCRE2 cannot run it.  The code belongs to the caller.
  */
 static pcre2_code *
-compile_code(const char *pattern, int patlen, char **why, bool want_jit, bool *jit)
+compile_code(const char *pattern, int patlen, char **why, bool *jit)
 {
 	const char *reason = NULL;
 	int			where = 0;
@@ -1088,7 +1088,7 @@ compile_code(const char *pattern, int patlen, char **why, bool want_jit, bool *j
 		return NULL;
 	}
 	/* no JIT (no executable memory, say): the interpreter matches alike */
-	*jit = want_jit && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+	*jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
 	return code;
 }
 
@@ -1130,7 +1130,7 @@ regex_get(const char *pattern, int patlen)
 	for (r = buckets[h % CACHE_BUCKETS]; r; r = r->next)
 		if (r->hash == h && r->patlen == patlen && memcmp(r->pattern, pattern, patlen) == 0)
 			return r;
-	code = compile_code(pattern, patlen, &why, true, &jit);
+	code = compile_code(pattern, patlen, &why, &jit);
 	if (code == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
@@ -1245,18 +1245,18 @@ jsonschema_regex_match_prepared(JsRegexHandle *h, const char *s, int len)
 	return regex_exec(h->re, s, len);
 }
 
-/* For format "regex": is the string a valid pattern?  Never raises. */
+/*
+ * For format "regex": is the string an ECMA-262 pattern?  ECMA's grammar
+ * answers, not PCRE2: a variable-width lookbehind is a valid pattern that
+ * "pattern" cannot run.  Never raises.
+ */
 bool
 jsonschema_regex_valid(const char *pattern, int patlen)
 {
-	char	   *why;
-	bool		jit;
-	pcre2_code *code;
+	const char *why;
+	int			where;
+	int			ulen;
+	const char *u = to_utf8(pattern, patlen, &ulen);
 
-	regex_init();
-	code = compile_code(pattern, patlen, &why, false, &jit);
-	if (code == NULL)
-		return false;
-	pcre2_code_free(code);
-	return true;
+	return ecma_to_pcre2(u, ulen, &why, &where) != NULL;
 }
