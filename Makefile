@@ -36,9 +36,10 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS   = -Wall -Wextra -Werror
 # the workers check that the SQL objects are this version (worker/extension_version.c)
 PG_CPPFLAGS += -DCANDYSTORE_VERSION='"$(EXTVERSION)"'
-# libidn2: IDNA2008 checks for the JSON Schema hostname formats.  OpenSSL:
-# the trust store and verification of amqps:// brokers (worker/amqp_tls.c).
-SHLIB_LINK  = -lrabbitmq -lidn2 -lssl -lcrypto
+# libidn2: IDNA2008 checks for the JSON Schema hostname formats.  PCRE2:
+# the ECMA-262 patterns.  OpenSSL: the trust store and verification of
+# amqps:// brokers (worker/amqp_tls.c).
+SHLIB_LINK  = -lrabbitmq -lidn2 -lpcre2-8 -lssl -lcrypto
 ifneq (,$(findstring clang,$(CC)))
 # pg_config records a gcc build: clang does not know some of its flags, nor
 # the gnu_printf format archetype PostgreSQL's printf attribute names.

@@ -2,7 +2,10 @@
  * target_patterns.c
  *	  Fuzz target "patterns": the engine's text parsers on their own, where
  *	  coverage guidance reaches them much faster than through schemas:
- *	  ECMA-262 "pattern" translation and matching (regex.c), every "format"
+ *	  ECMA-262 "pattern" parsing and matching on PCRE2 (regex.c: a pattern
+ *	  format "regex" accepts raises 2201B when matched only for a PCRE2
+ *	  limit, one it refuses always does; matching runs under a low match limit, so backtracking
+ *	  ends in 22V04 rather than a cancel), every "format"
  *	  checker (format.c, with formats.c's RFC 3339 and UUID parsers), and
  *	  URI resolution (uri.c).
  *
@@ -11,6 +14,9 @@
  *	  (invalid UTF-8, NUL bytes) are skipped: the engine never sees them.
  */
 #include "postgres.h"
+
+#include "utils/elog.h"
+#include "utils/guc.h"
 
 #include "jsonschema/jsonschema.h"
 
@@ -42,6 +48,8 @@ init(void)
 	fragment_decode = fuzz_engine_symbol("uri_fragment_decode");
 	for (nformats = 0; formats[nformats]; nformats++)
 		;
+	SetConfigOption("candystore.jsonschema_pattern_match_limit", "100000",
+					PGC_SUSET, PGC_S_SESSION);
 }
 
 /* pattern NUL subject: the "regex" format check, then matching */
@@ -54,10 +62,32 @@ run_regex(const uint8_t *data, size_t size)
 	char	   *pattern = fuzz_string(data, patlen);
 	char	   *subject = fuzz_string(rest, restlen);
 
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		valid;
+
 	if (pattern == NULL || subject == NULL)
 		return;
-	(void) regex_valid(pattern, patlen);
-	(void) regex_match(pattern, patlen, subject, restlen);
+	valid = regex_valid(pattern, patlen);
+	PG_TRY();
+	{
+		(void) regex_match(pattern, patlen, subject, restlen);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		/* a valid pattern may still be beyond PCRE2 (documented limits) */
+		if (edata->sqlerrcode == ERRCODE_INVALID_REGULAR_EXPRESSION && valid &&
+			(edata->detail == NULL || strncmp(edata->detail, "not supported by PCRE2", 22) != 0))
+			fuzz_finding("format \"regex\" accepts \"%s\", matching refuses it: %s",
+						 pattern, edata->detail ? edata->detail : edata->message);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!valid)
+		fuzz_finding("format \"regex\" refuses \"%s\", matching accepts it", pattern);
 }
 
 /* base NUL reference: resolution, then the fragment as $ref uses it */

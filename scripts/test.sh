@@ -63,12 +63,14 @@ tap() {
 # SUITES picks some of them while working on one part (e.g. SUITES=tap
 # CS_TAP_TESTS=$PWD/t/upgrade_from_0_1_0.pl); CI runs them all.  (Not
 # TAP_TESTS: PGXS's installcheck would take that as its own.)
-SUITES=${SUITES:-doc-links regress tap jsonschema-conformance fuzz}
+SUITES=${SUITES:-doc-links regress tap ecma-differential jsonschema-conformance fuzz}
 want() { [[ " $SUITES " == *" $1 "* ]]; }
 # README.md and docs/: every relative link and path resolves (one test).
 want doc-links && run_suite doc-links bash "$CS_ROOT/scripts/check-doc-links.sh"
 want regress && run_suite regress regress
 want tap && run_suite tap tap
+# JSON Schema patterns against node's RegExp ("u" flag), seeded random pairs.
+want ecma-differential && run_suite ecma-differential bash "$CS_ROOT/scripts/ecma-pattern-differential.sh" "$BIN"
 # JSON-Schema-Test-Suite conformance (skips when ../shared is absent).
 want jsonschema-conformance && run_suite jsonschema-conformance bash "$CS_ROOT/scripts/jsonschema-suite.sh" "$BIN"
 # libFuzzer, bounded: FUZZ_SECONDS per target (docs/testing.md, "Fuzzing").

@@ -277,6 +277,33 @@ walk_children(JsSchema *s, const JsonbValue *v, JsPlace place,
 }
 
 /*
+ * Compiles a schema's "pattern" and "patternProperties" keys: an invalid
+ * pattern is an error whatever the instance and whichever function asks.
+ */
+static void
+compile_patterns(JsSchema *s, const JsonbValue *v)
+{
+	JsonbValue *pat;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		return;
+	pat = js_get_key(v, "pattern");
+	if (pat && pat->type == jbvString && s->validation_vocab)
+		jsonschema_regex_check(pat->val.string.val, pat->val.string.len);
+	pat = js_get_key(v, "patternProperties");
+	if (pat && pat->type == jbvBinary && JsonContainerIsObject(pat->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(pat->val.binary.data);
+		JsonbValue	k;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+			if (tok == WJB_KEY)
+				jsonschema_regex_check(k.val.string.val, k.val.string.len);
+	}
+}
+
+/*
  * Walks the schema objects under v, keyword-aware, keeping base URI and
  * draft current: indexes them (missing NULL), or lists the references that
  * resolve to nothing in *missing.
@@ -293,6 +320,8 @@ walk_value(JsSchema *s, const JsonbValue *v, JsPlace place, const char *base, Js
 		enter_schema(s, v, &base, &draft, missing == NULL);
 		if (missing)
 			check_refs(s, v, base, draft, missing);
+		else
+			compile_patterns(s, v);
 	}
 	walk_children(s, v, place, base, draft, missing);
 }

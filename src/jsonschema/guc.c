@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 #include "jsonschema.h"
@@ -39,4 +41,9 @@ jsonschema_register_gucs(void)
 							 NULL,
 							 &jsonschema_default_draft,
 							 JS_DRAFT2020, draft_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.jsonschema_pattern_match_limit",
+							"The most steps one JSON Schema pattern match may take.",
+							"A match that needs more raises SQLSTATE 22V04 instead of answering.",
+							&jsonschema_pattern_match_limit,
+							10000000, 1000, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
 }

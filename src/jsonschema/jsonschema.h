@@ -102,12 +102,25 @@ extern char *uri_strip_fragment(const char *uri, char **fragment);
 extern char *uri_fragment_decode(const char *frag);
 
 /* regex.c */
+/* 22V04: a pattern reached candystore.jsonschema_pattern_match_limit */
+#define ERRCODE_PATTERN_MATCH_LIMIT MAKE_SQLSTATE('2','2','V','0','4')
+
+/* A pattern compiled once and matched many times (plan.c). */
+typedef struct JsRegexHandle
+{
+	const char *pattern;		/* the text, kept by the caller */
+	int			patlen;
+	struct JsRegex *re;			/* valid while generation is the cache's */
+	uint64		generation;
+} JsRegexHandle;
+
+extern int	jsonschema_pattern_match_limit;
 extern bool jsonschema_regex_match(const char *pattern, int patlen,
 								   const char *s, int len);
+extern void jsonschema_regex_check(const char *pattern, int patlen);
 extern bool jsonschema_regex_valid(const char *pattern, int patlen);
-extern bool jsonschema_regex_prepare(const char *pattern, int patlen, text **are,
-									 bool *unicode);
-extern bool jsonschema_regex_match_prepared(text *are, bool unicode, const char *s, int len);
+extern void jsonschema_regex_prepare(JsRegexHandle *h, const char *pattern, int patlen);
+extern bool jsonschema_regex_match_prepared(JsRegexHandle *h, const char *s, int len);
 
 /* format.c */
 extern bool jsonschema_format_check(const char *format, const char *s, int len,

@@ -59,8 +59,8 @@ typedef struct JsPlanKnown
 /*
  * A pattern remembers its verdicts on recent short strings, direct-mapped
  * by hash: the strings patterns check in events (event types, versions,
- * codes, property names) repeat from one document to the next, and
- * PostgreSQL's regex engine rebuilds its DFA states on every execution.
+ * codes, property names) repeat from one document to the next, and a
+ * remembered verdict costs a hash and a memcmp, less than a match.
  */
 #define PATTERN_MEMO_SLOTS	32
 #define PATTERN_MEMO_MAX_LEN 64 /* longer strings are not remembered */
@@ -74,8 +74,8 @@ typedef struct JsPatternMemo
 
 typedef struct JsPlanPattern
 {
-	text	   *are;			/* the pattern in ARE syntax */
-	bool		unicode;		/* needs the ICU collation */
+	bool		present;		/* false: no pattern */
+	JsRegexHandle re;
 	JsPlan	   *schema;			/* patternProperties only */
 	JsPatternMemo *memo;		/* PATTERN_MEMO_SLOTS, in the schema's context */
 } JsPlanPattern;
@@ -173,7 +173,7 @@ struct JsPlan
 	bool		string_kw;
 	int64		min_length;
 	int64		max_length;
-	JsPlanPattern pattern;		/* are == NULL: none */
+	JsPlanPattern pattern;		/* present == false: none */
 	int			format;			/* -1: none or unknown */
 };
 
@@ -620,12 +620,14 @@ key_list(const JsonbValue *arr, int *n)
 	return keys;
 }
 
+/* An invalid pattern raises (it already did when the schema was compiled). */
 static bool
 compile_pattern(const JsonbValue *pat, JsPlanPattern *out)
 {
 	out->memo = palloc0(sizeof(JsPatternMemo) * PATTERN_MEMO_SLOTS);
-	return jsonschema_regex_prepare(pat->val.string.val, pat->val.string.len,
-									&out->are, &out->unicode);
+	jsonschema_regex_prepare(&out->re, pat->val.string.val, pat->val.string.len);
+	out->present = true;
+	return true;
 }
 
 static uint8
@@ -859,7 +861,7 @@ compile_string_keywords(JsPlanSet *ps, JsPlan *p, JsonbValue **kw)
 	if (kw[P_format] && kw[P_format]->type == jbvString)
 		p->format = jsonschema_format_id(kw[P_format]->val.string.val,
 										 kw[P_format]->val.string.len);
-	p->string_kw = p->min_length >= 0 || p->max_length >= 0 || p->pattern.are != NULL ||
+	p->string_kw = p->min_length >= 0 || p->max_length >= 0 || p->pattern.present ||
 		p->format >= 0;
 }
 
@@ -1104,11 +1106,11 @@ pattern_matches(JsWalker *w, const JsPlanPattern *pat, const char *str, int len)
 	bool		verdict;
 
 	if (len > PATTERN_MEMO_MAX_LEN)
-		return jsonschema_regex_match_prepared(pat->are, pat->unicode, str, len);
+		return jsonschema_regex_match_prepared(unconstify(JsRegexHandle *, &pat->re), str, len);
 	m = &pat->memo[hash_bytes((const unsigned char *) str, len) % PATTERN_MEMO_SLOTS];
 	if (m->s && m->len == len && memcmp(m->s, str, len) == 0)
 		return m->verdict;
-	verdict = jsonschema_regex_match_prepared(pat->are, pat->unicode, str, len);
+	verdict = jsonschema_regex_match_prepared(unconstify(JsRegexHandle *, &pat->re), str, len);
 	if (m->s == NULL)
 		m->s = MemoryContextAlloc(w->s->cxt, PATTERN_MEMO_MAX_LEN);
 	memcpy(m->s, str, len);
@@ -1377,7 +1379,7 @@ walk_string(JsWalker *w, const JsPlan *p, const JsonbValue *inst)
 				return false;
 		}
 	}
-	if (p->pattern.are && !pattern_matches(w, &p->pattern, str, len))
+	if (p->pattern.present && !pattern_matches(w, &p->pattern, str, len))
 		return false;
 	if (p->format >= 0 && jsonschema_format_assertion &&
 		!jsonschema_format_check_id(p->format, str, len))
