@@ -133,6 +133,12 @@ cmp_ok(reconnects() - $reconnects, '<=', 1, 'without reconnecting');
 $node->safe_psql('postgres',
 	q{DELETE FROM candystore.outbox WHERE routing_key = repeat('r', 300)});
 
+# The default exchange ('') routes by queue name; it cannot be declared,
+# not even passively, so the publisher must not check it.
+$node->safe_psql('postgres', q{SELECT candystore.publish(test_event(2, 7), 'observer', '')});
+is(join(',', consume_ns(10, 2000)), '7', 'a row for the default exchange reaches the queue it names');
+is(row_of(2, 7, q{published || ' ' || failures}), 'true 0', 'and is marked published');
+
 # 3. A message over the broker's max_message_size (4 kB here; the outbox's
 # own limit is 16 MB): the broker closes the channel while other rows of the
 # batch are unconfirmed.  Only the culprit is blamed.

@@ -149,9 +149,14 @@ static bool maybe_due = true;
 /* rows still to be sent one at a time after an unexplained channel close */
 static int	isolate_rows = 0;
 
-/* reconnect backoff: reset only by a confirmed batch */
+/*
+ * Reconnect backoff: reset by a confirmed batch or a connection that lasted
+ * longer than the backoff's cap, not by a connect that the same failure
+ * follows.
+ */
 static int	backoff_ms = RECONNECT_MIN_MS;
 static bool progressed_since_connect = false;
+static TimestampTz connected_at = 0;
 static bool wait_before_connect = false;
 
 /* Records the oldest batch's outcome and forgets it. */
@@ -197,8 +202,11 @@ drop_link(AmqpLink *link, const char *error)
 	while (ninflight > 0)
 		record_oldest();
 	amqp_link_close(link);
-	/* lost again before anything got through: do not hammer the broker */
-	wait_before_connect = !progressed_since_connect;
+	if (progressed_since_connect ||
+		TimestampDifferenceExceeds(connected_at, GetCurrentTimestamp(), worker_reconnect_max_ms))
+		backoff_ms = RECONNECT_MIN_MS;
+	else
+		wait_before_connect = true; /* lost again before anything got through */
 }
 
 /*
@@ -273,6 +281,7 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	AmqpLink	link = {0};
 	MemoryContext link_cxt;
 	MemoryContext batches_cxt;
+	MemoryContext loop_cxt;
 	bool		ever_connected = false;
 	bool		reconnect = false;
 	long		next_due_ms = -1;
@@ -297,6 +306,9 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 									 ALLOCSET_SMALL_SIZES);
 	link_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox link",
 									 ALLOCSET_DEFAULT_SIZES);
+	/* what one turn of the loop makes (errors, ids to exclude) */
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox loop",
+									 ALLOCSET_DEFAULT_SIZES);
 	settings = MemoryContextStrdup(TopMemoryContext, connection_settings());
 	link.publishing = true;
 	worker_status_set(WORKER_PUBLISHER_SLOT, "starting", NULL, false);
@@ -310,6 +322,8 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 		long		timeout_ms;
 		int			rc = 0;
 
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)
@@ -368,6 +382,7 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 				continue;
 			}
 			progressed_since_connect = false;
+			connected_at = GetCurrentTimestamp();
 			if (ever_connected)
 				worker_stats_add(WC_OUTBOX_RECONNECTS, 1);
 			ever_connected = true;

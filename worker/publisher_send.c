@@ -269,7 +269,9 @@ publisher_publish(AmqpLink *link, OutboxBatch *inflight, int ninflight, char **e
 	{
 		const char *exchange = b->rows[i].exchange;
 
-		if (b->rows[i].outcome != ROW_UNSENT || amqp_link_exchange_exists(link, exchange, error))
+		/* '' is the default exchange, which always exists and cannot be declared */
+		if (b->rows[i].outcome != ROW_UNSENT || exchange[0] == '\0' ||
+			amqp_link_exchange_exists(link, exchange, error))
 			continue;
 		if (!channel_closed_by_rpc(link))
 			return OUTBOX_LINK_LOST;
