@@ -184,5 +184,35 @@ my $log = slurp_file($node->logfile);
 like($log, qr/parked outbox row \d+ after 3 failed attempts/, 'the log names each parked row');
 unlike($log, qr/outbox publisher.*exited with exit code/, 'the publisher never exited');
 
+# 4. An installation of 0.1.0 running this library: its outbox lacks the
+# columns the publisher records into, so the publisher waits (it does not
+# fail) until ALTER EXTENSION UPDATE.  A routing key of 300 bytes that 0.1.0
+# accepted is then parked, and the rows behind it are delivered.
+my $pid = $node->safe_psql('postgres', q{SELECT pid FROM candystore.worker_status() WHERE kind = 'publisher'});
+$node->safe_psql(
+	'postgres', q{
+	DROP VIEW rows_of;
+	DROP EXTENSION candystore;
+	CREATE EXTENSION candystore VERSION '0.1.0';
+	INSERT INTO candystore.outbox (position, routing_key)
+	  SELECT candystore.append(test_event(4, 1)), repeat('r', 300);
+	SELECT candystore.publish(test_event(4, 2), 'test.old.k2');});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT state = 'waiting for ALTER EXTENSION' FROM candystore.worker_status() WHERE kind = 'publisher'}),
+	'on 0.1.0 the publisher waits for the update');
+$node->safe_psql(
+	'postgres', q{
+	ALTER EXTENSION candystore UPDATE;
+	CREATE VIEW rows_of AS
+	  SELECT e.event_id::text AS event_id, o.failures, o.parked_at IS NOT NULL AS parked,
+	         o.published_at IS NOT NULL AS published, o.last_error
+	    FROM candystore.outbox o JOIN candystore.events e USING (position);
+	SELECT candystore.publish(test_event(4, 3), 'test.old.k3');});
+ok(parked_eventually(4, 1), 'after the update, the upgraded 300-byte routing key is parked');
+is(join(',', sort { $a <=> $b } consume_ns(10, 2000)), '2,3', 'the rows behind it are delivered');
+is($node->safe_psql('postgres', q{SELECT pid FROM candystore.worker_status() WHERE kind = 'publisher'}),
+	$pid, 'the publisher never restarted');
+
 $node->stop;
 done_testing();

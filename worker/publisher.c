@@ -446,7 +446,9 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 			maybe_due = false;
 			if (ninflight == 0)
 				worker_status_set(WORKER_PUBLISHER_SLOT,
-								  b->n < 0 ? "waiting for CREATE EXTENSION" : "idle",
+								  b->n == OUTBOX_NO_EXTENSION ? "waiting for CREATE EXTENSION" :
+								  b->n == OUTBOX_OLD_EXTENSION ? "waiting for ALTER EXTENSION" :
+								  "idle",
 								  link.broker, false);
 		}
 

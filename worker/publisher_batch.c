@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -26,6 +27,7 @@
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -207,6 +209,19 @@ jsonb_to_field(JsonbValue *v, amqp_field_value_t *out)
 	}
 }
 
+/*
+ * Whether candystore.outbox has the columns this publisher records into: an
+ * installation of 0.1.0 with this library has not, until ALTER EXTENSION
+ * candystore UPDATE.
+ */
+static bool
+outbox_is_current(void)
+{
+	Oid			outbox = get_relname_relid("outbox", get_namespace_oid("candystore", true));
+
+	return OidIsValid(outbox) && get_attnum(outbox, "parked_at") != InvalidAttrNumber;
+}
+
 static char *
 copy_text(int row, int col, MemoryContext cxt)
 {
@@ -259,8 +274,8 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
 /*
  * Fills rows[] with up to max due rows, in send order, leaving out the ids in
  * exclude[] (rows in flight), allocated in the current memory context, and
- * returns how many, or -1 when the extension is not (yet) created in the
- * database.  When fewer than max are due, *next_due_ms says when the next
+ * returns how many, or OUTBOX_NO_EXTENSION when the extension is not (yet)
+ * created in the database, or OUTBOX_OLD_EXTENSION when it is not updated.  When fewer than max are due, *next_due_ms says when the next
  * held-back row becomes due (-1: none).
  */
 int
@@ -275,7 +290,12 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 	if (!OidIsValid(get_extension_oid("candystore", true)))
 	{
 		end(batch_cxt);
-		return -1;
+		return OUTBOX_NO_EXTENSION;
+	}
+	if (!outbox_is_current())
+	{
+		end(batch_cxt);
+		return OUTBOX_OLD_EXTENSION;
 	}
 	prepare_plans();
 	args[0] = CStringGetTextDatum(worker_exchange);

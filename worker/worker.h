@@ -174,6 +174,10 @@ typedef enum OutboxLinkResult
 	OUTBOX_LINK_LOST			/* the connection is gone or unusable */
 } OutboxLinkResult;
 
+/* publisher_fetch_due() finds no rows to read: */
+#define OUTBOX_NO_EXTENSION (-1)	/* candystore is not created in the database */
+#define OUTBOX_OLD_EXTENSION (-2)	/* an older version, before ALTER EXTENSION UPDATE */
+
 extern int	publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude,
 								long *next_due_ms);
 extern void publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys,
