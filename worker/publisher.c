@@ -15,8 +15,9 @@
  *
  *	  Failures: a lost broker link is dropped and reopened with capped
  *	  exponential backoff (candystore.reconnect_max_ms), which starts again
- *	  from its minimum only once a batch has been confirmed: a connection
- *	  that is lost again before anything was sent does not reset it.
+ *	  from its minimum only once a batch has been confirmed or a connection
+ *	  has lasted longer than that cap: a connection that is lost again
+ *	  before anything got through does not reset it.
  *	  Meanwhile the rows that would be sent record the error.  A row the
  *	  broker refuses (basic.nack, or a channel it closes: a missing exchange,
  *	  a message over its size limit) is tried again after a backoff of its
