@@ -9,7 +9,9 @@
 #include "miscadmin.h"
 
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
+#include "outbox_limits.h"
 #include "worker.h"
 
 char	   *worker_database = NULL;
@@ -35,6 +37,8 @@ int			worker_outbox_confirm_timeout_ms = 30000;
 int			worker_outbox_test_mark_delay_ms = 0;
 int			worker_max_message_failures = 5;
 int			worker_max_message_bytes = 16 * 1024 * 1024;
+int			worker_outbox_max_attempts = 10;
+int			outbox_max_message_bytes = 16 * 1024 * 1024;
 
 static const struct config_enum_entry queue_type_options[] = {
 	{"classic", QUEUE_TYPE_CLASSIC, false},
@@ -142,6 +146,17 @@ worker_define_gucs(void)
 							"Longest the outbox publisher waits for the broker to confirm a batch.",
 							NULL, &worker_outbox_confirm_timeout_ms, 30000, 100, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.outbox_max_attempts",
+							"Failed attempts (refused or unsendable) after which an outbox row is parked.",
+							"A parked row waits for candystore.retry_outbox().",
+							&worker_outbox_max_attempts, 10, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	/* it decides what publish() accepts: a writer must not raise it */
+	DefineCustomIntVariable("candystore.outbox_max_message_bytes",
+							"Largest message body (envelope as JSON text) the outbox accepts and sends.",
+							"Keep it at or below the broker's max_message_size.",
+							&outbox_max_message_bytes, 16 * 1024 * 1024, 1024, MaxAllocSize,
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
 	DefineCustomIntVariable("candystore.outbox_test_mark_delay_ms",
 							"Testing only: pause between a batch's confirms and marking it published.",
 							NULL, &worker_outbox_test_mark_delay_ms, 0, 0, 600000,

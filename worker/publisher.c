@@ -14,11 +14,20 @@
  *	  candystore.outbox_poll_ms as the longest sleep.
  *
  *	  Failures: a lost broker link is dropped and reopened with capped
- *	  exponential backoff (candystore.reconnect_max_ms); meanwhile the rows
- *	  that would be sent record the error.  A row the broker refuses, or
- *	  whose exchange does not exist, is tried again after a backoff of its
+ *	  exponential backoff (candystore.reconnect_max_ms), which starts again
+ *	  from its minimum only once a batch has been confirmed or a connection
+ *	  has lasted longer than that cap: a connection that is lost again
+ *	  before anything got through does not reset it.
+ *	  Meanwhile the rows that would be sent record the error.  A row the
+ *	  broker refuses (basic.nack, or a channel it closes: a missing exchange,
+ *	  a message over its size limit) is tried again after a backoff of its
  *	  own (candystore.outbox_retry_max_ms), and holds back the later rows of
- *	  its routing key.  A database error ends the process; the postmaster
+ *	  its routing key; after candystore.outbox_max_attempts failures, or at
+ *	  once when AMQP cannot carry it, it is parked (publisher_batch.c).  A
+ *	  closed channel is opened again on the same connection.  When the broker
+ *	  closes it with several rows unconfirmed, which of them caused it is
+ *	  unknown: those rows are then sent one at a time, so that a second close
+ *	  names its row.  A database error ends the process; the postmaster
  *	  restarts it, and unmarked rows are sent again.
  */
 #include "postgres.h"
@@ -111,6 +120,17 @@ any_confirmed(OutboxRow *rows, int n)
 	return false;
 }
 
+static bool
+all_confirmed(OutboxRow *rows, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (rows[i].outcome != ROW_CONFIRMED)
+			return false;
+	}
+	return true;
+}
+
 /*
  * The batches in flight, oldest first, and the routing keys that failed
  * while they were sent.  Up to MAX_INFLIGHT batches are published before the
@@ -124,6 +144,22 @@ static int	ninflight = 0;
 static List *failed_keys = NIL;
 static MemoryContext keys_cxt = NULL;
 
+/* rows may be due that were not read yet */
+static bool maybe_due = true;
+
+/* rows still to be sent one at a time after an unexplained channel close */
+static int	isolate_rows = 0;
+
+/*
+ * Reconnect backoff: reset by a confirmed batch or a connection that lasted
+ * longer than the backoff's cap, not by a connect that the same failure
+ * follows.
+ */
+static int	backoff_ms = RECONNECT_MIN_MS;
+static bool progressed_since_connect = false;
+static TimestampTz connected_at = 0;
+static bool wait_before_connect = false;
+
 /* Records the oldest batch's outcome and forgets it. */
 static void
 record_oldest(void)
@@ -135,8 +171,17 @@ record_oldest(void)
 		worker_status_set(WORKER_PUBLISHER_SLOT, "delaying mark (test)", NULL, false);
 		sleep_ms(worker_outbox_test_mark_delay_ms);
 	}
+	if (any_confirmed(b->rows, b->n))
+	{
+		progressed_since_connect = true;
+		backoff_ms = RECONNECT_MIN_MS;
+	}
+	/* rows left pending are due again, or say when they will be */
+	if (!all_confirmed(b->rows, b->n))
+		maybe_due = true;
 	publisher_record_outcomes(b->rows, b->n, &failed_keys, keys_cxt);
 	worker_stats_add(WC_OUTBOX_BATCHES, 1);
+	isolate_rows = Max(0, isolate_rows - b->n);
 	MemoryContextDelete(b->cxt);
 	memmove(&inflight[0], &inflight[1], sizeof(OutboxBatch) * (ninflight - 1));
 	ninflight--;
@@ -158,6 +203,77 @@ drop_link(AmqpLink *link, const char *error)
 	while (ninflight > 0)
 		record_oldest();
 	amqp_link_close(link);
+	if (progressed_since_connect ||
+		TimestampDifferenceExceeds(connected_at, GetCurrentTimestamp(), worker_reconnect_max_ms))
+		backoff_ms = RECONNECT_MIN_MS;
+	else
+		wait_before_connect = true; /* lost again before anything got through */
+}
+
+/*
+ * The broker closed the channel.  Unless the row that caused it is known
+ * (refused), the cause is the one row sent and unconfirmed, if there is one;
+ * with several, the next rows go one at a time until it shows.  Records the
+ * batches in flight (their unconfirmed rows are sent again) and opens the
+ * channel again.
+ */
+static void
+channel_closed(AmqpLink *link, char *error, bool refused)
+{
+	OutboxRow  *suspect = NULL;
+	int			suspects = 0;
+
+	worker_status_error(WORKER_PUBLISHER_SLOT, error);
+	for (int i = 0; i < ninflight && !refused; i++)
+	{
+		for (int k = 0; k < inflight[i].sent; k++)
+		{
+			OutboxRow  *r = &inflight[i].rows[inflight[i].sent_rows[k]];
+
+			if (r->outcome == ROW_UNSENT)
+			{
+				suspect = r;
+				suspects++;
+			}
+		}
+	}
+	ereport(LOG,
+			(errmsg("candystore outbox publisher: the broker closed the channel: %s", error),
+			 refused ? 0 :
+			 errdetail("%d sent rows were unconfirmed%s.", suspects,
+					   suspects > 1 ? "; they are sent again one at a time" : "")));
+	if (suspects == 1)
+	{
+		suspect->outcome = ROW_FAILED;
+		suspect->error = error;
+	}
+	while (ninflight > 0)
+		record_oldest();
+	if (suspects > 1)
+		isolate_rows = Max(isolate_rows, suspects);
+	if (!publisher_reopen_channel(link, &error))
+		drop_link(link, error);
+}
+
+/* Acts on what publishing or reading confirms found; false when not OK. */
+static bool
+link_result_ok(AmqpLink *link, OutboxLinkResult res, char *error)
+{
+	switch (res)
+	{
+		case OUTBOX_LINK_OK:
+			return true;
+		case OUTBOX_ROW_REFUSED:
+			channel_closed(link, error, true);
+			break;
+		case OUTBOX_CHANNEL_CLOSED:
+			channel_closed(link, error, false);
+			break;
+		case OUTBOX_LINK_LOST:
+			drop_link(link, error);
+			break;
+	}
+	return false;
 }
 
 void
@@ -166,9 +282,8 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	AmqpLink	link = {0};
 	MemoryContext link_cxt;
 	MemoryContext batches_cxt;
-	int			backoff_ms = RECONNECT_MIN_MS;
+	MemoryContext loop_cxt;
 	bool		ever_connected = false;
-	bool		maybe_due = true;	/* rows may be due that were not read yet */
 	bool		reconnect = false;
 	long		next_due_ms = -1;
 	char	   *settings;
@@ -189,6 +304,9 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 									 ALLOCSET_SMALL_SIZES);
 	link_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox link",
 									 ALLOCSET_DEFAULT_SIZES);
+	/* what one turn of the loop makes (errors, ids to exclude) */
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox loop",
+									 ALLOCSET_DEFAULT_SIZES);
 	settings = MemoryContextStrdup(TopMemoryContext, connection_settings());
 	link.publishing = true;
 	worker_status_set(WORKER_PUBLISHER_SLOT, "starting", NULL, false);
@@ -198,9 +316,12 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	for (;;)
 	{
 		char	   *error = NULL;
+		OutboxLinkResult res;
 		long		timeout_ms;
 		int			rc = 0;
 
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)
@@ -232,6 +353,13 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 		{
 			bool		ok;
 
+			if (wait_before_connect)
+			{
+				worker_status_set(WORKER_PUBLISHER_SLOT, "waiting to reconnect", NULL, false);
+				sleep_ms(backoff_ms);
+				backoff_ms = Min(backoff_ms * 2, worker_reconnect_max_ms);
+				wait_before_connect = false;
+			}
 			MemoryContextReset(link_cxt);
 			{
 				MemoryContext old = MemoryContextSwitchTo(link_cxt);
@@ -252,7 +380,8 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 				backoff_ms = Min(backoff_ms * 2, worker_reconnect_max_ms);
 				continue;
 			}
-			backoff_ms = RECONNECT_MIN_MS;
+			progressed_since_connect = false;
+			connected_at = GetCurrentTimestamp();
 			if (ever_connected)
 				worker_stats_add(WC_OUTBOX_RECONNECTS, 1);
 			ever_connected = true;
@@ -262,11 +391,9 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 		}
 
 		/* settle what the broker confirmed; record finished batches in order */
-		if (!publisher_read_confirms(&link, inflight, ninflight, &error))
-		{
-			drop_link(&link, error);
+		res = publisher_read_confirms(&link, inflight, ninflight, &error);
+		if (!link_result_ok(&link, res, error))
 			continue;
-		}
 		if (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
 		{
 			while (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
@@ -282,11 +409,13 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 		}
 
 		/* read and publish the next batch while earlier ones await confirms */
-		if (maybe_due && ninflight < MAX_INFLIGHT && !reconnect)
+		if (maybe_due && ninflight < MAX_INFLIGHT && !reconnect &&
+			!(isolate_rows > 0 && ninflight > 0))
 		{
 			OutboxBatch *b = &inflight[ninflight];
 			Datum	   *exclude;
 			int			nexclude = 0;
+			int			limit = isolate_rows > 0 ? 1 : worker_outbox_batch_size;
 			MemoryContext old;
 
 			memset(b, 0, sizeof(*b));
@@ -300,24 +429,25 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 			for (int i = 0; i < ninflight; i++)
 				for (int j = 0; j < inflight[i].n; j++)
 					exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
-			b->rows = palloc(sizeof(OutboxRow) * worker_outbox_batch_size);
-			b->n = publisher_fetch_due(b->rows, worker_outbox_batch_size, exclude, nexclude,
-									   &next_due_ms);
+			b->rows = palloc(sizeof(OutboxRow) * limit);
+			b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, &next_due_ms);
 			MemoryContextSwitchTo(old);
 			if (b->n > 0)
 			{
 				ninflight++;
-				maybe_due = b->n == worker_outbox_batch_size;
+				maybe_due = b->n == limit;
 				worker_status_set(WORKER_PUBLISHER_SLOT, "publishing", link.broker, false);
-				if (!publisher_publish(&link, inflight, ninflight, &error))
-					drop_link(&link, error);
+				res = publisher_publish(&link, inflight, ninflight, &error);
+				(void) link_result_ok(&link, res, error);
 				continue;
 			}
 			MemoryContextDelete(b->cxt);
 			maybe_due = false;
 			if (ninflight == 0)
 				worker_status_set(WORKER_PUBLISHER_SLOT,
-								  b->n < 0 ? "waiting for CREATE EXTENSION" : "idle",
+								  b->n == OUTBOX_NO_EXTENSION ? "waiting for CREATE EXTENSION" :
+								  b->n == OUTBOX_OLD_EXTENSION ? "waiting for ALTER EXTENSION" :
+								  "idle",
 								  link.broker, false);
 		}
 

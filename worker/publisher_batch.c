@@ -9,19 +9,29 @@
  *	  never overtaken by a later one of its key.  Rows of other keys carry on.
  *	  The partial index outbox_retry_idx makes that check a probe of the
  *	  (normally empty) set of rows waiting for a retry.
+ *
+ *	  A row that failed candystore.outbox_max_attempts times, or that AMQP
+ *	  cannot carry (outbox_limits.c: rows enqueued before the checks, or by a
+ *	  superuser's INSERT), is parked: parked_at is set and next_attempt_at is
+ *	  'infinity', so it is never due and holds back the later rows of its
+ *	  routing key, until retry_outbox() makes it due again.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "outbox_limits.h"
 #include "spi_plans.h"
 #include "worker.h"
 
@@ -94,17 +104,23 @@ prepare_plans(void)
 		3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, CUSTOM);
 	next_due_plan = spi_prepare_kept(
 		"SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int8"
-		"  FROM candystore.outbox WHERE published_at IS NULL AND next_attempt_at > now()",
+		"  FROM candystore.outbox WHERE published_at IS NULL AND next_attempt_at > now()"
+		"   AND parked_at IS NULL",
 		0, NULL, CUSTOM);
 	mark_published_plan = spi_prepare_kept(
 		"UPDATE candystore.outbox SET published_at = now(), attempts = attempts + 1"
 		" WHERE id = ANY ($1) AND published_at IS NULL",
 		1, (Oid[]) {INT8ARRAYOID}, CUSTOM);
+	/* $4: park now; $5: candystore.outbox_max_attempts */
 	mark_failed_plan = spi_prepare_kept(
 		psprintf("UPDATE candystore.outbox SET attempts = attempts + 1, last_error = $2,"
-				 " next_attempt_at = " BACKOFF
-				 " WHERE id = $1 AND published_at IS NULL", 3, RETRY_MIN_MS),
-		3, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID}, CUSTOM);
+				 " failures = failures + 1,"
+				 " parked_at = CASE WHEN $4 OR failures + 1 >= $5 THEN now() END,"
+				 " next_attempt_at = CASE WHEN $4 OR failures + 1 >= $5 THEN 'infinity'"
+				 "                   ELSE " BACKOFF " END"
+				 " WHERE id = $1 AND published_at IS NULL"
+				 " RETURNING failures, parked_at IS NOT NULL", 3, RETRY_MIN_MS),
+		5, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID, BOOLOID, INT4OID}, CUSTOM);
 	outage_plan = spi_prepare_kept(
 		"UPDATE candystore.outbox SET attempts = attempts + 1, last_error = $1"
 		" WHERE id IN (SELECT o.id" DUE_ROWS " ORDER BY o.id LIMIT $2)",
@@ -193,6 +209,19 @@ jsonb_to_field(JsonbValue *v, amqp_field_value_t *out)
 	}
 }
 
+/*
+ * Whether candystore.outbox has the columns this publisher records into: an
+ * installation of 0.1.0 with this library has not, until ALTER EXTENSION
+ * candystore UPDATE.
+ */
+static bool
+outbox_is_current(void)
+{
+	Oid			outbox = get_relname_relid("outbox", get_namespace_oid("candystore", true));
+
+	return OidIsValid(outbox) && get_attnum(outbox, "parked_at") != InvalidAttrNumber;
+}
+
 static char *
 copy_text(int row, int col, MemoryContext cxt)
 {
@@ -201,11 +230,52 @@ copy_text(int row, int col, MemoryContext cxt)
 	return MemoryContextStrdup(cxt, s);
 }
 
+/* The row's text as UTF-8, or NULL with the row failed as unsendable. */
+static char *
+shortstr_or_fail(OutboxRow *r, const char *what, const char *s, MemoryContext cxt)
+{
+	char	   *utf8;
+	size_t		len;
+	int			code;
+	char	   *problem = outbox_shortstr_problem(what, s, strlen(s), &utf8, &len, &code);
+
+	if (problem != NULL)
+	{
+		r->outcome = ROW_FAILED;
+		r->unsendable = true;
+		r->error = MemoryContextStrdup(cxt, psprintf("cannot be sent: %s", problem));
+		return NULL;
+	}
+	return utf8 == s ? (char *) s : MemoryContextStrdup(cxt, utf8);
+}
+
+/* Checks what AMQP must carry of the row; fails it as unsendable if it cannot. */
+static void
+check_sendable(OutboxRow *r, MemoryContext cxt)
+{
+	char	   *problem;
+
+	if ((r->exchange = shortstr_or_fail(r, "exchange name", r->exchange, cxt)) == NULL ||
+		(r->routing_key = shortstr_or_fail(r, "routing key", r->routing_key, cxt)) == NULL)
+		return;
+	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+	{
+		r->body = MemoryContextStrdup(cxt, pg_server_to_any(r->body, r->body_len, PG_UTF8));
+		r->body_len = strlen(r->body);
+	}
+	if ((problem = outbox_body_problem(r->body_len)) != NULL)
+	{
+		r->outcome = ROW_FAILED;
+		r->unsendable = true;
+		r->error = MemoryContextStrdup(cxt, psprintf("cannot be sent: %s", problem));
+	}
+}
+
 /*
  * Fills rows[] with up to max due rows, in send order, leaving out the ids in
  * exclude[] (rows in flight), allocated in the current memory context, and
- * returns how many, or -1 when the extension is not (yet) created in the
- * database.  When fewer than max are due, *next_due_ms says when the next
+ * returns how many, or OUTBOX_NO_EXTENSION when the extension is not (yet)
+ * created in the database, or OUTBOX_OLD_EXTENSION when it is not updated.  When fewer than max are due, *next_due_ms says when the next
  * held-back row becomes due (-1: none).
  */
 int
@@ -220,7 +290,12 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 	if (!OidIsValid(get_extension_oid("candystore", true)))
 	{
 		end(batch_cxt);
-		return -1;
+		return OUTBOX_NO_EXTENSION;
+	}
+	if (!outbox_is_current())
+	{
+		end(batch_cxt);
+		return OUTBOX_OLD_EXTENSION;
 	}
 	prepare_plans();
 	args[0] = CStringGetTextDatum(worker_exchange);
@@ -247,6 +322,13 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 		r->body = copy_text(i, 6, batch_cxt);
 		r->body_len = strlen(r->body);
 		r->outcome = ROW_UNSENT;
+		check_sendable(r, batch_cxt);
+		if (r->outcome == ROW_FAILED)
+		{
+			/* keep what the failure record and the log need */
+			r->routing_key = copy_text(i, 3, batch_cxt);
+			continue;
+		}
 		old = MemoryContextSwitchTo(batch_cxt);
 		headers = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
 		if (JB_ROOT_IS_OBJECT(headers) && JB_ROOT_COUNT(headers) > 0)
@@ -310,14 +392,27 @@ publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys, MemoryCont
 		CHECK_FOR_INTERRUPTS();
 		if (rows[i].outcome == ROW_FAILED)
 		{
-			Datum		args[3];
+			Datum		args[5];
+			const char *error = rows[i].error ? rows[i].error : "failed";
+			bool		isnull;
 
 			args[0] = Int64GetDatum(rows[i].id);
-			args[1] = CStringGetTextDatum(rows[i].error ? rows[i].error : "failed");
+			args[1] = CStringGetTextDatum(error);
 			args[2] = Float8GetDatum((double) worker_outbox_retry_max_ms);
-			if (SPI_execute_plan(mark_failed_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+			args[3] = BoolGetDatum(rows[i].unsendable);
+			args[4] = Int32GetDatum(worker_outbox_max_attempts);
+			if (SPI_execute_plan(mark_failed_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 				elog(ERROR, "updating the outbox failed");
 			failed += SPI_processed;
+			if (SPI_processed == 1 &&
+				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+				ereport(LOG,
+						(errmsg("candystore outbox publisher parked outbox row %lld after %d failed attempts",
+								(long long) rows[i].id,
+								DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1, &isnull))),
+						 errdetail_internal("%s", error),
+						 errhint("Later rows of its routing key wait for it. Remove the cause, then call candystore.retry_outbox().")));
 			if (!key_in(*failed_keys, rows[i].routing_key))
 			{
 				MemoryContext old = MemoryContextSwitchTo(keys_cxt);

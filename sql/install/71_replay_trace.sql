@@ -9,7 +9,11 @@ CREATE FUNCTION @extschema@.replay_trace(event_id uuid) RETURNS bigint
 AS $$
     WITH enqueued AS (
         INSERT INTO @extschema@.outbox (position, routing_key, headers)
-        SELECT e.position, coalesce(e.routing_key, e.event_type), '{"x-candystore-replay": true}'
+        -- one event AMQP cannot carry refuses the whole replay
+        SELECT e.position,
+               @extschema@.outbox_checked_routing_key(e.event_id, coalesce(e.routing_key, e.event_type),
+                                                      e.envelope),
+               '{"x-candystore-replay": true}'
           FROM @extschema@.event_log e
          -- parents that have not arrived are in the trace, not in the store
          WHERE e.event_id IN (SELECT t.event_id FROM @extschema@.trace(replay_trace.event_id) t)
@@ -18,6 +22,6 @@ AS $$
     SELECT count(*) FROM enqueued
 $$;
 COMMENT ON FUNCTION @extschema@.replay_trace(uuid) IS
-    'Enqueues every stored event of the causation graph this event belongs to again, in their original order, marked with the header x-candystore-replay; returns how many (0 for an unknown id).';
+    'Enqueues every stored event of the causation graph this event belongs to again, in their original order, marked with the header x-candystore-replay; returns how many (0 for an unknown id).  Refuses the whole call (class 22, naming the event) when one of them cannot be published.';
 REVOKE ALL ON FUNCTION @extschema@.replay_trace(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.replay_trace(uuid) TO candystore_writer;
