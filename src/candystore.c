@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 
 #include "jsonschema/jsonschema.h"
 #include "jsonschema/registry.h"
@@ -24,4 +25,10 @@ _PG_init(void)
 	registry_init();
 	worker_init();
 	publisher_init();
+	/*
+	 * Every candystore.* setting is defined by now: a misspelt one in
+	 * postgresql.conf (candystore.amqp_ulr) is warned about and dropped,
+	 * and SET of one is an error, instead of being silently kept.
+	 */
+	MarkGUCPrefixReserved("candystore");
 }
