@@ -9,6 +9,7 @@
 #include "jsonschema/jsonschema.h"
 #include "jsonschema/registry.h"
 #include "notify.h"
+#include "wait_events.h"
 #include "worker/worker.h"
 
 PG_MODULE_MAGIC;
@@ -19,6 +20,7 @@ void
 _PG_init(void)
 {
 	notify_init();
+	wait_events_request_shmem();
 	jsonschema_register_gucs();
 	registry_init();
 	worker_init();
