@@ -21,6 +21,7 @@ CREATE TABLE @extschema@.subscription (
     start_xid       xid8 NOT NULL,
     start_position  bigint NOT NULL,
     group_size      int CHECK (group_size >= 1),     -- fixed by the first read
+    purged_unread   bigint NOT NULL DEFAULT 0,       -- purged before the first read (47_...)
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.subscription IS
@@ -128,8 +129,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The group size is fixed by the first read; to change it, subscribe anew at the slowest member''s checkpoint.';
     END IF;
-    INSERT INTO @extschema@.subscription_checkpoint (name, member, owner, xid, "position")
-    VALUES (s.name, subscription_member.member, s.owner, s.start_xid, s.start_position)
+    -- a new member inherits the count of events purged unread before the first read (47_...)
+    INSERT INTO @extschema@.subscription_checkpoint (name, member, owner, xid, "position", purged_unread)
+    VALUES (s.name, subscription_member.member, s.owner, s.start_xid, s.start_position,
+            (SELECT s2.purged_unread FROM @extschema@.subscription s2 WHERE s2.name = s.name))
     ON CONFLICT DO NOTHING;
     SELECT * INTO cp FROM @extschema@.subscription_checkpoint k
      WHERE k.name = s.name AND k.member = subscription_member.member;
@@ -190,6 +193,7 @@ BEGIN
     IF accept_purged THEN
         UPDATE @extschema@.subscription_checkpoint k SET purged_unread = 0
          WHERE k.name = cp.name AND k.member = cp.member;
+        cp.purged_unread := 0;
     END IF;
     IF cursor IS NULL THEN
         RETURN false;
@@ -242,7 +246,7 @@ SELECT s.name, k.member, s.group_size, s.owner, s.event_types,
        @extschema@.cursor_encode(coalesce(k.xid, s.start_xid), coalesce(k.position, s.start_position)) AS checkpoint,
        l.lag_events,
        pg_catalog.now() - l.oldest_unread_at AS lag_time,
-       k.last_read_at, k.last_ack_at, coalesce(k.purged_unread, 0) AS purged_unread, s.created_at
+       k.last_read_at, k.last_ack_at, coalesce(k.purged_unread, s.purged_unread) AS purged_unread, s.created_at
   FROM @extschema@.subscription s
   LEFT JOIN @extschema@.subscription_checkpoint k ON k.name = s.name
   CROSS JOIN LATERAL @extschema@.subscription_lag(coalesce(k.xid, s.start_xid),

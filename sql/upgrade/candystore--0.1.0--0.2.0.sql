@@ -12,9 +12,10 @@ SELECT pg_catalog.pg_extension_config_dump(
     pg_catalog.pg_get_serial_sequence('@extschema@.dead_letters', 'id'), '');
 
 -- Reading as a stream: read_all(), subscriptions, wait_for_events() ---------
--- The same as sql/install/45_read_all.sql and 46_subscriptions.sql.  Adding the
--- xid column rewrites event_log and gives every stored event this upgrade's
--- transaction id: the events stored before it are read first, in position order.
+-- The same as sql/install/45_read_all.sql, 46_subscriptions.sql and
+-- 47_subscriptions_and_purge.sql.  Adding the xid column rewrites event_log
+-- and gives every stored event this upgrade's transaction id: the events
+-- stored before it are read first, in position order.
 
 -- Reading the store as a stream -------------------------------------------------
 -- Positions are taken at insert time but transactions commit in any order, so
@@ -195,6 +196,7 @@ CREATE TABLE @extschema@.subscription (
     start_xid       xid8 NOT NULL,
     start_position  bigint NOT NULL,
     group_size      int CHECK (group_size >= 1),     -- fixed by the first read
+    purged_unread   bigint NOT NULL DEFAULT 0,       -- purged before the first read (47_...)
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.subscription IS
@@ -302,8 +304,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The group size is fixed by the first read; to change it, subscribe anew at the slowest member''s checkpoint.';
     END IF;
-    INSERT INTO @extschema@.subscription_checkpoint (name, member, owner, xid, "position")
-    VALUES (s.name, subscription_member.member, s.owner, s.start_xid, s.start_position)
+    -- a new member inherits the count of events purged unread before the first read (47_...)
+    INSERT INTO @extschema@.subscription_checkpoint (name, member, owner, xid, "position", purged_unread)
+    VALUES (s.name, subscription_member.member, s.owner, s.start_xid, s.start_position,
+            (SELECT s2.purged_unread FROM @extschema@.subscription s2 WHERE s2.name = s.name))
     ON CONFLICT DO NOTHING;
     SELECT * INTO cp FROM @extschema@.subscription_checkpoint k
      WHERE k.name = s.name AND k.member = subscription_member.member;
@@ -364,6 +368,7 @@ BEGIN
     IF accept_purged THEN
         UPDATE @extschema@.subscription_checkpoint k SET purged_unread = 0
          WHERE k.name = cp.name AND k.member = cp.member;
+        cp.purged_unread := 0;
     END IF;
     IF cursor IS NULL THEN
         RETURN false;
@@ -416,7 +421,7 @@ SELECT s.name, k.member, s.group_size, s.owner, s.event_types,
        @extschema@.cursor_encode(coalesce(k.xid, s.start_xid), coalesce(k.position, s.start_position)) AS checkpoint,
        l.lag_events,
        pg_catalog.now() - l.oldest_unread_at AS lag_time,
-       k.last_read_at, k.last_ack_at, coalesce(k.purged_unread, 0) AS purged_unread, s.created_at
+       k.last_read_at, k.last_ack_at, coalesce(k.purged_unread, s.purged_unread) AS purged_unread, s.created_at
   FROM @extschema@.subscription s
   LEFT JOIN @extschema@.subscription_checkpoint k ON k.name = s.name
   CROSS JOIN LATERAL @extschema@.subscription_lag(coalesce(k.xid, s.start_xid),
@@ -437,3 +442,47 @@ GRANT EXECUTE ON FUNCTION @extschema@.subscription_member(text, int, int) TO can
 GRANT EXECUTE ON FUNCTION @extschema@.read_subscription(text, int, int, int) TO candystore_reader;
 GRANT EXECUTE ON FUNCTION @extschema@.ack_subscription(text, text, int, int, boolean) TO candystore_reader;
 GRANT EXECUTE ON FUNCTION @extschema@.unsubscribe(text) TO candystore_reader;
+
+-- Subscriptions and retention ---------------------------------------------------
+-- purge_events() must not leave a subscription's checkpoint before a gap it
+-- cannot see: each purge counts, per checkpoint, the purged events the
+-- checkpoint had still to read (purged_unread), and read_subscription()
+-- refuses to read on until the owner accepts the loss
+-- (ack_subscription(..., accept_purged => true)).  A subscription no member
+-- has read yet counts on its start; its members inherit the count.  A
+-- statement trigger, so purge_events() (C, shared with 0.1.0) is untouched.
+
+CREATE FUNCTION @extschema@.subscriptions_count_purged() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE @extschema@.subscription_checkpoint k SET purged_unread = k.purged_unread + n.n
+      FROM (SELECT k2.name, k2.member, count(*) AS n
+              FROM @extschema@.subscription_checkpoint k2
+              JOIN @extschema@.subscription s ON s.name = k2.name
+              JOIN purged p ON (p.xid, p.position) > (k2.xid, k2.position)
+             WHERE (s.event_types IS NULL OR p.event_type = ANY (s.event_types))
+               AND (s.group_size = 1
+                    OR ('x' || right(p.causation_group::text, 7))::bit(28)::int % s.group_size = k2.member)
+             GROUP BY k2.name, k2.member) n
+     WHERE k.name = n.name AND k.member = n.member;
+    UPDATE @extschema@.subscription s SET purged_unread = s.purged_unread + n.n
+      FROM (SELECT s2.name, count(*) AS n
+              FROM @extschema@.subscription s2
+              JOIN purged p ON (p.xid, p.position) > (s2.start_xid, s2.start_position)
+             WHERE (s2.event_types IS NULL OR p.event_type = ANY (s2.event_types))
+               AND NOT EXISTS (SELECT 1 FROM @extschema@.subscription_checkpoint k WHERE k.name = s2.name)
+             GROUP BY s2.name) n
+     WHERE s.name = n.name;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.subscriptions_count_purged() IS
+    'After purge_events(): counts, per subscription checkpoint, the events it lost unread.';
+REVOKE ALL ON FUNCTION @extschema@.subscriptions_count_purged() FROM PUBLIC;
+
+CREATE TRIGGER event_log_purged_unread
+    AFTER DELETE ON @extschema@.event_log
+    REFERENCING OLD TABLE AS purged
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.subscriptions_count_purged();
