@@ -145,6 +145,7 @@ SELECT pg_temp.expect_error($$SELECT candystore.ack_subscription('alice', (SELEC
 SELECT candystore.unsubscribe('alice') AS bob_drops_alices;
 WITH moved AS (UPDATE candystore.subscription_checkpoint SET position = 0 RETURNING 1)
 SELECT count(*) AS bob_moves_alices FROM moved;
+SELECT pg_temp.expect_error($$INSERT INTO candystore.subscription_checkpoint (name, member, xid, position) VALUES ('alice', 7, '0', 0)$$) AS bob_adds_a_member;
 SELECT pg_temp.expect_error($$SELECT candystore.subscribe('alice')$$) AS bob_takes_the_name;
 RESET ROLE;
 SET ROLE regress_stream_nobody;

@@ -49,9 +49,13 @@ ALTER TABLE @extschema@.subscription_checkpoint ENABLE ROW LEVEL SECURITY;
 CREATE POLICY subscription_owner ON @extschema@.subscription
     USING (pg_catalog.pg_has_role(current_user, owner, 'MEMBER'))
     WITH CHECK (pg_catalog.pg_has_role(current_user, owner, 'MEMBER'));
+-- a checkpoint is written only for a subscription its writer may see, and
+-- belongs to the subscription's owner (no squatting on another's member)
 CREATE POLICY subscription_checkpoint_owner ON @extschema@.subscription_checkpoint
     USING (pg_catalog.pg_has_role(current_user, owner, 'MEMBER'))
-    WITH CHECK (pg_catalog.pg_has_role(current_user, owner, 'MEMBER'));
+    WITH CHECK (pg_catalog.pg_has_role(current_user, owner, 'MEMBER')
+                AND EXISTS (SELECT 1 FROM @extschema@.subscription s
+                             WHERE s.name = subscription_checkpoint.name AND s.owner = subscription_checkpoint.owner));
 REVOKE ALL ON @extschema@.subscription, @extschema@.subscription_checkpoint FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.subscription, @extschema@.subscription_checkpoint
     TO candystore_reader;
