@@ -117,6 +117,7 @@ sub read_round { read_batch($readers{$_}) for sort keys %readers; }
 # appends and commits, C appends and rolls back, readers read, A commits,
 # readers read.
 my ($a, $b, $c) = map { $node->background_psql('postgres') } 1 .. 3;
+my $a_pid = $a->query_safe('SELECT pg_backend_pid()');
 my $rounds = 5;
 for my $round (1 .. $rounds)
 {
@@ -275,6 +276,9 @@ for my $holder ('SELECT stream_flow(\'holder\')', 'CREATE TABLE holder_' . $$ . 
 	$b->query_safe("SELECT stream_flow('behind')");
 	is($node->safe_psql('postgres', "SELECT count(*) FROM candystore.read_all('$latest')"),
 		'0', 'an event committed behind an open transaction is not readable yet');
+	is($node->safe_psql('postgres',
+			"SELECT oldest_pid = $a_pid AND waiting_events = 3 FROM candystore.read_horizon"),
+		't', 'read_horizon names the transaction holding readers back and counts the events waiting');
 	waiting();
 	$a->query_safe('COMMIT');
 	is(answer(), 't', "wait_for_events: returns when the transaction holding the horizon ends ($holder)");

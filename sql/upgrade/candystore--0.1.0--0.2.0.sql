@@ -179,7 +179,9 @@ CREATE VIEW @extschema@.read_horizon AS
 SELECT @extschema@.read_horizon_xid() AS horizon,
        o.xid AS oldest_xid, o.pid AS oldest_pid, o.datname AS oldest_database,
        o.usename AS oldest_user, o.xact_start AS oldest_xact_start,
-       pg_catalog.now() - o.xact_start AS oldest_age, o.state AS oldest_state, o.prepared AS oldest_is_prepared
+       pg_catalog.now() - o.xact_start AS oldest_age, o.state AS oldest_state, o.prepared AS oldest_is_prepared,
+       (SELECT pg_catalog.count(*) FROM @extschema@.event_log e
+         WHERE e.xid >= @extschema@.read_horizon_xid()) AS waiting_events
   FROM (SELECT 1) one
   LEFT JOIN LATERAL (
         SELECT t.* FROM (
@@ -193,7 +195,7 @@ SELECT @extschema@.read_horizon_xid() AS horizon,
          ORDER BY pg_catalog.age(t.xid) DESC
          LIMIT 1) o ON true;
 COMMENT ON VIEW @extschema@.read_horizon IS
-    'The read horizon and the oldest other transaction holding an xid, which holds it back: readers see no event stored after that transaction began writing until it ends.';
+    'The read horizon; the oldest other transaction holding an xid, which holds it back (readers see no event stored by a later transaction until it ends); and waiting_events, the committed events readers cannot see yet because of it.';
 GRANT SELECT ON @extschema@.read_horizon TO candystore_reader;
 
 CREATE FUNCTION @extschema@.wait_for_events(after text, timeout interval DEFAULT '30 seconds') RETURNS boolean
