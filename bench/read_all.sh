@@ -12,7 +12,7 @@
 #  2. What the bookkeeping (event_log.xid and its index) costs an append, in
 #     instructions (callgrind, as bench/trace_append_cost.sh counts them): the
 #     tree before it ($BASE) and this tree, with and without the xid index.
-# Run by hand; not part of `make test`.
+# READ_ONLY=1 skips part 2.  Run by hand; not part of `make test`.
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 EVENTS=${1:-1000000}
@@ -88,6 +88,7 @@ printf '%-44s %12s\n' "ratio read_all / plain (target >= 0.70)" "$(awk -v a="$RA
 echo "read_all's scan: $PLAN"
 
 # 2. Instructions per append ---------------------------------------------------
+[ "${READ_ONLY:-0}" = 1 ] && exit 0
 cs_ensure_packages valgrind
 RUN=$CS_RUN/bench-read-all-cost
 mkdir -p "$RUN"
