@@ -4,10 +4,11 @@
 #  1. Catch-up read of EVENTS stored events (default 1,000,000) in batches of
 #     1,000: through candystore.read_all() (cursor, read horizon) against the
 #     plain "WHERE position > $1 ORDER BY position LIMIT 1000" scan of the
-#     same table, in the same run; best of 3 each, alternating.  Both loops run
-#     in the server (plpgsql) and turn every envelope into text, as sending it
-#     to a client would; the next cursor is the batch's greatest, compared as
-#     bytes (a client taking the last row's has it for free).  The events are
+#     same table, in the same run; best of 3 each, alternating.  Twice: loops
+#     in the server (plpgsql), turning every envelope into text as sending it
+#     would, the next cursor being the batch's greatest, compared as bytes; and
+#     a libpq client (bench/catch_up.c) receiving every row, the next cursor
+#     being the last row's.  The events are
 #     inserted directly (append() would take far longer), 10,000 a transaction.
 #  2. What the bookkeeping (event_log.xid and its index) costs an append, in
 #     instructions (callgrind, as bench/trace_append_cost.sh counts them): the
@@ -71,20 +72,26 @@ BEGIN
 END
 \$\$;
 SQL
-declare -a ra rp
+declare -a ra rp ca cp
+cc -O2 -I"$("$(cs_pg_config)" --includedir)" -o "$BENCH_DIR/catch_up" "$CS_ROOT/bench/catch_up.c" -lpq
+CONN="host=127.0.0.1 port=$BENCH_PORT user=postgres dbname=postgres"
 for round in 1 2 3; do
     rp+=("$(bench_psql -At -c 'SELECT round(bench_read_position())')")
     ra+=("$(bench_psql -At -c 'SELECT round(bench_read_all())')")
+    cp+=("$("$BENCH_DIR/catch_up" "$CONN" position | cut -d' ' -f2)")
+    ca+=("$("$BENCH_DIR/catch_up" "$CONN" read_all | cut -d' ' -f2)")
 done
 best() { printf '%s\n' "$@" | sort -n | tail -1; }
-RP=$(best "${rp[@]}"); RA=$(best "${ra[@]}")
+RP=$(best "${rp[@]}"); RA=$(best "${ra[@]}"); CP=$(best "${cp[@]}"); CA=$(best "${ca[@]}")
 PLAN=$(bench_psql -At -c "EXPLAIN SELECT * FROM candystore.event_log e WHERE (e.xid, e.position) > ('5'::xid8, 3::bigint) AND e.xid < '100000000'::xid8 ORDER BY e.xid, e.position LIMIT 1000" | sed -n 2p)
 cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"
 echo
-echo "Catch-up read of $EVENTS events in batches of 1000 (events/s, best of 3; envelopes turned into text)"
-printf '%-44s %12s\n' "plain: position > \$1 ORDER BY position" "$RP"
-printf '%-44s %12s\n' "candystore.read_all(cursor, 1000)" "$RA"
-printf '%-44s %12s\n' "ratio read_all / plain (target >= 0.70)" "$(awk -v a="$RA" -v b="$RP" 'BEGIN { printf "%.2f", a / b }')"
+echo "Catch-up read of $EVENTS events in batches of 1000 (events/s, best of 3)"
+printf '%-44s %14s %14s\n' "" "in the server" "libpq client"
+printf '%-44s %14s %14s\n' "plain: position > \$1 ORDER BY position" "$RP" "$CP"
+printf '%-44s %14s %14s\n' "candystore.read_all(cursor, 1000)" "$RA" "$CA"
+printf '%-44s %14s %14s\n' "ratio read_all / plain (target >= 0.70)" \
+    "$(awk -v a="$RA" -v b="$RP" 'BEGIN { printf "%.2f", a / b }')" "$(awk -v a="$CA" -v b="$CP" 'BEGIN { printf "%.2f", a / b }')"
 echo "read_all's scan: $PLAN"
 
 # 2. Instructions per append ---------------------------------------------------

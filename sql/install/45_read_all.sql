@@ -21,11 +21,9 @@ COMMENT ON COLUMN @extschema@.event_log.xid IS
 CREATE INDEX event_log_xid_idx ON @extschema@.event_log (xid, position);
 
 -- The cursor: 16 hex digits of the xid, '-', 16 hex digits of the position.
--- No SET clause: it is inlined into the reads (every name in it is qualified).
 CREATE FUNCTION @extschema@.cursor_encode(xid xid8, "position" bigint) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN pg_catalog.lpad(pg_catalog.to_hex(xid::pg_catalog.text::pg_catalog.int8), 16, '0') OPERATOR(pg_catalog.||) '-'
-       OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.to_hex("position"), 16, '0');
+    AS 'MODULE_PATHNAME', 'candystore_cursor_encode'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.cursor_encode(xid8, bigint) IS
     'The read_all() cursor of the event stored by transaction xid at position.';
 
