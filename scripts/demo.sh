@@ -52,6 +52,8 @@ psql_until() {
     return 1
 }
 psql_demo -c 'CREATE EXTENSION candystore'
+# a consumer subscribes before anything arrives; it catches up below
+psql_demo -c "SELECT candystore.subscribe('demo-projection', 'beginning')" >/dev/null
 # the worker declares the exchange and its queue once connected
 psql_until "SELECT bool_and(state = 'consuming') FROM candystore.worker_status() WHERE kind = 'ingest'" ||
     cs_die "the ingest worker did not connect to RabbitMQ (see $DIR/cluster/server.log)"
@@ -73,6 +75,7 @@ cs_log "published $published events and 1 malformed message to $EXCHANGE"
 psql_until "SELECT stored + dead_lettered >= $((published + 1)) FROM candystore.stats" ||
     cs_die "the flow did not arrive within 60 s (see $DIR/cluster/server.log)"
 psql_demo -f "$CS_ROOT/demo/show-flow.sql"
+psql_demo -f "$CS_ROOT/demo/show-subscription.sql"
 
 if [ "${KEEP:-0}" = 1 ]; then
     cs_log "the demo is running: psql -h 127.0.0.1 -p $PORT -U postgres; RabbitMQ at $AMQP_URL"

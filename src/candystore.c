@@ -11,6 +11,7 @@
 #include "jsonschema/registry.h"
 #include "notify.h"
 #include "pg_compat.h"		/* the PostgreSQL versions it builds against */
+#include "wait_events.h"
 #include "worker/worker.h"
 
 PG_MODULE_MAGIC;
@@ -21,6 +22,7 @@ void
 _PG_init(void)
 {
 	notify_init();
+	wait_events_request_shmem();
 	jsonschema_register_gucs();
 	registry_init();
 	worker_init();

@@ -18,6 +18,7 @@
 #include "utils/memutils.h"
 
 #include "notify.h"
+#include "wait_events.h"
 #include "worker/worker.h"
 
 /* Highest position appended by the current transaction; 0 when none. */
@@ -65,6 +66,9 @@ notify_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 			/* runs after the commit is visible: the publisher will see the rows */
 			if (event == XACT_EVENT_COMMIT && outbox_enqueued)
 				worker_publisher_wake();
+			/* its events are readable now, or its xid no longer holds the horizon */
+			if (max_position > 0)
+				wait_events_wake();
 			outbox_enqueued = false;
 			max_position = 0;
 			saved_at_subxact_start = NIL;	/* freed with TopTransactionContext */

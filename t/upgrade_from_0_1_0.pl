@@ -69,6 +69,12 @@ is($node->safe_psql('upgraded',
 is($node->safe_psql('upgraded',
 		q{SELECT string_agg(event_id || ':' || depth, ',' ORDER BY depth, event_id) FROM candystore.trace('0a000000-0000-4000-8000-000000000004')}),
 	$trace_before, 'the causation links still answer trace()');
+# events stored under 0.1.0 are read as a stream first, in position order,
+# then an event appended after the upgrade
+$node->safe_psql('upgraded', q{SELECT candystore.append('{"event_id": "0a000000-0000-4000-8000-00000000000a", "event_type": "upgrade.streamed", "timestamp": "2026-01-27T10:00:00Z", "version": "1.0.0", "source": {"host": "h", "type": "manual"}, "payload": {}}')});
+is($node->safe_psql('upgraded', q{SELECT string_agg(position::text, ',' ORDER BY cursor) FROM candystore.read_all(NULL, 100000)}),
+	$node->safe_psql('upgraded', q{SELECT string_agg(position::text, ',' ORDER BY position) FROM candystore.events}),
+	'read_all() reads the events stored under 0.1.0, in position order, then the new ones');
 my ($rc, $out, $err) = $node->psql('upgraded',
 	q{SELECT candystore.append('{"event_id": "0a000000-0000-4000-8000-000000000009", "event_type": "upgrade.checked", "timestamp": "2026-01-27T10:00:00Z", "version": "1.0.0", "source": {"host": "h", "type": "manual"}, "payload": {"n": "not an integer"}}')});
 like($err, qr/invalid payload for event type "upgrade.checked"/, 'a schema registered under 0.1.0 is still enforced after the upgrade')

@@ -1,0 +1,191 @@
+/*
+ * wait_events.c
+ *	  candystore.wait_for_events(after, timeout): returns true as soon as an
+ *	  event after the cursor is readable by read_all(), false at the timeout.
+ *
+ * Every transaction that appended broadcasts a condition variable in shared
+ * memory when it ends (notify.c's end-of-transaction callback, which runs
+ * after the transaction has left the proc array, so a woken reader's next
+ * snapshot sees it).  A waiter checks, sleeps on the condition variable,
+ * and checks again when woken.
+ *
+ * One case is not woken by a broadcast: an event is committed after the
+ * cursor but is not yet readable, because another transaction holding an
+ * older xid is still open (the read horizon, 45_read_all.sql), and that
+ * transaction appends nothing, so its end broadcasts nothing.  While that is
+ * so, the waiter re-checks every WAIT_RECHECK_MS.  So it does without shared
+ * memory (candystore not in shared_preload_libraries), at the same interval.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "wait_events.h"
+
+#define WAIT_RECHECK_MS 50
+
+typedef struct WaitEventsShared
+{
+	ConditionVariable appended;
+} WaitEventsShared;
+
+static WaitEventsShared *wait_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+wait_events_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WaitEventsShared)));
+}
+
+static void
+wait_events_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	wait_shared = ShmemInitStruct("candystore wait_for_events", sizeof(WaitEventsShared), &found);
+	if (!found)
+		ConditionVariableInit(&wait_shared->appended);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+wait_events_request_shmem(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = wait_events_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = wait_events_shmem_startup;
+}
+
+void
+wait_events_wake(void)
+{
+	if (wait_shared != NULL)
+		ConditionVariableBroadcast(&wait_shared->appended);
+}
+
+typedef enum
+{
+	AFTER_NOTHING,				/* no event after the cursor is committed */
+	AFTER_READABLE,				/* read_all(after) returns something */
+	AFTER_BEHIND_HORIZON		/* committed, not readable until an older xid ends */
+} AfterState;
+
+/* What a fresh snapshot sees after the cursor; raises for a bad cursor. */
+static AfterState
+events_after(SPIPlanPtr plan, Datum after, bool after_isnull)
+{
+	bool		isnull;
+	AfterState	state = AFTER_NOTHING;
+	int			rc;
+
+	/* not read-only: each execution takes a new snapshot */
+	rc = SPI_execute_plan(plan, &after, after_isnull ? "n" : " ", false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading candystore.event_log failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+		state = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))
+			? AFTER_READABLE : AFTER_BEHIND_HORIZON;
+	SPI_freetuptable(SPI_tuptable);
+	return state;
+}
+
+PG_FUNCTION_INFO_V1(candystore_wait_for_events);
+
+/* candystore.wait_for_events(after text, timeout interval) RETURNS boolean */
+Datum
+candystore_wait_for_events(PG_FUNCTION_ARGS)
+{
+	Datum		after = PG_GETARG_DATUM(0);
+	bool		after_isnull = PG_ARGISNULL(0);
+	Interval   *timeout;
+	int64		timeout_ms;
+	TimestampTz deadline;
+	Oid			types[] = {TEXTOID};
+	SPIPlanPtr	plan;
+	bool		readable = false;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("timeout must not be NULL")));
+	timeout = PG_GETARG_INTERVAL_P(1);
+	if (timeout->month != 0 || timeout->day < 0 || timeout->time < 0 ||
+		timeout->day > 24 || (timeout->day == 24 && timeout->time > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be between 0 and 24 days"),
+				 errhint("For example candystore.wait_for_events(cursor, '30 seconds').")));
+	timeout_ms = (timeout->day * USECS_PER_DAY + timeout->time) / 1000;
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("wait_for_events() cannot wait in a transaction that reads one snapshot"),
+				 errdetail("Its transaction is REPEATABLE READ or SERIALIZABLE, so it would never see a new event."),
+				 errhint("Call it in a READ COMMITTED transaction, or outside a transaction block.")));
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	SPI_connect();
+	plan = SPI_prepare("SELECT e.xid < candystore.read_horizon_xid()"
+					   "  FROM candystore.cursor_decode($1) c, candystore.event_log e"
+					   " WHERE (e.xid, e.position) > (c.xid, c.position)"
+					   " ORDER BY e.xid, e.position LIMIT 1", 1, types);
+	if (plan == NULL)
+		elog(ERROR, "preparing the wait_for_events query failed: %s", SPI_result_code_string(SPI_result));
+
+	/* on the wait list before the first check, so no broadcast falls between */
+	if (wait_shared != NULL)
+		ConditionVariablePrepareToSleep(&wait_shared->appended);
+	for (;;)
+	{
+		AfterState	state;
+		long		sleep_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		state = events_after(plan, after, after_isnull);
+		if (state == AFTER_READABLE)
+		{
+			readable = true;
+			break;
+		}
+		sleep_ms = (long) Min((int64) LONG_MAX,
+							  TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline));
+		if (sleep_ms <= 0)
+			break;
+		if (state == AFTER_BEHIND_HORIZON || wait_shared == NULL)
+			sleep_ms = Min(sleep_ms, WAIT_RECHECK_MS);
+		if (wait_shared != NULL)
+			ConditionVariableTimedSleep(&wait_shared->appended, sleep_ms, PG_WAIT_EXTENSION);
+		else
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 sleep_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+	if (wait_shared != NULL)
+		ConditionVariableCancelSleep();
+	SPI_finish();
+	PG_RETURN_BOOL(readable);
+}
