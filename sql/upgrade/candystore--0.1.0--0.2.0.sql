@@ -832,3 +832,5 @@ CREATE TRIGGER event_log_purged_unread
     AFTER DELETE ON @extschema@.event_log
     REFERENCING OLD TABLE AS purged
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.subscriptions_count_purged();
+-- a purge in replica mode still counts what subscriptions lost
+ALTER TABLE @extschema@.event_log ENABLE ALWAYS TRIGGER event_log_purged_unread;
