@@ -14,7 +14,7 @@
  * as max_stack_depth allows and raises 54001 beyond; every later step of
  * storing an event (envelope, schema validation, indexing) walks the
  * document recursively too, so the limit is well inside what the default
- * 2MB allows (t/030_hostile_producer.pl stores an event this deep).
+ * 2MB allows (t/hostile_producer.pl stores an event this deep).
  */
 #define JSONB_TEXT_MAX_DEPTH 1000
 
