@@ -291,6 +291,8 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	/* a reload signalled before the handler existed was ignored: read now */
+	ConfigReloadPending = true;
 	worker_keep_freed_memory();
 	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
 	pgstat_report_appname("candystore outbox publisher");
