@@ -46,3 +46,40 @@ cs_amqp_close(amqp_connection_state_t conn)
 	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
 	amqp_destroy_connection(conn);
 }
+
+void
+cs_amqp_await_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *confirmed,
+					   const char *last_sent)
+{
+	while (*confirmed < upto)
+	{
+		amqp_frame_t frame;
+
+		if (amqp_simple_wait_frame(conn, &frame) != AMQP_STATUS_OK)
+			cs_amqp_die("lost the broker while waiting for confirms");
+		if (frame.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD)
+		{
+			amqp_basic_ack_t *ack = frame.payload.method.decoded;
+
+			/* RabbitMQ confirms in order on one channel */
+			if (ack->delivery_tag > *confirmed)
+				*confirmed = ack->delivery_tag;
+		}
+		else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD)
+			cs_amqp_die("the broker refused a message");
+		else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+				 frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
+		{
+			/* both methods start with reply_code, reply_text */
+			amqp_channel_close_t *m = frame.payload.method.decoded;
+
+			fprintf(stderr, "%s: after \"%s\": %.*s\n", cs_amqp_program, last_sent ? last_sent : "",
+					(int) m->reply_text.len, (char *) m->reply_text.bytes);
+			cs_amqp_die(frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ?
+						"the broker closed the channel" : "the broker closed the connection");
+		}
+		amqp_maybe_release_buffers(conn);
+	}
+}

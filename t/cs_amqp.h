@@ -7,6 +7,8 @@
 #ifndef CS_AMQP_H
 #define CS_AMQP_H
 
+#include <stdint.h>
+
 #include <amqp.h>
 
 /* the tool's name, prefixed to its error messages */
@@ -16,5 +18,9 @@ extern void cs_amqp_die(const char *what);
 extern void cs_amqp_check(amqp_rpc_reply_t r, const char *what);
 extern amqp_connection_state_t cs_amqp_connect(const char *host, const char *port);
 extern void cs_amqp_close(amqp_connection_state_t conn);
+/* With publisher confirms: waits until every message up to 'upto' is
+ * confirmed; dies on a nack or a close (naming last_sent, if given). */
+extern void cs_amqp_await_confirms(amqp_connection_state_t conn, uint64_t upto,
+								   uint64_t *confirmed, const char *last_sent);
 
 #endif

@@ -54,46 +54,6 @@ rand_between(long lo, long hi)
 	return lo + (long) (rand64() % (uint64_t) (hi - lo + 1));
 }
 
-static void
-await_confirms(uint64_t upto)
-{
-	while (confirmed < upto)
-	{
-		amqp_frame_t frame;
-
-		if (amqp_simple_wait_frame(conn, &frame) != AMQP_STATUS_OK)
-			cs_amqp_die("lost the broker while waiting for confirms");
-		if (frame.frame_type != AMQP_FRAME_METHOD)
-			continue;
-		if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD)
-		{
-			amqp_basic_ack_t *ack = frame.payload.method.decoded;
-
-			if (ack->delivery_tag > confirmed)
-				confirmed = ack->delivery_tag;
-		}
-		else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD)
-			cs_amqp_die("the broker refused a message");
-		else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD)
-		{
-			amqp_channel_close_t *m = frame.payload.method.decoded;
-
-			fprintf(stderr, "cs_hostile: after \"%s\": %.*s\n", last_label,
-					(int) m->reply_text.len, (char *) m->reply_text.bytes);
-			cs_amqp_die("the broker closed the channel");
-		}
-		else if (frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-		{
-			amqp_connection_close_t *m = frame.payload.method.decoded;
-
-			fprintf(stderr, "cs_hostile: after \"%s\": %.*s\n", last_label,
-					(int) m->reply_text.len, (char *) m->reply_text.bytes);
-			cs_amqp_die("the broker closed the connection");
-		}
-		amqp_maybe_release_buffers(conn);
-	}
-}
-
 /* Text bytes: with invalid UTF-8 in them when `bad`. */
 static amqp_bytes_t
 text(const char *s, int bad)
@@ -173,7 +133,7 @@ publish(const char *outcome, const char *sqlstate, const char *label, amqp_bytes
 	last_label = label;
 	sent++;
 	if (sent % 50 == 0)
-		await_confirms(sent - 25);
+		cs_amqp_await_confirms(conn, sent - 25, &confirmed, last_label);
 	fprintf(manifest, "%s\t%.*s\t%s\t%s\t%s\t%zu\t", outcome, has_id ? (int) props->message_id.len : 1,
 			has_id ? (char *) props->message_id.bytes : "-", sqlstate, label, event_id ? event_id : "-", len);
 	if (len <= 4096)
@@ -431,7 +391,7 @@ main(int argc, char **argv)
 	}
 	NEXT();
 	valid_event("valid", &p, rk);
-	await_confirms(sent);
+	cs_amqp_await_confirms(conn, sent, &confirmed, last_label);
 	cs_amqp_close(conn);
 	fclose(manifest);
 	printf("%lu\n", (unsigned long) sent);

@@ -18,35 +18,6 @@
 #include <string.h>
 
 
-/* Waits until the broker confirmed every message up to 'upto'. */
-static void
-await_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *confirmed)
-{
-	while (*confirmed < upto)
-	{
-		amqp_frame_t frame;
-
-		if (amqp_simple_wait_frame(conn, &frame) != AMQP_STATUS_OK)
-			cs_amqp_die("lost the broker while waiting for confirms");
-		if (frame.frame_type != AMQP_FRAME_METHOD)
-			continue;
-		if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD)
-		{
-			amqp_basic_ack_t *ack = frame.payload.method.decoded;
-
-			/* RabbitMQ confirms in order on one channel */
-			if (ack->delivery_tag > *confirmed)
-				*confirmed = ack->delivery_tag;
-		}
-		else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD)
-			cs_amqp_die("the broker refused a message");
-		else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-				 frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-			cs_amqp_die("the broker closed the channel");
-		amqp_maybe_release_buffers(conn);
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -110,10 +81,10 @@ main(int argc, char **argv)
 				cs_amqp_die("publish failed");
 			sent++;
 			if (sent % 500 == 0)
-				await_confirms(conn, sent - 250, &confirmed);
+				cs_amqp_await_confirms(conn, sent - 250, &confirmed, NULL);
 		}
 	}
-	await_confirms(conn, sent, &confirmed);
+	cs_amqp_await_confirms(conn, sent, &confirmed, NULL);
 	cs_amqp_close(conn);
 	printf("%lu\n", (unsigned long) sent);
 	return 0;

@@ -886,7 +886,7 @@ parse_disjunction(Ecma *e, int depth)
 static bool
 collect_groups(Ecma *e)
 {
-	int			n = 0;
+	List	   *names = NIL;	/* per group, in order: its name or NULL */
 	bool		in_class = false;
 
 	for (int i = 0; i < e->len; i++)
@@ -900,44 +900,34 @@ collect_groups(Ecma *e)
 		else if (c == '[')
 			in_class = true;
 		else if (c == '(' && (i + 1 >= e->len || e->p[i + 1] != '?'))
-			n++;
-		else if (c == '(' && i + 2 < e->len && e->p[i + 2] == '<' &&
-				 i + 3 < e->len && e->p[i + 3] != '=' && e->p[i + 3] != '!')
-			n++;
-	}
-	e->ngroups = n;
-	e->names = palloc0(sizeof(char *) * (n + 1));
-	n = 0;
-	in_class = false;
-	for (int i = 0; i < e->len; i++)
-	{
-		char		c = e->p[i];
-
-		if (c == '\\')
-			i++;
-		else if (in_class)
-			in_class = c != ']';
-		else if (c == '[')
-			in_class = true;
-		else if (c == '(' && (i + 1 >= e->len || e->p[i + 1] != '?'))
-			n++;
+			names = lappend(names, NULL);
 		else if (c == '(' && i + 2 < e->len && e->p[i + 2] == '<' &&
 				 i + 3 < e->len && e->p[i + 3] != '=' && e->p[i + 3] != '!')
 		{
 			const char *close = memchr(e->p + i + 3, '>', e->len - i - 3);
+			char	   *name = NULL;	/* unterminated: the parser says why */
 
-			n++;
-			if (close == NULL)
-				continue;		/* the parser says why */
-			e->names[n] = pnstrdup(e->p + i + 3, close - (e->p + i + 3));
-			for (int g = 1; g < n; g++)
-				if (e->names[g] && strcmp(e->names[g], e->names[n]) == 0)
-				{
-					e->pos = i;
-					return fail(e, "duplicate capture group name");
-				}
+			if (close != NULL)
+			{
+				ListCell   *lc;
+
+				name = pnstrdup(e->p + i + 3, close - (e->p + i + 3));
+				foreach(lc, names)
+					if (lfirst(lc) != NULL && strcmp(lfirst(lc), name) == 0)
+					{
+						e->pos = i;
+						return fail(e, "duplicate capture group name");
+					}
+			}
+			names = lappend(names, name);
 		}
 	}
+	/* names[1..ngroups], as groups are numbered */
+	e->ngroups = list_length(names);
+	e->names = palloc0(sizeof(char *) * (e->ngroups + 1));
+	for (int g = 0; g < e->ngroups; g++)
+		e->names[g + 1] = list_nth(names, g);
+	list_free(names);
 	return true;
 }
 
