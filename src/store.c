@@ -100,12 +100,17 @@ prepare_lookup_plan(void)
 								   1, lookup_types, 0);
 }
 
+/* Equality as jsonb defines it: key order, whitespace and 1 vs 1.0 do not matter. */
+static bool
+same_content(Jsonb *a, Jsonb *b)
+{
+	return DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(a), JsonbPGetDatum(b)));
+}
+
 static bool
 jsonb_values_equal(JsonbValue *a, JsonbValue *b)
 {
-	return DatumGetBool(DirectFunctionCall2(jsonb_eq,
-											JsonbPGetDatum(JsonbValueToJsonb(a)),
-											JsonbPGetDatum(JsonbValueToJsonb(b))));
+	return same_content(JsonbValueToJsonb(a), JsonbValueToJsonb(b));
 }
 
 /* Names the top-level fields whose values differ, for the conflict detail. */
@@ -165,11 +170,6 @@ lookup_stored(const pg_uuid_t *event_id, int64 *position, Jsonb **stored)
 	return true;
 }
 
-static bool
-same_content(Jsonb *a, Jsonb *b)
-{
-	return DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(a), JsonbPGetDatum(b)));
-}
 
 /* The position of the event if it is stored with this very content, else -1. */
 static int64

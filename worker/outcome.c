@@ -31,6 +31,7 @@
 #include "amqp_headers.h"
 #include "envelope.h"
 #include "jsonb_text.h"
+#include "spi_plans.h"
 #include "store.h"
 #include "worker.h"
 
@@ -89,7 +90,7 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 	SPI_connect();
 	if (dead_letter_plan == NULL)
 	{
-		dead_letter_plan = SPI_prepare("INSERT INTO candystore.dead_letters"
+		dead_letter_plan = spi_prepare_kept("INSERT INTO candystore.dead_letters"
 									   " (reason, sqlstate, routing_key, headers, body, redelivered,"
 									   "  properties, event_id, possible_redelivery)"
 									   " SELECT $1, $2, $3, $4, $5, $6, $7, $8,"
@@ -99,10 +100,7 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 									   " WHERE NOT $6 OR NOT EXISTS (SELECT FROM candystore.dead_letters e"
 									   "  WHERE e.body_digest = sha256($5) AND e.routing_key = $3"
 									   "   AND CASE WHEN $9 IS NOT NULL THEN e.properties->>'message_id' = $9"
-									   "            ELSE e.event_id = $8 END)", 9, types);
-		if (dead_letter_plan == NULL || SPI_keepplan(dead_letter_plan) != 0)
-			elog(ERROR, "could not prepare the dead-letter insert: %s",
-				 SPI_result_code_string(SPI_result));
+									   "            ELSE e.event_id = $8 END)", 9, types, 0);
 	}
 	/* bytea holds just under 1GB; RabbitMQ itself refuses more than 512MB */
 	if (keep > MaxAllocSize - VARHDRSZ)
@@ -165,20 +163,21 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 	{
 		count_dead_letter(counts,
 						  dead_letter(d, psprintf("message body of %zu bytes is larger than candystore.max_message_bytes (%d bytes)",
-												  d->body_len, worker_max_message_bytes), "54000", false));
+												  d->body_len, worker_max_message_bytes), unpack_sql_state(ERRCODE_PROGRAM_LIMIT_EXCEEDED), false));
 		return NULL;
 	}
 	if (!d->routing_key_valid)
 	{
 		/* event_log could hold it, but no dump of it could be restored */
 		count_dead_letter(counts, dead_letter(d, "routing key is not valid UTF-8 in the database encoding (kept escaped)",
-											  "22021", true));
+											  unpack_sql_state(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE), true));
 		return NULL;
 	}
 	if (strlen(d->body) != d->body_len ||
 		!pg_verify_mbstr(GetDatabaseEncoding(), d->body, d->body_len, true))
 	{
-		count_dead_letter(counts, dead_letter(d, "message body is not valid text in the database encoding", "22021", false));
+		count_dead_letter(counts, dead_letter(d, "message body is not valid text in the database encoding",
+											  unpack_sql_state(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE), false));
 		return NULL;
 	}
 	jb = jsonb_from_text(d->body, d->body_len, &jerr);
