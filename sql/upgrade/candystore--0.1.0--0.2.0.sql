@@ -347,7 +347,11 @@ COMMENT ON FUNCTION @extschema@.replay_trace(uuid) IS
 ALTER TABLE @extschema@.event_log ADD COLUMN xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id();
 COMMENT ON COLUMN @extschema@.event_log.xid IS
     'Bookkeeping for read_all(): the transaction that stored the event (its top-level id).';
-CREATE INDEX event_log_xid_idx ON @extschema@.event_log (xid, position);
+-- Keys are unique (position is) and arrive mostly in ascending order (xids
+-- grow): nothing to deduplicate, and full pages are what a rightmost split
+-- should leave.  Both save instructions on every append.
+CREATE INDEX event_log_xid_idx ON @extschema@.event_log (xid, position)
+    WITH (fillfactor = 100, deduplicate_items = off);
 
 -- The cursor: 16 hex digits of the xid, '-', 16 hex digits of the position.
 CREATE FUNCTION @extschema@.cursor_encode(xid xid8, "position" bigint) RETURNS text

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Tail latency of a reader waiting with wait_for_events() (not part of
+# `make test`): while the ingest worker stores RATE events per second for
+# SECONDS (published through RabbitMQ by bench/latency.c, as
+# bench/ingest_latency.sh does), a reader (bench/wait_latency.c) loops on
+# wait_for_events(cursor) and read_all(cursor), and takes for every
+# transaction it reads the time from its commit (track_commit_timestamp) to
+# wait_for_events() returning to the reader.  Printed with the publish →
+# committed latency of the same run.  PostgreSQL runs with fsync = on and the
+# worker's defaults.
+#   bash bench/wait_latency.sh [SECONDS] [RATE]
+source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
+
+SECONDS_=${1:-30}
+RATE=${2:-1000}
+cs_ensure_packages
+
+bench_broker_setup bench-wait-latency
+INC=$("$(cs_pg_config)" --includedir)
+cc -O2 -I"$INC" -o "$RUN/latency" "$CS_ROOT/bench/latency.c" -lrabbitmq -lpq
+cc -O2 -I"$INC" -o "$RUN/wait_latency" "$CS_ROOT/bench/wait_latency.c" -lpq
+bench_worker_cluster "track_commit_timestamp = on"
+psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PP" -U postgres -d postgres -c "$1"; }
+for _ in $(seq 1 100); do [ "$(psql_ "SELECT state FROM candystore.worker_status() WHERE kind = 'ingest'")" = consuming ] && break; sleep 0.2; done
+CONN="host=127.0.0.1 port=$PP user=postgres dbname=postgres"
+
+cs_log "publishing $RATE/s for ${SECONDS_}s while a reader waits with wait_for_events()"
+b0=$(psql_ "SELECT batches FROM candystore.stats")
+"$RUN/wait_latency" "$CONN" "$((SECONDS_ + 2))" > "$RUN/wait.out" &
+reader=$!
+pub=$("$RUN/latency" 127.0.0.1 "$RP" bloodbank.events.v1 bench.latency "$RATE" "$SECONDS_" "$CONN") ||
+    cs_log "not every event arrived: $pub"
+wait "$reader"
+b1=$(psql_ "SELECT batches FROM candystore.stats")
+read -r txs events wp50 wp95 wp99 wmax < "$RUN/wait.out"
+read -r recv sent pp50 pp95 pp99 pmax <<<"$pub"
+
+echo
+echo "$RATE events/s for ${SECONDS_}s through the ingest worker: $recv/$sent events stored in $((b1 - b0)) batches"
+printf '%-52s %10s %8s %8s %8s %8s\n' "" "samples" "p50 ms" "p95 ms" "p99 ms" "max ms"
+printf '%-52s %10s %8s %8s %8s %8s\n' "publish -> committed (bench/latency.c, NOTIFY)" "$recv" "$pp50" "$pp95" "$pp99" "$pmax"
+printf '%-52s %10s %8s %8s %8s %8s\n' "commit -> wait_for_events() returns (target p99 < 20)" "$txs tx" "$wp50" "$wp95" "$wp99" "$wmax"
+echo "(the reader read $events events; commit times from track_commit_timestamp, taken before the commit's flush)"
+echo "load average at the end (2 cores shared with other work): $(cut -d' ' -f1-3 /proc/loadavg)"
