@@ -87,7 +87,7 @@ done
 best() { printf '%s\n' "$@" | sort -n | tail -1; }
 RP=$(best "${rp[@]}"); RA=$(best "${ra[@]}"); CP=$(best "${cp[@]}"); CA=$(best "${ca[@]}")
 PLAN=$(bench_psql -At -c "EXPLAIN SELECT * FROM candystore.read_all('0000000000000005-0000000000000003', 1000)" |
-       sed -n 's/^ *\(-> *\)\?\([A-Z][A-Za-z ]*\(using [a-z_]*\)\?\).*/\2/p' | paste -sd'>' | sed 's/>/ > /g')
+       sed -n 's/^ *\(-> *\)\?\([^(]*[^ (]\) *(cost.*/\2/p' | paste -sd'>' | sed 's/>/ > /g')
 cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"
 echo
 echo "Catch-up read of $EVENTS events in batches of 1000 (events/s, best of 3)"
