@@ -12,17 +12,26 @@
  *	  reading the previous batch counts from its commit too: the reader sees it
  *	  when it next waits, as a real one would.
  *
+ *	  For comparison, a second process LISTENs on candystore_events (the
+ *	  store notifies once per committing transaction, with its highest
+ *	  position) and takes the same measure for the notification: how soon
+ *	  any wake-up reaches a client on this machine at that moment.
+ *
  *	  wait_latency CONNINFO SECONDS
  *
  *	  Starts after the events already stored; runs SECONDS.  Prints
- *	  "transactions events p50_ms p95_ms p99_ms max_ms".
+ *	  "wait transactions events p50_ms p95_ms p99_ms max_ms" for the waiter and
+ *	  "listen notifications p50_ms p95_ms p99_ms max_ms" for the listener.
  */
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void
 die(PGconn *pg, const char *what)
@@ -70,9 +79,58 @@ static const char *read_sql =
 "        (extract(epoch FROM pg_xact_commit_timestamp(xid(('x' || d.h)::bit(64)::bigint::text::xid8))) * 1e6)::bigint"
 "   FROM (SELECT DISTINCT substr(cursor, 1, 16) AS h FROM r) d";
 
+/* The listener: commit → notification received, for each notification. */
+static void
+listen_until(const char *conninfo, int64_t end)
+{
+	PGconn	   *pg = PQconnectdb(conninfo);
+	PGresult   *res;
+	long		cap = 1 << 20, nlat = 0;
+	int64_t    *lat = malloc(sizeof(int64_t) * cap);
+
+	if (PQstatus(pg) != CONNECTION_OK)
+		die(pg, "listener connect");
+	res = PQexec(pg, "LISTEN candystore_events");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		die(pg, "LISTEN");
+	PQclear(res);
+	while (now_us() < end)
+	{
+		struct pollfd pfd = {PQsocket(pg), POLLIN, 0};
+		PGnotify   *n;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if (!PQconsumeInput(pg))
+			die(pg, "listener");
+		while ((n = PQnotifies(pg)) != NULL)
+		{
+			int64_t		received = now_us();
+			const char *params[1] = {n->extra};
+
+			res = PQexecParams(pg, "SELECT (extract(epoch FROM pg_xact_commit_timestamp(xid(xid))) * 1e6)::bigint"
+							   "  FROM candystore.event_log WHERE position = $1::bigint", 1, NULL, params, NULL, NULL, 0);
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+				die(pg, "listener read");
+			if (PQntuples(res) == 1 && nlat < cap)
+				lat[nlat++] = received - atoll(PQgetvalue(res, 0, 0));
+			PQclear(res);
+			PQfreemem(n);
+		}
+	}
+	qsort(lat, nlat, sizeof(int64_t), cmp_int64);
+	printf("listen %ld %.1f %.1f %.1f %.1f\n", nlat,
+		   percentile_ms(lat, nlat, 0.50), percentile_ms(lat, nlat, 0.95),
+		   percentile_ms(lat, nlat, 0.99), nlat ? lat[nlat - 1] / 1000.0 : 0.0);
+	fflush(stdout);
+	PQfinish(pg);
+	free(lat);
+}
+
 int
 main(int argc, char **argv)
 {
+	pid_t		listener;
 	PGconn	   *pg;
 	PGresult   *res;
 	char	   *cursor = NULL;
@@ -85,6 +143,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: wait_latency CONNINFO SECONDS\n");
 		return 1;
 	}
+	end = now_us() + atol(argv[2]) * 1000000LL;
+	fflush(stdout);
+	listener = fork();			/* before connecting: each process its own connection */
+	if (listener < 0)
+		die(NULL, "fork");
+	if (listener == 0)
+	{
+		listen_until(argv[1], end);
+		_exit(0);
+	}
 	pg = PQconnectdb(argv[1]);
 	if (PQstatus(pg) != CONNECTION_OK)
 		die(pg, "connect");
@@ -94,7 +162,6 @@ main(int argc, char **argv)
 	if (!PQgetisnull(res, 0, 0))
 		cursor = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	end = now_us() + atol(argv[2]) * 1000000LL;
 
 	while (now_us() < end)
 	{
@@ -128,11 +195,13 @@ main(int argc, char **argv)
 		PQclear(res);
 	}
 	qsort(lat, nlat, sizeof(int64_t), cmp_int64);
-	printf("%ld %ld %.1f %.1f %.1f %.1f\n", nlat, events,
+	printf("wait %ld %ld %.1f %.1f %.1f %.1f\n", nlat, events,
 		   percentile_ms(lat, nlat, 0.50), percentile_ms(lat, nlat, 0.95),
 		   percentile_ms(lat, nlat, 0.99), nlat ? lat[nlat - 1] / 1000.0 : 0.0);
+	fflush(stdout);
 	PQfinish(pg);
 	free(lat);
 	free(cursor);
+	waitpid(listener, NULL, 0);
 	return 0;
 }

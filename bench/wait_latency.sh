@@ -5,7 +5,9 @@
 # bench/ingest_latency.sh does), a reader (bench/wait_latency.c) loops on
 # wait_for_events(cursor) and read_all(cursor), and takes for every
 # transaction it reads the time from its commit (track_commit_timestamp) to
-# wait_for_events() returning to the reader.  Printed with the publish →
+# wait_for_events() returning to the reader; and, for comparison, the time
+# from the same commits to their NOTIFY reaching a listening client (how soon
+# any wake-up gets through on the machine then).  Printed with the publish →
 # committed latency of the same run.  PostgreSQL runs with fsync = on and the
 # worker's defaults; a second round runs with fsync = off (see below).
 #   bash bench/wait_latency.sh [SECONDS] [RATE]
@@ -40,16 +42,17 @@ for fs in on off; do
         cs_log "not every event arrived: $pub"
     wait "$reader"
     b1=$(psql_ "SELECT batches FROM candystore.stats")
-    rows+=("$fs $((b1 - b0)) $pub $(cat "$RUN/wait.out")")
+    rows+=("$fs $((b1 - b0)) $pub $(sed -n 's/^wait //p' "$RUN/wait.out") $(sed -n 's/^listen //p' "$RUN/wait.out")")
 done
 
 echo
 echo "$RATE events/s for ${SECONDS_}s each through the ingest worker (batch_timeout_ms default)"
 printf '%-6s %9s %14s %-40s %8s %8s %8s %8s\n' "fsync" "batches" "samples" "latency" "p50 ms" "p95 ms" "p99 ms" "max ms"
 for r in "${rows[@]}"; do
-    read -r fs batches recv sent pp50 pp95 pp99 pmax txs events wp50 wp95 wp99 wmax <<<"$r"
+    read -r fs batches recv sent pp50 pp95 pp99 pmax txs events wp50 wp95 wp99 wmax nn np50 np95 np99 nmax <<<"$r"
     printf '%-6s %9s %14s %-40s %8s %8s %8s %8s\n' "$fs" "$batches" "$recv/$sent ev" "publish -> committed (NOTIFY)" "$pp50" "$pp95" "$pp99" "$pmax"
     printf '%-6s %9s %14s %-40s %8s %8s %8s %8s\n' "" "" "$txs tx" "commit -> wait_for_events() returns" "$wp50" "$wp95" "$wp99" "$wmax"
+    printf '%-6s %9s %14s %-40s %8s %8s %8s %8s\n' "" "" "$nn notify" "commit -> NOTIFY received (comparison)" "$np50" "$np95" "$np99" "$nmax"
 done
 echo "(target: commit -> return p99 < 20 ms; commit times from track_commit_timestamp, taken before the commit's flush)"
 echo "load average at the end (2 cores shared with other work): $(cut -d' ' -f1-3 /proc/loadavg)"
