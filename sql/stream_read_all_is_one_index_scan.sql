@@ -41,3 +41,17 @@ SELECT count(*) AS no_such_type FROM candystore.read_all(NULL, 100000, '{regress
 RESET search_path;
 DROP SCHEMA regress_cs_shadow CASCADE;
 DROP ROLE regress_cs_stream_reader;
+
+-- wait_for_events() looks for the first event after the cursor where the
+-- cursor points in the (xid, position) index: a check reads a handful of
+-- index entries, not every entry before the cursor (its latency would grow
+-- with the store).
+SELECT count(candystore.append(pg_temp.sample_envelope(md5('wait' || i)::uuid))) AS appended
+  FROM generate_series(1, 200) i;
+SELECT max(cursor COLLATE "C") AS last_cursor FROM candystore.read_all(NULL, 100000) \gset
+SELECT pg_stat_force_next_flush();
+SELECT idx_tup_read AS before_wait FROM pg_stat_user_indexes WHERE indexrelname = 'event_log_xid_idx' \gset
+SELECT candystore.wait_for_events(:'last_cursor', '0 seconds') AS found_nothing;
+SELECT pg_stat_force_next_flush();
+SELECT idx_tup_read - :before_wait < 10 AS read_a_handful
+  FROM pg_stat_user_indexes WHERE indexrelname = 'event_log_xid_idx';

@@ -170,9 +170,16 @@ candystore_wait_for_events(PG_FUNCTION_ARGS)
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	SPI_connect();
+	/*
+	 * The cursor's parts as expressions, not a function in FROM: so they are
+	 * the index scan's start key.  Joined to a function scan, the first row
+	 * after the cursor was found by scanning the index from its beginning,
+	 * and each check cost time in proportion to the store's size.
+	 */
 	plan = SPI_prepare("SELECT e.xid < candystore.read_horizon_xid()"
-					   "  FROM candystore.cursor_decode($1) c, candystore.event_log e"
-					   " WHERE (e.xid, e.position) > (c.xid, c.position)"
+					   "  FROM candystore.event_log e"
+					   " WHERE (e.xid, e.position) > ((candystore.cursor_decode($1)).xid,"
+					   "                              (candystore.cursor_decode($1)).position)"
 					   " ORDER BY e.xid, e.position LIMIT 1", 1, types);
 	if (plan == NULL)
 		elog(ERROR, "preparing the wait_for_events query failed: %s", SPI_result_code_string(SPI_result));
