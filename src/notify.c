@@ -69,6 +69,8 @@ notify_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 			/* its events are readable now, or its xid no longer holds the horizon */
 			if (max_position > 0)
 				wait_events_wake();
+			else if (FullTransactionIdIsValid(GetTopFullTransactionIdIfAny()))
+				wait_events_wake_if_behind();	/* may have held a reader back */
 			outbox_enqueued = false;
 			max_position = 0;
 			saved_at_subxact_start = NIL;	/* freed with TopTransactionContext */

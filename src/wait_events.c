@@ -9,12 +9,17 @@
  * snapshot sees it).  A waiter checks, sleeps on the condition variable,
  * and checks again when woken.
  *
- * One case is not woken by a broadcast: an event is committed after the
- * cursor but is not yet readable, because another transaction holding an
- * older xid is still open (the read horizon, 45_read_all.sql), and that
- * transaction appends nothing, so its end broadcasts nothing.  While that is
- * so, the waiter re-checks every WAIT_RECHECK_MS.  So it does without shared
- * memory (candystore not in shared_preload_libraries), at the same interval.
+ * One case needs more: an event is committed after the cursor but is not
+ * yet readable, because another transaction holding an older xid is still
+ * open (the read horizon, 45_read_all.sql), and that transaction appends
+ * nothing.  A waiter in that state says so in shared memory (behind_until, a
+ * time it keeps pushing ahead while it waits so), and while it is set every
+ * transaction that held an xid broadcasts when it ends, whatever it wrote
+ * (every backend runs notify.c's callback: the library is preloaded).  So
+ * unrelated writes wake nobody unless a reader is held behind one of them.
+ * The waiter still re-checks every WAIT_RECHECK_MS, for what ends without a
+ * callback of ours (COMMIT PREPARED); and without shared memory (candystore
+ * not in shared_preload_libraries) it re-checks at that interval throughout.
  */
 #include "postgres.h"
 
@@ -24,6 +29,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -39,6 +45,8 @@
 typedef struct WaitEventsShared
 {
 	ConditionVariable appended;
+	/* until when (TimestampTz) a waiter is held behind the horizon; 0: none */
+	pg_atomic_uint64 behind_until;
 } WaitEventsShared;
 
 static WaitEventsShared *wait_shared = NULL;
@@ -63,7 +71,10 @@ wait_events_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	wait_shared = ShmemInitStruct("candystore wait_for_events", sizeof(WaitEventsShared), &found);
 	if (!found)
+	{
 		ConditionVariableInit(&wait_shared->appended);
+		pg_atomic_init_u64(&wait_shared->behind_until, 0);
+	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -82,6 +93,18 @@ void
 wait_events_wake(void)
 {
 	if (wait_shared != NULL)
+		ConditionVariableBroadcast(&wait_shared->appended);
+}
+
+void
+wait_events_wake_if_behind(void)
+{
+	uint64		until;
+
+	if (wait_shared == NULL)
+		return;
+	until = pg_atomic_read_u64(&wait_shared->behind_until);
+	if (until != 0 && GetCurrentTimestamp() < (TimestampTz) until)
 		ConditionVariableBroadcast(&wait_shared->appended);
 }
 
@@ -147,9 +170,16 @@ candystore_wait_for_events(PG_FUNCTION_ARGS)
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	SPI_connect();
+	/*
+	 * The cursor's parts as expressions, not a function in FROM: so they are
+	 * the index scan's start key.  Joined to a function scan, the first row
+	 * after the cursor was found by scanning the index from its beginning,
+	 * and each check cost time in proportion to the store's size.
+	 */
 	plan = SPI_prepare("SELECT e.xid < candystore.read_horizon_xid()"
-					   "  FROM candystore.cursor_decode($1) c, candystore.event_log e"
-					   " WHERE (e.xid, e.position) > (c.xid, c.position)"
+					   "  FROM candystore.event_log e"
+					   " WHERE (e.xid, e.position) > ((candystore.cursor_decode($1)).xid,"
+					   "                              (candystore.cursor_decode($1)).position)"
 					   " ORDER BY e.xid, e.position LIMIT 1", 1, types);
 	if (plan == NULL)
 		elog(ERROR, "preparing the wait_for_events query failed: %s", SPI_result_code_string(SPI_result));
@@ -175,6 +205,11 @@ candystore_wait_for_events(PG_FUNCTION_ARGS)
 			break;
 		if (state == AFTER_BEHIND_HORIZON || wait_shared == NULL)
 			sleep_ms = Min(sleep_ms, WAIT_RECHECK_MS);
+		/* ask the ends of all xid-holding transactions for a wake-up, for a while */
+		if (state == AFTER_BEHIND_HORIZON && wait_shared != NULL)
+			pg_atomic_write_u64(&wait_shared->behind_until,
+								(uint64) TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																	 2 * WAIT_RECHECK_MS));
 		if (wait_shared != NULL)
 			ConditionVariableTimedSleep(&wait_shared->appended, sleep_ms, PG_WAIT_EXTENSION);
 		else

@@ -11,5 +11,8 @@
 extern void wait_events_request_shmem(void);
 /* From the end of a transaction that appended: wakes the waiting readers. */
 extern void wait_events_wake(void);
+/* From the end of any other transaction that held an xid: wakes the waiting
+ * readers if one of them is held behind the read horizon. */
+extern void wait_events_wake_if_behind(void);
 
 #endif
