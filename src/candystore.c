@@ -10,9 +10,10 @@
 #include "jsonschema/jsonschema.h"
 #include "jsonschema/registry.h"
 #include "notify.h"
+#include "outbox_wake.h"
 #include "pg_compat.h"		/* the PostgreSQL versions it builds against */
 #include "wait_events.h"
-#include "worker/worker.h"
+#include "worker/workers_init.h"
 
 PG_MODULE_MAGIC;
 
@@ -23,6 +24,7 @@ _PG_init(void)
 {
 	notify_init();
 	wait_events_request_shmem();
+	outbox_wake_request_shmem();
 	jsonschema_register_gucs();
 	registry_init();
 	worker_init();

@@ -32,6 +32,8 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
+#include "workers_init.h"
+
 #define WORKER_MAX_INGEST 16
 #define WORKER_TEXT_LEN 256		/* status strings are truncated to this */
 #define WORKER_MAX_BATCH 100000	/* upper bound of candystore.batch_size */
@@ -105,8 +107,6 @@ extern void worker_status_set(int slot, const char *state, const char *broker,
 extern void worker_status_error(int slot, const char *error);
 extern void worker_status_db_error(int slot, const char *error, int sqlerrcode);
 extern void worker_status_durability(int slot, const char *synchronous_commit);
-extern void worker_publisher_set_latch(Latch *latch);
-extern void worker_publisher_wake(void);
 
 /* amqp_link.c */
 typedef struct AmqpLink
@@ -243,10 +243,6 @@ extern OutboxLinkResult publisher_read_confirms(AmqpLink *link, OutboxBatch *inf
 												int ninflight, char **error);
 extern bool publisher_reopen_channel(AmqpLink *link, char **error);
 
-/* Registers the settings, shared memory and ingest workers (from _PG_init). */
-extern void worker_init(void);
-/* Registers the outbox publisher (from _PG_init, after worker_init). */
-extern void publisher_init(void);
 extern bool publisher_registered(void);
 
 #endif

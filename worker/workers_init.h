@@ -1,0 +1,14 @@
+/*
+ * workers_init.h
+ *	  What _PG_init (src/candystore.c) calls of the background workers.
+ *	  Free of <amqp.h>: the SQL side does not compile against rabbitmq-c.
+ */
+#ifndef CANDYSTORE_WORKERS_INIT_H
+#define CANDYSTORE_WORKERS_INIT_H
+
+/* Registers the settings, shared memory and ingest workers (ingest.c). */
+extern void worker_init(void);
+/* Registers the outbox publisher, after worker_init (publisher.c). */
+extern void publisher_init(void);
+
+#endif
