@@ -18,7 +18,8 @@
 #include "utils/memutils.h"
 
 #include "amqp_headers.h"
-#include "worker.h"
+#include "amqp_link.h"
+#include "settings.h"
 
 #define AMQP_CHANNEL 1
 #define AMQP_IO_TIMEOUT_S 10

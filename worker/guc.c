@@ -12,7 +12,7 @@
 #include "utils/memutils.h"
 
 #include "outbox_limits.h"
-#include "worker.h"
+#include "settings.h"
 
 char	   *worker_database = NULL;
 char	   *worker_amqp_url = NULL;
@@ -39,6 +39,13 @@ int			worker_max_message_failures = 5;
 int			worker_max_message_bytes = 16 * 1024 * 1024;
 int			worker_outbox_max_attempts = 10;
 int			outbox_max_message_bytes = 16 * 1024 * 1024;
+
+/* The publisher runs when enabled and given a database to publish from. */
+bool
+publisher_registered(void)
+{
+	return worker_outbox_publisher && worker_database != NULL && worker_database[0] != '\0';
+}
 
 static const struct config_enum_entry queue_type_options[] = {
 	{"classic", QUEUE_TYPE_CLASSIC, false},

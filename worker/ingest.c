@@ -33,7 +33,12 @@
 #include "utils/timestamp.h"
 
 #include "amqp_headers.h"
+#include "amqp_link.h"
+#include "ingest.h"
+#include "settings.h"
+#include "status.h"
 #include "worker.h"
+#include "workers_init.h"
 
 #define RECONNECT_MIN_MS 100
 #define RETRY_MIN_MS 100

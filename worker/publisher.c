@@ -43,18 +43,17 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "amqp_link.h"
 #include "outbox_wake.h"
+#include "publisher.h"
+#include "settings.h"
+#include "status.h"
 #include "worker.h"
+#include "workers_init.h"
 
 #define RECONNECT_MIN_MS 100
 
 PGDLLEXPORT void candystore_publisher_main(Datum arg);
-
-bool
-publisher_registered(void)
-{
-	return worker_outbox_publisher && worker_database != NULL && worker_database[0] != '\0';
-}
 
 /* Registers the worker when preloaded with a database to publish from. */
 void

@@ -16,7 +16,8 @@
 #include "utils/timestamp.h"
 
 #include "pg_compat.h"		/* shmem_request_hook: 15 and later */
-#include "worker.h"
+#include "settings.h"
+#include "status.h"
 
 typedef struct WorkerStatus
 {
