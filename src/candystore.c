@@ -22,13 +22,19 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* the settings, one function per area */
+	jsonschema_define_settings();
+	registry_define_settings();
+	ingest_define_settings();
+	outbox_define_settings();
+
 	notify_init();
 	wait_events_request_shmem();
 	outbox_wake_request_shmem();
-	jsonschema_register_gucs();
 	registry_init();
 	worker_init();
 	publisher_init();
+
 	/*
 	 * Every candystore.* setting is defined by now: a misspelt one in
 	 * postgresql.conf (candystore.amqp_ulr) is warned about and dropped,

@@ -46,13 +46,12 @@
 
 PGDLLEXPORT void candystore_ingest_main(Datum arg);
 
-/* Defines the settings; registers the workers when preloaded. */
+/* Registers the shared memory and, with a database, the workers when preloaded. */
 void
 worker_init(void)
 {
 	BackgroundWorker bgw;
 
-	worker_define_gucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	worker_stats_request_shmem();

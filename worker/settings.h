@@ -1,8 +1,9 @@
 /*
  * settings.h
- *	  The workers' settings (candystore.*), defined in guc.c: the broker
- *	  connection both workers share, the ingest worker's, and the outbox
- *	  publisher's.
+ *	  The workers' settings (candystore.*), defined in settings.c: the
+ *	  broker connection both workers share, the ingest worker's, and the
+ *	  outbox publisher's.  The functions that define them are declared in
+ *	  workers_init.h, for _PG_init.
  */
 #ifndef CANDYSTORE_WORKER_SETTINGS_H
 #define CANDYSTORE_WORKER_SETTINGS_H
@@ -45,8 +46,6 @@ extern int	worker_outbox_retry_max_ms;
 extern int	worker_outbox_confirm_timeout_ms;
 extern int	worker_outbox_test_mark_delay_ms;
 extern int	worker_outbox_max_attempts;
-
-extern void worker_define_gucs(void);
 
 /* Whether the settings have the outbox publisher run (it is registered). */
 extern bool publisher_registered(void);

@@ -5,7 +5,8 @@
  *
  *	  The ingest worker: background workers that consume RabbitMQ into the
  *	  event store.  One concern per file (and its header):
- *	    guc.c        settings of both workers (settings.h)
+ *	    settings.c   settings of both workers (settings.h; defined from
+ *	                 workers_init.h's functions)
  *	    stats.c      shared-memory counters and status, and the SQL views
  *	                 (status.h)
  *	    amqp_link.c  broker connection, topology, reconnect (amqp_link.h)

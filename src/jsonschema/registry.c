@@ -85,7 +85,7 @@ registry_relcache_callback(Datum arg, Oid relid)
 }
 
 void
-registry_init(void)
+registry_define_settings(void)
 {
 	DefineCustomEnumVariable("candystore.validation",
 							 "What append checks: full (envelope and payload), envelope (envelope only) or off (no registry lookup at all).",
@@ -97,6 +97,11 @@ registry_init(void)
 							 "When off, such events are refused with SQLSTATE 22V02 (unless candystore.validation is off).",
 							 &accept_unknown_event_types,
 							 true, PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+void
+registry_init(void)
+{
 	CacheRegisterRelcacheCallback(registry_relcache_callback, (Datum) 0);
 }
 
