@@ -8,10 +8,10 @@
 #include "utils/guc.h"
 
 #include "jsonschema/jsonschema.h"
-#include "jsonschema/registry.h"
 #include "notify.h"
 #include "outbox_wake.h"
 #include "pg_compat.h"		/* the PostgreSQL versions it builds against */
+#include "schema_registry.h"
 #include "wait_events.h"
 #include "worker/workers_init.h"
 

@@ -133,9 +133,11 @@ extern bool jsonschema_format_assertion;
 extern int	jsonschema_default_draft;
 extern void jsonschema_define_settings(void);
 
-/* shared lookups */
+/* compile.c: shared lookups */
 extern JsonbValue *js_get_key(const JsonbValue *obj, const char *key);
-extern bool js_json_equal(const JsonbValue *a, const JsonbValue *b);
 extern void js_value_from_jsonb(Jsonb *jb, JsonbValue *v);
+
+/* json_equal.c: JSON equality ("enum", "const", "uniqueItems") */
+extern bool js_json_equal(const JsonbValue *a, const JsonbValue *b);
 
 #endif

@@ -1,9 +1,9 @@
 /*
- * registry.h
+ * schema_registry.h
  *	  Payload validation against the schema registry (candystore.schemas).
  */
-#ifndef CANDYSTORE_REGISTRY_H
-#define CANDYSTORE_REGISTRY_H
+#ifndef CANDYSTORE_SCHEMA_REGISTRY_H
+#define CANDYSTORE_SCHEMA_REGISTRY_H
 
 #include "envelope.h"
 #include "nodes/pg_list.h"

@@ -1,5 +1,5 @@
 /*
- * registry.c
+ * schema_registry.c
  *	  Payload validation on append against the schema registry
  *	  (candystore.schemas), and the settings that govern it.
  *
@@ -30,8 +30,8 @@
 #include "utils/snapmgr.h"
 
 #include "envelope.h"
-#include "jsonschema.h"
-#include "registry.h"
+#include "jsonschema/jsonschema.h"
+#include "schema_registry.h"
 #include "spi_plans.h"
 
 /* SQLSTATEs of the registry: class 22, implementation-defined subclass V. */
