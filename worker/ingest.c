@@ -143,15 +143,10 @@ take_delivery(AmqpLink *link, Batch *batch, bool *cancelled, char **error)
 
 		/* a method other than a delivery: a close, or a basic.cancel */
 		if (amqp_simple_wait_frame_noblock(link->conn, &frame, &zero) == AMQP_STATUS_OK &&
-			frame.frame_type == AMQP_FRAME_METHOD)
-		{
-			if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-				frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-				*error = psprintf("%s: the broker closed the %s", link->broker,
-								  frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
-			else if (frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)
-				*cancelled = true;
-		}
+			(*error = amqp_link_frame_error(link, &frame)) == NULL &&
+			frame.frame_type == AMQP_FRAME_METHOD &&
+			frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)
+			*cancelled = true;
 		return false;
 	}
 	if (res.reply_type != AMQP_RESPONSE_NORMAL)
