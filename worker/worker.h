@@ -3,31 +3,36 @@
  *	  What every candystore background-worker process does, whichever
  *	  worker it is; and the map of worker/.
  *
- *	  The ingest worker: background workers that consume RabbitMQ into the
- *	  event store.  One concern per file (and its header):
- *	    settings.c   settings of both workers (settings.h; defined from
- *	                 workers_init.h's functions)
+ *	  Two background workers: the ingest worker, which consumes RabbitMQ
+ *	  into the event store, and the outbox publisher, which sends committed
+ *	  outbox rows.  One concern per file (its header in parentheses):
+ *	  shared by both
+ *	    settings.c   their settings (settings.h; defined through
+ *	                 workers_init.h's functions, from _PG_init)
  *	    stats.c      shared-memory counters and status, and the SQL views
  *	                 (status.h)
- *	    amqp_link.c  broker connection, topology, reconnect (amqp_link.h)
+ *	    amqp_link.c  broker connection, topology, reconnect, and the one
+ *	                 decoding of the broker's close methods (amqp_link.h)
  *	    amqp_tls.c   amqps://: the broker's certificate verified, failing
  *	                 closed (amqp_link.h)
+ *	    extension_version.c  whether the SQL objects are the library's
+ *	                 version (worker.h)
+ *	    durability.c the workers' synchronous_commit, pinned to at least on
+ *	                 (worker.h)
+ *	    process_memory.c  malloc settings for the workers' batch memory
+ *	                 (worker.h)
+ *	  the ingest worker
+ *	    ingest.c     registration and the consume loop with batching
+ *	                 (workers_init.h)
  *	    outcome.c    one batch: stored, duplicate or dead letter, in one txn
  *	                 (ingest.h)
  *	    error_cause.c  whether an error is the message's or the environment's
  *	                 (ingest.h)
  *	    message_identity.c  the event id of a body that is not an event
  *	                 (ingest.h)
- *	    extension_version.c  whether the SQL objects are the library's
- *	                 version (here)
- *	    durability.c the workers' synchronous_commit, pinned to at least on
- *	                 (here)
- *	    process_memory.c  malloc settings for the workers' batch memory (here)
  *	    amqp_headers.c  headers and properties as JSON, invalid text escaped
  *	                 (amqp_headers.h)
- *	    ingest.c     registration and the consume loop with batching
- *	                 (workers_init.h)
- *	  and the outbox publisher, which sends committed outbox rows:
+ *	  the outbox publisher
  *	    publisher.c        registration, wake-up and the publish loop
  *	                       (workers_init.h; woken through src/outbox_wake.c)
  *	    publisher_batch.c  the outbox rows: due batch, marks, retries (SQL)
