@@ -8,11 +8,12 @@
 #include "utils/guc.h"
 
 #include "jsonschema/jsonschema.h"
-#include "jsonschema/registry.h"
 #include "notify.h"
+#include "outbox_wake.h"
 #include "pg_compat.h"		/* the PostgreSQL versions it builds against */
+#include "schema_registry.h"
 #include "wait_events.h"
-#include "worker/worker.h"
+#include "worker/workers_init.h"
 
 PG_MODULE_MAGIC;
 
@@ -21,12 +22,19 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* the settings, one function per area */
+	jsonschema_define_settings();
+	registry_define_settings();
+	ingest_define_settings();
+	outbox_define_settings();
+
 	notify_init();
 	wait_events_request_shmem();
-	jsonschema_register_gucs();
+	outbox_wake_request_shmem();
 	registry_init();
 	worker_init();
 	publisher_init();
+
 	/*
 	 * Every candystore.* setting is defined by now: a misspelt one in
 	 * postgresql.conf (candystore.amqp_ulr) is warned about and dropped,

@@ -8,7 +8,8 @@
  * that rolls back are forgotten, so the payload always names a stored event.
  *
  * A transaction that enqueued outbox rows also wakes the outbox publisher
- * when it commits, once its rows are visible to new snapshots.
+ * (outbox_wake.c) when it commits, once its rows are visible to new
+ * snapshots.
  */
 #include "postgres.h"
 
@@ -18,8 +19,8 @@
 #include "utils/memutils.h"
 
 #include "notify.h"
+#include "outbox_wake.h"
 #include "wait_events.h"
-#include "worker/worker.h"
 
 /* Highest position appended by the current transaction; 0 when none. */
 static int64 max_position = 0;
@@ -65,7 +66,7 @@ notify_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* runs after the commit is visible: the publisher will see the rows */
 			if (event == XACT_EVENT_COMMIT && outbox_enqueued)
-				worker_publisher_wake();
+				outbox_wake_publisher();
 			/* its events are readable now, or its xid no longer holds the horizon */
 			if (max_position > 0)
 				wait_events_wake();

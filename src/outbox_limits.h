@@ -13,7 +13,7 @@
 
 #define AMQP_SHORTSTR_MAX 255
 
-/* candystore.outbox_max_message_bytes (worker/guc.c) */
+/* candystore.outbox_max_message_bytes (worker/settings.c, outbox_define_settings) */
 extern int	outbox_max_message_bytes;
 
 /*

@@ -28,8 +28,8 @@
 #include "utils/jsonb.h"
 
 #include "envelope.h"
-#include "jsonschema/registry.h"
 #include "notify.h"
+#include "schema_registry.h"
 #include "session_key.h"
 #include "spi_plans.h"
 #include "store.h"

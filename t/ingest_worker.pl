@@ -242,6 +242,26 @@ $node->poll_query_until('postgres',
 	"SELECT count(*) = 300 FROM candystore.event_log WHERE event_id::text LIKE '0000000d-%'");
 is(run_counts(13), '300|0', 'queue deleted: what is published next is stored from the queue declared again');
 
+# The broker closes the connection (an operator's close_connection): the
+# worker reports the broker's reply code and text, as the connect path and
+# the publisher do (one decoding of close frames, worker/amqp_link.c),
+# reconnects and consumes again.
+$reconnects = stat_value('reconnects');
+rabbitmqctl(q{close_all_connections 'closed by the operator for a test'});
+$node->poll_query_until('postgres',
+	q{SELECT last_error LIKE '%connection closed by broker: 320 CONNECTION_FORCED - %closed by the operator for a test%'
+	    FROM candystore.worker_status() WHERE kind = 'ingest'})
+  or diag('the worker did not report the broker\'s close: '
+	  . $node->safe_psql('postgres', q{SELECT last_error FROM candystore.worker_status() WHERE kind = 'ingest'}));
+ok( $node->safe_psql('postgres',
+		q{SELECT last_error LIKE '%320 CONNECTION_FORCED%' FROM candystore.worker_status() WHERE kind = 'ingest'}) eq 't',
+	'connection closed by the broker: the worker reports its reply code and text');
+publish(14, 100, 0, 1);
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 100 FROM candystore.event_log WHERE event_id::text LIKE '0000000e-%'");
+is(run_counts(14), '100|0', 'connection closed by the broker: the worker reconnects and stores what comes next');
+cmp_ok(stat_value('reconnects'), '>', $reconnects, 'connection closed by the broker: the worker reconnected');
+
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM (SELECT event_id FROM candystore.event_log GROUP BY 1 HAVING count(*) > 1) d"),
 	'0', 'no event stored twice');

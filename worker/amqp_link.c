@@ -18,10 +18,36 @@
 #include "utils/memutils.h"
 
 #include "amqp_headers.h"
-#include "worker.h"
+#include "amqp_link.h"
+#include "settings.h"
 
 #define AMQP_CHANNEL 1
 #define AMQP_IO_TIMEOUT_S 10
+
+/*
+ * For a method that closes the channel or the connection, why, after who;
+ * otherwise NULL.  The one place the broker's close methods are decoded,
+ * whether they answer an RPC or arrive as a frame of their own.
+ */
+static char *
+close_error(const char *who, const amqp_method_t *method)
+{
+	if (method->id == AMQP_CHANNEL_CLOSE_METHOD)
+	{
+		amqp_channel_close_t *m = method->decoded;
+
+		return psprintf("%s: channel closed by broker: %u %.*s", who, m->reply_code,
+						(int) m->reply_text.len, (char *) m->reply_text.bytes);
+	}
+	if (method->id == AMQP_CONNECTION_CLOSE_METHOD)
+	{
+		amqp_connection_close_t *m = method->decoded;
+
+		return psprintf("%s: connection closed by broker: %u %.*s", who, m->reply_code,
+						(int) m->reply_text.len, (char *) m->reply_text.bytes);
+	}
+	return NULL;
+}
 
 static char *
 reply_error(amqp_rpc_reply_t r, const char *what)
@@ -35,23 +61,13 @@ reply_error(amqp_rpc_reply_t r, const char *what)
 		case AMQP_RESPONSE_LIBRARY_EXCEPTION:
 			return psprintf("%s: %s", what, amqp_error_string2(r.library_error));
 		case AMQP_RESPONSE_SERVER_EXCEPTION:
-			if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
 			{
-				amqp_connection_close_t *m = r.reply.decoded;
+				char	   *closed = close_error(what, &r.reply);
 
-				return psprintf("%s: connection closed by broker: %u %.*s", what,
-								m->reply_code, (int) m->reply_text.len,
-								(char *) m->reply_text.bytes);
+				if (closed != NULL)
+					return closed;
+				return psprintf("%s: broker error, method 0x%08X", what, r.reply.id);
 			}
-			if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
-			{
-				amqp_channel_close_t *m = r.reply.decoded;
-
-				return psprintf("%s: channel closed by broker: %u %.*s", what,
-								m->reply_code, (int) m->reply_text.len,
-								(char *) m->reply_text.bytes);
-			}
-			return psprintf("%s: broker error, method 0x%08X", what, r.reply.id);
 	}
 	return psprintf("%s: unknown reply", what);
 }
@@ -336,21 +352,7 @@ amqp_link_frame_error(AmqpLink *link, amqp_frame_t *frame)
 {
 	if (frame->frame_type != AMQP_FRAME_METHOD)
 		return NULL;
-	if (frame->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD)
-	{
-		amqp_channel_close_t *m = frame->payload.method.decoded;
-
-		return psprintf("%s: channel closed by broker: %u %.*s", link->broker, m->reply_code,
-						(int) m->reply_text.len, (char *) m->reply_text.bytes);
-	}
-	if (frame->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-	{
-		amqp_connection_close_t *m = frame->payload.method.decoded;
-
-		return psprintf("%s: connection closed by broker: %u %.*s", link->broker, m->reply_code,
-						(int) m->reply_text.len, (char *) m->reply_text.bytes);
-	}
-	return NULL;
+	return close_error(link->broker, &frame->payload.method);
 }
 
 /* The message's headers as JSON text, or NULL when it has none. */

@@ -21,7 +21,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "worker.h"
+#include "amqp_link.h"
+#include "settings.h"
 
 /*
  * The first problem OpenSSL found with the broker's certificate chain during

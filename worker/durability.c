@@ -17,6 +17,7 @@
 
 #include "utils/guc.h"
 
+#include "status.h"
 #include "worker.h"
 
 void

@@ -39,6 +39,7 @@
 
 #include "utils/elog.h"
 
+#include "ingest.h"
 #include "worker.h"
 
 ErrorCause

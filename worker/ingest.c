@@ -33,7 +33,12 @@
 #include "utils/timestamp.h"
 
 #include "amqp_headers.h"
+#include "amqp_link.h"
+#include "ingest.h"
+#include "settings.h"
+#include "status.h"
 #include "worker.h"
+#include "workers_init.h"
 
 #define RECONNECT_MIN_MS 100
 #define RETRY_MIN_MS 100
@@ -41,13 +46,12 @@
 
 PGDLLEXPORT void candystore_ingest_main(Datum arg);
 
-/* Defines the settings; registers the workers when preloaded. */
+/* Registers the shared memory and, with a database, the workers when preloaded. */
 void
 worker_init(void)
 {
 	BackgroundWorker bgw;
 
-	worker_define_gucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	worker_stats_request_shmem();
@@ -139,15 +143,10 @@ take_delivery(AmqpLink *link, Batch *batch, bool *cancelled, char **error)
 
 		/* a method other than a delivery: a close, or a basic.cancel */
 		if (amqp_simple_wait_frame_noblock(link->conn, &frame, &zero) == AMQP_STATUS_OK &&
-			frame.frame_type == AMQP_FRAME_METHOD)
-		{
-			if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-				frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-				*error = psprintf("%s: the broker closed the %s", link->broker,
-								  frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
-			else if (frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)
-				*cancelled = true;
-		}
+			(*error = amqp_link_frame_error(link, &frame)) == NULL &&
+			frame.frame_type == AMQP_FRAME_METHOD &&
+			frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)
+			*cancelled = true;
 		return false;
 	}
 	if (res.reply_type != AMQP_RESPONSE_NORMAL)

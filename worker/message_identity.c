@@ -9,11 +9,13 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 
-#include "worker.h"
+#include "ingest.h"
 
 /* longer "event ids" are not taken as an identity */
 #define EVENT_ID_MAX_LEN 200

@@ -30,8 +30,11 @@
 
 #include "amqp_headers.h"
 #include "envelope.h"
+#include "ingest.h"
 #include "jsonb_text.h"
+#include "settings.h"
 #include "spi_plans.h"
+#include "status.h"
 #include "store.h"
 #include "worker.h"
 

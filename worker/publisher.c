@@ -10,8 +10,8 @@
  *	  their confirms it goes on reading and publishing, and it records each
  *	  batch (one transaction) once the broker has settled all of it, oldest
  *	  first.  It sleeps on its latch, which a transaction that enqueued rows
- *	  sets when it commits (notify.c), and on the broker socket, with
- *	  candystore.outbox_poll_ms as the longest sleep.
+ *	  sets when it commits (src/notify.c, through src/outbox_wake.c), and on
+ *	  the broker socket, with candystore.outbox_poll_ms as the longest sleep.
  *
  *	  Failures: a lost broker link is dropped and reopened with capped
  *	  exponential backoff (candystore.reconnect_max_ms), which starts again
@@ -43,17 +43,17 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "amqp_link.h"
+#include "outbox_wake.h"
+#include "publisher.h"
+#include "settings.h"
+#include "status.h"
 #include "worker.h"
+#include "workers_init.h"
 
 #define RECONNECT_MIN_MS 100
 
 PGDLLEXPORT void candystore_publisher_main(Datum arg);
-
-bool
-publisher_registered(void)
-{
-	return worker_outbox_publisher && worker_database != NULL && worker_database[0] != '\0';
-}
 
 /* Registers the worker when preloaded with a database to publish from. */
 void
@@ -84,7 +84,7 @@ connection_settings(void)
 static void
 withdraw_latch(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
-	worker_publisher_set_latch(NULL);
+	outbox_wake_set_latch(NULL);
 }
 
 /*
@@ -313,7 +313,7 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	link.publishing = true;
 	worker_status_set(WORKER_PUBLISHER_SLOT, "starting", NULL, false);
 	before_shmem_exit(withdraw_latch, (Datum) 0);
-	worker_publisher_set_latch(MyLatch);
+	outbox_wake_set_latch(MyLatch);
 
 	for (;;)
 	{

@@ -32,8 +32,10 @@
 #include "utils/snapmgr.h"
 
 #include "outbox_limits.h"
+#include "publisher.h"
+#include "settings.h"
 #include "spi_plans.h"
-#include "worker.h"
+#include "status.h"
 
 #define RETRY_MIN_MS 100
 

@@ -27,7 +27,10 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "worker.h"
+#include "amqp_link.h"
+#include "publisher.h"
+#include "settings.h"
+#include "status.h"
 
 #define AMQP_CHANNEL 1
 #define READ_EVERY 64			/* publishes between reads of the confirms */

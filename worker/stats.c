@@ -2,9 +2,7 @@
  * stats.c
  *	  Counters since server start and each worker's status, in shared memory
  *	  so that reading them costs nothing but a few atomic reads.  Exposed as
- *	  candystore.stats and candystore.worker_status().  The outbox
- *	  publisher's latch is published here too, so that a committing
- *	  transaction that enqueued rows can wake it.
+ *	  candystore.stats and candystore.worker_status().
  */
 #include "postgres.h"
 
@@ -18,7 +16,8 @@
 #include "utils/timestamp.h"
 
 #include "pg_compat.h"		/* shmem_request_hook: 15 and later */
-#include "worker.h"
+#include "settings.h"
+#include "status.h"
 
 typedef struct WorkerStatus
 {
@@ -37,8 +36,6 @@ typedef struct WorkerShared
 {
 	pg_atomic_uint64 counters[WC_COUNT];
 	WorkerStatus status[WORKER_MAX_INGEST + 1];	/* + the publisher */
-	slock_t		publisher_mutex;
-	Latch	   *publisher_latch;	/* NULL while no publisher runs */
 } WorkerShared;
 
 static WorkerShared *shared = NULL;
@@ -66,8 +63,6 @@ stats_shmem_startup(void)
 	{
 		for (int i = 0; i < WC_COUNT; i++)
 			pg_atomic_init_u64(&shared->counters[i], 0);
-		SpinLockInit(&shared->publisher_mutex);
-		shared->publisher_latch = NULL;
 		for (int i = 0; i < WORKER_MAX_INGEST + 1; i++)
 		{
 			memset(&shared->status[i], 0, sizeof(WorkerStatus));
@@ -152,32 +147,6 @@ worker_status_durability(int slot, const char *synchronous_commit)
 	SpinLockAcquire(&s->mutex);
 	strlcpy(s->synchronous_commit, synchronous_commit, sizeof(s->synchronous_commit));
 	SpinLockRelease(&s->mutex);
-}
-
-/* The publisher announces (or, with NULL, withdraws) the latch to wake it by. */
-void
-worker_publisher_set_latch(Latch *latch)
-{
-	if (shared == NULL)
-		return;
-	SpinLockAcquire(&shared->publisher_mutex);
-	shared->publisher_latch = latch;
-	SpinLockRelease(&shared->publisher_mutex);
-}
-
-/* Wakes the publisher, if one runs; called when a transaction commits. */
-void
-worker_publisher_wake(void)
-{
-	Latch	   *latch;
-
-	if (shared == NULL)
-		return;
-	SpinLockAcquire(&shared->publisher_mutex);
-	latch = shared->publisher_latch;
-	SpinLockRelease(&shared->publisher_mutex);
-	if (latch != NULL)
-		SetLatch(latch);
 }
 
 /* Counters [first, end) as the function's result row. */

@@ -128,14 +128,16 @@ extern bool jsonschema_format_check(const char *format, const char *s, int len,
 extern int	jsonschema_format_id(const char *name, int len);
 extern bool jsonschema_format_check_id(int id, const char *s, int len);
 
-/* guc.c */
+/* settings.c */
 extern bool jsonschema_format_assertion;
 extern int	jsonschema_default_draft;
-extern void jsonschema_register_gucs(void);
+extern void jsonschema_define_settings(void);
 
-/* shared lookups */
+/* compile.c: shared lookups */
 extern JsonbValue *js_get_key(const JsonbValue *obj, const char *key);
-extern bool js_json_equal(const JsonbValue *a, const JsonbValue *b);
 extern void js_value_from_jsonb(Jsonb *jb, JsonbValue *v);
+
+/* json_equal.c: JSON equality ("enum", "const", "uniqueItems") */
+extern bool js_json_equal(const JsonbValue *a, const JsonbValue *b);
 
 #endif

@@ -359,54 +359,6 @@ num_is_multiple(Numeric n, Numeric m)
 	return num_is_zero(DatumGetNumeric(rem));
 }
 
-bool
-js_json_equal(const JsonbValue *a, const JsonbValue *b)
-{
-	check_stack_depth();
-	if (a->type != b->type)
-		return false;
-	switch (a->type)
-	{
-		case jbvNull:
-			return true;
-		case jbvBool:
-			return a->val.boolean == b->val.boolean;
-		case jbvString:
-			return a->val.string.len == b->val.string.len &&
-				memcmp(a->val.string.val, b->val.string.val, a->val.string.len) == 0;
-		case jbvNumeric:
-			return num_cmp(a->val.numeric, b->val.numeric) == 0;
-		case jbvBinary:
-			{
-				JsonbContainer *ca = a->val.binary.data;
-				JsonbContainer *cb = b->val.binary.data;
-				JsView		va;
-				int			i;
-
-				if (JsonContainerIsObject(ca) != JsonContainerIsObject(cb) ||
-					JsonContainerSize(ca) != JsonContainerSize(cb))
-					return false;
-				build_view(a, &va);
-				for (i = 0; i < va.n; i++)
-				{
-					JsonbValue *other;
-
-					CHECK_FOR_INTERRUPTS();
-					if (JsonContainerIsObject(ca))
-						other = getKeyJsonValueFromContainer(cb, va.keys[i].val.string.val,
-															 va.keys[i].val.string.len, NULL);
-					else
-						other = getIthJsonbValueFromContainer(cb, i);
-					if (other == NULL || !js_json_equal(&va.vals[i], other))
-						return false;
-				}
-				return true;
-			}
-		default:
-			return false;
-	}
-}
-
 static const char *
 type_name(const JsonbValue *x)
 {

@@ -1,8 +1,11 @@
 /*
- * guc.c
- *	  The ingest worker's settings.  Connection and batching settings reload
- *	  on SIGHUP; the number of workers needs a restart (they are registered
- *	  at postmaster start).
+ * settings.c
+ *	  The workers' settings: the database and broker connection both
+ *	  workers use and the ingest worker's (ingest_define_settings), and the
+ *	  outbox publisher's (outbox_define_settings).  Connection, batching and
+ *	  publishing settings reload on SIGHUP; the database, the number of
+ *	  ingest workers and whether the publisher runs need a restart (the
+ *	  workers are registered at postmaster start).
  */
 #include "postgres.h"
 
@@ -12,7 +15,8 @@
 #include "utils/memutils.h"
 
 #include "outbox_limits.h"
-#include "worker.h"
+#include "settings.h"
+#include "workers_init.h"
 
 char	   *worker_database = NULL;
 char	   *worker_amqp_url = NULL;
@@ -40,14 +44,22 @@ int			worker_max_message_bytes = 16 * 1024 * 1024;
 int			worker_outbox_max_attempts = 10;
 int			outbox_max_message_bytes = 16 * 1024 * 1024;
 
+/* The publisher runs when enabled and given a database to publish from. */
+bool
+publisher_registered(void)
+{
+	return worker_outbox_publisher && worker_database != NULL && worker_database[0] != '\0';
+}
+
 static const struct config_enum_entry queue_type_options[] = {
 	{"classic", QUEUE_TYPE_CLASSIC, false},
 	{"quorum", QUEUE_TYPE_QUORUM, false},
 	{NULL, 0, false}
 };
 
+/* The database, the broker connection and the ingest worker's settings. */
 void
-worker_define_gucs(void)
+ingest_define_settings(void)
 {
 	/*
 	 * Settings fixed at server start exist only when candystore is preloaded:
@@ -64,10 +76,6 @@ worker_define_gucs(void)
 								"Number of competing ingest workers.",
 								NULL, &worker_ingest_workers, 1, 0, WORKER_MAX_INGEST,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
-		DefineCustomBoolVariable("candystore.outbox_publisher",
-								 "Runs the outbox publisher worker (with candystore.database set).",
-								 NULL, &worker_outbox_publisher, true,
-								 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	}
 	DefineCustomStringVariable("candystore.amqp_url",
 							   "RabbitMQ URL(s), comma-separated for a cluster, tried in turn.",
@@ -129,7 +137,32 @@ worker_define_gucs(void)
 							&worker_max_message_failures, 5, 1, 1000,
 							PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 
-	/* the outbox publisher */
+	/*
+	 * What a message may hold.  Larger bodies are dead-lettered unparsed.
+	 * The cap keeps every body the worker parses inside jsonb's own limits
+	 * (256MB per container, MaxAllocSize while building it: a JSON text can
+	 * grow about 6 times as jsonb, and 32 bytes per element while parsed).
+	 * Superuser-only: a writer must not widen what the worker takes in.
+	 */
+	DefineCustomIntVariable("candystore.max_message_bytes",
+							"Largest message body the ingest worker parses; larger ones are dead-lettered (54000).",
+							NULL, &worker_max_message_bytes, 16 * 1024 * 1024, 1, 32 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE | GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+}
+
+/*
+ * The outbox publisher's settings, and what publish() accepts into the
+ * outbox.  The connection is ingest_define_settings()'s.
+ */
+void
+outbox_define_settings(void)
+{
+	/* like candystore.database: only when preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomBoolVariable("candystore.outbox_publisher",
+								 "Runs the outbox publisher worker (with candystore.database set).",
+								 NULL, &worker_outbox_publisher, true,
+								 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("candystore.outbox_batch_size",
 							"Most outbox rows published and confirmed as one batch.",
 							NULL, &worker_outbox_batch_size, 500, 1, WORKER_MAX_BATCH,
@@ -162,16 +195,4 @@ worker_define_gucs(void)
 							NULL, &worker_outbox_test_mark_delay_ms, 0, 0, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
 							NULL, NULL, NULL);
-
-	/*
-	 * What a message may hold.  Larger bodies are dead-lettered unparsed.
-	 * The cap keeps every body the worker parses inside jsonb's own limits
-	 * (256MB per container, MaxAllocSize while building it: a JSON text can
-	 * grow about 6 times as jsonb, and 32 bytes per element while parsed).
-	 * Superuser-only: a writer must not widen what the worker takes in.
-	 */
-	DefineCustomIntVariable("candystore.max_message_bytes",
-							"Largest message body the ingest worker parses; larger ones are dead-lettered (54000).",
-							NULL, &worker_max_message_bytes, 16 * 1024 * 1024, 1, 32 * 1024 * 1024,
-							PGC_SIGHUP, GUC_UNIT_BYTE | GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 }

@@ -1,14 +1,16 @@
 /*
- * registry.h
+ * schema_registry.h
  *	  Payload validation against the schema registry (candystore.schemas).
  */
-#ifndef CANDYSTORE_REGISTRY_H
-#define CANDYSTORE_REGISTRY_H
+#ifndef CANDYSTORE_SCHEMA_REGISTRY_H
+#define CANDYSTORE_SCHEMA_REGISTRY_H
 
 #include "envelope.h"
 #include "nodes/pg_list.h"
 
-/* Defines the settings and registers the cache invalidation callback. */
+/* Defines candystore.validation and candystore.accept_unknown_event_types. */
+extern void registry_define_settings(void);
+/* Registers the cache invalidation callback. */
 extern void registry_init(void);
 
 /* Why registry_payload_acceptable() refused an envelope. */

@@ -1,5 +1,5 @@
 /*
- * registry.c
+ * schema_registry.c
  *	  Payload validation on append against the schema registry
  *	  (candystore.schemas), and the settings that govern it.
  *
@@ -30,8 +30,8 @@
 #include "utils/snapmgr.h"
 
 #include "envelope.h"
-#include "jsonschema.h"
-#include "registry.h"
+#include "jsonschema/jsonschema.h"
+#include "schema_registry.h"
 #include "spi_plans.h"
 
 /* SQLSTATEs of the registry: class 22, implementation-defined subclass V. */
@@ -85,7 +85,7 @@ registry_relcache_callback(Datum arg, Oid relid)
 }
 
 void
-registry_init(void)
+registry_define_settings(void)
 {
 	DefineCustomEnumVariable("candystore.validation",
 							 "What append checks: full (envelope and payload), envelope (envelope only) or off (no registry lookup at all).",
@@ -97,6 +97,11 @@ registry_init(void)
 							 "When off, such events are refused with SQLSTATE 22V02 (unless candystore.validation is off).",
 							 &accept_unknown_event_types,
 							 true, PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+void
+registry_init(void)
+{
 	CacheRegisterRelcacheCallback(registry_relcache_callback, (Datum) 0);
 }
 

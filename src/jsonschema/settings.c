@@ -1,5 +1,5 @@
 /*
- * guc.c
+ * settings.c
  *	  Settings of the JSON Schema engine.
  *
  * Both change what a schema accepts, and append(), publish() and
@@ -29,7 +29,7 @@ static const struct config_enum_entry draft_options[] = {
 };
 
 void
-jsonschema_register_gucs(void)
+jsonschema_define_settings(void)
 {
 	DefineCustomBoolVariable("candystore.jsonschema_format_assertion",
 							 "Whether the JSON Schema \"format\" keyword rejects invalid values.",
