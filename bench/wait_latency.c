@@ -33,43 +33,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "latency_stats.h"
+
 static void
 die(PGconn *pg, const char *what)
 {
 	fprintf(stderr, "wait_latency: %s: %s", what, pg ? PQerrorMessage(pg) : "\n");
 	exit(1);
-}
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64_t		x = *(const int64_t *) a,
-				y = *(const int64_t *) b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-percentile_ms(int64_t *sorted, long n, double p)
-{
-	long		i = (long) (p * n + 0.999999) - 1;
-
-	if (n == 0)
-		return 0;
-	if (i < 0)
-		i = 0;
-	if (i >= n)
-		i = n - 1;
-	return sorted[i] / 1000.0;
 }
 
 /* the batch's last cursor, and the commit time (µs since the epoch) of each of its transactions */
