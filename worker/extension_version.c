@@ -6,9 +6,9 @@
  *	  version's tables and functions until ALTER EXTENSION candystore UPDATE
  *	  runs; new C against old SQL could fail in ways that look like bad
  *	  messages.  So the workers check inside each transaction and, while the
- *	  extension is missing or of another version, raise an error that
- *	  error_cause.c files under the environment: they wait and retry, and
- *	  worker_status() says why.
+ *	  extension is missing or of another version, wait and say why in
+ *	  worker_status(): the ingest worker through an error that error_cause.c
+ *	  files under the environment, the publisher by the state itself.
  */
 #include "postgres.h"
 
@@ -59,6 +59,22 @@ installed_version(void)
 }
 
 /*
+ * Whether the extension in this database is the library's version (the
+ * installed version in *installed, NULL when not created).  Call inside a
+ * transaction.
+ */
+ExtensionState
+worker_extension_state(char **installed)
+{
+	*installed = installed_version();
+	if (*installed == NULL)
+		return EXTENSION_MISSING;
+	if (strcmp(*installed, CANDYSTORE_VERSION) != 0)
+		return EXTENSION_OTHER_VERSION;
+	return EXTENSION_READY;
+}
+
+/*
  * Raises unless the extension in this database is the library's version:
  * 42704 when it is not created, 55V01 when it is of another version.
  * Call inside a transaction, before touching candystore's tables.
@@ -66,19 +82,26 @@ installed_version(void)
 void
 worker_require_extension(const char *who)
 {
-	char	   *installed = installed_version();
+	char	   *installed;
 
-	if (installed == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("extension \"candystore\" does not exist in database \"%s\"",
-						get_database_name(MyDatabaseId)),
-				 errhint("The %s goes on once CREATE EXTENSION candystore is run.", who)));
-	if (strcmp(installed, CANDYSTORE_VERSION) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTENSION_NOT_UPDATED),
-				 errmsg("extension \"candystore\" is version %s in database \"%s\" but the loaded library is %s",
-						installed, get_database_name(MyDatabaseId), CANDYSTORE_VERSION),
-				 errhint("Run ALTER EXTENSION candystore UPDATE in that database; the %s waits until then.",
-						 who)));
+	switch (worker_extension_state(&installed))
+	{
+		case EXTENSION_MISSING:
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("extension \"candystore\" does not exist in database \"%s\"",
+							get_database_name(MyDatabaseId)),
+					 errhint("The %s goes on once CREATE EXTENSION candystore is run.", who)));
+			break;
+		case EXTENSION_OTHER_VERSION:
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTENSION_NOT_UPDATED),
+					 errmsg("extension \"candystore\" is version %s in database \"%s\" but the loaded library is %s",
+							installed, get_database_name(MyDatabaseId), CANDYSTORE_VERSION),
+					 errhint("Run ALTER EXTENSION candystore UPDATE in that database; the %s waits until then.",
+							 who)));
+			break;
+		case EXTENSION_READY:
+			break;
+	}
 }

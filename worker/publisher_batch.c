@@ -19,15 +19,12 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -36,6 +33,7 @@
 #include "settings.h"
 #include "spi_plans.h"
 #include "status.h"
+#include "worker.h"
 
 #define RETRY_MIN_MS 100
 
@@ -211,19 +209,6 @@ jsonb_to_field(JsonbValue *v, amqp_field_value_t *out)
 	}
 }
 
-/*
- * Whether candystore.outbox has the columns this publisher records into: an
- * installation of 0.1.0 with this library has not, until ALTER EXTENSION
- * candystore UPDATE.
- */
-static bool
-outbox_is_current(void)
-{
-	Oid			outbox = get_relname_relid("outbox", get_namespace_oid("candystore", true));
-
-	return OidIsValid(outbox) && get_attnum(outbox, "parked_at") != InvalidAttrNumber;
-}
-
 static char *
 copy_text(int row, int col, MemoryContext cxt)
 {
@@ -277,8 +262,10 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
  * Fills rows[] with up to max due rows, in send order, leaving out the ids in
  * exclude[] (rows in flight), allocated in the current memory context, and
  * returns how many, or OUTBOX_NO_EXTENSION when the extension is not (yet)
- * created in the database, or OUTBOX_OLD_EXTENSION when it is not updated.  When fewer than max are due, *next_due_ms says when the next
- * held-back row becomes due (-1: none).
+ * created in the database, or OUTBOX_OLD_EXTENSION when it is of another
+ * version than the library (ALTER EXTENSION UPDATE not yet run).  When
+ * fewer than max are due, *next_due_ms says when the next held-back row
+ * becomes due (-1: none).
  */
 int
 publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long *next_due_ms)
@@ -286,18 +273,21 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 	MemoryContext batch_cxt;
 	Datum		args[3];
 	int			n;
+	char	   *installed;
 
 	*next_due_ms = -1;
 	batch_cxt = begin("candystore outbox publisher: reading due rows");
-	if (!OidIsValid(get_extension_oid("candystore", true)))
+	switch (worker_extension_state(&installed))
 	{
-		end(batch_cxt);
-		return OUTBOX_NO_EXTENSION;
-	}
-	if (!outbox_is_current())
-	{
-		end(batch_cxt);
-		return OUTBOX_OLD_EXTENSION;
+		case EXTENSION_MISSING:
+			end(batch_cxt);
+			return OUTBOX_NO_EXTENSION;
+		case EXTENSION_OTHER_VERSION:
+			/* e.g. 0.1.0's outbox, without the columns this records into */
+			end(batch_cxt);
+			return OUTBOX_OLD_EXTENSION;
+		case EXTENSION_READY:
+			break;
 	}
 	prepare_plans();
 	args[0] = CStringGetTextDatum(worker_exchange);

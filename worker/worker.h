@@ -49,6 +49,13 @@ extern void worker_keep_freed_memory(void);
 /* extension_version.c */
 /* candystore's SQLSTATE for "the extension is not at the library's version" */
 #define ERRCODE_EXTENSION_NOT_UPDATED MAKE_SQLSTATE('5','5','V','0','1')
+typedef enum ExtensionState
+{
+	EXTENSION_READY,			/* created, at the library's version */
+	EXTENSION_MISSING,			/* not created in this database */
+	EXTENSION_OTHER_VERSION		/* created, ALTER EXTENSION UPDATE not yet run */
+} ExtensionState;
+extern ExtensionState worker_extension_state(char **installed);
 extern void worker_require_extension(const char *who);
 
 /* durability.c */
