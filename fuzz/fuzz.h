@@ -40,6 +40,12 @@ extern void *fuzz_engine_symbol(const char *name);
 extern Jsonb *fuzz_jsonb(const char *text, size_t len);
 
 /*
+ * jsonb_in(text) in a subtransaction: the jsonb, or NULL with *error set
+ * to what it raised (an oracle for the engine's own parsers).
+ */
+extern Jsonb *fuzz_jsonb_in(char *text, ErrorData **error);
+
+/*
  * The bytes as the engine sees jsonb strings: an exactly-sized malloc'd
  * copy, not NUL-terminated.  NULL when they could not be a jsonb string
  * (invalid UTF-8 or a NUL byte), which the engine never receives.

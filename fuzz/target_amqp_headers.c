@@ -16,12 +16,10 @@
 
 #include <amqp.h>
 
-#include "access/xact.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "jsonb_text.h"
 #include "worker/amqp_headers.h"
@@ -55,30 +53,12 @@ init(void)
 static Jsonb *
 must_be_jsonb(const char *what, char *json)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	Jsonb	   *result = NULL;
-	ErrorData  *edata = NULL;
+	ErrorData  *edata;
+	Jsonb	   *result;
 
 	if (!pg_verifymbstr(json, strlen(json), true))
 		fuzz_finding("%s: JSON not valid in the database encoding", what);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
+	result = fuzz_jsonb_in(json, &edata);
 	if (edata != NULL)
 		fuzz_finding("%s: jsonb_in refuses the JSON written (%s: %s): %.200s", what,
 					 unpack_sql_state(edata->sqlerrcode), edata->message, json);
