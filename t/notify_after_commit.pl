@@ -1,6 +1,7 @@
 # Every transaction that appends events sends one NOTIFY on candystore_events
 # after it commits, carrying the highest position it appended; rolled-back
-# work, rolled-back savepoints and pure duplicates send nothing.
+# work, rolled-back savepoints and pure duplicates send nothing; the same for
+# append_many(), one notification per batch.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -53,8 +54,21 @@ my $kept = $node->safe_psql('postgres',
 $kept = (split /\n/, $kept)[0];
 is_deeply(notifications(), [$kept], 'positions from a rolled-back savepoint are not announced');
 
+# append_many(): one notification for the whole batch, none for duplicates
+# or for a batch refused as a whole
+my $many = $node->safe_psql('postgres',
+	'SELECT max(position) FROM candystore.append_many(ARRAY[' . join(', ', map { envelope($_) . '::jsonb' } 7, 8, 9) . '])');
+is_deeply(notifications(), [$many], 'append_many sends one notification, with the highest position');
+$node->safe_psql('postgres',
+	'SELECT count(*) FROM candystore.append_many(ARRAY[' . envelope(1) . '::jsonb, ' . envelope(8) . '::jsonb])');
+is_deeply(notifications(), [], 'an append_many of duplicates sends nothing');
+my ($rc) = $node->psql('postgres',
+	'SELECT count(*) FROM candystore.append_many(ARRAY[' . envelope(10) . "::jsonb, '{}'::jsonb])");
+isnt($rc, 0, 'an append_many with a refused envelope fails');
+is_deeply(notifications(), [], 'and sends nothing');
+
 is($node->safe_psql('postgres', q{SELECT count(*) FROM candystore.events WHERE event_id::text LIKE '70000000-%'}),
-	'4', 'the store holds exactly the committed events');
+	'7', 'the store holds exactly the committed events');
 
 $listener->quit;
 $node->stop;

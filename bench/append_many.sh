@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Bulk append: the same 6,000 ~1 KB envelopes (600 flows of 10, each event the
+# child of the one before it) stored in one statement each way, side by side
+# in one run:
+#   append()       SELECT count(candystore.append(doc)) FROM staging
+#   append_many()  SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging ...))
+#   plain INSERT   INSERT INTO plain(event_id, doc) SELECT (doc->>'event_id')::uuid, doc FROM staging
+# into a (event_id uuid PRIMARY KEY, doc jsonb) table.  Each round gets new
+# event ids; the methods are interleaved.  Reported: wall time and the
+# backend's own CPU time (/proc/self/schedstat, nanoseconds on a CPU, so
+# other processes on shared cores count less), medians of the rounds.
+# Usage: bash bench/append_many.sh [rounds, default 5] [envelopes, default 6000]
+source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
+ROUNDS=${1:-5}
+N=${2:-6000}
+
+cs_ensure_packages
+bench_cluster append_many
+bench_psql -v rounds="$ROUNDS" -v n="$N" <<'SQL'
+CREATE EXTENSION candystore;
+CREATE TABLE plain (event_id uuid PRIMARY KEY, doc jsonb);
+-- a Bloodbank-shaped fireflies.transcript.ready envelope of about 1 KB (bench/append.sh's)
+CREATE FUNCTION bench_envelope(id uuid, parent uuid) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object(
+        'event_id', id, 'event_type', 'fireflies.transcript.ready',
+        'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        'version', '1.0.0',
+        'source', jsonb_build_object('host', 'bigchungus', 'type', 'webhook', 'app', 'fireflies', 'meta', NULL),
+        'correlation_ids', CASE WHEN parent IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(parent) END,
+        'agent_context', NULL,
+        'payload', jsonb_build_object(
+            'id', 'ff_' || left(id::text, 8), 'title', 'Team Standup', 'duration', 60.5,
+            'summary', repeat('Release on Friday; Bob owns the migration. ', 12),
+            'sentences', jsonb_build_array(
+                jsonb_build_object('index', 0, 'speaker_name', 'Ada', 'text', 'Morning all, quick one today.', 'start_time', 0.4, 'end_time', 1.6),
+                jsonb_build_object('index', 1, 'speaker_name', 'Bob', 'text', 'Migration is on track for Friday.', 'start_time', 1.9, 'end_time', 4.2)),
+            'participants', jsonb_build_array('ada@example.com', 'bob@example.com'),
+            'session_id', 'standup-' || left(id::text, 8)))
+$$;
+-- staging(n, doc) of n envelopes: flows of 10, parents first
+CREATE FUNCTION bench_staging(tab text, n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE %I (n int PRIMARY KEY, doc jsonb NOT NULL)', tab);
+    EXECUTE format($q$
+        WITH ids AS (SELECT i, gen_random_uuid() AS id FROM generate_series(1, %s) i)
+        INSERT INTO %I SELECT c.i, bench_envelope(c.id, p.id)
+          FROM ids c LEFT JOIN ids p ON p.i = c.i - 1 AND c.i %% 10 <> 1$q$, n, tab);
+END $$;
+CREATE FUNCTION cpu_ns() RETURNS bigint LANGUAGE sql AS $$
+    SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint
+$$;
+CREATE TABLE timing (round int, method text, wall_ms numeric, cpu_ms numeric, stored bigint);
+CREATE FUNCTION bench_one(r int, method text, tab text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz; c0 bigint; stored bigint; sql text;
+BEGIN
+    sql := CASE method
+        WHEN 'append()' THEN format('SELECT count(candystore.append(doc)) FROM %I', tab)
+        WHEN 'append_many()' THEN format('SELECT count(*) FILTER (WHERE outcome = ''stored'') FROM candystore.append_many(ARRAY(SELECT doc FROM %I ORDER BY n))', tab)
+        WHEN 'plain INSERT' THEN format('INSERT INTO plain (event_id, doc) SELECT (doc->>''event_id'')::uuid, doc FROM %I', tab)
+    END;
+    t0 := clock_timestamp(); c0 := cpu_ns();
+    IF method = 'plain INSERT' THEN
+        EXECUTE sql;
+        GET DIAGNOSTICS stored = ROW_COUNT;
+    ELSE
+        EXECUTE sql INTO stored;
+    END IF;
+    INSERT INTO timing VALUES (r, method, extract(epoch FROM clock_timestamp() - t0) * 1000,
+                               (cpu_ns() - c0) / 1e6, stored);
+END $$;
+SQL
+
+# warm-up: plans, caches, the catalog
+bench_psql -o /dev/null -v n="$N" <<'SQL'
+SELECT bench_staging('warm', 200);
+SELECT count(candystore.append(doc)) FROM warm WHERE n <= 100;
+SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM warm WHERE n > 100 ORDER BY n));
+SQL
+for round in $(seq 1 "$ROUNDS"); do
+    bench_psql -o /dev/null -v n="$N" -v r="$round" <<'SQL'
+SELECT bench_staging('s_' || :r || '_one', :n), bench_staging('s_' || :r || '_many', :n);
+CHECKPOINT;
+SELECT bench_one(:r, 'append()', 's_' || :r || '_one');
+CHECKPOINT;
+SELECT bench_one(:r, 'append_many()', 's_' || :r || '_many');
+CHECKPOINT;
+SELECT bench_one(:r, 'plain INSERT', 's_' || :r || '_one');
+SQL
+    cs_log "round $round done"
+done
+
+bench_psql -v rounds="$ROUNDS" -v n="$N" <<'SQL'
+\echo
+\echo :n envelopes in one statement, median of :rounds rounds (one run, 1 client)
+WITH m AS (
+    SELECT method, percentile_cont(0.5) WITHIN GROUP (ORDER BY wall_ms) AS wall,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_ms) AS cpu, min(stored) AS stored
+      FROM timing GROUP BY method),
+p AS (SELECT wall, cpu FROM m WHERE method = 'plain INSERT')
+SELECT method, round(m.wall::numeric, 1) AS wall_ms, round(m.cpu::numeric, 1) AS cpu_ms,
+       round((:n / m.wall * 1000)::numeric) AS events_per_s,
+       round((p.wall / m.wall)::numeric, 2) AS "rate vs plain (wall)",
+       round((p.cpu / m.cpu)::numeric, 2) AS "rate vs plain (cpu)", m.stored
+  FROM m, p ORDER BY array_position(ARRAY['append()', 'append_many()', 'plain INSERT'], method);
+SELECT 'every round: ' || string_agg(format('%s %s/%s ms', method, round(wall_ms), round(cpu_ms)), ', ' ORDER BY round, method) FROM timing;
+SQL
