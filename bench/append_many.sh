@@ -5,11 +5,15 @@
 #   append()       SELECT count(candystore.append(doc)) FROM staging
 #   append_many()  SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging ...))
 #   plain INSERT   INSERT INTO plain(event_id, doc) SELECT (doc->>'event_id')::uuid, doc FROM staging
-# into a (event_id uuid PRIMARY KEY, doc jsonb) table.  Each round gets new
+# into a (event_id uuid PRIMARY KEY, doc jsonb) table, and append_many() of
+# the same batch again (every envelope a duplicate).  Each round gets new
 # event ids; the methods are interleaved.  Reported: wall time and the
 # backend's own CPU time (/proc/self/schedstat, nanoseconds on a CPU, so
 # other processes on shared cores count less), medians of the rounds.
-# Usage: bash bench/append_many.sh [rounds, default 5] [envelopes, default 6000]
+# With INSTRUCTIONS=1 (needs valgrind), then also the instructions each
+# statement takes, counted by callgrind in a single-user backend (minus an
+# empty session's), which no other load on the machine changes.
+# Usage: [INSTRUCTIONS=1] bash bench/append_many.sh [rounds, default 5] [envelopes, default 6000]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-5}
@@ -54,7 +58,7 @@ CREATE TABLE timing (round int, method text, wall_ms numeric, cpu_ms numeric, st
 CREATE FUNCTION bench_one(r int, method text, tab text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz; c0 bigint; stored bigint; sql text;
 BEGIN
-    sql := CASE method
+    sql := CASE regexp_replace(method, ' again$', '')
         WHEN 'append()' THEN format('SELECT count(candystore.append(doc)) FROM %I', tab)
         WHEN 'append_many()' THEN format('SELECT count(*) FILTER (WHERE outcome = ''stored'') FROM candystore.append_many(ARRAY(SELECT doc FROM %I ORDER BY n))', tab)
         WHEN 'plain INSERT' THEN format('INSERT INTO plain (event_id, doc) SELECT (doc->>''event_id'')::uuid, doc FROM %I', tab)
@@ -86,6 +90,8 @@ CHECKPOINT;
 SELECT bench_one(:r, 'append_many()', 's_' || :r || '_many');
 CHECKPOINT;
 SELECT bench_one(:r, 'plain INSERT', 's_' || :r || '_one');
+CHECKPOINT;
+SELECT bench_one(:r, 'append_many() again', 's_' || :r || '_many');
 SQL
     cs_log "round $round done"
 done
@@ -102,6 +108,33 @@ SELECT method, round(m.wall::numeric, 1) AS wall_ms, round(m.cpu::numeric, 1) AS
        round((:n / m.wall * 1000)::numeric) AS events_per_s,
        round((p.wall / m.wall)::numeric, 2) AS "rate vs plain (wall)",
        round((p.cpu / m.cpu)::numeric, 2) AS "rate vs plain (cpu)", m.stored
-  FROM m, p ORDER BY array_position(ARRAY['append()', 'append_many()', 'plain INSERT'], method);
+  FROM m, p ORDER BY array_position(ARRAY['append()', 'append_many()', 'append_many() again', 'plain INSERT'], method);
 SELECT 'every round: ' || string_agg(format('%s %s/%s ms', method, round(wall_ms), round(cpu_ms)), ', ' ORDER BY round, method) FROM timing;
 SQL
+
+[ "${INSTRUCTIONS:-0}" = 1 ] || exit 0
+# Instructions: each statement alone in a single-user backend under
+# callgrind, on staging tables made beforehand, minus a backend that runs
+# SELECT 1.
+bench_psql -o /dev/null -v n="$N" <<'SQL'
+SELECT bench_staging('i_one', :n), bench_staging('i_many', :n);
+CHECKPOINT;
+SQL
+cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"
+count_instructions() {
+    echo "$1" | cs_as_pg valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        "$BENCH_BIN/postgres" --single -D "$BENCH_DIR/data" postgres 2>&1 |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+base=$(count_instructions "SELECT 1;")
+declare -A ir
+ir[plain]=$(count_instructions "SELECT bench_one(0, 'plain INSERT', 'i_one');")
+ir[one]=$(count_instructions "SELECT bench_one(0, 'append()', 'i_one');")
+ir[many]=$(count_instructions "SELECT bench_one(0, 'append_many()', 'i_many');")
+ir[again]=$(count_instructions "SELECT bench_one(0, 'append_many() again', 'i_many');")
+printf '\n%-22s %18s %22s\n' "instructions per event" "(callgrind)" "rate vs plain INSERT"
+for m in one many again plain; do
+    per=$(( (ir[$m] - base) / N ))
+    label=$m; case $m in one) label='append()';; many) label='append_many()';; again) label='append_many() again';; plain) label='plain INSERT';; esac
+    printf '%-22s %18d %21.2fx\n' "$label" "$per" "$(awk -v p=$(( (ir[plain] - base) / N )) -v m="$per" 'BEGIN {print p / m}')"
+done

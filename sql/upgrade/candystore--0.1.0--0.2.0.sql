@@ -932,6 +932,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.legacy_event_id(text) IS
     'The event id import_legacy() gives an old row whose id is not a UUID: uuid3 of the old id in namespace c3b247a2-8b3d-5a9c-8340-d5e2e90d962a.';
+REVOKE ALL ON FUNCTION @extschema@.legacy_event_id(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.legacy_event_id(text) TO candystore_reader;
 
 -- jsonb of a text column holding JSON, or NULL when it does not parse.
 CREATE FUNCTION @extschema@.legacy_jsonb(doc text) RETURNS jsonb
@@ -944,6 +946,7 @@ EXCEPTION WHEN invalid_text_representation THEN
     RETURN NULL;
 END
 $$;
+REVOKE ALL ON FUNCTION @extschema@.legacy_jsonb(text) FROM PUBLIC;
 
 CREATE TABLE @extschema@.legacy_import_refusals (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
