@@ -1,10 +1,11 @@
 /*
  * store.c
- *	  candystore.append() and the append path beneath it.
+ *	  candystore.append(), candystore.append_many() and the append path
+ *	  beneath them.
  *
  * Envelopes are inserted with ON CONFLICT (event_id) DO NOTHING through
  * plans prepared once per backend: one row for candystore.append(), many in
- * one statement for the ingest worker's batches.  When an id is taken, the
+ * one statement for append_many() and the ingest worker's batches.  When an id is taken, the
  * stored envelope is compared with the new one (jsonb equality): the same
  * content is the normal at-least-once redelivery and gives the stored
  * position; other content is a conflict and raises.  A caller that expects
@@ -406,21 +407,30 @@ store_append(Jsonb *envelope, const Envelope *parsed, text *routing_key,
 	return row.position;
 }
 
+/* The envelope argument parsed, or raise: NULL, or what envelope_parse() refuses. */
+static Jsonb *
+checked_envelope(Datum value, bool isnull, Envelope *parsed)
+{
+	Jsonb	   *envelope;
+	EnvelopeError error;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("invalid envelope: the envelope is NULL")));
+	envelope = DatumGetJsonbP(value);
+	if (!envelope_parse(envelope, parsed, &error))
+		envelope_raise(&error);
+	return envelope;
+}
+
 int64
 store_append_from_args(FunctionCallInfo fcinfo, bool routing_key_defaults_to_type,
 					   text **routing_key, AppendOutcome *outcome)
 {
-	Jsonb	   *envelope;
 	Envelope	parsed;
-	EnvelopeError error;
+	Jsonb	   *envelope = checked_envelope(PG_GETARG_DATUM(0), PG_ARGISNULL(0), &parsed);
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("invalid envelope: the envelope is NULL")));
-	envelope = PG_GETARG_JSONB_P(0);
-	if (!envelope_parse(envelope, &parsed, &error))
-		envelope_raise(&error);
 	*routing_key = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 	if (routing_key_defaults_to_type && *routing_key == NULL)
 		*routing_key = parsed.event_type;
@@ -585,17 +595,9 @@ candystore_append_many(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < n; i++)
 	{
-		EnvelopeError error;
-
 		CHECK_FOR_INTERRUPTS();
 		batch.parsing = i;
-		if (envelope_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("invalid envelope: the envelope is NULL")));
-		rows[i].envelope = DatumGetJsonbP(envelopes[i]);
-		if (!envelope_parse(rows[i].envelope, &parsed[i], &error))
-			envelope_raise(&error);
+		rows[i].envelope = checked_envelope(envelopes[i], envelope_nulls[i], &parsed[i]);
 		rows[i].parsed = &parsed[i];
 		rows[i].routing_key = (keys == NULL || key_nulls[i]) ? NULL : DatumGetTextPP(keys[i]);
 	}

@@ -1,7 +1,7 @@
 /*
  * store.h
  *	  Appending envelopes to candystore.event_log: the one write path shared
- *	  by candystore.append() and the ingest worker.
+ *	  by candystore.append(), candystore.append_many() and the ingest worker.
  */
 #ifndef CANDYSTORE_STORE_H
 #define CANDYSTORE_STORE_H
