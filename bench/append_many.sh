@@ -13,6 +13,7 @@
 # With INSTRUCTIONS=1 (needs valgrind), then also the instructions each
 # statement takes, counted by callgrind in a single-user backend (minus an
 # empty session's), which no other load on the machine changes.
+# And import_legacy() of as many rows of the old table, CPU time.
 # Usage: [INSTRUCTIONS=1] bash bench/append_many.sh [rounds, default 5] [envelopes, default 6000]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -110,6 +111,38 @@ SELECT method, round(m.wall::numeric, 1) AS wall_ms, round(m.cpu::numeric, 1) AS
        round((p.cpu / m.cpu)::numeric, 2) AS "rate vs plain (cpu)", m.stored
   FROM m, p ORDER BY array_position(ARRAY['append()', 'append_many()', 'append_many() again', 'plain INSERT'], method);
 SELECT 'every round: ' || string_agg(format('%s %s/%s ms', method, round(wall_ms), round(cpu_ms)), ', ' ORDER BY round, method) FROM timing;
+SQL
+
+# import_legacy(): the same number of rows of the old Candystore model
+# (bench/append_many.sh's payloads' size, ids that are not UUIDs, nine rows
+# in ten naming the row before as their correlation_id), imported, then
+# imported again (all duplicates); the backend's CPU time.
+bench_psql -v n="$N" <<'SQL'
+CREATE TABLE legacy_events (id varchar PRIMARY KEY, event_type varchar NOT NULL, source varchar NOT NULL,
+    target varchar, routing_key varchar NOT NULL, "timestamp" timestamp NOT NULL, payload json NOT NULL,
+    session_id varchar, correlation_id varchar);
+INSERT INTO legacy_events
+SELECT 'evt-' || i, 'artifact.legacy_' || (i % 5), 'host-' || (i % 7), NULL, 'artifact.legacy',
+       '2026-01-01'::timestamp + i * interval '1 second',
+       (bench_envelope(gen_random_uuid(), NULL)->'payload')::json, NULL,
+       CASE WHEN i % 10 <> 0 THEN 'evt-' || (i - 1) END
+  FROM generate_series(1, :n) i;
+ANALYZE legacy_events;
+CHECKPOINT;
+CREATE TEMP TABLE import_timing (run text, cpu_ms numeric, wall_ms numeric, imported bigint, duplicates bigint);
+CREATE FUNCTION pg_temp.timed_import(run text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp(); c0 bigint := cpu_ns(); r record;
+BEGIN
+    SELECT * INTO r FROM candystore.import_legacy('legacy_events');
+    INSERT INTO import_timing VALUES (run, (cpu_ns() - c0) / 1e6, extract(epoch FROM clock_timestamp() - t0) * 1000,
+                                      r.imported, r.duplicates);
+END $$;
+SELECT pg_temp.timed_import('first') \g /dev/null
+SELECT pg_temp.timed_import('again') \g /dev/null
+\echo
+\echo import_legacy() of :n old rows
+SELECT run, round(cpu_ms) AS cpu_ms, round(wall_ms) AS wall_ms, round(:n / cpu_ms * 1000) AS rows_per_cpu_s,
+       imported, duplicates FROM import_timing;
 SQL
 
 [ "${INSTRUCTIONS:-0}" = 1 ] || exit 0

@@ -109,8 +109,10 @@ SELECT legacy_id, reason FROM candystore.legacy_import_refusals WHERE source = '
 
 -- a table of another shape, bad arguments
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 CREATE TABLE not_legacy (id int, name text);
 SELECT * FROM candystore.import_legacy('not_legacy');
 SELECT * FROM candystore.import_legacy('legacy_events', batch_size => 0);
 SELECT * FROM candystore.import_legacy('legacy_events', timestamps_without_zone_are => 'Mars/Olympus');
 \set VERBOSITY terse
+\set SHOW_CONTEXT errors

@@ -924,12 +924,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.append_many(jsonb[], text[]) TO candystore
 -- re-run gives the same id and anyone can recompute it
 -- (Python: uuid.uuid3(uuid.UUID('c3b247a2-8b3d-5a9c-8340-d5e2e90d962a'), old_id)).
 CREATE FUNCTION @extschema@.legacy_event_id(legacy_id text) RETURNS uuid
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT encode(set_byte(set_byte(h, 6, (get_byte(h, 6) & 15) | 48), 8, (get_byte(h, 8) & 63) | 128), 'hex')::uuid
-      FROM (SELECT decode(md5('\xc3b247a28b3d5a9c8340d5e2e90d962a'::bytea || convert_to(legacy_id, 'UTF8')), 'hex') AS h) AS digest
-$$;
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+-- bound when created (a SQL-standard body), so no caller's search_path
+-- redirects it, and without SET so that a query can inline it; STABLE, as
+-- convert_to() is (an IMMUTABLE function with a STABLE body is not inlined)
+RETURN pg_catalog.encode(pg_catalog.set_byte(pg_catalog.set_byte(
+    pg_catalog.decode(pg_catalog.md5('\xc3b247a28b3d5a9c8340d5e2e90d962a'::bytea || pg_catalog.convert_to(legacy_id, 'UTF8')), 'hex'),
+    6, (pg_catalog.get_byte(pg_catalog.decode(pg_catalog.md5('\xc3b247a28b3d5a9c8340d5e2e90d962a'::bytea || pg_catalog.convert_to(legacy_id, 'UTF8')), 'hex'), 6) & 15) | 48),
+    8, (pg_catalog.get_byte(pg_catalog.decode(pg_catalog.md5('\xc3b247a28b3d5a9c8340d5e2e90d962a'::bytea || pg_catalog.convert_to(legacy_id, 'UTF8')), 'hex'), 8) & 63) | 128), 'hex')::uuid;
 COMMENT ON FUNCTION @extschema@.legacy_event_id(text) IS
     'The event id import_legacy() gives an old row whose id is not a UUID: uuid3 of the old id in namespace c3b247a2-8b3d-5a9c-8340-d5e2e90d962a.';
 REVOKE ALL ON FUNCTION @extschema@.legacy_event_id(text) FROM PUBLIC;
@@ -976,6 +978,7 @@ DECLARE
     ts_expr text;
     payload_expr text;
     corr_expr text;
+    rest_expr text;
     q text;
     r record;
     envs jsonb[] := '{}';
@@ -1023,20 +1026,55 @@ BEGIN
         $e$CASE WHEN t.correlation_id IS NULL THEN NULL
                 WHEN t.correlation_id::text ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                     THEN t.correlation_id::text
-                WHEN EXISTS (SELECT 1 FROM %s p WHERE %s)
+                WHEN EXISTS (SELECT 1 FROM %s parent_row WHERE %s)
                     THEN @extschema@.legacy_event_id(t.correlation_id::text)::text END$e$,
-        src, CASE WHEN cols->>'correlation_id' = id_type THEN 'p.id = t.correlation_id'
-                  ELSE 'p.id::text = t.correlation_id::text' END)
+        src, CASE WHEN cols->>'correlation_id' = id_type THEN 'parent_row.id = t.correlation_id'
+                  ELSE 'parent_row.id::text = t.correlation_id::text' END)
         ELSE 'NULL::text' END;
 
+    -- the row's other columns as to_jsonb(t) gives them, without converting
+    -- the payload once more (jsonb_build_object takes at most 100 arguments)
+    SELECT CASE WHEN count(*) <= 50
+                THEN 'jsonb_build_object(' || string_agg(format('%L, t.%I', c, c), ', ') || ')'
+                ELSE $e$to_jsonb(t) - 'payload' - 'event_type'$e$ END
+      INTO rest_expr
+      FROM jsonb_object_keys(cols) c WHERE c NOT IN ('payload', 'event_type');
+
+    -- the envelope of each row, built by the query (see the table in
+    -- docs/reference.md): the old values where the envelope has a place for
+    -- them; what it requires and the row lacks filled in and named in
+    -- legacy_import.reconstructed; the rest of the row in legacy_import.row
     q := format($e$
-        SELECT t.id::text AS legacy_id, t.event_type::text AS event_type, %1$s AS ts,
-               t.source::text AS source_text, %2$s AS routing_key, %3$s AS payload,
-               %4$s AS parent, to_jsonb(t) AS old
-          FROM %5$s t
+        SELECT t.id::text AS legacy_id, %2$s AS routing_key,
+               o.old || jsonb_build_object('event_type', t.event_type, 'payload', %9$s) AS old,
+               jsonb_build_object(
+                   'event_id', CASE WHEN k.kept THEN t.id::text ELSE @extschema@.legacy_event_id(t.id::text)::text END,
+                   'event_type', t.event_type::text,
+                   'timestamp', %1$s,
+                   'version', '0.0.0',
+                   'source', jsonb_build_object('host', t.source::text, 'type', 'system'),
+                   'payload', coalesce(p.payload, '{}'))
+               || CASE WHEN c.parent IS NULL THEN '{}' ELSE jsonb_build_object('correlation_id', c.parent) END
+               || jsonb_build_object('legacy_import', jsonb_build_object(
+                      'table', %6$L,
+                      'reconstructed', to_jsonb(array_remove(ARRAY[
+                          CASE WHEN NOT k.kept THEN 'event_id' END,
+                          CASE WHEN %7$L THEN 'timestamp' END,
+                          'version', 'source.type',
+                          CASE WHEN c.parent <> coalesce(o.old->>'correlation_id', '') THEN 'correlation_id' END,
+                          CASE WHEN p.payload IS NULL THEN 'payload' END], NULL)),
+                      'row', o.old)) AS envelope
+          FROM %5$s t,
+               -- OFFSET 0: each computed once per row, not once per use
+               LATERAL (SELECT %8$s AS old OFFSET 0) o,
+               LATERAL (SELECT CASE WHEN t.id::text ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                    THEN t.id::text::uuid <> '00000000-0000-0000-0000-000000000000' END AS kept OFFSET 0) k,
+               LATERAL (SELECT %3$s AS payload OFFSET 0) p,
+               LATERAL (SELECT %4$s AS parent OFFSET 0) c
          ORDER BY t."timestamp", t.id$e$,
         ts_expr, CASE WHEN cols ? 'routing_key' THEN 't.routing_key::text' ELSE 'NULL::text' END,
-        payload_expr, corr_expr, src);
+        payload_expr, corr_expr, source, src, cols->>'timestamp' = 'timestamp without time zone', rest_expr,
+        CASE WHEN cols->>'payload' IN ('json', 'jsonb') THEN 'p.payload' ELSE 'to_jsonb(t.payload)' END);
 
     DELETE FROM @extschema@.legacy_import_refusals WHERE legacy_import_refusals.source = src;
     FOR r IN EXECUTE q LOOP
@@ -1044,9 +1082,7 @@ BEGIN
         ids := array_append(ids, r.legacy_id);
         olds := array_append(olds, r.old);
         keys := array_append(keys, r.routing_key);
-        envs := array_append(envs, @extschema@.legacy_envelope(src, r.legacy_id, r.event_type, r.ts, r.source_text,
-                                                              r.payload, r.parent, r.old,
-                                                              cols->>'timestamp' = 'timestamp without time zone'));
+        envs := array_append(envs, r.envelope);
         IF cardinality(envs) >= batch_size THEN
             SELECT * INTO o FROM @extschema@.import_legacy_batch(src, envs, keys, ids, olds);
             n_imported := n_imported + o.imported;
@@ -1067,42 +1103,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.import_legacy(regclass, int, text) IS
     'Appends the rows of a table shaped like the old Candystore table, in batches through append_many(); returns the counts; refused rows go to legacy_import_refusals.  Safe to run again.';
 REVOKE ALL ON FUNCTION @extschema@.import_legacy(regclass, int, text) FROM PUBLIC;
-
--- The envelope of one old row: the old values where the envelope has a
--- place for them, what it requires and the row lacks filled in and named in
--- legacy_import.reconstructed, and the old row (all but its payload and
--- event_type, which the envelope carries as they were) in legacy_import.row.
-CREATE FUNCTION @extschema@.legacy_envelope(source_table text, legacy_id text, event_type text,
-                                            ts text, source_text text, payload jsonb, parent text,
-                                            old jsonb, zone_assumed boolean)
-    RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH id AS (
-        SELECT CASE WHEN legacy_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                    THEN legacy_id::uuid <> '00000000-0000-0000-0000-000000000000' END AS kept)
-    SELECT jsonb_build_object(
-               'event_id', CASE WHEN id.kept THEN legacy_id
-                                ELSE @extschema@.legacy_event_id(legacy_id)::text END,
-               'event_type', event_type,
-               'timestamp', ts,
-               'version', '0.0.0',
-               'source', jsonb_build_object('host', source_text, 'type', 'system'),
-               'payload', coalesce(payload, '{}'))
-           || CASE WHEN parent IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('correlation_id', parent) END
-           || jsonb_build_object('legacy_import', jsonb_build_object(
-                  'table', source_table,
-                  'reconstructed', to_jsonb(array_remove(ARRAY[
-                      CASE WHEN NOT id.kept THEN 'event_id' END,
-                      CASE WHEN zone_assumed THEN 'timestamp' END,
-                      'version', 'source.type',
-                      CASE WHEN parent <> coalesce(old->>'correlation_id', '') THEN 'correlation_id' END,
-                      CASE WHEN payload IS NULL THEN 'payload' END], NULL)),
-                  'row', old - 'payload' - 'event_type'))
-      FROM id
-$$;
-REVOKE ALL ON FUNCTION @extschema@.legacy_envelope(text, text, text, text, text, jsonb, text, jsonb, boolean) FROM PUBLIC;
 
 -- One batch: append_many(); if a row is refused, the rows one at a time, so
 -- that the others are stored and each refusal is recorded with its reason.
