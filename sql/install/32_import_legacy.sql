@@ -54,6 +54,9 @@ COMMENT ON TABLE @extschema@.legacy_import_refusals IS
     'The rows of the last import_legacy() run of each source table that were not stored, and why.';
 CREATE INDEX legacy_import_refusals_source_idx ON @extschema@.legacy_import_refusals (source, legacy_id);
 REVOKE ALL ON @extschema@.legacy_import_refusals FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.legacy_import_refusals', '');
+SELECT pg_catalog.pg_extension_config_dump(
+    pg_catalog.pg_get_serial_sequence('@extschema@.legacy_import_refusals', 'id'), '');
 
 CREATE FUNCTION @extschema@.import_legacy(source regclass, batch_size int DEFAULT 1000,
                                           timestamps_without_zone_are text DEFAULT 'UTC')
