@@ -107,6 +107,19 @@ SELECT event_id, occurred_at, payload, envelope->'legacy_import'->'reconstructed
   FROM candystore.events WHERE event_type = 'regress.legacy.tz';
 SELECT legacy_id, reason FROM candystore.legacy_import_refusals WHERE source = 'public.legacy_tz';
 
+-- integer ids (an autoincrement key), correlation ids as text: a text that
+-- names an old row's id is its parent, another text is not
+CREATE TABLE legacy_int (id int PRIMARY KEY, event_type text, source text, "timestamp" timestamptz, payload jsonb, correlation_id text);
+INSERT INTO legacy_int VALUES
+    (1, 'regress.legacy.int', 'h', '2026-01-27 12:00:00+00', '{}', NULL),
+    (2, 'regress.legacy.int', 'h', '2026-01-27 12:00:01+00', '{}', '1'),
+    (3, 'regress.legacy.int', 'h', '2026-01-27 12:00:02+00', '{}', 'req-3');
+SELECT * FROM candystore.import_legacy('legacy_int');
+SELECT envelope->'legacy_import'->'row'->>'id' AS legacy_id, event_id = candystore.legacy_event_id(envelope->'legacy_import'->'row'->>'id') AS derived_id,
+       correlation_ids = ARRAY[candystore.legacy_event_id('1')] AS parent_is_row_1, correlation_ids = '{}' AS no_parent,
+       envelope->'legacy_import'->'row'->'correlation_id' AS old_correlation_id
+  FROM candystore.events WHERE event_type = 'regress.legacy.int' ORDER BY occurred_at;
+
 -- a table of another shape, bad arguments
 \set VERBOSITY default
 \set SHOW_CONTEXT never

@@ -114,15 +114,18 @@ BEGIN
         ELSE 't."timestamp"::text' END;
     payload_expr := CASE WHEN cols->>'payload' IN ('json', 'jsonb') THEN 't.payload::jsonb'
                          ELSE 'coalesce(@extschema@.legacy_jsonb(t.payload::text), to_jsonb(t.payload))' END;
-    -- a correlation id that is not a UUID is a parent when it names an old row
+    -- a correlation id that is not a UUID is a parent when it names an old
+    -- row: looked up in the id's index when the two columns have one type,
+    -- else among the ids as text (hashed once)
     corr_expr := CASE WHEN cols ? 'correlation_id' THEN format(
         $e$CASE WHEN t.correlation_id IS NULL THEN NULL
                 WHEN t.correlation_id::text ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                     THEN t.correlation_id::text
-                WHEN EXISTS (SELECT 1 FROM %s parent_row WHERE %s)
+                WHEN %s
                     THEN @extschema@.legacy_event_id(t.correlation_id::text)::text END$e$,
-        src, CASE WHEN cols->>'correlation_id' = id_type THEN 'parent_row.id = t.correlation_id'
-                  ELSE 'parent_row.id::text = t.correlation_id::text' END)
+        CASE WHEN cols->>'correlation_id' = id_type
+             THEN format('EXISTS (SELECT 1 FROM %s parent_row WHERE parent_row.id = t.correlation_id)', src)
+             ELSE format('t.correlation_id::text IN (SELECT parent_row.id::text FROM %s parent_row)', src) END)
         ELSE 'NULL::text' END;
 
     -- the row's other columns as to_jsonb(t) gives them, without converting
