@@ -243,7 +243,7 @@ link_result_ok(AmqpLink *link, OutboxLinkResult res, char *error)
 	return false;
 }
 
-/* The settings whose change needs a new connection: nothing is in flight. */
+/* Reopening the link now sends nothing twice: nothing is in flight. */
 static bool
 publisher_link_idle(void *arg pg_attribute_unused())
 {
