@@ -224,10 +224,11 @@ reconfigure(WorkerLoop *loop)
 }
 
 /* One turn: reload, reopen the link if needed, the worker's work. */
-static void
+static pg_attribute_always_inline void
 turn(WorkerLoop *loop)
 {
-	(void) worker_loop_reload(loop);
+	if (ConfigReloadPending)
+		(void) worker_loop_reload(loop);
 	if (loop->reconnect_pending && loop->ops->link_idle(loop->arg))
 		reconfigure(loop);
 	if (loop->link.conn == NULL && !open_link(loop))
@@ -268,7 +269,9 @@ worker_loop_run(WorkerLoop *loop)
 		ErrorData  *volatile edata = NULL;
 
 		MemoryContextSwitchTo(loop->turn_cxt);
-		MemoryContextReset(loop->turn_cxt);
+		/* most of the ingest worker's turns (one per delivery) allocate nothing */
+		if (!loop->turn_cxt->isReset || loop->turn_cxt->firstchild != NULL)
+			MemoryContextReset(loop->turn_cxt);
 		CHECK_FOR_INTERRUPTS();
 
 		if (loop->ops->fault == NULL)
