@@ -17,16 +17,19 @@
  *	  While it waits the worker answers SIGTERM and SIGHUP, keeps the link
  *	  alive (heartbeats) and appends what the broker sends (within the
  *	  prefetch window) to the batch.  Redeliveries are deduplicated by event
- *	  id.
+ *	  id.  A lost link drops the batch but not the failures counted against
+ *	  its messages (outcome.c's cap): the redeliveries get them back.
  */
 #include "postgres.h"
 
 #include <sys/time.h>
 
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/latch.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -117,6 +120,81 @@ typedef struct Batch
 } Batch;
 
 /*
+ * The failure counts (outcome.c's cap, candystore.max_message_failures) of
+ * messages whose batch was dropped with a lost link, kept until the broker
+ * redelivers them: otherwise a message that fails alone would get its tries
+ * anew at every reconnect.  Keyed by a digest of routing key and body (a
+ * redelivery has both unchanged); at most MAX_CARRIED, beyond which counting
+ * starts over as it did before.
+ */
+#define MAX_CARRIED 1024
+#define CARRIED_ERROR_LEN 1024
+
+typedef struct CarriedFailures
+{
+	uint64		key;
+	int			failures;
+	int			last_sqlerrcode;
+	char		last_error[CARRIED_ERROR_LEN];
+} CarriedFailures;
+
+static HTAB *carried = NULL;
+
+static uint64
+delivery_key(Delivery *d)
+{
+	uint64		seed = hash_bytes_extended((const unsigned char *) d->routing_key,
+										   (int) strlen(d->routing_key), 0);
+
+	return hash_bytes_extended((const unsigned char *) d->body,
+							   (int) Min(d->body_len, (size_t) PG_INT32_MAX), seed);
+}
+
+/* The batch is dropped: keep the counts of its messages that failed. */
+static void
+carry_failures(Batch *batch)
+{
+	for (int i = 0; i < batch->n; i++)
+	{
+		Delivery   *d = &batch->d[i];
+		uint64		key;
+		CarriedFailures *c;
+
+		if (d->failures == 0 || d->last_error == NULL)
+			continue;
+		if (carried == NULL)
+		{
+			HASHCTL		ctl = {.keysize = sizeof(uint64),.entrysize = sizeof(CarriedFailures)};
+
+			carried = hash_create("candystore ingest carried failures", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS);
+		}
+		if (hash_get_num_entries(carried) >= MAX_CARRIED)
+			return;
+		key = delivery_key(d);
+		c = hash_search(carried, &key, HASH_ENTER, NULL);
+		c->failures = d->failures;
+		c->last_sqlerrcode = d->last_sqlerrcode;
+		strlcpy(c->last_error, d->last_error, sizeof(c->last_error));
+	}
+}
+
+/* A redelivery: give it back the failures counted before the link was lost. */
+static void
+restore_failures(Batch *batch, Delivery *d)
+{
+	uint64		key = delivery_key(d);
+	CarriedFailures *c = hash_search(carried, &key, HASH_FIND, NULL);
+
+	if (c == NULL)
+		return;
+	d->failures = c->failures;
+	d->last_sqlerrcode = c->last_sqlerrcode;
+	d->last_error = MemoryContextStrdup(batch->cxt, c->last_error);
+	(void) hash_search(carried, &key, HASH_REMOVE, NULL);
+}
+
+/*
  * Takes a complete delivery from the link; false when none is ready, or when
  * the link is lost (*error set) or the broker cancelled our consumer (its
  * queue deleted, say: *cancelled set; the batch in hand can still be acked
@@ -159,6 +237,8 @@ take_delivery(AmqpLink *link, Batch *batch, bool *cancelled, char **error)
 	old = MemoryContextSwitchTo(batch->cxt);
 	memset(&batch->d[batch->n], 0, sizeof(Delivery));
 	copy_delivery(&batch->d[batch->n++], &env);
+	if (carried != NULL && env.redelivered && hash_get_num_entries(carried) > 0)
+		restore_failures(batch, &batch->d[batch->n - 1]);
 	MemoryContextSwitchTo(old);
 	worker_stats_add(WC_DELIVERED, 1);
 	if (env.redelivered)
@@ -351,6 +431,7 @@ ingest_turn(WorkerLoop *loop, void *arg)
 	{
 		/* unacked deliveries return to the queue when the link closes */
 		worker_loop_link_lost(loop, error);
+		carry_failures(batch);
 		batch->cancelled = false;
 		batch->n = 0;
 		MemoryContextReset(batch->cxt);
