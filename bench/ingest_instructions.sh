@@ -6,6 +6,9 @@
 # 5000) are consumed, and the count covers what the worker does inside
 # outcome_record_batch(): checking, parsing, storing, committing each batch
 # (not reading the socket or acking).  Run by hand; not part of `make test`.
+# Batch sizes follow the wall clock (candystore.batch_timeout_ms) and the
+# count per message follows the batch sizes: to compare two builds on a busy
+# machine, fix them with CS_BENCH_BATCH_TIMEOUT_MS=60000 (full batches of 500).
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 N=${1:-5000}
@@ -27,6 +30,8 @@ candystore.database = 'postgres'
 candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'
 candystore.outbox_publisher = off
 CONF
+[ -z "${CS_BENCH_BATCH_TIMEOUT_MS:-}" ] ||
+    echo "candystore.batch_timeout_ms = $CS_BENCH_BATCH_TIMEOUT_MS" >> "$D/data/postgresql.conf"
 # every process of the cluster runs under callgrind; only the ingest worker
 # calls outcome_record_batch, so only its file counts anything
 (cd "$D" && cs_as_pg valgrind -q --tool=callgrind --trace-children=yes \

@@ -9,15 +9,11 @@
  */
 #include "postgres.h"
 
-#include "miscadmin.h"
-#include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "storage/spin.h"
 
 #include "outbox_wake.h"
-#include "pg_compat.h"		/* shmem_request_hook: 15 and later */
+#include "shmem_area.h"
 
 typedef struct OutboxWakeShared
 {
@@ -26,43 +22,21 @@ typedef struct OutboxWakeShared
 } OutboxWakeShared;
 
 static OutboxWakeShared *wake_shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static void
-outbox_wake_shmem_request(void)
+outbox_wake_shmem_init(void *area)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(OutboxWakeShared)));
-}
+	OutboxWakeShared *s = area;
 
-static void
-outbox_wake_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	wake_shared = ShmemInitStruct("candystore outbox wake-up", sizeof(OutboxWakeShared), &found);
-	if (!found)
-	{
-		SpinLockInit(&wake_shared->mutex);
-		wake_shared->latch = NULL;
-	}
-	LWLockRelease(AddinShmemInitLock);
+	SpinLockInit(&s->mutex);
+	s->latch = NULL;
 }
 
 void
 outbox_wake_request_shmem(void)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = outbox_wake_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = outbox_wake_shmem_startup;
+	shmem_area_register("candystore outbox wake-up", sizeof(OutboxWakeShared),
+						(void **) &wake_shared, outbox_wake_shmem_init);
 }
 
 void

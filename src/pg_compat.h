@@ -15,7 +15,7 @@
 
 /*
  * Before 15: shared memory is requested from shmem_request_hook
- * (worker/stats.c) and set-returning functions start with
+ * (src/shmem_area.c) and set-returning functions start with
  * InitMaterializedSRF; both are new in 15 (14 requested memory directly
  * in _PG_init and had SetSingleFuncCall).  So is MarkGUCPrefixReserved
  * (EmitWarningsOnPlaceholders before).

@@ -31,13 +31,11 @@
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
-#include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "shmem_area.h"
 #include "wait_events.h"
 
 #define WAIT_RECHECK_MS 50
@@ -50,43 +48,21 @@ typedef struct WaitEventsShared
 } WaitEventsShared;
 
 static WaitEventsShared *wait_shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static void
-wait_events_shmem_request(void)
+wait_events_shmem_init(void *area)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(WaitEventsShared)));
-}
+	WaitEventsShared *s = area;
 
-static void
-wait_events_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	wait_shared = ShmemInitStruct("candystore wait_for_events", sizeof(WaitEventsShared), &found);
-	if (!found)
-	{
-		ConditionVariableInit(&wait_shared->appended);
-		pg_atomic_init_u64(&wait_shared->behind_until, 0);
-	}
-	LWLockRelease(AddinShmemInitLock);
+	ConditionVariableInit(&s->appended);
+	pg_atomic_init_u64(&s->behind_until, 0);
 }
 
 void
 wait_events_request_shmem(void)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = wait_events_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = wait_events_shmem_startup;
+	shmem_area_register("candystore wait_for_events", sizeof(WaitEventsShared),
+						(void **) &wait_shared, wait_events_shmem_init);
 }
 
 void

@@ -199,7 +199,7 @@ $node->safe_psql(
 	SELECT candystore.publish(test_event(4, 2), 'test.old.k2');});
 ok( $node->poll_query_until(
 		'postgres',
-		q{SELECT state = 'waiting for ALTER EXTENSION' FROM candystore.worker_status() WHERE kind = 'publisher'}),
+		q{SELECT state = 'retrying: extension not updated' FROM candystore.worker_status() WHERE kind = 'publisher'}),
 	'on 0.1.0 the publisher waits for the update');
 $node->safe_psql(
 	'postgres', q{

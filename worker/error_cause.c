@@ -71,9 +71,9 @@ error_cause(int sqlerrcode, const char **label)
 			 sqlerrcode == ERRCODE_UNDEFINED_OBJECT ||
 			 sqlerrcode == ERRCODE_INVALID_SCHEMA_NAME ||
 			 sqlerrcode == ERRCODE_INVALID_CATALOG_NAME)
-		what = "extension missing";
+		what = EXTENSION_MISSING_CAUSE;
 	else if (sqlerrcode == ERRCODE_EXTENSION_NOT_UPDATED)
-		what = "extension not updated";
+		what = EXTENSION_NOT_UPDATED_CAUSE;
 	else if (sqlerrcode == ERRCODE_READ_ONLY_SQL_TRANSACTION)
 		what = "read-only";
 	else if (sqlerrcode == ERRCODE_QUERY_CANCELED)

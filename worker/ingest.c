@@ -4,7 +4,9 @@
  *	  manual acks, gather deliveries into a batch (candystore.batch_size or
  *	  candystore.batch_timeout_ms, whichever comes first), record the batch
  *	  in one transaction, and only then ack everything up to its last
- *	  delivery tag.  The loop sleeps on the latch and the broker socket.
+ *	  delivery tag.  It runs in worker_loop.c's loop (start-up, reloads,
+ *	  the broker link and its backoff), which sleeps on the latch and the
+ *	  broker socket.
  *
  *	  Failures: a broker error drops the connection (the broker redelivers
  *	  what was not acked) and reconnects with capped exponential backoff.  A
@@ -15,20 +17,19 @@
  *	  While it waits the worker answers SIGTERM and SIGHUP, keeps the link
  *	  alive (heartbeats) and appends what the broker sends (within the
  *	  prefetch window) to the batch.  Redeliveries are deduplicated by event
- *	  id.
+ *	  id.  A lost link drops the batch but not the failures counted against
+ *	  its messages (outcome.c's cap): the redeliveries get them back.
  */
 #include "postgres.h"
 
 #include <sys/time.h>
 
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
-#include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/tcopprot.h"
-#include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -38,9 +39,9 @@
 #include "settings.h"
 #include "status.h"
 #include "worker.h"
+#include "worker_loop.h"
 #include "workers_init.h"
 
-#define RECONNECT_MIN_MS 100
 #define RETRY_MIN_MS 100
 #define IDLE_WAKEUP_MS 1000		/* lets rabbitmq-c send heartbeats */
 
@@ -114,7 +115,84 @@ typedef struct Batch
 	int			n;
 	bool		isolate;		/* outcome.c: try each message alone */
 	MemoryContext cxt;			/* the deliveries live here */
+	TimestampTz started;		/* when its first delivery came */
+	bool		cancelled;		/* the broker cancelled our consumer */
 } Batch;
+
+/*
+ * The failure counts (outcome.c's cap, candystore.max_message_failures) of
+ * messages whose batch was dropped with a lost link, kept until the broker
+ * redelivers them: otherwise a message that fails alone would get its tries
+ * anew at every reconnect.  Keyed by a digest of routing key and body (a
+ * redelivery has both unchanged); at most MAX_CARRIED, beyond which counting
+ * starts over as it did before.
+ */
+#define MAX_CARRIED 1024
+#define CARRIED_ERROR_LEN 1024
+
+typedef struct CarriedFailures
+{
+	uint64		key;
+	int			failures;
+	int			last_sqlerrcode;
+	char		last_error[CARRIED_ERROR_LEN];
+} CarriedFailures;
+
+static HTAB *carried = NULL;
+
+static uint64
+delivery_key(Delivery *d)
+{
+	uint64		seed = hash_bytes_extended((const unsigned char *) d->routing_key,
+										   (int) strlen(d->routing_key), 0);
+
+	return hash_bytes_extended((const unsigned char *) d->body,
+							   (int) Min(d->body_len, (size_t) PG_INT32_MAX), seed);
+}
+
+/* The batch is dropped: keep the counts of its messages that failed. */
+static void
+carry_failures(Batch *batch)
+{
+	for (int i = 0; i < batch->n; i++)
+	{
+		Delivery   *d = &batch->d[i];
+		uint64		key;
+		CarriedFailures *c;
+
+		if (d->failures == 0 || d->last_error == NULL)
+			continue;
+		if (carried == NULL)
+		{
+			HASHCTL		ctl = {.keysize = sizeof(uint64),.entrysize = sizeof(CarriedFailures)};
+
+			carried = hash_create("candystore ingest carried failures", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS);
+		}
+		if (hash_get_num_entries(carried) >= MAX_CARRIED)
+			return;
+		key = delivery_key(d);
+		c = hash_search(carried, &key, HASH_ENTER, NULL);
+		c->failures = d->failures;
+		c->last_sqlerrcode = d->last_sqlerrcode;
+		strlcpy(c->last_error, d->last_error, sizeof(c->last_error));
+	}
+}
+
+/* A redelivery: give it back the failures counted before the link was lost. */
+static void
+restore_failures(Batch *batch, Delivery *d)
+{
+	uint64		key = delivery_key(d);
+	CarriedFailures *c = hash_search(carried, &key, HASH_FIND, NULL);
+
+	if (c == NULL)
+		return;
+	d->failures = c->failures;
+	d->last_sqlerrcode = c->last_sqlerrcode;
+	d->last_error = MemoryContextStrdup(batch->cxt, c->last_error);
+	(void) hash_search(carried, &key, HASH_REMOVE, NULL);
+}
 
 /*
  * Takes a complete delivery from the link; false when none is ready, or when
@@ -159,6 +237,8 @@ take_delivery(AmqpLink *link, Batch *batch, bool *cancelled, char **error)
 	old = MemoryContextSwitchTo(batch->cxt);
 	memset(&batch->d[batch->n], 0, sizeof(Delivery));
 	copy_delivery(&batch->d[batch->n++], &env);
+	if (carried != NULL && env.redelivered && hash_get_num_entries(carried) > 0)
+		restore_failures(batch, &batch->d[batch->n - 1]);
 	MemoryContextSwitchTo(old);
 	worker_stats_add(WC_DELIVERED, 1);
 	if (env.redelivered)
@@ -176,9 +256,10 @@ take_delivery(AmqpLink *link, Batch *batch, bool *cancelled, char **error)
  * *error set, when the link is lost: the batch must then be dropped.
  */
 static bool
-wait_to_retry(int slot, AmqpLink *link, Batch *batch, long ms, bool *reloaded,
-			  bool *cancelled, char **error)
+wait_to_retry(WorkerLoop *loop, Batch *batch, long ms, char **error)
 {
+	AmqpLink   *link = &loop->link;
+	bool	   *cancelled = &batch->cancelled;
 	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
 	long		left;
 
@@ -200,13 +281,7 @@ wait_to_retry(int slot, AmqpLink *link, Batch *batch, long ms, bool *reloaded,
 		if (rc & WL_LATCH_SET)
 			ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			worker_pin_durability(slot);
-			*reloaded = true;
-		}
+		(void) worker_loop_reload(loop);
 		if (batch->n < limit)
 		{
 			while (batch->n < limit && take_delivery(link, batch, cancelled, error))
@@ -232,8 +307,7 @@ wait_to_retry(int slot, AmqpLink *link, Batch *batch, long ms, bool *reloaded,
  * meanwhile.
  */
 static bool
-record_until_done(int slot, AmqpLink *link, Batch *batch, bool *reloaded, bool *cancelled,
-				  char **error)
+record_until_done(WorkerLoop *loop, Batch *batch, char **error)
 {
 	static MemoryContext retry_cxt = NULL;
 	MemoryContext caller = CurrentMemoryContext;
@@ -259,15 +333,15 @@ record_until_done(int slot, AmqpLink *link, Batch *batch, bool *reloaded, bool *
 		}
 		retried = true;
 		ereport(LOG,
-				(errmsg("candystore ingest worker %d cannot record a batch of %d messages: %s",
-						slot + 1, batch->n, fault.message),
+				(errmsg("%s cannot record a batch of %d messages: %s",
+						loop->who, batch->n, fault.message),
 				 errdetail("SQLSTATE %s (%s). Nothing is acknowledged; retrying in %ld ms.",
 						   unpack_sql_state(fault.sqlerrcode), fault.cause,
 						   fault.blamed ? 0 : retry_ms)));
-		worker_status_db_error(slot, psprintf("SQLSTATE %s: %s",
-											  unpack_sql_state(fault.sqlerrcode), fault.message),
+		worker_status_db_error(loop->slot, psprintf("SQLSTATE %s: %s",
+													unpack_sql_state(fault.sqlerrcode), fault.message),
 							   fault.sqlerrcode);
-		worker_status_set(slot, psprintf("retrying: %s", fault.cause), link->broker, false);
+		worker_loop_retrying(loop, fault.cause);
 		if (fault.blamed)
 		{
 			/* the database works: a message failed alone; try again now */
@@ -275,7 +349,7 @@ record_until_done(int slot, AmqpLink *link, Batch *batch, bool *reloaded, bool *
 			continue;
 		}
 		MemoryContextSwitchTo(caller);
-		ok = wait_to_retry(slot, link, batch, retry_ms, reloaded, cancelled, error);
+		ok = wait_to_retry(loop, batch, retry_ms, error);
 		if (!ok)
 		{
 			done = false;
@@ -286,165 +360,110 @@ record_until_done(int slot, AmqpLink *link, Batch *batch, bool *reloaded, bool *
 	MemoryContextSwitchTo(caller);
 	MemoryContextReset(retry_cxt);
 	if (done && retried)
-		worker_status_set(slot, "consuming", link->broker, false);
+		worker_loop_status(loop, "consuming");
 	return done;
 }
+
+/* Closing the link now loses nothing: no batch is in hand. */
+static bool
+ingest_link_idle(void *arg)
+{
+	Batch	   *batch = arg;
+
+	return batch->n == 0;
+}
+
+/*
+ * One turn: wait for a delivery (or the batch's timeout), take it, and once
+ * the batch is full, timed out or its consumer cancelled, record it and ack.
+ */
+static void
+ingest_turn(WorkerLoop *loop, void *arg)
+{
+	Batch	   *batch = arg;
+	AmqpLink   *link = &loop->link;
+	long		timeout_ms = IDLE_WAKEUP_MS;
+	int			batch_limit = Min(worker_batch_size, WORKER_MAX_BATCH);
+	bool		flush = false;
+	char	   *error = NULL;
+
+	if (batch->n > 0)
+	{
+		long		waited = (GetCurrentTimestamp() - batch->started) / 1000;
+
+		timeout_ms = Max(0, worker_batch_timeout_ms - waited);
+		flush = timeout_ms == 0 || batch->n >= batch_limit;
+	}
+
+	if (!flush)
+		(void) worker_loop_wait(loop, timeout_ms);
+
+	if (!flush && !batch->cancelled)
+	{
+		int			before = batch->n;
+
+		if (take_delivery(link, batch, &batch->cancelled, &error))
+		{
+			if (before == 0)
+			{
+				batch->started = GetCurrentTimestamp();
+				batch->isolate = false;
+			}
+			flush = batch->n >= batch_limit;
+		}
+		else if (batch->cancelled)
+			flush = true;
+	}
+
+	if (flush && error == NULL && batch->n > 0 && record_until_done(loop, batch, &error))
+	{
+		/* committed: now, and only now, the broker may forget them */
+		if (!amqp_link_ack_upto(link, batch->d[batch->n - 1].delivery_tag, &error))
+			error = psprintf("%s: %s", link->broker, error);
+		batch->n = 0;
+		MemoryContextReset(batch->cxt);
+	}
+	if (batch->cancelled && error == NULL)
+		error = psprintf("%s: the broker cancelled the consumer of queue \"%s\" (was it deleted?)",
+						 link->broker, worker_queue);
+
+	if (error != NULL)
+	{
+		/* unacked deliveries return to the queue when the link closes */
+		worker_loop_link_lost(loop, error);
+		carry_failures(batch);
+		batch->cancelled = false;
+		batch->n = 0;
+		MemoryContextReset(batch->cxt);
+	}
+}
+
+static const WorkerLoopOps ingest_ops = {
+	.connection_settings = connection_settings,
+	.link_idle = ingest_link_idle,
+	.turn = ingest_turn,
+};
 
 void
 candystore_ingest_main(Datum arg)
 {
 	int			slot = DatumGetInt32(arg);
-	AmqpLink	link = {0};
-	MemoryContext link_cxt;
 	Batch		batch = {0};
-	TimestampTz batch_started = 0;
-	bool		reloaded = false;	/* settings may have changed */
-	bool		cancelled = false;	/* the broker cancelled our consumer */
-	int			backoff_ms = RECONNECT_MIN_MS;
-	bool		ever_connected = false;
-	char	   *settings;
+	WorkerLoop	loop = {0};
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	/* a reload signalled before the handler existed was ignored: read now */
-	ConfigReloadPending = true;
-	worker_keep_freed_memory();
-	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
-	pgstat_report_appname("candystore ingest worker");
-	worker_pin_durability(slot);
+	loop.slot = slot;
+	loop.who = MemoryContextStrdup(TopMemoryContext,
+								   psprintf("candystore ingest worker %d", slot + 1));
+	loop.connected_state = "consuming";
+	loop.connected_verb = "consuming from";
+	loop.reconnect_counter = WC_RECONNECTS;
+	loop.reset_backoff_on_connect = true;
+	loop.ops = &ingest_ops;
+	loop.arg = &batch;
+	worker_loop_start(&loop, "candystore ingest worker");
 
 	batch.cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest batch",
 									  ALLOCSET_DEFAULT_SIZES);
-	link_cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest link",
-									 ALLOCSET_DEFAULT_SIZES);
 	batch.d = MemoryContextAlloc(TopMemoryContext, sizeof(Delivery) * WORKER_MAX_BATCH);
-	settings = MemoryContextStrdup(TopMemoryContext, connection_settings());
-	worker_status_set(slot, "starting", NULL, false);
-
-	for (;;)
-	{
-		long		timeout_ms = IDLE_WAKEUP_MS;
-		int			batch_limit = Min(worker_batch_size, WORKER_MAX_BATCH);
-		bool		flush = false;
-		char	   *error = NULL;
-
-		CHECK_FOR_INTERRUPTS();
-
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			worker_pin_durability(slot);
-			reloaded = true;
-		}
-		if (reloaded && batch.n == 0)
-		{
-			char	   *now;
-
-			reloaded = false;
-			now = connection_settings();
-			if (strcmp(now, settings) != 0)
-			{
-				/* nothing is pending: reconnecting loses nothing */
-				amqp_link_close(&link);
-				pfree(settings);
-				settings = MemoryContextStrdup(TopMemoryContext, now);
-				worker_status_set(slot, "reconfiguring", NULL, false);
-			}
-			pfree(now);
-		}
-
-		if (link.conn == NULL)
-		{
-			MemoryContext old;
-			bool		ok;
-
-			MemoryContextReset(link_cxt);
-			old = MemoryContextSwitchTo(link_cxt);
-			worker_status_set(slot, "connecting", NULL, false);
-			ok = amqp_link_open(&link, &error);
-			MemoryContextSwitchTo(old);
-			if (!ok)
-			{
-				ereport(LOG,
-						(errmsg("candystore ingest worker %d cannot reach RabbitMQ: %s", slot + 1, error),
-						 errdetail("Retrying in %d ms.", backoff_ms)));
-				worker_status_error(slot, error);
-				worker_status_set(slot, "waiting to reconnect", NULL, false);
-				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 backoff_ms, PG_WAIT_EXTENSION);
-				ResetLatch(MyLatch);
-				backoff_ms = Min(backoff_ms * 2, worker_reconnect_max_ms);
-				continue;
-			}
-			backoff_ms = RECONNECT_MIN_MS;
-			if (ever_connected)
-				worker_stats_add(WC_RECONNECTS, 1);
-			ever_connected = true;
-			worker_status_set(slot, "consuming", link.broker, true);
-			ereport(LOG, (errmsg("candystore ingest worker %d consuming from %s", slot + 1, link.broker)));
-		}
-
-		if (batch.n > 0)
-		{
-			long		waited = (GetCurrentTimestamp() - batch_started) / 1000;
-
-			timeout_ms = Max(0, worker_batch_timeout_ms - waited);
-			flush = timeout_ms == 0 || batch.n >= batch_limit;
-		}
-
-		if (!flush && !amqp_data_in_buffer(link.conn) && !amqp_frames_enqueued(link.conn))
-		{
-			int			rc = WaitLatchOrSocket(MyLatch,
-											   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-											   amqp_link_socket(&link), timeout_ms,
-											   PG_WAIT_EXTENSION);
-
-			if (rc & WL_LATCH_SET)
-				ResetLatch(MyLatch);
-		}
-
-		if (!flush && !cancelled)
-		{
-			int			before = batch.n;
-
-			if (take_delivery(&link, &batch, &cancelled, &error))
-			{
-				if (before == 0)
-				{
-					batch_started = GetCurrentTimestamp();
-					batch.isolate = false;
-				}
-				flush = batch.n >= batch_limit;
-			}
-			else if (cancelled)
-				flush = true;
-		}
-
-		if (flush && error == NULL && batch.n > 0 &&
-			record_until_done(slot, &link, &batch, &reloaded, &cancelled, &error))
-		{
-			/* committed: now, and only now, the broker may forget them */
-			if (!amqp_link_ack_upto(&link, batch.d[batch.n - 1].delivery_tag, &error))
-				error = psprintf("%s: %s", link.broker, error);
-			batch.n = 0;
-			MemoryContextReset(batch.cxt);
-		}
-		if (cancelled && error == NULL)
-			error = psprintf("%s: the broker cancelled the consumer of queue \"%s\" (was it deleted?)",
-							 link.broker, worker_queue);
-
-		if (error != NULL)
-		{
-			/* unacked deliveries return to the queue when the link closes */
-			ereport(LOG, (errmsg("candystore ingest worker %d lost RabbitMQ: %s", slot + 1, error)));
-			worker_status_error(slot, error);
-			worker_status_set(slot, "disconnected", NULL, false);
-			amqp_link_close(&link);
-			cancelled = false;
-			batch.n = 0;
-			MemoryContextReset(batch.cxt);
-		}
-	}
+	worker_loop_run(&loop);
 }

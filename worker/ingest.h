@@ -1,8 +1,7 @@
 /*
  * ingest.h
  *	  The ingest worker's batches: one batch recorded as stored, duplicate or
- *	  dead letter (outcome.c), whose fault an error is (error_cause.c), and
- *	  the event id of a body that is not an event (message_identity.c).
+ *	  dead letter (outcome.c), and the event id of a body that is not an event (message_identity.c).
  */
 #ifndef CANDYSTORE_INGEST_H
 #define CANDYSTORE_INGEST_H
@@ -39,15 +38,6 @@ typedef struct BatchFault
 } BatchFault;
 
 extern bool outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault);
-
-/* error_cause.c */
-typedef enum ErrorCause
-{
-	CAUSE_MESSAGE,				/* dead-letter the message */
-	CAUSE_ENVIRONMENT			/* retry the batch */
-} ErrorCause;
-
-extern ErrorCause error_cause(int sqlerrcode, const char **label);
 
 /* message_identity.c */
 extern char *message_event_id(char *body, size_t len);

@@ -284,8 +284,9 @@ process_all(Delivery *batch, int n, BatchCounts *counts)
  *
  * The counts live with the batch, held unacked in memory: the broker link
  * stays open, so the same delivery is tried again.  Should the link be lost,
- * the broker redelivers the batch and counting starts over (a quorum queue's
- * x-delivery-limit bounds that).
+ * the broker redelivers the batch and ingest.c gives the redelivered
+ * messages back their counts; a restart of the worker starts them over (a
+ * quorum queue's x-delivery-limit bounds that).
  */
 
 /* A message caused the error (classes 22, 23, 54). */

@@ -12,6 +12,8 @@
  *	  first.  It sleeps on its latch, which a transaction that enqueued rows
  *	  sets when it commits (src/notify.c, through src/outbox_wake.c), and on
  *	  the broker socket, with candystore.outbox_poll_ms as the longest sleep.
+ *	  It runs in worker_loop.c's loop (start-up, reloads, the broker link and
+ *	  its backoff); this file keeps what is the publisher's own.
  *
  *	  Failures: a lost broker link is dropped and reopened with capped
  *	  exponential backoff (candystore.reconnect_max_ms), which starts again
@@ -27,19 +29,17 @@
  *	  closed channel is opened again on the same connection.  When the broker
  *	  closes it with several rows unconfirmed, which of them caused it is
  *	  unknown: those rows are then sent one at a time, so that a second close
- *	  names its row.  A database error ends the process; the postmaster
- *	  restarts it, and unmarked rows are sent again.
+ *	  names its row.  A database error (reading or marking rows) is the
+ *	  environment's: worker_loop.c logs it and shows it, the batches in
+ *	  flight are forgotten (their rows, unmarked, are sent again: at least
+ *	  once), and the turn is tried again after a backoff.
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
-#include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/tcopprot.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -49,9 +49,8 @@
 #include "settings.h"
 #include "status.h"
 #include "worker.h"
+#include "worker_loop.h"
 #include "workers_init.h"
-
-#define RECONNECT_MIN_MS 100
 
 PGDLLEXPORT void candystore_publisher_main(Datum arg);
 
@@ -85,28 +84,6 @@ static void
 withdraw_latch(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
 	outbox_wake_set_latch(NULL);
-}
-
-/*
- * Sleeps ms, answering interrupts.  Commits' wake-ups do not end the sleep
- * (a broker that is away should not be retried at every commit); the read
- * that follows the sleep sees their rows anyway.
- */
-static void
-sleep_ms(long ms)
-{
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
-	long		left;
-
-	while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until)) > 0)
-	{
-		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								   left, PG_WAIT_EXTENSION);
-
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
 }
 
 static bool
@@ -150,15 +127,16 @@ static bool maybe_due = true;
 /* rows still to be sent one at a time after an unexplained channel close */
 static int	isolate_rows = 0;
 
+/* when the next held-back row is due (ms), -1: none */
+static long next_due_ms = -1;
+
 /*
- * Reconnect backoff: reset by a confirmed batch or a connection that lasted
- * longer than the backoff's cap, not by a connect that the same failure
- * follows.
+ * The loop (worker_loop.c).  Its reconnect backoff is reset by a confirmed
+ * batch or a connection that lasted longer than the backoff's cap, not by a
+ * connect that the same failure follows.
  */
-static int	backoff_ms = RECONNECT_MIN_MS;
-static bool progressed_since_connect = false;
-static TimestampTz connected_at = 0;
-static bool wait_before_connect = false;
+static WorkerLoop loop;
+static MemoryContext batches_cxt;
 
 /* Records the oldest batch's outcome and forgets it. */
 static void
@@ -168,18 +146,15 @@ record_oldest(void)
 
 	if (worker_outbox_test_mark_delay_ms > 0 && any_confirmed(b->rows, b->n))
 	{
-		worker_status_set(WORKER_PUBLISHER_SLOT, "delaying mark (test)", NULL, false);
-		sleep_ms(worker_outbox_test_mark_delay_ms);
-	}
-	if (any_confirmed(b->rows, b->n))
-	{
-		progressed_since_connect = true;
-		backoff_ms = RECONNECT_MIN_MS;
+		worker_loop_status(&loop, "delaying mark (test)");
+		worker_loop_sleep(worker_outbox_test_mark_delay_ms);
 	}
 	/* rows left pending are due again, or say when they will be */
 	if (!all_confirmed(b->rows, b->n))
 		maybe_due = true;
 	publisher_record_outcomes(b->rows, b->n, &failed_keys, keys_cxt);
+	if (any_confirmed(b->rows, b->n))
+		worker_loop_progress(&loop);
 	worker_stats_add(WC_OUTBOX_BATCHES, 1);
 	isolate_rows = Max(0, isolate_rows - b->n);
 	MemoryContextDelete(b->cxt);
@@ -195,19 +170,11 @@ record_oldest(void)
 
 /* The link is lost: record what the broker settled, drop the rest, close. */
 static void
-drop_link(AmqpLink *link, const char *error)
+drop_link(const char *error)
 {
-	ereport(LOG, (errmsg("candystore outbox publisher lost RabbitMQ: %s", error)));
-	worker_status_error(WORKER_PUBLISHER_SLOT, error);
-	worker_status_set(WORKER_PUBLISHER_SLOT, "disconnected", NULL, false);
 	while (ninflight > 0)
 		record_oldest();
-	amqp_link_close(link);
-	if (progressed_since_connect ||
-		TimestampDifferenceExceeds(connected_at, GetCurrentTimestamp(), worker_reconnect_max_ms))
-		backoff_ms = RECONNECT_MIN_MS;
-	else
-		wait_before_connect = true; /* lost again before anything got through */
+	worker_loop_link_lost(&loop, error);
 }
 
 /*
@@ -252,7 +219,7 @@ channel_closed(AmqpLink *link, char *error, bool refused)
 	if (suspects > 1)
 		isolate_rows = Max(isolate_rows, suspects);
 	if (!publisher_reopen_channel(link, &error))
-		drop_link(link, error);
+		drop_link(error);
 }
 
 /* Acts on what publishing or reading confirms found; false when not OK. */
@@ -270,207 +237,181 @@ link_result_ok(AmqpLink *link, OutboxLinkResult res, char *error)
 			channel_closed(link, error, false);
 			break;
 		case OUTBOX_LINK_LOST:
-			drop_link(link, error);
+			drop_link(error);
 			break;
 	}
 	return false;
 }
 
+/* Reopening the link now sends nothing twice: nothing is in flight. */
+static bool
+publisher_link_idle(void *arg pg_attribute_unused())
+{
+	return ninflight == 0;
+}
+
+/* The batch size may have changed. */
+static void
+publisher_reloaded(void *arg pg_attribute_unused())
+{
+	maybe_due = true;
+}
+
+/* The rows that would be sent record the error. */
+static void
+publisher_connect_failed(void *arg pg_attribute_unused(), const char *error)
+{
+	publisher_record_outage(error);
+}
+
+static void
+publisher_connected(void *arg pg_attribute_unused())
+{
+	maybe_due = true;
+}
+
+/*
+ * One turn: settle confirms and record finished batches, read and publish
+ * the next batch, then sleep until a commit, the broker, a deadline or the
+ * poll.
+ */
+static void
+publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
+{
+	AmqpLink   *link = &l->link;
+	char	   *error = NULL;
+	OutboxLinkResult res;
+	long		timeout_ms;
+	int			rc;
+
+	/* settle what the broker confirmed; record finished batches in order */
+	res = publisher_read_confirms(link, inflight, ninflight, &error);
+	if (!link_result_ok(link, res, error))
+		return;
+	if (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
+	{
+		while (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
+			record_oldest();
+		if (ninflight == 0)
+			worker_loop_status(l, "idle");
+	}
+	if (ninflight > 0 && GetCurrentTimestamp() >= inflight[0].deadline)
+	{
+		drop_link(psprintf("%s: no publisher confirm within %d ms", link->broker,
+								 worker_outbox_confirm_timeout_ms));
+		return;
+	}
+
+	/* read and publish the next batch while earlier ones await confirms */
+	if (maybe_due && ninflight < MAX_INFLIGHT && !worker_loop_reconnect_pending(l) &&
+		!(isolate_rows > 0 && ninflight > 0))
+	{
+		OutboxBatch *b = &inflight[ninflight];
+		Datum	   *exclude;
+		int			nexclude = 0;
+		int			limit = isolate_rows > 0 ? 1 : worker_outbox_batch_size;
+		MemoryContext old;
+
+		memset(b, 0, sizeof(*b));
+		b->cxt = AllocSetContextCreate(batches_cxt, "candystore outbox batch",
+									   ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(b->cxt);
+		for (int i = 0; i < ninflight; i++)
+			nexclude += inflight[i].n;
+		exclude = palloc(sizeof(Datum) * Max(1, nexclude));
+		nexclude = 0;
+		for (int i = 0; i < ninflight; i++)
+			for (int j = 0; j < inflight[i].n; j++)
+				exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
+		b->rows = palloc(sizeof(OutboxRow) * limit);
+		b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, &next_due_ms);
+		MemoryContextSwitchTo(old);
+		if (b->n > 0)
+		{
+			ninflight++;
+			maybe_due = b->n == limit;
+			worker_loop_status(l, "publishing");
+			res = publisher_publish(link, inflight, ninflight, &error);
+			(void) link_result_ok(link, res, error);
+			return;
+		}
+		MemoryContextDelete(b->cxt);
+		maybe_due = false;
+		if (ninflight == 0 && b->n == OUTBOX_NO_EXTENSION)
+			worker_loop_retrying(l, EXTENSION_MISSING_CAUSE);
+		else if (ninflight == 0 && b->n == OUTBOX_OLD_EXTENSION)
+			worker_loop_retrying(l, EXTENSION_NOT_UPDATED_CAUSE);
+		else if (ninflight == 0)
+			worker_loop_status(l, "idle");
+	}
+
+	/*
+	 * Sleep until a commit, the broker (confirms, heartbeats, a close), the
+	 * oldest batch's confirm deadline or the next held-back row.
+	 */
+	timeout_ms = worker_outbox_poll_ms;
+	if (next_due_ms >= 0)
+		timeout_ms = Max(1, Min(timeout_ms, next_due_ms));
+	if (ninflight > 0)
+		timeout_ms = Max(1, Min(timeout_ms,
+								TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																inflight[0].deadline)));
+	rc = worker_loop_wait(l, timeout_ms);
+	if (rc & (WL_LATCH_SET | WL_TIMEOUT))
+		maybe_due = true;
+}
+
+/*
+ * A database error ended the turn: forget the batches in flight (their rows
+ * stay unmarked and are sent again) and, if any were, the link, whose
+ * confirms for them would now match no batch.
+ */
+static void
+publisher_fault(WorkerLoop *l, void *arg pg_attribute_unused())
+{
+	bool		had_inflight = ninflight > 0;
+
+	MemoryContextReset(batches_cxt);	/* every batch's context */
+	ninflight = 0;
+	MemoryContextReset(keys_cxt);
+	failed_keys = NIL;
+	isolate_rows = 0;
+	maybe_due = true;
+	if (had_inflight)
+	{
+		amqp_link_close(&l->link);
+		worker_status_set(WORKER_PUBLISHER_SLOT, "disconnected", NULL, false);
+	}
+}
+
+static const WorkerLoopOps publisher_ops = {
+	.connection_settings = connection_settings,
+	.link_idle = publisher_link_idle,
+	.reloaded = publisher_reloaded,
+	.connect_failed = publisher_connect_failed,
+	.connected = publisher_connected,
+	.turn = publisher_turn,
+	.fault = publisher_fault,
+};
+
 void
 candystore_publisher_main(Datum arg pg_attribute_unused())
 {
-	AmqpLink	link = {0};
-	MemoryContext link_cxt;
-	MemoryContext batches_cxt;
-	MemoryContext loop_cxt;
-	bool		ever_connected = false;
-	bool		reconnect = false;
-	long		next_due_ms = -1;
-	char	   *settings;
-
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	/* a reload signalled before the handler existed was ignored: read now */
-	ConfigReloadPending = true;
-	worker_keep_freed_memory();
-	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
-	pgstat_report_appname("candystore outbox publisher");
-
-	/* a mark lost in a crash would send its confirmed rows again */
-	worker_pin_durability(WORKER_PUBLISHER_SLOT);
+	loop.slot = WORKER_PUBLISHER_SLOT;
+	loop.who = "candystore outbox publisher";
+	loop.connected_state = "idle";
+	loop.connected_verb = "publishing to";
+	loop.reconnect_counter = WC_OUTBOX_RECONNECTS;
+	loop.reset_backoff_on_connect = false;
+	loop.ops = &publisher_ops;
+	loop.link.publishing = true;
+	worker_loop_start(&loop, "candystore outbox publisher");
 
 	batches_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox batches",
 										ALLOCSET_DEFAULT_SIZES);
 	keys_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox failed keys",
 									 ALLOCSET_SMALL_SIZES);
-	link_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox link",
-									 ALLOCSET_DEFAULT_SIZES);
-	/* what one turn of the loop makes (errors, ids to exclude) */
-	loop_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox loop",
-									 ALLOCSET_DEFAULT_SIZES);
-	settings = MemoryContextStrdup(TopMemoryContext, connection_settings());
-	link.publishing = true;
-	worker_status_set(WORKER_PUBLISHER_SLOT, "starting", NULL, false);
 	before_shmem_exit(withdraw_latch, (Datum) 0);
 	outbox_wake_set_latch(MyLatch);
-
-	for (;;)
-	{
-		char	   *error = NULL;
-		OutboxLinkResult res;
-		long		timeout_ms;
-		int			rc = 0;
-
-		MemoryContextSwitchTo(loop_cxt);
-		MemoryContextReset(loop_cxt);
-		CHECK_FOR_INTERRUPTS();
-
-		if (ConfigReloadPending)
-		{
-			char	   *now;
-
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			worker_pin_durability(WORKER_PUBLISHER_SLOT);
-			now = connection_settings();
-			if (strcmp(now, settings) != 0)
-			{
-				reconnect = true;
-				pfree(settings);
-				settings = MemoryContextStrdup(TopMemoryContext, now);
-			}
-			pfree(now);
-			maybe_due = true;	/* the batch size may have changed */
-		}
-		if (reconnect && ninflight == 0)
-		{
-			/* nothing is in flight: reconnecting sends nothing twice */
-			amqp_link_close(&link);
-			reconnect = false;
-			worker_status_set(WORKER_PUBLISHER_SLOT, "reconfiguring", NULL, false);
-		}
-
-		if (link.conn == NULL)
-		{
-			bool		ok;
-
-			if (wait_before_connect)
-			{
-				worker_status_set(WORKER_PUBLISHER_SLOT, "waiting to reconnect", NULL, false);
-				sleep_ms(backoff_ms);
-				backoff_ms = Min(backoff_ms * 2, worker_reconnect_max_ms);
-				wait_before_connect = false;
-			}
-			MemoryContextReset(link_cxt);
-			{
-				MemoryContext old = MemoryContextSwitchTo(link_cxt);
-
-				worker_status_set(WORKER_PUBLISHER_SLOT, "connecting", NULL, false);
-				ok = amqp_link_open(&link, &error);
-				MemoryContextSwitchTo(old);
-			}
-			if (!ok)
-			{
-				ereport(LOG,
-						(errmsg("candystore outbox publisher cannot reach RabbitMQ: %s", error),
-						 errdetail("Retrying in %d ms.", backoff_ms)));
-				worker_status_error(WORKER_PUBLISHER_SLOT, error);
-				publisher_record_outage(error);
-				worker_status_set(WORKER_PUBLISHER_SLOT, "waiting to reconnect", NULL, false);
-				sleep_ms(backoff_ms);
-				backoff_ms = Min(backoff_ms * 2, worker_reconnect_max_ms);
-				continue;
-			}
-			progressed_since_connect = false;
-			connected_at = GetCurrentTimestamp();
-			if (ever_connected)
-				worker_stats_add(WC_OUTBOX_RECONNECTS, 1);
-			ever_connected = true;
-			maybe_due = true;
-			worker_status_set(WORKER_PUBLISHER_SLOT, "idle", link.broker, true);
-			ereport(LOG, (errmsg("candystore outbox publisher publishing to %s", link.broker)));
-		}
-
-		/* settle what the broker confirmed; record finished batches in order */
-		res = publisher_read_confirms(&link, inflight, ninflight, &error);
-		if (!link_result_ok(&link, res, error))
-			continue;
-		if (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
-		{
-			while (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
-				record_oldest();
-			if (ninflight == 0)
-				worker_status_set(WORKER_PUBLISHER_SLOT, "idle", link.broker, false);
-		}
-		if (ninflight > 0 && GetCurrentTimestamp() >= inflight[0].deadline)
-		{
-			drop_link(&link, psprintf("%s: no publisher confirm within %d ms", link.broker,
-									  worker_outbox_confirm_timeout_ms));
-			continue;
-		}
-
-		/* read and publish the next batch while earlier ones await confirms */
-		if (maybe_due && ninflight < MAX_INFLIGHT && !reconnect &&
-			!(isolate_rows > 0 && ninflight > 0))
-		{
-			OutboxBatch *b = &inflight[ninflight];
-			Datum	   *exclude;
-			int			nexclude = 0;
-			int			limit = isolate_rows > 0 ? 1 : worker_outbox_batch_size;
-			MemoryContext old;
-
-			memset(b, 0, sizeof(*b));
-			b->cxt = AllocSetContextCreate(batches_cxt, "candystore outbox batch",
-										   ALLOCSET_DEFAULT_SIZES);
-			old = MemoryContextSwitchTo(b->cxt);
-			for (int i = 0; i < ninflight; i++)
-				nexclude += inflight[i].n;
-			exclude = palloc(sizeof(Datum) * Max(1, nexclude));
-			nexclude = 0;
-			for (int i = 0; i < ninflight; i++)
-				for (int j = 0; j < inflight[i].n; j++)
-					exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
-			b->rows = palloc(sizeof(OutboxRow) * limit);
-			b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, &next_due_ms);
-			MemoryContextSwitchTo(old);
-			if (b->n > 0)
-			{
-				ninflight++;
-				maybe_due = b->n == limit;
-				worker_status_set(WORKER_PUBLISHER_SLOT, "publishing", link.broker, false);
-				res = publisher_publish(&link, inflight, ninflight, &error);
-				(void) link_result_ok(&link, res, error);
-				continue;
-			}
-			MemoryContextDelete(b->cxt);
-			maybe_due = false;
-			if (ninflight == 0)
-				worker_status_set(WORKER_PUBLISHER_SLOT,
-								  b->n == OUTBOX_NO_EXTENSION ? "waiting for CREATE EXTENSION" :
-								  b->n == OUTBOX_OLD_EXTENSION ? "waiting for ALTER EXTENSION" :
-								  "idle",
-								  link.broker, false);
-		}
-
-		/*
-		 * Sleep until a commit, the broker (confirms, heartbeats, a close),
-		 * the oldest batch's confirm deadline or the next held-back row.
-		 */
-		timeout_ms = worker_outbox_poll_ms;
-		if (next_due_ms >= 0)
-			timeout_ms = Max(1, Min(timeout_ms, next_due_ms));
-		if (ninflight > 0)
-			timeout_ms = Max(1, Min(timeout_ms,
-									TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-																	inflight[0].deadline)));
-		if (!amqp_data_in_buffer(link.conn) && !amqp_frames_enqueued(link.conn))
-			rc = WaitLatchOrSocket(MyLatch,
-								   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								   amqp_link_socket(&link), timeout_ms, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		if (rc & (WL_LATCH_SET | WL_TIMEOUT))
-			maybe_due = true;
-	}
+	worker_loop_run(&loop);
 }

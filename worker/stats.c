@@ -9,14 +9,11 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "pg_compat.h"		/* shmem_request_hook: 15 and later */
 #include "settings.h"
+#include "shmem_area.h"
 #include "status.h"
 
 typedef struct WorkerStatus
@@ -39,48 +36,28 @@ typedef struct WorkerShared
 } WorkerShared;
 
 static WorkerShared *shared = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
 
 static void
-stats_shmem_request(void)
+stats_shmem_init(void *area)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
-}
+	WorkerShared *s = area;
 
-static void
-stats_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("candystore worker", sizeof(WorkerShared), &found);
-	if (!found)
+	for (int i = 0; i < WC_COUNT; i++)
+		pg_atomic_init_u64(&s->counters[i], 0);
+	for (int i = 0; i < WORKER_MAX_INGEST + 1; i++)
 	{
-		for (int i = 0; i < WC_COUNT; i++)
-			pg_atomic_init_u64(&shared->counters[i], 0);
-		for (int i = 0; i < WORKER_MAX_INGEST + 1; i++)
-		{
-			memset(&shared->status[i], 0, sizeof(WorkerStatus));
-			SpinLockInit(&shared->status[i].mutex);
-			strlcpy(shared->status[i].state, "not started", sizeof(shared->status[i].state));
-		}
+		memset(&s->status[i], 0, sizeof(WorkerStatus));
+		SpinLockInit(&s->status[i].mutex);
+		strlcpy(s->status[i].state, "not started", sizeof(s->status[i].state));
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Called from _PG_init while shared_preload_libraries is processed. */
 void
 worker_stats_request_shmem(void)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = stats_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = stats_shmem_startup;
+	shmem_area_register("candystore worker", sizeof(WorkerShared), (void **) &shared,
+						stats_shmem_init);
 }
 
 void
