@@ -87,3 +87,16 @@ bench:
 # build lives in fuzz/ and never touches candystore.so's.
 fuzz:
 	bash scripts/fuzz.sh
+
+# The HTTP API server (http/): built, installed and cleaned with the
+# extension, by its own Makefile (a program, not part of the PGXS module).
+all: http-build
+install: http-install
+clean: http-clean
+.PHONY: http-build http-install http-clean
+http-build:
+	$(MAKE) -C http PG_CONFIG=$(PG_CONFIG)
+http-install: http-build
+	$(MAKE) -C http PG_CONFIG=$(PG_CONFIG) install
+http-clean:
+	$(MAKE) -C http clean
