@@ -267,11 +267,14 @@ seq_after(const char *pos)
 
 /* ---- clients (hub.lock held) ----------------------------------------- */
 
+/*
+ * Whether c wants ring entry e.  Entries from a live client's next_seq on
+ * are all after its position (it joined at seq_after(pos) and the reader
+ * only ever appends later cursors), so only the type is compared.
+ */
 static bool
 wants(const hub_client *c, const ring_entry *e)
 {
-	if (strcmp(e->cursor, c->pos) <= 0)
-		return false;
 	if (c->ntypes == 0)
 		return true;
 	for (int i = 0; i < c->ntypes; i++)
@@ -380,7 +383,8 @@ buf_append(hub_client *c, const char *data, size_t len)
 }
 
 hub_client *
-hub_client_new(const char *after, const char *const *types, int ntypes, const hub_hooks *hooks)
+hub_client_new(const char *after, const char *const *types, int ntypes, const hub_hooks *hooks,
+			   int max_clients)
 {
 	hub_client *c = calloc(1, sizeof(hub_client));
 	size_t		csv = 1;
@@ -414,7 +418,8 @@ hub_client_new(const char *after, const char *const *types, int ntypes, const hu
 	c->last_send_ms = now_ms();
 
 	pthread_mutex_lock(&hub.lock);
-	if (!hub.started || hub.stopping || hub.nclients >= hub.lim.max_clients)
+	if (!hub.started || hub.stopping || hub.nclients >= hub.lim.max_clients ||
+		hub.nclients >= max_clients)
 	{
 		pthread_mutex_unlock(&hub.lock);
 		c->hooks.arg = NULL;
@@ -835,10 +840,25 @@ reader_main(void *arg)
 				break;
 			if (rows >= hub.lim.page_events)
 				continue;
-			/* caught up: read at most every min_read_interval_ms, so a burst of commits makes batches */
-			if (now_ms() - started < hub.lim.min_read_interval_ms &&
-				!sleep_ms((int) (hub.lim.min_read_interval_ms - (now_ms() - started))))
-				break;
+			/*
+			 * Caught up.  Every batch wakes every client, so read no more
+			 * often than every min_read_interval_ms, and less often the more
+			 * clients there are (1 ms per 40 clients, up to 25 ms): a burst
+			 * of commits makes fewer, larger batches, and each client one
+			 * write for many events.
+			 */
+			{
+				int			interval = hub.lim.min_read_interval_ms;
+				int			by_clients = hub.nclients / 40;
+
+				if (by_clients > 25)
+					by_clients = 25;
+				if (by_clients > interval)
+					interval = by_clients;
+				if (now_ms() - started < interval &&
+					!sleep_ms((int) (interval - (now_ms() - started))))
+					break;
+			}
 			if (!reader_wait(pg))
 				break;
 		}
