@@ -68,11 +68,11 @@ typedef struct hub_hooks
 /*
  * A new client reading after the cursor (NULL or "": from the newest event
  * on, i.e. live), only the given event types (ntypes 0: all).  The cursor
- * must be well-formed (hub_cursor_valid).  NULL when max_clients are
- * connected or the hub is stopping.
+ * must be well-formed (hub_cursor_valid).  NULL when max_clients (or the
+ * hub's own limit) are connected already or the hub is stopping.
  */
 hub_client *hub_client_new(const char *after, const char *const *types, int ntypes,
-						   const hub_hooks *hooks);
+						   const hub_hooks *hooks, int max_clients);
 void		hub_client_free(hub_client *c);
 
 typedef enum hub_read_status

@@ -1031,6 +1031,7 @@ COMMENT ON FUNCTION @extschema@.api_token_role(text) IS
     'The role a bearer token of the HTTP API acts as; NULL for an unknown, expired or revoked token, or one whose role was dropped or made superuser.  For candystore-http''s authenticator, as candystore_http.';
 REVOKE ALL ON FUNCTION @extschema@.api_token_role(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.api_token_role(text) TO candystore_http;
+
 -- HTTP metrics: events by type ---------------------
 
 -- Events by type, cheaply, for /metrics ------------------------------------
