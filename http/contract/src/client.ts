@@ -48,8 +48,10 @@ export interface ClientOptions {
 
 export interface StreamOptions {
     after?: string;
-    /** event types to receive (and to listen for: SSE events are named by event type) */
-    types: string[];
+    /** only these event types (the server filters) */
+    types?: string[];
+    /** the SSE event names to listen for: events are named by their event type */
+    listen: string[];
     /** resume after this cursor (sent as Last-Event-ID) */
     lastEventId?: string;
     onEvent: (item: EventItem, sseId: string, sseType: string) => void;
@@ -168,7 +170,7 @@ export function createClient(options: ClientOptions) {
         stream(opts: StreamOptions): { close: () => void } {
             const qs = new URLSearchParams();
             if (opts.after !== undefined) qs.set("after", opts.after);
-            if (opts.types.length > 0) qs.set("type", opts.types.join(","));
+            if (opts.types !== undefined && opts.types.length > 0) qs.set("type", opts.types.join(","));
             const source = new EventSource(`${base}/v1/stream${qs.toString() ? "?" + qs.toString() : ""}`, {
                 // the browser EventSource cannot send headers; this client can
                 fetch: (input, init) =>
@@ -183,7 +185,7 @@ export function createClient(options: ClientOptions) {
                     }),
             });
             const deliver = (type: string) => (e: MessageEvent) => opts.onEvent(JSON.parse(String(e.data)) as EventItem, e.lastEventId, type);
-            for (const type of opts.types) source.addEventListener(type, deliver(type));
+            for (const type of new Set([...opts.listen, ...(opts.types ?? [])])) source.addEventListener(type, deliver(type));
             source.addEventListener("message", deliver("message"));
             source.onerror = (e) => opts.onError?.(`${e.message ?? "stream error"}${e.code !== undefined ? ` (${e.code})` : ""}`);
             return { close: () => source.close() };

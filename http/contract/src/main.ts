@@ -73,7 +73,7 @@ function eventTypes(items: { event_type?: string }[]): string[] {
     return [...new Set(items.map((i) => i.event_type ?? ""))];
 }
 
-async function streamUntil(c: CandystoreClient, opts: { after?: string; lastEventId?: string; types: string[] }, want: number, timeoutMs: number):
+async function streamUntil(c: CandystoreClient, opts: { after?: string; lastEventId?: string; types?: string[]; listen: string[] }, want: number, timeoutMs: number):
     Promise<{ items: { item: EventItem; id: string; type: string }[]; errors: string[] }> {
     return new Promise((resolve) => {
         const items: { item: EventItem; id: string; type: string }[] = [];
@@ -215,10 +215,10 @@ async function main(): Promise<void> {
 
     // the live stream with the npm eventsource client: from a cursor, then a
     // new event arrives live, then a reconnect with Last-Event-ID misses and repeats nothing
-    const types = [...new Set([...eventTypes(flow), ...schemas.schemas.map((s) => s.event_type)])];
+    const listen = [...new Set([...eventTypes(flow), ...schemas.schemas.map((s) => s.event_type)])];
     const from = all[1]!;
     const live = envelope({ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000010" });
-    const firstRun = streamUntil(reader, { after: from.cursor, types }, all.length - 2 + 2, 15000);
+    const firstRun = streamUntil(reader, { after: from.cursor, listen }, all.length - 2 + 2, 15000);
     setTimeout(() => void writer.appendEvent(live).catch((e: unknown) => report(false, "append while streaming", String(e))), 1000);
     const got = await firstRun;
     const expected = [...all.slice(2).map((e) => (e.event as { event_id: string }).event_id), (fresh as { event_id: string }).event_id, (live as { event_id: string }).event_id];
@@ -230,12 +230,16 @@ async function main(): Promise<void> {
     const last = got.items[got.items.length - 1];
     if (last !== undefined) {
         const resumedEvent = envelope({ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000011" });
-        const resumed = streamUntil(reader, { lastEventId: last.id, after: all[0]!.cursor, types }, 1, 15000);
+        const resumed = streamUntil(reader, { lastEventId: last.id, after: all[0]!.cursor, listen }, 1, 15000);
         setTimeout(() => void writer.appendEvent(resumedEvent).catch(() => undefined), 1000);
         const r = await resumed;
         report(r.items.length === 1 && (r.items[0]!.item.event as { event_id: string }).event_id === (resumedEvent as { event_id: string }).event_id,
             "reconnecting with Last-Event-ID (which wins over after) delivers only what came since", JSON.stringify(r.items.map((x) => x.id)));
     }
+
+    const filtered = await streamUntil(reader, { types: [leaf.event_type], listen }, 1, 15000);
+    report(filtered.items.length === 1 && filtered.items[0]!.type === leaf.event_type,
+        `a stream of type=${leaf.event_type} from the start delivers that type first`, JSON.stringify(filtered.items.map((x) => x.type)));
 
     report(contractProblems.length === 0, `every one of the ${checker.checked} responses and stream events received conforms to the served document`,
         contractProblems.slice(0, 20).join(" | "));
