@@ -150,7 +150,8 @@ auth_authenticate(cs_request *r, enum MHD_Result *ret)
 		return false;
 	}
 	params[0] = token;
-	res = pool_exec_as(conn, NULL, config_current()->statement_timeout_ms,
+	/* the authenticator is NOINHERIT: it calls api_token_role() as candystore_http */
+	res = pool_exec_as(conn, "candystore_http", config_current()->statement_timeout_ms,
 					   "SELECT candystore.api_token_role($1)", 1, params);
 	if (!pool_result_ok(res))
 	{

@@ -373,6 +373,7 @@ main(int argc, char **argv)
 	if (cert != NULL)
 		flags |= MHD_USE_TLS;
 	daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, NULL,
+							  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
 							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) cfg.threads,
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg.idle_timeout_s,
@@ -380,7 +381,6 @@ main(int argc, char **argv)
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) (cfg.max_stream_clients + 1024),
 							  MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 							  MHD_OPTION_UNESCAPE_CALLBACK, router_unescape, NULL,
-							  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 							  cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 							  MHD_OPTION_HTTPS_MEM_KEY, key,
 							  MHD_OPTION_END);
@@ -427,6 +427,9 @@ main(int argc, char **argv)
 	/* drain: stop accepting, end streams, let requests finish, stop */
 	cs_log(CS_LOG_INFO, NULL, "draining", NULL);
 	listen_fd = MHD_quiesce_daemon(daemon);
+	/* closed at once: the kernel would otherwise go on completing handshakes */
+	if (listen_fd != MHD_INVALID_SOCKET)
+		close(listen_fd);
 	stream_stop();
 	for (int waited = 0; atomic_load(&in_flight) > 0 && waited < DRAIN_TIMEOUT_S * 10; waited++)
 	{
@@ -435,8 +438,6 @@ main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(daemon);
-	if (listen_fd != MHD_INVALID_SOCKET)
-		close(listen_fd);
 	pool_shutdown();
 	cs_log(CS_LOG_INFO, NULL, "stopped", NULL);
 	free(cert);

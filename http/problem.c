@@ -85,7 +85,8 @@ problem_status_for_sqlstate(const char *s)
 {
 	if (s == NULL || strlen(s) != 5)
 		return 503;
-	if (strcmp(s, "23505") == 0)
+	/* a stored event with this id, or a schema change the registry calls incompatible */
+	if (strcmp(s, "23505") == 0 || strcmp(s, "22V03") == 0)
 		return 409;
 	if (strncmp(s, "22", 2) == 0 || strcmp(s, "23502") == 0 || strcmp(s, "23514") == 0)
 		return 422;
