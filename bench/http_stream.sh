@@ -9,7 +9,9 @@
 # the commit and its flush), events delivered against events stored times
 # clients, the server's peak RSS, and the database connections the stream
 # holds (its reader: application_name "candystore-http stream") and the
-# pool's, sampled during the run.  Once with 1 client, once with CLIENTS.
+# pool's, sampled during the run, and the server's CPU time per delivered
+# event (less dependent on the machine's load than the latency).  Three
+# runs: 1 client at RATE, CLIENTS at RATE, CLIENTS at RATE / 10.
 #   bash bench/http_stream.sh [CLIENTS] [RATE] [SECONDS]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -36,7 +38,7 @@ SELECT candystore.append(jsonb_build_object(
     'version', '1.0.0', 'source', jsonb_build_object('host', 'bench', 'type', 'webhook', 'app', 'bench', 'meta', NULL),
     'correlation_ids', '[]'::jsonb, 'agent_context', NULL,
     'payload', jsonb_build_object('sent_us', (extract(epoch FROM clock_timestamp()) * 1e6)::bigint,
-                                  'title', 'Team Standup', 'pad', repeat('x', 200))));
+                                  'title', 'Team Standup', 'meeting_id', 'ff_meeting_456')));
 SQL
 
 HTTP_PORT=$(cs_free_port)
@@ -57,9 +59,11 @@ connections() {
                          FROM pg_stat_activity" | tr '|' ' '
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 rows=()
-for n in 1 "$CLIENTS"; do
-    cs_log "$n stream client(s), $RATE events/s for ${SECONDS_}s"
+for run in "1 $RATE" "$CLIENTS $RATE" "$CLIENTS $((RATE / 10))"; do
+    read -r n rate <<<"$run"
+    cs_log "$n stream client(s), $rate events/s for ${SECONDS_}s"
     rm -f "$RUN/ready"
     "$RUN/sse_clients" 127.0.0.1 "$HTTP_PORT" "$TOKEN" "$n" "$SECONDS_" "$RUN/ready" > "$RUN/clients.out" &
     cpid=$!
@@ -67,30 +71,34 @@ for n in 1 "$CLIENTS"; do
     [ -f "$RUN/ready" ] || cs_die "the clients did not connect"
     before=$(bench_psql -At -c "SELECT count(*) FROM candystore.events")
     # stop appending a second before the clients stop reading
-    "$BENCH_BIN/pgbench" -n -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -c 8 -j 2 -R "$RATE" \
+    "$BENCH_BIN/pgbench" -n -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -c 8 -j 2 -R "$rate" \
         -T "$((SECONDS_ - 1))" -f "$RUN/append.sql" postgres > "$RUN/pgbench.out" 2>&1 &
     ppid=$!
+    t0=$(cpu_ticks)
     sleep "$((SECONDS_ / 2))"
     read -r readers pool < <(connections)
     wait "$ppid"
     wait "$cpid"
+    cpu=$(( $(cpu_ticks) - t0 ))
     stored=$(( $(bench_psql -At -c "SELECT count(*) FROM candystore.events") - before ))
     rss=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER_PID/status")
     read -r _ _ _ ok _ events _ _ _ _ p50 p95 p99 max < "$RUN/clients.out"
-    rows+=("$n $ok $stored $events $((stored * n)) $p50 $p95 $p99 $max $rss $readers $pool")
+    us=$(awk -v c="$cpu" -v e="$events" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", e ? c / hz * 1e6 / e : 0 }')
+    rows+=("$n $rate $ok $stored $events $((stored * n)) $p50 $p95 $p99 $max $rss $readers $pool $us")
 done
 stop_server
 
 echo
-echo "GET /v1/stream: $RATE events/s appended for ${SECONDS_}s (pgbench -c 8 -R $RATE, fsync = on), every client reading every event"
-printf '%8s %6s %8s %11s %11s %8s %8s %8s %8s %9s %8s %6s\n' \
-    clients ok stored delivered "expected" "p50 ms" "p95 ms" "p99 ms" "max ms" "peak RSS" readers pool
+echo "GET /v1/stream: events appended for ${SECONDS_}s (pgbench -c 8 -R rate, fsync = on), every client reading every event"
+printf '%8s %6s %6s %8s %11s %11s %8s %8s %8s %8s %9s %8s %6s %9s\n' \
+    clients rate/s ok stored delivered "expected" "p50 ms" "p95 ms" "p99 ms" "max ms" "peak RSS" readers pool "CPU µs/ev"
 for r in "${rows[@]}"; do
-    read -r n ok stored events expect p50 p95 p99 max rss readers pool <<<"$r"
-    printf '%8s %6s %8s %11s %11s %8s %8s %8s %8s %7s MB %8s %6s\n' \
-        "$n" "$ok" "$stored" "$events" "$expect" "$p50" "$p95" "$p99" "$max" "$rss" "$readers" "$pool"
+    read -r n rate ok stored events expect p50 p95 p99 max rss readers pool us <<<"$r"
+    printf '%8s %6s %6s %8s %11s %11s %8s %8s %8s %8s %6s MB %8s %6s %9s\n' \
+        "$n" "$rate" "$ok" "$stored" "$events" "$expect" "$p50" "$p95" "$p99" "$max" "$rss" "$readers" "$pool" "$us"
 done
 echo "(latency: append() → the client read the event, over every delivery; peak RSS: the server's VmHWM;"
 echo " readers: database connections of the stream's reader, pool: the request pool's, mid-run;"
+echo " CPU µs/ev: the server's CPU time (user + system) over the run per event delivered to a client;"
 echo " targets: p99 < 50 ms, RSS < 100 MB, one reader)"
 echo "load average at the end (2 cores shared with other work): $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -152,6 +152,8 @@ pool_release(PGconn *conn, bool broken)
 	if (conn == NULL)
 		return;
 	/* a connection left inside a transaction is no good to the next request */
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+		broken = true;
 	if (!broken && PQstatus(conn) == CONNECTION_OK &&
 		PQtransactionStatus(conn) != PQTRANS_IDLE)
 	{
@@ -235,29 +237,101 @@ pool_rollback(PGconn *conn)
 	PQclear(PQexec(conn, "ROLLBACK"));
 }
 
+/*
+ * One round trip: the role and timeout settings and the statement go out
+ * together in a libpq pipeline ended by one Sync.  Statements before a Sync
+ * share one transaction, so set_config(..., true) (SET LOCAL, the role as a
+ * parameter, not spliced into SQL) holds for the statement and ends with
+ * it; an error aborts the rest and rolls everything back at the Sync.
+ */
 PGresult *
 pool_exec_as(PGconn *conn, const char *role, int statement_timeout_ms,
 			 const char *sql, int nparams, const char *const *values)
 {
-	PGresult   *res = pool_begin_as(conn, role, statement_timeout_ms);
-	PGresult   *fail;
+	return pool_exec_steps_as(conn, role, statement_timeout_ms, &sql, 1, nparams, values);
+}
 
-	if (res != NULL)
+PGresult *
+pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
+				   const char *const *sqls, int nsql, int nparams, const char *const *values)
+{
+	char		timeout[16];
+	const char *settings[2];
+	PGresult   *first_failure = NULL;
+	PGresult   *result = NULL;
+	PGresult   *res;
+	int			stage = 0;		/* 0: settings, 1..nsql: statements, then the sync */
+	int			idle = 0;
+
+	snprintf(timeout, sizeof(timeout), "%d", statement_timeout_ms);
+	settings[0] = timeout;
+	settings[1] = role;
+	if (!PQenterPipelineMode(conn) ||
+		!PQsendQueryParams(conn, role != NULL
+						   ? "SELECT set_config('statement_timeout', $1, true), set_config('role', $2, true)"
+						   : "SELECT set_config('statement_timeout', $1, true)",
+						   role != NULL ? 2 : 1, NULL, settings, NULL, NULL, 0))
 	{
-		pool_rollback(conn);
-		return res;
+		PQexitPipelineMode(conn);
+		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
 	}
-	res = pool_exec(conn, sql, nparams, values);
-	if (!pool_result_ok(res))
+	for (int i = 0; i < nsql; i++)
+		if (!PQsendQueryParams(conn, sqls[i], nparams, NULL, values, NULL, NULL, 0))
+		{
+			PQexitPipelineMode(conn);
+			return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+		}
+	if (!PQpipelineSync(conn))
 	{
-		pool_rollback(conn);
-		return res;
+		PQexitPipelineMode(conn);
+		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
 	}
-	fail = pool_commit(conn);
-	if (fail != NULL)
+	while (stage <= nsql + 1)
 	{
-		PQclear(res);
-		return fail;
+		res = PQgetResult(conn);
+		if (res == NULL)
+		{
+			/* the end of one statement's results; a lost connection ends here too */
+			if (stage <= nsql)
+			{
+				stage++;
+				continue;
+			}
+			if (PQstatus(conn) != CONNECTION_OK || ++idle > 8)
+				break;
+			continue;
+		}
+		switch (PQresultStatus(res))
+		{
+			case PGRES_PIPELINE_SYNC:
+				PQclear(res);
+				stage = nsql + 2;
+				break;
+			case PGRES_TUPLES_OK:
+			case PGRES_COMMAND_OK:
+				if (stage == nsql && result == NULL)
+					result = res;
+				else
+					PQclear(res);
+				break;
+			case PGRES_PIPELINE_ABORTED:
+				PQclear(res);
+				break;
+			default:
+				if (first_failure == NULL)
+					first_failure = res;
+				else
+					PQclear(res);
+				if (PQstatus(conn) != CONNECTION_OK)
+					stage = nsql + 2;
+				break;
+		}
 	}
-	return res;
+	PQexitPipelineMode(conn);
+	if (first_failure != NULL || result == NULL)
+	{
+		PQclear(result);
+		return first_failure ? first_failure : PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	}
+	return result;
 }

@@ -38,12 +38,21 @@ PGresult   *pool_commit(PGconn *conn);
 void		pool_rollback(PGconn *conn);
 
 /*
- * The whole transaction around one statement: the statement's result when
+ * The whole transaction around one statement, in one round trip (a libpq
+ * pipeline): the statement's result when
  * all went well (PGRES_TUPLES_OK / PGRES_COMMAND_OK), else the first failed
  * result (PGRES_FATAL_ERROR; rolled back).  Never NULL.  Caller PQclear()s.
  */
 PGresult   *pool_exec_as(PGconn *conn, const char *role, int statement_timeout_ms,
 						 const char *sql, int nparams, const char *const *values);
+
+/*
+ * The same for several statements, each given the same parameters, in one
+ * transaction: the last one's result, or the first failure.
+ */
+PGresult   *pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
+								const char *const *sqls, int nsql, int nparams,
+								const char *const *values);
 
 /* whether a result is a success */
 bool		pool_result_ok(const PGresult *res);
