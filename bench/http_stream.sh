@@ -11,7 +11,7 @@
 # holds (its reader: application_name "candystore-http stream") and the
 # pool's, sampled during the run, and the server's CPU time per delivered
 # event (less dependent on the machine's load than the latency).  Three
-# runs: 1 client at RATE, CLIENTS at RATE, CLIENTS at RATE / 10.
+# runs: 1 client at RATE, CLIENTS at RATE / 10, CLIENTS at RATE.
 #   bash bench/http_stream.sh [CLIENTS] [RATE] [SECONDS]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -61,7 +61,7 @@ connections() {
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 rows=()
-for run in "1 $RATE" "$CLIENTS $RATE" "$CLIENTS $((RATE / 10))"; do
+for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
     read -r n rate <<<"$run"
     cs_log "$n stream client(s), $rate events/s for ${SECONDS_}s"
     rm -f "$RUN/ready"
@@ -80,6 +80,7 @@ for run in "1 $RATE" "$CLIENTS $RATE" "$CLIENTS $((RATE / 10))"; do
     wait "$ppid"
     wait "$cpid"
     cpu=$(( $(cpu_ticks) - t0 ))
+    sleep 3    # the server forgets the clients before the next run
     stored=$(( $(bench_psql -At -c "SELECT count(*) FROM candystore.events") - before ))
     rss=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER_PID/status")
     read -r _ _ _ ok _ events _ _ _ _ p50 p95 p99 max < "$RUN/clients.out"

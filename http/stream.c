@@ -153,6 +153,13 @@ content_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	stream_conn *sc = cls;
 
 	(void) pos;
+	/*
+	 * At most a block a call: a client with a backlog would otherwise fill
+	 * the connection's whole buffer (its memory pool), and a thousand
+	 * of them would hold that much memory each.
+	 */
+	if (max > BLOCK_SIZE)
+		max = BLOCK_SIZE;
 	for (;;)
 	{
 		size_t		n = 0;

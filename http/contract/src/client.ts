@@ -170,7 +170,7 @@ export function createClient(options: ClientOptions) {
         stream(opts: StreamOptions): { close: () => void } {
             const qs = new URLSearchParams();
             if (opts.after !== undefined) qs.set("after", opts.after);
-            if (opts.types !== undefined && opts.types.length > 0) qs.set("type", opts.types.join(","));
+            for (const type of opts.types ?? []) qs.append("type", type);
             const source = new EventSource(`${base}/v1/stream${qs.toString() ? "?" + qs.toString() : ""}`, {
                 // the browser EventSource cannot send headers; this client can
                 fetch: (input, init) =>

@@ -237,9 +237,9 @@ async function main(): Promise<void> {
             "reconnecting with Last-Event-ID (which wins over after) delivers only what came since", JSON.stringify(r.items.map((x) => x.id)));
     }
 
-    const filtered = await streamUntil(reader, { types: [leaf.event_type], listen }, 1, 15000);
+    const filtered = await streamUntil(reader, { after: all[0]!.cursor, types: [leaf.event_type], listen }, 1, 15000);
     report(filtered.items.length === 1 && filtered.items[0]!.type === leaf.event_type,
-        `a stream of type=${leaf.event_type} from the start delivers that type first`, JSON.stringify(filtered.items.map((x) => x.type)));
+        `a stream of type=${leaf.event_type} after the first event delivers that type first`, JSON.stringify(filtered.items.map((x) => x.type)));
 
     report(contractProblems.length === 0, `every one of the ${checker.checked} responses and stream events received conforms to the served document`,
         contractProblems.slice(0, 20).join(" | "));
