@@ -26,6 +26,7 @@ export type SessionTimeline = JsonBody<paths["/v1/sessions/{session_id}/timeline
 export type SchemaList = JsonBody<paths["/v1/schemas"]["get"], 200>;
 export type Stats = JsonBody<paths["/v1/stats"]["get"], 200>;
 export type HealthLive = JsonBody<paths["/health/live"]["get"], 200>;
+export type HealthReady = JsonBody<paths["/health/ready"]["get"], 200>;
 export type ListEventsQuery = QueryOf<paths["/v1/events"]["get"]>;
 export type Problem = paths["/v1/events/{event_id}"]["get"]["responses"][404]["content"]["application/problem+json"];
 
@@ -164,6 +165,12 @@ export function createClient(options: ClientOptions) {
 
         async live(): Promise<HealthLive> {
             return (await request<HealthLive>("GET", "/health/live")).body;
+        },
+
+        /** Ready (200) or not (503, with the reason): both answer a body. */
+        async ready(): Promise<{ status: number; body: HealthReady }> {
+            const response = await doFetch(`${base}/health/ready`, { headers: { ...authorization, Accept: "application/json" } });
+            return { status: response.status, body: (await response.json()) as HealthReady };
         },
 
         /** The live stream: one EventSource; close() ends it. */

@@ -211,6 +211,10 @@ async function main(): Promise<void> {
     const schemas = await reader.listSchemas();
     report(schemas.schemas.length > 0, `listSchemas lists ${schemas.schemas.length} event types`);
     await step("getStats", async () => void (await reader.getStats()));
+    await step("/health/ready", async () => {
+        const r = await reader.ready();
+        report(r.status === 200 || r.status === 503, `/health/ready answers ${r.status} with its checks`, JSON.stringify(r.body));
+    });
     await step("/health/live answers without a token", async () => report((await anonymous.live()).status === "ok", "/health/live answers without a token"));
 
     // the live stream with the npm eventsource client: from a cursor, then a
