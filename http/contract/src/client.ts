@@ -19,7 +19,9 @@ type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<
 export type EventPage = JsonBody<paths["/v1/events"]["get"], 200>;
 export type EventItem = EventPage["events"][number];
 export type Envelope = JsonBody<paths["/v1/events/{event_id}"]["get"], 200>;
-export type AppendResult = JsonBody<paths["/v1/events"]["post"], 201>;
+// one envelope in, one result out; an array in, an array out
+export type AppendResponse = JsonBody<paths["/v1/events"]["post"], 201>;
+export type AppendResult = Exclude<AppendResponse, unknown[]>;
 export type Trace = JsonBody<paths["/v1/events/{event_id}/trace"]["get"], 200>;
 export type Relatives = JsonBody<paths["/v1/events/{event_id}/ancestors"]["get"], 200>;
 export type SessionTimeline = JsonBody<paths["/v1/sessions/{session_id}/timeline"]["get"], 200>;
@@ -125,8 +127,16 @@ export function createClient(options: ClientOptions) {
 
         /** Appends one envelope: created (201) or an identical duplicate (200). */
         async appendEvent(envelope: Envelope): Promise<{ status: number; result: AppendResult; location: string | null }> {
-            const r = await request<AppendResult>("POST", "/v1/events", envelope);
+            const r = await request<AppendResponse>("POST", "/v1/events", envelope);
+            if (Array.isArray(r.body)) throw new Error("one envelope was sent, an array of results came back");
             return { status: r.status, result: r.body, location: r.headers.get("location") };
+        },
+
+        /** Appends several envelopes in one transaction: all or none. */
+        async appendEvents(envelopes: Envelope[]): Promise<{ status: number; results: AppendResult[] }> {
+            const r = await request<AppendResponse>("POST", "/v1/events", envelopes);
+            if (!Array.isArray(r.body)) throw new Error("an array was sent, a single result came back");
+            return { status: r.status, results: r.body };
         },
 
         /** Candybar's "events by session". */
