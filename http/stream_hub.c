@@ -578,19 +578,22 @@ hub_client_page_after(hub_client *c, char *after, char *base)
 	pthread_mutex_unlock(&hub.lock);
 }
 
-void
+bool
 hub_client_page_row(hub_client *c, const char *cursor, const char *type, const char *json)
 {
 	size_t		len;
 	char	   *f = hub_format_frame(cursor, type, json, &len);
+	bool		room;
 
 	if (f == NULL)
-		return;
+		return false;
 	pthread_mutex_lock(&hub.lock);
 	if (strcmp(cursor, c->pos) > 0 && buf_append(c, f, len))
 		snprintf(c->pos, sizeof(c->pos), "%s", cursor);
+	room = c->len - c->off < hub.lim.client_max_lag_bytes;
 	pthread_mutex_unlock(&hub.lock);
 	free(f);
+	return room;
 }
 
 void
