@@ -459,8 +459,10 @@ is(ref $r->{json}{workers}, 'ARRAY', 'stats: the workers');
 $r = req('GET', '/openapi.json', token => $reader);
 is($r->{status}, 200, 'openapi.json: 200');
 is($r->{json}{openapi}, '3.1.0', 'OpenAPI 3.1');
-is($r->{json}{components}{schemas}{Envelope}{'$id'},
-	'https://33god.dev/schemas/core/event-envelope.v1.schema.json', 'the envelope schema is in it');
+is($r->{json}{components}{schemas}{Envelope}{title}, 'EventEnvelope', 'the envelope schema is in it');
+is($r->{json}{components}{schemas}{Envelope}{properties}{event_id}{'$ref'},
+	'#/components/schemas/Envelope/$defs/event_id', 'its references point into the document');
+ok(!exists $r->{json}{components}{schemas}{Envelope}{'$id'}, 'without its $id');
 ok($r->{json}{components}{schemas}{'http.test.v1'}, 'a schema registered now is in it');
 ok($r->{json}{components}{schemas}{'fireflies.transcript.upload.v1'}, 'the shipped schemas are in it');
 ok($r->{json}{components}{schemas}{Problem}, 'the static components stay');
