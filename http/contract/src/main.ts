@@ -7,7 +7,7 @@
 //        CS_OPENAPI (the served document, saved by the test)
 import { readFileSync } from "node:fs";
 import { ContractChecker } from "./checker";
-import { AppendResult, CandystoreClient, CandystoreError, createClient, Envelope, EventItem } from "./client";
+import { AppendResult, CandystoreClient, CandystoreError, createClient, Envelope, EventItem, NewEnvelope } from "./client";
 
 function env(name: string): string {
     const v = process.env[name];
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
     // appending, as a writer: created, then an identical duplicate, then a conflict
     // an envelope written as a producer writes one: the generated type must
     // take it as it is (a compile-time part of the contract)
-    const fresh: Envelope = {
+    const fresh: NewEnvelope = {
         event_id: "c0de0000-0000-4000-8000-000000000001",
         event_type: flow[0]!.event_type,
         timestamp: "2026-01-27T10:00:00.000000Z",
