@@ -101,6 +101,16 @@ async function step(what: string, part: () => Promise<void>): Promise<void> {
 }
 
 async function main(): Promise<void> {
+    // the checker is not vacuous: a wrong body, an undocumented status and a
+    // wrong media type are each caught
+    const url = new URL(baseUrl + "/v1/events");
+    const wrongBody = checker.check({ method: "GET", url, status: 200, contentType: "application/json", body: '{"events": "none", "next": 7}' });
+    const wrongStatus = checker.check({ method: "GET", url, status: 418, contentType: "application/json", body: "{}" });
+    const wrongType = checker.check({ method: "GET", url, status: 200, contentType: "text/html", body: "<p>" });
+    report(wrongBody.length > 0 && wrongStatus.length > 0 && wrongType.length > 0,
+        "the checker refuses a wrong body, an undocumented status and a wrong media type", JSON.stringify([wrongBody, wrongStatus, wrongType]));
+    checker.checked = 0;
+
     const writer = client(env("CS_WRITER_TOKEN"));
     const reader = client(env("CS_READER_TOKEN"));
     const anonymous = client(null);
