@@ -200,6 +200,46 @@ first_char(const char *s)
 }
 
 /*
+ * One envelope in one round trip: append(), then, in the same transaction
+ * (pool_exec_steps_as()), the stored row: stored by this transaction
+ * (created, 201) or by an earlier one (an identical duplicate, 200).
+ */
+static enum MHD_Result
+post_one(cs_request *r, const char *body)
+{
+	static const char *const sqls[] = {
+		"SELECT candystore.append($1::jsonb)",
+		"SELECT json_build_object('event_id', s.event_id, 'position', s.position,"
+		"         'cursor', candystore.cursor_encode(s.xid, s.position),"
+		"         'created', s.xid = pg_current_xact_id_if_assigned())::text,"
+		"       s.xid = pg_current_xact_id_if_assigned(), s.event_id"
+		"  FROM candystore.event_stream s WHERE s.event_id = ($1::jsonb->>'event_id')::uuid"
+	};
+	enum MHD_Result ret;
+	PGconn	   *conn = pool_acquire(2000);
+	PGresult   *res;
+	char		location[80];
+
+	if (conn == NULL)
+		return problem_unavailable(r, pool_acquire_error());
+	res = pool_exec_steps_as(conn, cs_request_role(r), config_current()->statement_timeout_ms,
+							 sqls, 2, 1, &body);
+	pool_release(conn, PQstatus(conn) != CONNECTION_OK);
+	if (!pool_result_ok(res) || PQntuples(res) != 1)
+	{
+		ret = problem_from_result(r, res, 422, NULL);
+		PQclear(res);
+		return ret;
+	}
+	snprintf(location, sizeof(location), "/v1/events/%s", PQgetvalue(res, 0, 2));
+	cs_request_add_header(r, "Location", location);
+	ret = cs_respond_json(r, PQgetvalue(res, 0, 1)[0] == 't' ? 201 : 200,
+						  PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
+	PQclear(res);
+	return ret;
+}
+
+/*
  * POST /v1/events — append() each envelope, all in one transaction.  An
  * event this transaction stored carries its xid; one found already stored
  * (an identical duplicate) carries an older one: 201 against 200.
@@ -233,6 +273,8 @@ api_post_events(cs_request *r)
 		return cs_respond_problem(r, 422, NULL, "Unprocessable Content",
 								  "The body is empty: send an envelope or an array of envelopes.",
 								  NULL, NULL);
+	if (!is_array)
+		return post_one(r, body);
 	conn = pool_acquire(2000);
 	if (conn == NULL)
 		return problem_unavailable(r, pool_acquire_error());

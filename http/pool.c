@@ -6,6 +6,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +15,36 @@
 
 #include "log.h"
 
+/*
+ * Statements are prepared on each connection on first use and kept: a
+ * lookup then costs the server no parse and plan.  Keyed by the SQL and the
+ * role it runs as, so that no plan made for one role serves another
+ * (privileges are checked at each execution anyway; a GRANT or REVOKE
+ * invalidates the plans that depend on it).
+ */
+#define MAX_PREPARED 128
+#define NAMEDATALEN_HTTP 64
+
+typedef struct
+{
+	uint64_t	hash;
+	char	   *sql;
+	char	   *role;
+} prepared_stmt;
+
 typedef struct
 {
 	PGconn	   *conn;
 	bool		busy;
+	/*
+	 * The role and statement_timeout this connection's session has now
+	 * ("" / -1: unknown, set them).  A request sets them only when they
+	 * differ from its own, so most requests are their one statement.
+	 */
+	char		role[NAMEDATALEN_HTTP];
+	int			timeout_ms;
+	int			nprepared;
+	prepared_stmt prepared[MAX_PREPARED];
 } pool_slot;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -26,6 +53,61 @@ static pool_slot *slots;
 static int	nslots;
 static char *conninfo_saved;
 static __thread char acquire_error[512];
+
+static void
+forget_session(pool_slot *slot)
+{
+	slot->role[0] = '\0';
+	slot->timeout_ms = -1;
+}
+
+static void
+forget_prepared(pool_slot *slot)
+{
+	forget_session(slot);
+	for (int i = 0; i < slot->nprepared; i++)
+	{
+		free(slot->prepared[i].sql);
+		free(slot->prepared[i].role);
+	}
+	slot->nprepared = 0;
+}
+
+/* the slot of a connection in use (its owner is the only one to touch it) */
+static pool_slot *
+slot_of(PGconn *conn)
+{
+	for (int i = 0; i < nslots; i++)
+		if (slots[i].conn == conn)
+			return &slots[i];
+	return NULL;
+}
+
+static uint64_t
+stmt_hash(const char *sql, const char *role)
+{
+	uint64_t	h = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *) sql; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ 0xFF) * 1099511628211ULL;
+	for (const unsigned char *p = (const unsigned char *) (role ? role : ""); *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+/* index of the prepared statement, -1 if not prepared */
+static int
+find_prepared(pool_slot *slot, const char *sql, const char *role, uint64_t h)
+{
+	if (slot == NULL)
+		return -1;
+	for (int i = 0; i < slot->nprepared; i++)
+		if (slot->prepared[i].hash == h && strcmp(slot->prepared[i].sql, sql) == 0 &&
+			strcmp(slot->prepared[i].role, role ? role : "") == 0)
+			return i;
+	return -1;
+}
 
 void
 pool_init(const char *conninfo, int size)
@@ -52,6 +134,7 @@ pool_shutdown(void)
 		{
 			PQfinish(slots[i].conn);
 			slots[i].conn = NULL;
+			forget_prepared(&slots[i]);
 		}
 	pthread_mutex_unlock(&lock);
 }
@@ -134,7 +217,10 @@ pool_acquire(int timeout_ms)
 		slots[slot].conn = NULL;
 	}
 	if (slots[slot].conn == NULL)
+	{
+		forget_prepared(&slots[slot]);
 		slots[slot].conn = connect_one();
+	}
 	if (slots[slot].conn == NULL)
 	{
 		pthread_mutex_lock(&lock);
@@ -152,6 +238,8 @@ pool_release(PGconn *conn, bool broken)
 	if (conn == NULL)
 		return;
 	/* a connection left inside a transaction is no good to the next request */
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+		broken = true;
 	if (!broken && PQstatus(conn) == CONNECTION_OK &&
 		PQtransactionStatus(conn) != PQTRANS_IDLE)
 	{
@@ -166,6 +254,7 @@ pool_release(PGconn *conn, bool broken)
 			{
 				PQfinish(conn);
 				slots[i].conn = NULL;
+				forget_prepared(&slots[i]);
 			}
 			slots[i].busy = false;
 			break;
@@ -200,7 +289,8 @@ pool_begin_as(PGconn *conn, const char *role, int statement_timeout_ms)
 		PQfreemem(quoted);
 	}
 	else
-		snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL statement_timeout = %d", statement_timeout_ms);
+		snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL ROLE NONE; SET LOCAL statement_timeout = %d",
+				 statement_timeout_ms);
 	res = PQexec(conn, sql);
 	if (pool_result_ok(res))
 	{
@@ -235,29 +325,199 @@ pool_rollback(PGconn *conn)
 	PQclear(PQexec(conn, "ROLLBACK"));
 }
 
+/*
+ * One round trip: the role and timeout settings and the statement go out
+ * together in a libpq pipeline ended by one Sync.  Statements before a Sync
+ * share one transaction, so set_config(..., true) (SET LOCAL, the role as a
+ * parameter, not spliced into SQL) holds for the statement and ends with
+ * it; an error aborts the rest and rolls everything back at the Sync.
+ */
 PGresult *
 pool_exec_as(PGconn *conn, const char *role, int statement_timeout_ms,
 			 const char *sql, int nparams, const char *const *values)
 {
-	PGresult   *res = pool_begin_as(conn, role, statement_timeout_ms);
-	PGresult   *fail;
+	return pool_exec_steps_as(conn, role, statement_timeout_ms, &sql, 1, nparams, values);
+}
 
-	if (res != NULL)
+/* what each command of a pipeline was, to read its results in turn */
+typedef enum
+{
+	CMD_PREPARE,
+	CMD_SETTINGS,
+	CMD_STATEMENT
+} cmd_kind;
+
+typedef struct
+{
+	cmd_kind	kind;
+	int			step;			/* CMD_PREPARE, CMD_STATEMENT: which statement (-1: the settings) */
+	bool		fresh;			/* CMD_PREPARE: record it once it succeeded */
+	char		name[16];
+} pipeline_cmd;
+
+/*
+ * Queues one statement: prepared on this connection (preparing it first if
+ * need be) or, when the connection's cache is full, unnamed.
+ */
+static bool
+send_statement(PGconn *conn, pool_slot *slot, const char *sql, const char *role,
+			   int nparams, const char *const *values, int step,
+			   pipeline_cmd *cmds, int *ncmds, int *pending)
+{
+	uint64_t	h = stmt_hash(sql, role);
+	int			idx = find_prepared(slot, sql, role, h);
+	pipeline_cmd *c;
+
+	if (idx < 0 && slot != NULL && slot->nprepared + *pending < MAX_PREPARED)
 	{
-		pool_rollback(conn);
-		return res;
+		idx = slot->nprepared + (*pending)++;
+		c = &cmds[(*ncmds)++];
+		c->kind = CMD_PREPARE;
+		c->step = step;
+		c->fresh = true;
+		snprintf(c->name, sizeof(c->name), "cs%d", idx);
+		if (!PQsendPrepare(conn, c->name, sql, nparams, NULL))
+			return false;
 	}
-	res = pool_exec(conn, sql, nparams, values);
-	if (!pool_result_ok(res))
+	c = &cmds[(*ncmds)++];
+	c->kind = step < 0 ? CMD_SETTINGS : CMD_STATEMENT;
+	c->step = step;
+	c->fresh = false;
+	if (idx < 0)
+		return PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0);
+	snprintf(c->name, sizeof(c->name), "cs%d", idx);
+	return PQsendQueryPrepared(conn, c->name, nparams, values, NULL, NULL, 0);
+}
+
+PGresult *
+pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
+				   const char *const *sqls, int nsql, int nparams, const char *const *values)
+{
+	/*
+	 * Session-level settings (is_local false), changed only when they
+	 * differ; a failed pipeline rolls them back with its transaction, and
+	 * the slot then forgets what it knew.  Without a slot (a connection not
+	 * from the pool) they are local to the transaction.
+	 */
+	static const char settings_session_sql[] =
+		"SELECT set_config('statement_timeout', $1, false), set_config('role', $2, false)";
+	static const char settings_local_sql[] =
+		"SELECT set_config('statement_timeout', $1, true), set_config('role', $2, true)";
+	pool_slot  *slot = slot_of(conn);
+	const char *want_role = role ? role : "none";	/* none: the authenticator itself */
+	const char *settings_sql = slot ? settings_session_sql : settings_local_sql;
+	bool		send_settings = slot == NULL || slot->timeout_ms != statement_timeout_ms ||
+		strcmp(slot->role, want_role) != 0;
+	char		timeout[16];
+	const char *settings[2];
+	pipeline_cmd cmds[2 * (1 + 8)];
+	int			ncmds = 0,
+				pending = 0;
+	PGresult   *first_failure = NULL;
+	PGresult   *result = NULL;
+	bool		ok = true;
+
+	if (nsql < 1 || nsql > 8)
+		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	snprintf(timeout, sizeof(timeout), "%d", statement_timeout_ms);
+	settings[0] = timeout;
+	settings[1] = want_role;
+	if (strlen(want_role) >= NAMEDATALEN_HTTP)
+		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	if (!PQenterPipelineMode(conn))
+		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	/* the settings first: what follows is parsed and run as the role */
+	if (send_settings)
+		ok = send_statement(conn, slot, settings_sql, NULL, 2, settings, -1,
+							cmds, &ncmds, &pending);
+	for (int i = 0; ok && i < nsql; i++)
+		ok = send_statement(conn, slot, sqls[i], role, nparams, values, i, cmds, &ncmds, &pending);
+	if (!ok || !PQpipelineSync(conn))
 	{
-		pool_rollback(conn);
-		return res;
+		PQexitPipelineMode(conn);
+		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
 	}
-	fail = pool_commit(conn);
-	if (fail != NULL)
+
+	/* each command's results end with a NULL; then comes the Sync */
+	for (int c = 0; c <= ncmds; c++)
 	{
-		PQclear(res);
-		return fail;
+		PGresult   *res;
+		int			guard = 0;
+
+		while ((res = PQgetResult(conn)) != NULL)
+		{
+			ExecStatusType st = PQresultStatus(res);
+
+			if (st == PGRES_PIPELINE_SYNC)
+			{
+				PQclear(res);
+				c = ncmds + 1;	/* done */
+				break;
+			}
+			if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && c < ncmds)
+			{
+				if (cmds[c].kind == CMD_PREPARE && slot != NULL)
+				{
+					/* prepared: the cache now holds it, in the order of the names */
+					prepared_stmt *p = &slot->prepared[slot->nprepared++];
+					const char *sql = cmds[c].step < 0 ? settings_sql : sqls[cmds[c].step];
+					const char *prole = cmds[c].step < 0 ? NULL : role;
+
+					p->hash = stmt_hash(sql, prole);
+					p->sql = strdup(sql);
+					p->role = strdup(prole ? prole : "");
+				}
+				if (cmds[c].kind == CMD_STATEMENT && cmds[c].step == nsql - 1 && result == NULL)
+				{
+					result = res;
+					continue;
+				}
+				PQclear(res);
+				continue;
+			}
+			if (st == PGRES_PIPELINE_ABORTED)
+			{
+				PQclear(res);
+				continue;
+			}
+			/* a failure */
+			if (first_failure == NULL)
+				first_failure = res;
+			else
+				PQclear(res);
+			if (PQstatus(conn) != CONNECTION_OK || ++guard > 4)
+				break;
+		}
+		if (PQstatus(conn) != CONNECTION_OK)
+			break;
 	}
-	return res;
+	PQexitPipelineMode(conn);
+
+	/*
+	 * A prepare that failed or was skipped is not recorded, and one that
+	 * succeeded is, in name order, so the cache stays true.  A statement
+	 * whose tables or functions changed shape ("cached plan must not change
+	 * result type", after an extension update) is dropped with the others.
+	 */
+	if (first_failure != NULL && slot != NULL &&
+		strcmp(PQresultErrorField(first_failure, PG_DIAG_SQLSTATE) ?
+			   PQresultErrorField(first_failure, PG_DIAG_SQLSTATE) : "", "0A000") == 0 &&
+		PQpipelineStatus(conn) == PQ_PIPELINE_OFF && PQstatus(conn) == CONNECTION_OK)
+	{
+		PQclear(PQexec(conn, "DEALLOCATE ALL"));
+		forget_prepared(slot);
+	}
+	if (first_failure != NULL || result == NULL)
+	{
+		if (slot != NULL && send_settings)
+			forget_session(slot);
+		PQclear(result);
+		return first_failure ? first_failure : PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	}
+	if (slot != NULL && send_settings)
+	{
+		snprintf(slot->role, sizeof(slot->role), "%s", want_role);
+		slot->timeout_ms = statement_timeout_ms;
+	}
+	return result;
 }

@@ -77,7 +77,7 @@ for f in "$LIBDIR/candystore.so" "$EXTDIR/candystore.control" \
          "$EXTDIR/candystore--$VERSION.sql" "$EXTDIR/candystore--0.1.0.sql" \
          "$EXTDIR/candystore--0.1.0--$VERSION.sql" \
          "/usr/share/doc/$PKG/examples/postgres-exporter-queries.yaml" \
-         "$BIN/candystore-http"; do
+         "$BIN/candystore-http" "/usr/share/doc/$PKG/examples/candystore-http.service"; do
     check "it ships $f" grep -qF ".$f" <<<"$contents"
 done
 

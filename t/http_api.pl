@@ -506,6 +506,25 @@ is(count_events(), 4, 'after every injection attempt the events are all there');
 is($node->safe_psql('postgres', "SELECT count(*) FROM candystore.schemas WHERE event_type = 'http.test'"),
 	1, 'and the schemas too');
 
+# one connection for every request: a role never outlives its request
+my $one = start_server(flags => ['--pool-size=1']);
+push @servers, $one;
+is(req('POST', '/v1/events', token => $writer, body => $flow[0], base => $one->{base})->{status}, 200,
+	'one connection: the writer appends');
+is(req('POST', '/v1/events', token => $reader, body => $flow[0], base => $one->{base})->{status}, 403,
+	'one connection: the reader after it may not');
+is(req('GET', '/v1/stats', token => $tok{http_nothing}, base => $one->{base})->{status}, 403,
+	'one connection: a role without privileges after it may not read');
+is(req('GET', '/v1/stats', token => $reader, base => $one->{base})->{status}, 200,
+	'one connection: the reader after it reads');
+is(req('POST', '/v1/events', token => $writer, body => $flow[0], base => $one->{base})->{status}, 200,
+	'one connection: the writer again');
+is(req('POST', '/v1/dead-letters/redrive', token => $reader, body => '{}', base => $one->{base})->{status},
+	403, 'one connection: a reader after the writer still may not redrive');
+is(req('GET', "/v1/events/$flow_ids[0]", token => $tok{http_nothing}, base => $one->{base})->{status}, 403,
+	'one connection: nor may a role without privileges read an event');
+is(stop_server($one), 0, 'the one-connection server stops');
+
 # ---- a slow client -------------------------------------------------------------------------
 
 # half a request line, then silence: cut after --idle-timeout-s (2 s) while
