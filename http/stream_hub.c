@@ -421,6 +421,17 @@ hub_client_new(const char *after, const char *const *types, int ntypes, const hu
 	if (!hub.started || hub.stopping || hub.nclients >= hub.lim.max_clients ||
 		hub.nclients >= max_clients)
 	{
+		/*
+		 * A parked client whose peer has gone is not noticed until it next
+		 * sends: make every parked client send a keepalive now, so that the
+		 * gone ones free their places for the retry.
+		 */
+		for (hub_client *p = hub.clients; p; p = p->next)
+			if (p->parked)
+			{
+				p->keepalive_due = true;
+				wake(p);
+			}
 		pthread_mutex_unlock(&hub.lock);
 		c->hooks.arg = NULL;
 		hub_client_free(c);

@@ -68,6 +68,7 @@ sub start_server
 	local $ENV{CANDYSTORE_HTTP_STREAM_RING_EVENTS} = 40;
 	local $ENV{CANDYSTORE_HTTP_STREAM_PAGE_EVENTS} = 25;
 	local $ENV{CANDYSTORE_HTTP_STREAM_CLIENT_MAX_LAG_BYTES} = 30000;
+	local $ENV{CANDYSTORE_HTTP_STREAM_KEEPALIVE_S} = 2;
 	$server = IPC::Run::start([$server_exe], '<', \undef, '>>', $server_log, '2>>', $server_log);
 	for (1 .. 100)
 	{
@@ -258,9 +259,31 @@ close $nobody->{sock};
 ($st, $body) = http_get('/v1/stream?after=nonsense', $token);
 is($st, 400, 'a malformed cursor: 400');
 
+# The clients above have closed their sockets; a parked client's departure
+# is noticed when it next sends (an event it wants, or a keepalive, here
+# every 2 s): one event, and the server has forgotten them.
+append_events('stream.nudge', 1);
+my $clients_left;
+for (1 .. 50)
+{
+	($st, $body) = http_get('/metrics', $token);
+	($clients_left) = $body =~ /^candystore_http_stream_clients (\d+)$/m;
+	last if defined $clients_left && $clients_left == 0;
+	sleep 0.2;
+}
+is($clients_left, 0, 'clients that went are forgotten once something is sent to them');
+
+# an idle client gets keepalive comments
+my $idle = sse_open('/v1/stream?type=stream.none');
+sse_read($idle, sub { $idle->{comments} >= 1 }, 6);
+ok($idle->{comments} >= 1, 'an idle client gets a keepalive comment');
+is(scalar @{ $idle->{events} }, 0, 'and no event of another type');
+close $idle->{sock};
+
 # ---- a slow client is cut and resumes with Last-Event-ID ------------------
 my $slow = sse_open('/v1/stream', rcvbuf => 4096);
-sse_read($slow, sub { 0 }, 0.3);
+sse_read($slow, sub { defined $slow->{status} }, 5);
+is($slow->{status}, 200, 'a client that will not read connects');
 my $slow_from = ($node->safe_psql('postgres',
 	"SELECT max(cursor COLLATE \"C\") FROM candystore.read_all(NULL, 100000)"));
 append_events('stream.bulk', 1000, 4000);
