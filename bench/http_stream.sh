@@ -75,17 +75,29 @@ for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
         -T "$((SECONDS_ - 1))" -f "$RUN/append.sql" postgres > "$RUN/pgbench.out" 2>&1 &
     ppid=$!
     t0=$(cpu_ticks)
+    # the server's resident memory, sampled every 0.2 s while the clients read
+    ( peak=0; while kill -0 "$cpid" 2>/dev/null; do
+          r=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status"); [ "$r" -gt "$peak" ] && peak=$r
+          echo "$peak" > "$RUN/rss"; sleep 0.2; done ) &
+    spid=$!
     sleep "$((SECONDS_ / 2))"
     read -r readers pool < <(connections)
     wait "$ppid"
     wait "$cpid"
     cpu=$(( $(cpu_ticks) - t0 ))
-    sleep 3    # the server forgets the clients before the next run
+    wait "$spid"
+    rss=$(( $(cat "$RUN/rss") / 1024 ))
     stored=$(( $(bench_psql -At -c "SELECT count(*) FROM candystore.events") - before ))
-    rss=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER_PID/status")
     read -r _ _ _ ok _ events _ _ _ _ p50 p95 p99 max < "$RUN/clients.out"
     us=$(awk -v c="$cpu" -v e="$events" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", e ? c / hz * 1e6 / e : 0 }')
     rows+=("$n $rate $ok $stored $events $((stored * n)) $p50 $p95 $p99 $max $rss $readers $pool $us")
+    # the clients have gone: one more event makes the server notice, before the next run
+    bench_psql -c "$(cat "$RUN/append.sql")" >/dev/null
+    for _ in $(seq 1 100); do
+        [ "$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HTTP_PORT/metrics" |
+             sed -n 's/^candystore_http_stream_clients //p')" = 0 ] && break
+        sleep 0.2
+    done
 done
 stop_server
 
@@ -98,7 +110,7 @@ for r in "${rows[@]}"; do
     printf '%8s %6s %6s %8s %11s %11s %8s %8s %8s %8s %6s MB %8s %6s %9s\n' \
         "$n" "$rate" "$ok" "$stored" "$events" "$expect" "$p50" "$p95" "$p99" "$max" "$rss" "$readers" "$pool" "$us"
 done
-echo "(latency: append() → the client read the event, over every delivery; peak RSS: the server's VmHWM;"
+echo "(latency: append() → the client read the event, over every delivery; peak RSS: the server's, sampled during the run;"
 echo " readers: database connections of the stream's reader, pool: the request pool's, mid-run;"
 echo " CPU µs/ev: the server's CPU time (user + system) over the run per event delivered to a client;"
 echo " targets: p99 < 50 ms, RSS < 100 MB, one reader)"

@@ -140,8 +140,12 @@ read_page(stream_conn *sc)
 	pool_release(conn, false);
 	rows = PQntuples(res);
 	for (int i = 0; i < rows; i++)
-		hub_client_page_row(sc->client, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-							PQgetvalue(res, i, 2));
+		if (!hub_client_page_row(sc->client, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+								 PQgetvalue(res, i, 2)))
+		{
+			rows = page_events; /* buffer full: the rest with the next page */
+			break;
+		}
 	hub_client_page_done(sc->client, rows >= page_events, base);
 	PQclear(res);
 	return true;

@@ -421,6 +421,17 @@ hub_client_new(const char *after, const char *const *types, int ntypes, const hu
 	if (!hub.started || hub.stopping || hub.nclients >= hub.lim.max_clients ||
 		hub.nclients >= max_clients)
 	{
+		/*
+		 * A parked client whose peer has gone is not noticed until it next
+		 * sends: make every parked client send a keepalive now, so that the
+		 * gone ones free their places for the retry.
+		 */
+		for (hub_client *p = hub.clients; p; p = p->next)
+			if (p->parked)
+			{
+				p->keepalive_due = true;
+				wake(p);
+			}
 		pthread_mutex_unlock(&hub.lock);
 		c->hooks.arg = NULL;
 		hub_client_free(c);
@@ -578,19 +589,22 @@ hub_client_page_after(hub_client *c, char *after, char *base)
 	pthread_mutex_unlock(&hub.lock);
 }
 
-void
+bool
 hub_client_page_row(hub_client *c, const char *cursor, const char *type, const char *json)
 {
 	size_t		len;
 	char	   *f = hub_format_frame(cursor, type, json, &len);
+	bool		room;
 
 	if (f == NULL)
-		return;
+		return false;
 	pthread_mutex_lock(&hub.lock);
 	if (strcmp(cursor, c->pos) > 0 && buf_append(c, f, len))
 		snprintf(c->pos, sizeof(c->pos), "%s", cursor);
+	room = c->len - c->off < hub.lim.client_max_lag_bytes;
 	pthread_mutex_unlock(&hub.lock);
 	free(f);
+	return room;
 }
 
 void

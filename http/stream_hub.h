@@ -94,8 +94,13 @@ hub_read_status hub_client_read(hub_client *c, char *buf, size_t max, size_t *n)
  */
 void		hub_client_page_after(hub_client *c, char *after, char *base);
 
-/* One row of a catch-up page, in order: its cursor, type and item JSON. */
-void		hub_client_page_row(hub_client *c, const char *cursor, const char *type,
+/*
+ * One row of a catch-up page, in order: its cursor, type and item JSON.
+ * false when the client's buffer is full (past client_max_lag_bytes): stop
+ * there and call hub_client_page_done(c, true, ...); the next page starts
+ * after the last row taken.
+ */
+bool		hub_client_page_row(hub_client *c, const char *cursor, const char *type,
 								const char *json);
 
 /*
