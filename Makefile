@@ -87,3 +87,21 @@ bench:
 # build lives in fuzz/ and never touches candystore.so's.
 fuzz:
 	bash scripts/fuzz.sh
+
+# The HTTP API server (http/): built, installed and cleaned with the
+# extension, by its own Makefile (a program, not part of the PGXS module).
+# PGXS's CFLAGS and CPPFLAGS are a server module's (and gcc's, as pg_config
+# recorded them); make would pass them down, so the program gets its own.
+HTTP_CFLAGS  ?= -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+HTTP_LDFLAGS ?= -Wl,-z,relro -Wl,-z,now
+HTTP_MAKE     = $(MAKE) -C http PG_CONFIG=$(PG_CONFIG) CFLAGS='$(HTTP_CFLAGS)' CPPFLAGS= LDFLAGS='$(HTTP_LDFLAGS)'
+all: http-build
+install: http-install
+clean: http-clean
+.PHONY: http-build http-install http-clean
+http-build:
+	$(HTTP_MAKE)
+http-install: http-build
+	$(HTTP_MAKE) install
+http-clean:
+	$(MAKE) -C http clean

@@ -5,7 +5,10 @@
 # at that broker, publish the seeds' sample flow (and one malformed message)
 # through RabbitMQ, wait until the worker has stored it, and show it: the
 # events, the worker's counters, the dead letter and the causation tree.
-# Both servers are stopped at the end unless KEEP=1 (then `make stop`).
+# Then candystore-http serves it: a few curl calls (a page of events, one
+# event, an append, the trace as Mermaid and as a picture in
+# .run/demo/trace.svg, a second of the live stream).
+# The servers are stopped at the end unless KEEP=1 (then `make stop`).
 source "$(dirname "$0")/lib.sh"
 
 cs_ensure_packages
@@ -16,7 +19,8 @@ EXCHANGE=bloodbank.events.v1
 # what a previous `make demo KEEP=1` left running
 [ -x "$BIN/pg_ctl" ] && cs_pg_stop "$DIR/cluster" "$BIN"
 [ -d "$RMQ" ] && cs_rabbit_stop "$RMQ"
-rm -rf "$DIR/cluster" "$RMQ"
+[ -s "$DIR/http.pid" ] && kill "$(cat "$DIR/http.pid")" 2>/dev/null
+rm -rf "$DIR/cluster" "$RMQ" "$DIR/http.pid"
 
 cs_log "building and installing into $DIR/pg"
 BIN=$(cs_private_install "$DIR/pg")
@@ -25,6 +29,10 @@ BIN=$(cs_private_install "$DIR/pg")
 stop_servers() {
     local rc=$?
     if [ "${KEEP:-0}" != 1 ] || [ "$rc" -ne 0 ]; then
+        if [ -s "$DIR/http.pid" ]; then
+            kill "$(cat "$DIR/http.pid")" 2>/dev/null
+            rm -f "$DIR/http.pid"
+        fi
         cs_pg_stop "$DIR/cluster" "$BIN"
         cs_rabbit_stop "$RMQ"
     fi
@@ -77,9 +85,44 @@ psql_until "SELECT stored + dead_lettered >= $((published + 1)) FROM candystore.
 psql_demo -f "$CS_ROOT/demo/show-flow.sql"
 psql_demo -f "$CS_ROOT/demo/show-subscription.sql"
 
+# ---- the HTTP API ----------------------------------------------------------
+# The server logs in as a NOINHERIT authenticator that may become the roles
+# tokens map to; each token is shown once.
+psql_demo -c "CREATE ROLE candystore_authenticator LOGIN NOINHERIT" \
+          -c "GRANT candystore_http, candystore_reader, candystore_writer TO candystore_authenticator"
+READER=$(psql_demo -At -c "SELECT candystore.create_api_token('candystore_reader', now() + interval '1 day', 'demo')")
+WRITER=$(psql_demo -At -c "SELECT candystore.create_api_token('candystore_writer', now() + interval '1 day', 'demo')")
+HTTP_PORT=$(cs_free_port)
+API=http://127.0.0.1:$HTTP_PORT
+"$BIN/candystore-http" --listen="127.0.0.1:$HTTP_PORT" \
+    --db="host=127.0.0.1 port=$PORT dbname=postgres user=candystore_authenticator" \
+    2>"$DIR/http.log" &
+echo $! > "$DIR/http.pid"
+for _ in $(seq 1 50); do curl -s -o /dev/null "$API/health/live" && break; sleep 0.1; done
+cs_log "candystore-http listens on $API (log: $DIR/http.log)"
+
+show() { printf '\n$ %s\n' "$*" | sed "s/$READER/\$READER/g; s/$WRITER/\$WRITER/g"; "$@"; echo; }
+AUTH=(-H "Authorization: Bearer $READER")
+FIRST=$(sed -n '1s/^{"event_id": "\([0-9a-f-]*\)".*/\1/p' "$CS_ROOT/demo/sample-flow.jsonl")
+LAST=$(sed -n '$s/^{"event_id": "\([0-9a-f-]*\)".*/\1/p' "$CS_ROOT/demo/sample-flow.jsonl")
+show curl -s "$API/health/live"
+show curl -s "$API/v1/events?limit=1"
+show curl -s -i "${AUTH[@]}" "$API/v1/events?limit=2&type=fireflies.transcript.ready"
+show curl -s "${AUTH[@]}" "$API/v1/events/$FIRST"
+show curl -s -H "Authorization: Bearer $WRITER" -H 'Content-Type: application/json' \
+    --data-binary "{\"event_id\": \"5d0f6a3e-1b2c-4d5e-8f90-a1b2c3d4e5f6\", \"event_type\": \"artifact.updated\", \"timestamp\": \"2026-01-27T11:00:00Z\", \"version\": \"1.0.0\", \"source\": {\"host\": \"demo\", \"type\": \"manual\"}, \"correlation_ids\": [\"$LAST\"], \"payload\": {\"action\": \"updated\", \"kind\": \"transcript\", \"title\": \"Standup notes\", \"session_id\": \"standup-2026-01-27\"}}" \
+    "$API/v1/events"
+show curl -s "${AUTH[@]}" "$API/v1/events/$LAST/trace?format=mermaid"
+curl -s "${AUTH[@]}" -o "$DIR/trace.svg" "$API/v1/events/$LAST/trace.svg"
+cs_log "the causation graph as a picture: $DIR/trace.svg ($(wc -c < "$DIR/trace.svg") bytes)"
+# the stream from its beginning, for a second (curl then gives up: status 28)
+show curl -s -N --max-time 1 "${AUTH[@]}" \
+    "$API/v1/stream?after=0000000000000000-0000000000000000&type=artifact.created" || true
+
 if [ "${KEEP:-0}" = 1 ]; then
     cs_log "the demo is running: psql -h 127.0.0.1 -p $PORT -U postgres; RabbitMQ at $AMQP_URL"
+    cs_log "the HTTP API at $API: curl -H 'Authorization: Bearer $READER' $API/v1/events"
     cs_log "stop both with: make stop"
 else
-    cs_log "demo done; PostgreSQL and RabbitMQ are stopped (make demo KEEP=1 keeps them running)"
+    cs_log "demo done; candystore-http, PostgreSQL and RabbitMQ are stopped (make demo KEEP=1 keeps them running)"
 fi

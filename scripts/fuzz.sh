@@ -19,8 +19,8 @@
 # finding; inputs are then under .run/fuzz/artifacts/<target>/.
 source "$(dirname "$0")/lib.sh"
 
-TARGETS=(jsonschema envelope patterns jsonb_text amqp_headers)
-declare -A MAX_LEN=([jsonschema]=4096 [envelope]=4096 [patterns]=1024 [jsonb_text]=4096 [amqp_headers]=4096)
+TARGETS=(jsonschema envelope patterns jsonb_text amqp_headers http_input)
+declare -A MAX_LEN=([jsonschema]=4096 [envelope]=4096 [patterns]=1024 [jsonb_text]=4096 [amqp_headers]=4096 [http_input]=4096)
 SECONDS_EACH=${FUZZ_SECONDS:-30}
 CANCEL_MS=${FUZZ_CANCEL_MS:-2000}
 HANG_MS=${FUZZ_HANG_MS:-15000}
@@ -75,6 +75,7 @@ if grep -q '^ERROR' "$RUN/setup.log"; then cat "$RUN/setup.log" >&2; cs_die "set
 
 failed=()
 for t in "${TARGETS[@]}"; do
+    [ "$t" = http_input ] && continue   # a program of its own, below
     [ -d "$FUZZ/corpus/$t" ] || cs_die "unknown target $t (no fuzz/corpus/$t)"
     mkdir -p "$RUN/corpus/$t" "$RUN/artifacts/$t"
     cp "$FUZZ/corpus/$t"/* "$RUN/corpus/$t/"
@@ -102,6 +103,36 @@ for t in "${TARGETS[@]}"; do
         failed+=("$t")
     fi
 done
+
+# candystore-http's parsers of client input: a standalone libFuzzer program
+# (http/fuzz/http_input.c), no backend needed.
+if [[ " ${TARGETS[*]} " == *" http_input "* ]]; then
+    t=http_input
+    make -s -C "$CS_ROOT/http" fuzz PG_CONFIG="$(cs_pg_config)" >/dev/null
+    rm -rf "$RUN/corpus/$t" "$RUN/artifacts/$t"
+    mkdir -p "$RUN/corpus/$t" "$RUN/artifacts/$t"
+    cp "$CS_ROOT/http/fuzz/corpus"/* "$RUN/corpus/$t/"
+    args=("-max_len=${MAX_LEN[$t]}" "-timeout=10" "-rss_limit_mb=2048" "-print_final_stats=1"
+          "-artifact_prefix=$RUN/artifacts/$t/")
+    [ -n "${FUZZ_SEED:-}" ] && args+=("-seed=$FUZZ_SEED")
+    if [ ${#REPRODUCE[@]} -gt 0 ]; then
+        args+=("${REPRODUCE[@]}")
+    else
+        args+=("-max_total_time=$SECONDS_EACH" "$RUN/corpus/$t")
+        cs_log "fuzz $t: ${SECONDS_EACH}s, corpus http/fuzz/corpus ($(ls "$CS_ROOT/http/fuzz/corpus" | wc -l) seeds)"
+    fi
+    log=$RUN/$t.log
+    if UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+        ASAN_SYMBOLIZER_PATH="$(command -v llvm-symbolizer || true)" \
+        "$CS_ROOT/http/fuzz/build/http_input" "${args[@]}" >"$log" 2>&1; then
+        grep -E '^#[0-9]+ +DONE|^Done' "$log" || true
+        echo "test fuzz_$t ... ok"
+    else
+        tail -60 "$log" >&2
+        echo "test fuzz_$t ... FAILED (log $log, inputs in $RUN/artifacts/$t/)"
+        failed+=("$t")
+    fi
+fi
 
 if [ ${#failed[@]} -ne 0 ]; then
     cs_log "fuzz findings in: ${failed[*]}"

@@ -16,7 +16,12 @@ CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MA
              libssl-dev openssl   # amqps:// verification (worker/amqp_tls.c), test certificates
              libpcre2-dev nodejs  # JSON Schema patterns; node: their differential test
              libclang-rt-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
-             prometheus-postgres-exporter prometheus curl)  # monitoring/: the exporter, promtool
+             prometheus-postgres-exporter prometheus curl  # monitoring/: the exporter, promtool
+             libmicrohttpd-dev libpq-dev libgraphviz-dev   # http/: candystore-http
+             chromium wrk)   # t/http_contract.pl: trace.svg to PNG; bench/http.sh: wrk
+# npm (t/http_contract.pl's tooling): Debian's, unless node came with its own
+# (NodeSource's nodejs provides npm and conflicts with Debian's package)
+command -v npm >/dev/null 2>&1 || CS_PACKAGES+=(npm)
 # What building the Debian package needs besides (scripts/test-package.sh).
 CS_PACKAGE_BUILD_PACKAGES=(debhelper dpkg-dev fakeroot postgresql-server-dev-all)
 

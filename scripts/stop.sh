@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# `make stop`: stop the demo cluster and broker that `make demo KEEP=1` left running.
+# `make stop`: stop the demo's candystore-http, cluster and broker that `make demo KEEP=1` left running.
 source "$(dirname "$0")/lib.sh"
 BIN=$CS_RUN/demo/pg$("$(cs_pg_config)" --bindir)
+if [ -s "$CS_RUN/demo/http.pid" ]; then
+    kill "$(cat "$CS_RUN/demo/http.pid")" 2>/dev/null && cs_log "demo candystore-http stopped"
+    rm -f "$CS_RUN/demo/http.pid"
+fi
 if [ -f "$CS_RUN/demo/cluster/data/postmaster.pid" ]; then
     cs_pg_stop "$CS_RUN/demo/cluster" "$BIN"
     cs_log "demo cluster stopped"

@@ -67,7 +67,7 @@ deb=$(ls "$RUN/${PKG}_${VERSION}"-*_"$(dpkg --print-architecture)".deb 2>/dev/nu
 
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "# Depends: $depends"
-for dep in librabbitmq4 libidn2-0 "postgresql-$PG_MAJOR"; do
+for dep in librabbitmq4 libidn2-0 libmicrohttpd12 "postgresql-$PG_MAJOR"; do
     check "it depends on $dep" grep -qE "(^|, )$dep( |,|$)" <<<"$depends"
 done
 # no JIT bitcode (Makefile: with_llvm), so no dependency on the JIT package
@@ -76,7 +76,8 @@ contents=$(dpkg-deb -c "$deb")
 for f in "$LIBDIR/candystore.so" "$EXTDIR/candystore.control" \
          "$EXTDIR/candystore--$VERSION.sql" "$EXTDIR/candystore--0.1.0.sql" \
          "$EXTDIR/candystore--0.1.0--$VERSION.sql" \
-         "/usr/share/doc/$PKG/examples/postgres-exporter-queries.yaml"; do
+         "/usr/share/doc/$PKG/examples/postgres-exporter-queries.yaml" \
+         "$BIN/candystore-http" "/usr/share/doc/$PKG/examples/candystore-http.service"; do
     check "it ships $f" grep -qF ".$f" <<<"$contents"
 done
 
@@ -93,6 +94,7 @@ cs_pg_start "$RUN/pg" "$BIN" "shared_preload_libraries = 'candystore'"
 port=$(cat "$RUN/pg/port")
 sql() { cs_as_pg "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "$1"; }
 
+check "candystore-http runs (--help)" "$BIN/candystore-http" --help
 check "CREATE EXTENSION candystore" sql "CREATE EXTENSION candystore"
 got=$(sql "SELECT extversion FROM pg_extension WHERE extname = 'candystore'" 2>&1 || true)
 [ "$got" = "$VERSION" ] && ok "extversion is $VERSION" || not_ok "extversion is $VERSION (got '$got')"

@@ -55,6 +55,9 @@ tap() {
     [ "$(id -u)" -ne 0 ] || chown -R "$(cs_pg_user)" "$tmp"
     local pgxs; pgxs=$(dirname "$("$(cs_pg_config)" --pgxs)")/..
     local small_fs; small_fs=$(small_fs_mount || true)
+    # the npm tooling of t/http_contract.pl (installed as this user; the test only reads it)
+    bash "$CS_ROOT/http/contract/install.sh" ||
+        cs_log "http/contract/install.sh failed: t/http_contract.pl will bail out"
     cs_as_pg env PATH="$BIN:$PATH" PG_REGRESS="$pgxs/test/regress/pg_regress" \
         TESTDIR="$tmp" TESTDATADIR="$tmp" CANDYSTORE_ROOT="$CS_ROOT" CANDYSTORE_SMALL_FS="$small_fs" \
         prove -I "$pgxs/test/perl" -I "$CS_ROOT/t" ${PROVE_FLAGS:-} ${CS_TAP_TESTS:-"$CS_ROOT"/t/*.pl}

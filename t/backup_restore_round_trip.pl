@@ -154,6 +154,11 @@ sub census
 	return \%seen;
 }
 
+# an API token (roles belong to the cluster: both have the role)
+$_->safe_psql('store', 'CREATE ROLE backup_token_reader') for @nodes;
+my $token = $src->safe_psql('store',
+	q{SELECT candystore.create_api_token('backup_token_reader', now() + interval '1 day', 'kept by pg_dump')});
+
 my $before = census($src);
 like($before->{'table event_log'}, qr/^18 rows /, 'the dumped database holds the events');
 like($before->{'table dead_letters'}, qr/^5 rows /, 'and the dead letters');
@@ -216,6 +221,9 @@ is($dst->safe_psql('store', q{SELECT string_agg(event_id::text, ' ' ORDER BY dep
 like($err, qr/candystore events are immutable/, 'restored events are immutable');
 ($rc, $out, $err) = $dst->psql('store', q{SET session_replication_role = replica; UPDATE candystore.event_log SET routing_key = 'x'});
 like($err, qr/candystore events are immutable/, 'also in replica mode');
+
+is($dst->safe_psql('store', "SET ROLE candystore_http; SELECT candystore.api_token_role('$token')"),
+	'backup_token_reader', 'an API token created before the dump resolves to its role after the restore');
 
 $_->stop for @nodes;
 done_testing();
