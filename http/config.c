@@ -62,6 +62,8 @@ static const opt_def options[] = {
 	"/health/ready fails when the outbox lags more (default 300)"},
 	{"public-ready", "CANDYSTORE_HTTP_PUBLIC_READY", OPT_BOOL, OFF(public_ready), 0, 0,
 	"/health/ready and /metrics answer without a token"},
+	{"cors-origins", "CANDYSTORE_HTTP_CORS_ORIGINS", OPT_STRING, OFF(cors_origins), 0, 0,
+	"browser origins allowed to call the API (comma-separated, or *; default none)"},
 	{"log-level", "CANDYSTORE_HTTP_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), 0, 0,
 	"debug, info, warn or error (default info)"},
 };
@@ -243,6 +245,7 @@ config_apply_reload(const cs_config *fresh)
 	current.max_stream_clients = fresh->max_stream_clients;
 	current.ready_max_outbox_lag_s = fresh->ready_max_outbox_lag_s;
 	current.public_ready = fresh->public_ready;
+	current.cors_origins = fresh->cors_origins;	/* argv or environ: lives as long as the process */
 	current.log_level = fresh->log_level;
 }
 

@@ -34,6 +34,7 @@ typedef struct cs_config
 	int			max_stream_clients;
 	int			ready_max_outbox_lag_s;
 	bool		public_ready;
+	char	   *cors_origins;	/* comma-separated, "*", or NULL: no CORS */
 	cs_log_level log_level;
 } cs_config;
 

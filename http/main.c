@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "cors.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -85,6 +86,9 @@ first_call(conn_state *st, const char *method, const char *url)
 			return cs_respond_problem(r, 404, NULL, "Not Found",
 									  "No resource at this path; GET /openapi.json lists them.", NULL, NULL);
 		case ROUTE_METHOD_NOT_ALLOWED:
+			/* OPTIONS (a CORS preflight among others) needs no token */
+			if (strcmp(method, "OPTIONS") == 0)
+				return cors_options(r, allow);
 			cs_request_add_header(r, "Allow", allow);
 			return cs_respond_problem(r, 405, NULL, "Method Not Allowed", NULL, NULL, NULL);
 		case ROUTE_BAD_PARAMETER:

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "cors.h"
 #include "json.h"
 
 typedef struct header
@@ -283,6 +284,7 @@ cs_respond_with(cs_request *r, unsigned status, struct MHD_Response *resp)
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
+	cors_add_headers(r, resp);
 	for (header *h = r->headers; h; h = h->next)
 		MHD_add_response_header(resp, h->name, h->value);
 	ret = MHD_queue_response(r->conn, status, resp);

@@ -459,8 +459,10 @@ is(ref $r->{json}{workers}, 'ARRAY', 'stats: the workers');
 $r = req('GET', '/openapi.json', token => $reader);
 is($r->{status}, 200, 'openapi.json: 200');
 is($r->{json}{openapi}, '3.1.0', 'OpenAPI 3.1');
-is($r->{json}{components}{schemas}{Envelope}{'$id'},
-	'https://33god.dev/schemas/core/event-envelope.v1.schema.json', 'the envelope schema is in it');
+is($r->{json}{components}{schemas}{Envelope}{title}, 'EventEnvelope', 'the envelope schema is in it');
+is($r->{json}{components}{schemas}{Envelope}{properties}{event_id}{'$ref'},
+	'#/components/schemas/Envelope/$defs/event_id', 'its references point into the document');
+ok(!exists $r->{json}{components}{schemas}{Envelope}{'$id'}, 'without its $id');
 ok($r->{json}{components}{schemas}{'http.test.v1'}, 'a schema registered now is in it');
 ok($r->{json}{components}{schemas}{'fireflies.transcript.upload.v1'}, 'the shipped schemas are in it');
 ok($r->{json}{components}{schemas}{Problem}, 'the static components stay');
@@ -524,6 +526,33 @@ is(req('POST', '/v1/dead-letters/redrive', token => $reader, body => '{}', base 
 is(req('GET', "/v1/events/$flow_ids[0]", token => $tok{http_nothing}, base => $one->{base})->{status}, 403,
 	'one connection: nor may a role without privileges read an event');
 is(stop_server($one), 0, 'the one-connection server stops');
+
+# CORS: only the origins named may read answers from a browser page
+$r = req('OPTIONS', '/v1/events', headers => ['Origin: https://candybar.example']);
+is($r->{status}, 204, 'OPTIONS on a known path: 204 without a token');
+is($r->{headers}{allow}, 'GET, POST, OPTIONS', 'OPTIONS: Allow');
+ok(!exists $r->{headers}{'access-control-allow-origin'}, 'no CORS unless --cors-origins');
+my $cors = start_server(flags => ['--cors-origins=https://candybar.example, tauri://localhost']);
+push @servers, $cors;
+$r = req('OPTIONS', '/v1/events', base => $cors->{base},
+	headers => [ 'Origin: tauri://localhost', 'Access-Control-Request-Method: POST',
+		'Access-Control-Request-Headers: authorization, content-type' ]);
+is($r->{status}, 204, 'a CORS preflight: 204');
+is($r->{headers}{'access-control-allow-origin'}, 'tauri://localhost', 'preflight: the origin allowed');
+like($r->{headers}{'access-control-allow-methods'} // '', qr/POST/, 'preflight: the methods');
+like($r->{headers}{'access-control-allow-headers'} // '', qr/Authorization/, 'preflight: the headers');
+$r = req('GET', '/v1/events?limit=1', token => $reader, base => $cors->{base},
+	headers => ['Origin: https://candybar.example']);
+is($r->{headers}{'access-control-allow-origin'}, 'https://candybar.example', 'a read from an allowed origin');
+like($r->{headers}{'access-control-expose-headers'} // '', qr/Link/, 'it may read the Link header');
+$r = req('GET', '/v1/events?limit=1', base => $cors->{base}, headers => ['Origin: https://candybar.example']);
+is($r->{headers}{'access-control-allow-origin'}, 'https://candybar.example', 'a 401 is readable by the page too');
+$r = req('GET', '/v1/events?limit=1', token => $reader, base => $cors->{base},
+	headers => ['Origin: https://evil.example']);
+ok(!exists $r->{headers}{'access-control-allow-origin'}, 'another origin gets no CORS headers');
+is_problem(req('OPTIONS', '/v1/nothing', base => $cors->{base}, headers => ['Origin: tauri://localhost']),
+	404, 'OPTIONS on an unknown path');
+is(stop_server($cors), 0, 'the CORS server stops');
 
 # ---- a slow client -------------------------------------------------------------------------
 
