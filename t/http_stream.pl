@@ -220,6 +220,7 @@ is($st, 200, 'live answers without a token');
 ($st, $body) = http_get('/health/ready');
 is($st, 200, 'ready: database, extension, ingest worker, outbox all fine') or diag($body);
 like($body, qr/"status":"ready"/, 'ready says so');
+like($body, qr/"ingest_workers":\{"running":1,"consuming":1\}/, 'with its findings');
 
 # ---- order, ids, types, one reader --------------------------------------
 my @live = map { sse_open('/v1/stream') } 1 .. 3;
@@ -351,6 +352,7 @@ close $again->{sock};
 # ---- metrics (of the restarted server) --------------------------------------
 ($st, $body) = http_get('/health/ready');
 is($st, 200, 'ready after the restart') or diag($body);
+like($body, qr/"stream_reader":"connected"/, 'and reports the stream reader connected');
 ($st, $body) = http_get('/metrics', $token);
 is($st, 200, '/metrics answers');
 my $metrics_file = PostgreSQL::Test::Utils::tempdir() . '/metrics.txt';
