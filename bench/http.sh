@@ -3,14 +3,18 @@
 # `make test`), one run, side by side:
 #   - GET /v1/events/{id} under wrk (CONNS connections, bench/http_get.lua
 #     picking among EVENTS stored ids) against the same query the server
-#     runs, issued by pgbench with a custom script (CONNS clients, prepared);
+#     runs (prepared, one statement a request on a connection already in the
+#     token's role), issued by pgbench with a custom script (CONNS clients,
+#     -M prepared);
 #   - POST /v1/events under wrk (bench/http_post.lua, a new ~500-byte
 #     envelope per request) against append() of the same envelope through
 #     pgbench at the same concurrency.
-# Also pgbench issuing each lookup exactly as the server does (BEGIN; SET
-# LOCAL ROLE; SET LOCAL statement_timeout; the query; COMMIT), to tell the
-# cost of HTTP from the cost of the per-request transaction.
-# Rates, p99 (wrk --latency; pgbench per-transaction logs) and the ratio.
+# Also the lookup through pgbench unprepared (-M extended): what planning
+# every request costs (the server prepares its statements once per pooled
+# connection and role).
+# Rates, p99 (wrk --latency; pgbench per-transaction logs), the ratio, and
+# the CPU time PostgreSQL and candystore-http spend per request, which the
+# load of a shared machine moves far less than the rates.
 #   bash bench/http.sh [SECONDS per measurement, default 10] [CONNS, default 32] [EVENTS, default 10000]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -48,30 +52,43 @@ cat > "$RUN/get.sql" <<'SQL'
 \set i random(1, :events)
 SELECT position, envelope::text FROM candystore.events WHERE event_id = ('b0000000-0000-4000-8000-' || lpad(:i::text, 12, '0'))::uuid;
 SQL
-cat > "$RUN/get_as_server.sql" <<'SQL'
-\set i random(1, :events)
-BEGIN;
-SET LOCAL ROLE bench_writer;
-SET LOCAL statement_timeout = 5000;
-SELECT position, envelope::text FROM candystore.events WHERE event_id = ('b0000000-0000-4000-8000-' || lpad(:i::text, 12, '0'))::uuid;
-COMMIT;
-SQL
 cat > "$RUN/append.sql" <<'SQL'
 SELECT candystore.append(('{"event_id": "' || gen_random_uuid() || '", "event_type": "bench.http", "timestamp": "2026-01-27T10:15:00Z", "version": "1.0.0", "source": {"host": "bench", "type": "webhook", "app": "bench", "meta": null}, "correlation_ids": [], "agent_context": null, "payload": {"title": "Team Standup", "pad": "' || repeat('x', 300) || '"}}')::jsonb);
 SQL
 
-# pgbench NAME SCRIPT: "rate p99_ms" over CONNS clients for SECONDS_EACH
+# CPU time, robust where rates are not (the machine is shared): clock ticks
+# of PostgreSQL (the postmaster, the children it reaped, and its live
+# children: the backends) and of candystore-http; per request, the client
+# (wrk, pgbench) left out.
+CLK_TCK=$(getconf CLK_TCK)
+PM_PID=$(head -1 "$BENCH_DIR/data/postmaster.pid")
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+server_ticks() {
+    local t c
+    t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$PM_PID/stat")
+    for c in $(pgrep -P "$PM_PID"); do t=$((t + $(proc_ticks "$c"))); done
+    [ -n "${SERVER_PID:-}" ] && t=$((t + $(proc_ticks "$SERVER_PID")))
+    echo "$t"
+}
+# cpu_per_request TICKS_BEFORE REQUESTS: µs of server CPU per request
+cpu_per_request() {
+    awk -v a="$1" -v b="$(server_ticks)" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.0f", (b - a) / hz * 1e6 / n; else print "-" }'
+}
+
+# pgbench NAME SCRIPT [MODE]: "rate p99_ms cpu_us" over CONNS clients for SECONDS_EACH
 pgbench_run() {
-    local name=$1 script=$2 tps p99
+    local name=$1 script=$2 mode=${3:-prepared} tps p99 before cpu
     rm -f "$RUN/$name".log*
+    before=$(server_ticks)
     tps=$("$BENCH_BIN/pgbench" -n -h 127.0.0.1 -p "$BENCH_PORT" -U postgres \
-              -c "$CONNS" -j 2 -M prepared -T "$SECONDS_EACH" -D events="$EVENTS" \
+              -c "$CONNS" -j 2 -M "$mode" -T "$SECONDS_EACH" -D events="$EVENTS" \
               --log --log-prefix="$RUN/$name.log" -f "$script" postgres 2>"$RUN/$name.err" |
           sed -n 's/^tps = \([0-9.]*\).*/\1/p')
     # per-transaction log: column 3 is the latency in microseconds
     p99=$(cat "$RUN/$name".log* | awk '{print $3}' | sort -n |
           awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}')
-    echo "${tps%.*} $p99"
+    cpu=$(cpu_per_request "$before" "$(cat "$RUN/$name".log* | wc -l)")
+    echo "${tps%.*} $p99 $cpu"
 }
 
 HTTP_PORT=$(cs_free_port)
@@ -87,9 +104,10 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/health/live" >/d
       "http://127.0.0.1:$HTTP_PORT/v1/events/b0000000-0000-4000-8000-000000000001")" = 200 ] ||
     cs_die "candystore-http does not serve the stored events (see $RUN/http.log)"
 
-# wrk SCRIPT PATH: "rate p99_ms errors"
+# wrk SCRIPT PATH: "rate p99_ms errors cpu_us"
 wrk_run() {
-    local out rate p99 errors
+    local out rate p99 errors before cpu
+    before=$(server_ticks)
     out=$(BENCH_TOKEN=$TOKEN BENCH_EVENTS=$EVENTS wrk -t 2 -c "$CONNS" -d "${SECONDS_EACH}s" --latency \
               -s "$HERE/$1" "http://127.0.0.1:$HTTP_PORT$2")
     echo "$out" > "$RUN/wrk-$(basename "$1" .lua).out"
@@ -97,30 +115,32 @@ wrk_run() {
     # wrk prints 99% as e.g. 2.31ms, 512.00us or 1.02s
     p99=$(echo "$out" | awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/, "", v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v*=1000 }; printf "%.2f", v }')
     errors=$(echo "$out" | awk '/Non-2xx or 3xx responses/ {e+=$NF} /Socket errors/ {e+=1} END {print e+0}')
-    echo "${rate%.*} $p99 $errors"
+    cpu=$(cpu_per_request "$before" "$(echo "$out" | awk '/ requests in / {print $1}')")
+    echo "${rate%.*} $p99 $errors $cpu"
 }
 
 cs_log "GET: pgbench, $CONNS clients, ${SECONDS_EACH}s"
-read -r pg_get pg_get_p99 < <(pgbench_run get "$RUN/get.sql")
-cs_log "GET: pgbench as the server issues it"
-read -r pg_srv pg_srv_p99 < <(pgbench_run get_as_server "$RUN/get_as_server.sql")
+read -r pg_get pg_get_p99 pg_get_cpu < <(pgbench_run get "$RUN/get.sql")
+cs_log "GET: pgbench, the same lookup unprepared"
+read -r pg_ext pg_ext_p99 pg_ext_cpu < <(pgbench_run get_extended "$RUN/get.sql" extended)
 cs_log "GET: wrk, $CONNS connections"
-read -r http_get http_get_p99 http_get_err < <(wrk_run http_get.lua /v1/events)
+read -r http_get http_get_p99 http_get_err http_get_cpu < <(wrk_run http_get.lua /v1/events)
 cs_log "POST: pgbench append()"
-read -r pg_post pg_post_p99 < <(pgbench_run append "$RUN/append.sql")
+read -r pg_post pg_post_p99 pg_post_cpu < <(pgbench_run append "$RUN/append.sql")
 cs_log "POST: wrk"
-read -r http_post http_post_p99 http_post_err < <(wrk_run http_post.lua /v1/events)
+read -r http_post http_post_p99 http_post_err http_post_cpu < <(wrk_run http_post.lua /v1/events)
 stored=$(bench_psql -At -c "SELECT count(*) FROM candystore.events WHERE event_type = 'bench.http'")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
 echo
 echo "candystore-http vs libpq, $CONNS connections, ${SECONDS_EACH}s each, $(nproc) cores, $EVENTS events stored"
-printf '| %-64s | %10s | %9s | %12s |\n' "measurement" "req/s" "p99 ms" "vs libpq"
-printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..66})" "------------" "-----------" "--------------"
-printf '| %-64s | %10s | %9s | %12s |\n' \
-    "GET /v1/events/{id}, wrk ($http_get_err errors)" "$http_get" "$http_get_p99" "$(ratio "$http_get" "$pg_get")" \
-    "the same lookup, pgbench -M prepared" "$pg_get" "$pg_get_p99" "1" \
-    "the same lookup in the server's transaction, pgbench" "$pg_srv" "$pg_srv_p99" "$(ratio "$pg_srv" "$pg_get")" \
-    "POST /v1/events, wrk ($http_post_err errors)" "$http_post" "$http_post_p99" "$(ratio "$http_post" "$pg_post")" \
-    "append() of the same envelope, pgbench -M prepared" "$pg_post" "$pg_post_p99" "1"
+printf '| %-58s | %8s | %8s | %9s | %13s |\n' "measurement" "req/s" "p99 ms" "vs libpq" "server CPU µs"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..60})" "----------" "----------" "-----------" "---------------"
+printf '| %-58s | %8s | %8s | %9s | %13s |\n' \
+    "GET /v1/events/{id}, wrk ($http_get_err errors)" "$http_get" "$http_get_p99" "$(ratio "$http_get" "$pg_get")" "$http_get_cpu" \
+    "the same lookup, pgbench -M prepared" "$pg_get" "$pg_get_p99" "1" "$pg_get_cpu" \
+    "the same lookup unprepared, pgbench -M extended" "$pg_ext" "$pg_ext_p99" "$(ratio "$pg_ext" "$pg_get")" "$pg_ext_cpu" \
+    "POST /v1/events, wrk ($http_post_err errors)" "$http_post" "$http_post_p99" "$(ratio "$http_post" "$pg_post")" "$http_post_cpu" \
+    "append() of the same envelope, pgbench -M prepared" "$pg_post" "$pg_post_p99" "1" "$pg_post_cpu"
+echo "(server CPU: PostgreSQL's processes and, for HTTP, candystore-http, per request; the client's own CPU left out)"
 echo "(events of type bench.http stored: $stored; the issue asks for GET and POST ≥ 0.70× and GET p99 < 10 ms)"

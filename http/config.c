@@ -56,6 +56,8 @@ static const opt_def options[] = {
 	"statement_timeout of each request's transaction (default 5000)"},
 	{"idle-timeout-s", "CANDYSTORE_HTTP_IDLE_TIMEOUT_S", OPT_INT, OFF(idle_timeout_s), 1, 86400,
 	"a connection silent this long is closed (default 60)"},
+	{"request-timeout-s", "CANDYSTORE_HTTP_REQUEST_TIMEOUT_S", OPT_INT, OFF(request_timeout_s), 1, 86400,
+	"a request's line, headers and body must arrive within this (default 30)"},
 	{"max-stream-clients", "CANDYSTORE_HTTP_MAX_STREAM_CLIENTS", OPT_INT, OFF(max_stream_clients), 0, 1000000,
 	"concurrent /v1/stream clients, more: 503 (default 2000)"},
 	{"ready-max-outbox-lag-s", "CANDYSTORE_HTTP_READY_MAX_OUTBOX_LAG_S", OPT_INT, OFF(ready_max_outbox_lag_s), 0, INT_MAX,
@@ -81,6 +83,7 @@ set_defaults(cs_config *cfg)
 	cfg->pool_size = 8;
 	cfg->threads = 4;
 	cfg->idle_timeout_s = 60;
+	cfg->request_timeout_s = 30;
 	cfg->max_body_bytes = 1024 * 1024;
 	cfg->statement_timeout_ms = 5000;
 	cfg->max_stream_clients = 2000;
@@ -241,6 +244,7 @@ void
 config_apply_reload(const cs_config *fresh)
 {
 	current.max_body_bytes = fresh->max_body_bytes;
+	current.request_timeout_s = fresh->request_timeout_s;
 	current.statement_timeout_ms = fresh->statement_timeout_ms;
 	current.max_stream_clients = fresh->max_stream_clients;
 	current.ready_max_outbox_lag_s = fresh->ready_max_outbox_lag_s;

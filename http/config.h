@@ -29,6 +29,7 @@ typedef struct cs_config
 	char	   *tls_key;
 	int			idle_timeout_s;
 	/* reloaded on SIGHUP */
+	int			request_timeout_s;
 	size_t		max_body_bytes;
 	int			statement_timeout_ms;
 	int			max_stream_clients;

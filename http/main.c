@@ -32,6 +32,7 @@
 #include "problem.h"
 #include "request.h"
 #include "router.h"
+#include "slow_clients.h"
 #include "stream.h"
 
 /* how long SIGTERM waits for requests in flight before closing anyway */
@@ -140,6 +141,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 			return MHD_NO;
 		st->r = request_new(conn, method, url);
 		*req_cls = st;
+		slow_clients_request_started(conn);
 		atomic_fetch_add(&in_flight, 1);
 		return first_call(st, method, url);
 	}
@@ -152,6 +154,12 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 	{
 		size_t		max = config_current()->max_body_bytes;
 
+		/* a body trickled in slower than the request deadline: close */
+		if (request_elapsed(st->r) > config_current()->request_timeout_s)
+		{
+			cs_log(CS_LOG_INFO, cs_request_id(st->r), "body not received in time: connection closed", NULL);
+			return MHD_NO;
+		}
 		/* a body where none is expected is read and dropped */
 		if (st->route->has_body && !st->too_large &&
 			!request_append_body(st->r, upload_data, *upload_data_size, max))
@@ -226,6 +234,7 @@ request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	request_free(r);
 	free(st);
 	*req_cls = NULL;
+	slow_clients_request_done(conn);
 	atomic_fetch_sub(&in_flight, 1);
 }
 
@@ -364,6 +373,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	pool_init(cfg.db, cfg.pool_size);
+	slow_clients_start();
 	if (!stream_start(config_current()))
 	{
 		cs_log(CS_LOG_ERROR, NULL, "the event stream could not start", NULL);
@@ -384,6 +394,7 @@ main(int argc, char **argv)
 							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY_LIMIT,
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) (cfg.max_stream_clients + 1024),
 							  MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+							  MHD_OPTION_NOTIFY_CONNECTION, slow_clients_notify, NULL,
 							  MHD_OPTION_UNESCAPE_CALLBACK, router_unescape, NULL,
 							  cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 							  MHD_OPTION_HTTPS_MEM_KEY, key,
@@ -442,6 +453,7 @@ main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(daemon);
+	slow_clients_stop();
 	pool_shutdown();
 	cs_log(CS_LOG_INFO, NULL, "stopped", NULL);
 	free(cert);

@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use File::Temp ();
 use FindBin;
+use IO::Select;
 use IO::Socket::INET;
 use IPC::Run ();
 use JSON::PP;
@@ -113,7 +114,7 @@ sub stop_server
 my @servers;
 END { stop_server($_) for grep { $_->{pid} } @servers; }
 
-my $server = start_server(flags => ['--max-body-bytes=65536', '--idle-timeout-s=2',
+my $server = start_server(flags => ['--max-body-bytes=65536', '--idle-timeout-s=2', '--request-timeout-s=4',
 		'--statement-timeout-ms=1000', '--threads=4', '--pool-size=4']);
 push @servers, $server;
 
@@ -563,7 +564,7 @@ print $slow "GET /v1/ev";
 $slow->flush;
 my $t0 = time();
 is(req('GET', '/v1/stats', token => $reader)->{status}, 200, 'served while a slow client stalls');
-ok(time() - $t0 < 1.5, 'without waiting for it');
+ok(time() - $t0 < 1.9, 'without waiting for it (the idle timeout is 2 s)');
 $slow->blocking(1);
 my $got = '';
 my $n = eval {
@@ -577,6 +578,36 @@ my $waited = time() - $t0;
 ok(defined $n && $n == 0, 'the stalled connection is closed by the server');
 ok($waited >= 1.5 && $waited < 10, sprintf('after the idle timeout (%.1f s)', $waited));
 close($slow);
+
+# a byte every 0.3 s never leaves the connection idle for 2 s: it is cut when
+# the whole request has not arrived within --request-timeout-s (4 s)
+{
+	local $SIG{PIPE} = 'IGNORE';
+	my $trickle = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $server->{port}) or die $!;
+	my $sel = IO::Select->new($trickle);
+	my $request = "GET /v1/stats HTTP/1.1\r\nHost: x\r\n" . ('X-Pad: ' . ('p' x 60) . "\r\n") x 10;
+	my $start = time();
+	my ($closed, $served_meanwhile) = (0, 0);
+	for my $i (0 .. length($request) - 1)
+	{
+		last if time() - $start > 15;
+		if ($sel->can_read(0))
+		{
+			my $buf;
+			my $k = sysread($trickle, $buf, 1024);
+			$closed = 1 if !$k;
+			last;
+		}
+		last unless defined syswrite($trickle, substr($request, $i, 1));
+		$served_meanwhile ||= req('GET', '/v1/stats', token => $reader)->{status} == 200 if $i == 5;
+		sleep(0.3);
+	}
+	my $took = time() - $start;
+	ok($closed, sprintf('a client trickling its headers is cut (after %.1f s)', $took));
+	ok($took >= 3.5 && $took < 8, 'at the request timeout, not the idle one');
+	ok($served_meanwhile, 'others are served meanwhile');
+	close($trickle);
+}
 
 # ---- the log ------------------------------------------------------------------------------
 
@@ -606,9 +637,15 @@ $node->poll_query_until('postgres',
 	"SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND usename = 'candystore_authenticator'")
   or diag('the request never waited on the lock');
 kill 'TERM', $drain->{pid};
-sleep(0.5);
-ok(!IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $drain->{port}, Timeout => 2),
-	'after SIGTERM no new connection is accepted');
+my $refusing = 0;
+for (1 .. 50)
+{
+	my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $drain->{port}, Timeout => 2);
+	if (!$c) { $refusing = 1; last; }
+	close($c);
+	sleep(0.1);
+}
+ok($refusing, 'after SIGTERM no new connection is accepted');
 $locker->query_safe('ROLLBACK');
 $inflight->finish;
 is($out, '200', 'the request in flight when SIGTERM came is answered');

@@ -19,13 +19,21 @@ type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<
 export type EventPage = JsonBody<paths["/v1/events"]["get"], 200>;
 export type EventItem = EventPage["events"][number];
 export type Envelope = JsonBody<paths["/v1/events/{event_id}"]["get"], 200>;
-export type AppendResult = JsonBody<paths["/v1/events"]["post"], 201>;
+// An envelope as a producer writes it.  openapi-typescript 7.13 makes a
+// schema's "$defs" a required property of the generated type
+// (openapi-ts/openapi-typescript#2664, fix pending); "$defs" is never part
+// of the data, so it is left out here.
+export type NewEnvelope = Omit<Envelope, "$defs">;
+// one envelope in, one result out; an array in, an array out
+export type AppendResponse = JsonBody<paths["/v1/events"]["post"], 201>;
+export type AppendResult = Exclude<AppendResponse, unknown[]>;
 export type Trace = JsonBody<paths["/v1/events/{event_id}/trace"]["get"], 200>;
 export type Relatives = JsonBody<paths["/v1/events/{event_id}/ancestors"]["get"], 200>;
 export type SessionTimeline = JsonBody<paths["/v1/sessions/{session_id}/timeline"]["get"], 200>;
 export type SchemaList = JsonBody<paths["/v1/schemas"]["get"], 200>;
 export type Stats = JsonBody<paths["/v1/stats"]["get"], 200>;
 export type HealthLive = JsonBody<paths["/health/live"]["get"], 200>;
+export type HealthReady = JsonBody<paths["/health/ready"]["get"], 200>;
 export type ListEventsQuery = QueryOf<paths["/v1/events"]["get"]>;
 export type Problem = paths["/v1/events/{event_id}"]["get"]["responses"][404]["content"]["application/problem+json"];
 
@@ -123,9 +131,17 @@ export function createClient(options: ClientOptions) {
         },
 
         /** Appends one envelope: created (201) or an identical duplicate (200). */
-        async appendEvent(envelope: Envelope): Promise<{ status: number; result: AppendResult; location: string | null }> {
-            const r = await request<AppendResult>("POST", "/v1/events", envelope);
+        async appendEvent(envelope: NewEnvelope): Promise<{ status: number; result: AppendResult; location: string | null }> {
+            const r = await request<AppendResponse>("POST", "/v1/events", envelope);
+            if (Array.isArray(r.body)) throw new Error("one envelope was sent, an array of results came back");
             return { status: r.status, result: r.body, location: r.headers.get("location") };
+        },
+
+        /** Appends several envelopes in one transaction: all or none. */
+        async appendEvents(envelopes: NewEnvelope[]): Promise<{ status: number; results: AppendResult[] }> {
+            const r = await request<AppendResponse>("POST", "/v1/events", envelopes);
+            if (!Array.isArray(r.body)) throw new Error("an array was sent, a single result came back");
+            return { status: r.status, results: r.body };
         },
 
         /** Candybar's "events by session". */
@@ -164,6 +180,12 @@ export function createClient(options: ClientOptions) {
 
         async live(): Promise<HealthLive> {
             return (await request<HealthLive>("GET", "/health/live")).body;
+        },
+
+        /** Ready (200) or not (503, with the reason): both answer a body. */
+        async ready(): Promise<{ status: number; body: HealthReady }> {
+            const response = await doFetch(`${base}/health/ready`, { headers: { ...authorization, Accept: "application/json" } });
+            return { status: response.status, body: (await response.json()) as HealthReady };
         },
 
         /** The live stream: one EventSource; close() ends it. */

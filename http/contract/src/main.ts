@@ -7,7 +7,7 @@
 //        CS_OPENAPI (the served document, saved by the test)
 import { readFileSync } from "node:fs";
 import { ContractChecker } from "./checker";
-import { AppendResult, CandystoreClient, CandystoreError, createClient, Envelope, EventItem } from "./client";
+import { AppendResult, CandystoreClient, CandystoreError, createClient, Envelope, EventItem, NewEnvelope } from "./client";
 
 function env(name: string): string {
     const v = process.env[name];
@@ -21,11 +21,6 @@ const flow = readFileSync(env("CS_SAMPLE_FLOW"), "utf8")
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l) as Envelope & { event_id: string; event_type: string; correlation_ids?: string[]; payload: { session_id?: string } });
-
-// test data: envelopes built from the sample flow's (parsed JSON is untyped)
-function envelope(e: object): Envelope {
-    return e as Envelope;
-}
 
 const checker = new ContractChecker(document);
 let failures = 0;
@@ -106,6 +101,16 @@ async function step(what: string, part: () => Promise<void>): Promise<void> {
 }
 
 async function main(): Promise<void> {
+    // the checker is not vacuous: a wrong body, an undocumented status and a
+    // wrong media type are each caught
+    const url = new URL(baseUrl + "/v1/events");
+    const wrongBody = checker.check({ method: "GET", url, status: 200, contentType: "application/json", body: '{"events": "none", "next": 7}' });
+    const wrongStatus = checker.check({ method: "GET", url, status: 418, contentType: "application/json", body: "{}" });
+    const wrongType = checker.check({ method: "GET", url, status: 200, contentType: "text/html", body: "<p>" });
+    report(wrongBody.length > 0 && wrongStatus.length > 0 && wrongType.length > 0,
+        "the checker refuses a wrong body, an undocumented status and a wrong media type", JSON.stringify([wrongBody, wrongStatus, wrongType]));
+    checker.checked = 0;
+
     const writer = client(env("CS_WRITER_TOKEN"));
     const reader = client(env("CS_READER_TOKEN"));
     const anonymous = client(null);
@@ -185,7 +190,18 @@ async function main(): Promise<void> {
     report(descendants.events.every((d) => d.depth <= 1), "getDescendants honours max_depth");
 
     // appending, as a writer: created, then an identical duplicate, then a conflict
-    const fresh = envelope({ ...flow[0]!, event_id: "c0de0000-0000-4000-8000-000000000001", payload: { ...flow[0]!.payload, title: "contract" } });
+    // an envelope written as a producer writes one: the generated type must
+    // take it as it is (a compile-time part of the contract)
+    const fresh: NewEnvelope = {
+        event_id: "c0de0000-0000-4000-8000-000000000001",
+        event_type: flow[0]!.event_type,
+        timestamp: "2026-01-27T10:00:00.000000Z",
+        version: "1.0.0",
+        source: { host: "candybar", type: "manual", app: "contract-test", meta: null },
+        correlation_ids: [],
+        agent_context: null,
+        payload: { ...flow[0]!.payload, title: "contract" },
+    };
     const created = await writer.appendEvent(fresh);
     report(created.status === 201 && created.location !== null && created.location.includes(String((fresh as { event_id: string }).event_id)),
         "appendEvent stores a new envelope: 201 with Location", JSON.stringify(created));
@@ -194,11 +210,21 @@ async function main(): Promise<void> {
     report(duplicate.status === 200 && sameStored(duplicate.result, created.result), "appending it again is 200 with the same id, position and cursor",
         JSON.stringify(duplicate));
     await expectError("a different envelope under a stored id is 409 (23505)", 409, "23505",
-        () => writer.appendEvent({ ...fresh, payload: { other: true } } as Envelope));
+        () => writer.appendEvent({ ...fresh, payload: { other: true } }));
     await expectError("a malformed envelope is 422 (class 22)", 422, "22",
-        () => writer.appendEvent(envelope({ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000002", timestamp: "yesterday" })));
+        () => writer.appendEvent({ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000002", timestamp: "yesterday" }));
     await expectError("a reader token cannot append: 403 (42501)", 403, "42501",
-        () => reader.appendEvent(envelope({ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000003" })));
+        () => reader.appendEvent({ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000003" }));
+
+    const batch = await writer.appendEvents([
+        { ...fresh, event_id: "c0de0000-0000-4000-8000-000000000004" },
+        { ...fresh, event_id: "c0de0000-0000-4000-8000-000000000005" },
+    ]);
+    report(batch.status === 201 && batch.results.length === 2 && batch.results[1]!.position > batch.results[0]!.position,
+        "appendEvents: an array in, an array of results out, in order", JSON.stringify(batch));
+    await expectError("an array with one refused envelope is 422 and stores none of it", 422, "22",
+        () => writer.appendEvents([{ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000006" }, { ...fresh, event_id: "c0de0000-0000-4000-8000-000000000007", version: "one" }]));
+    await expectError("... so its first envelope is unknown afterwards", 404, null, () => reader.getEvent("c0de0000-0000-4000-8000-000000000006"));
 
     // errors are problems, each documented
     await expectError("an unknown event id is 404", 404, null, () => reader.getEvent("c0de0000-0000-4000-8000-0000000000ff"));
@@ -211,17 +237,23 @@ async function main(): Promise<void> {
     const schemas = await reader.listSchemas();
     report(schemas.schemas.length > 0, `listSchemas lists ${schemas.schemas.length} event types`);
     await step("getStats", async () => void (await reader.getStats()));
+    await step("/health/ready", async () => {
+        const r = await reader.ready();
+        report(r.status === 200 || r.status === 503, `/health/ready answers ${r.status} with its checks`, JSON.stringify(r.body));
+    });
     await step("/health/live answers without a token", async () => report((await anonymous.live()).status === "ok", "/health/live answers without a token"));
 
     // the live stream with the npm eventsource client: from a cursor, then a
     // new event arrives live, then a reconnect with Last-Event-ID misses and repeats nothing
     const listen = [...new Set([...eventTypes(flow), ...schemas.schemas.map((s) => s.event_type)])];
     const from = all[1]!;
-    const live = envelope({ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000010" });
-    const firstRun = streamUntil(reader, { after: from.cursor, listen }, all.length - 2 + 2, 15000);
+    const live = { ...fresh, event_id: "c0de0000-0000-4000-8000-000000000010" };
+    // what was stored after `from` so far, in stream order, then the live one
+    const stored = (await reader.listAllEvents({})).map((e) => (e.event as { event_id: string }).event_id);
+    const expected = [...stored.slice(2), (live as { event_id: string }).event_id];
+    const firstRun = streamUntil(reader, { after: from.cursor, listen }, expected.length, 15000);
     setTimeout(() => void writer.appendEvent(live).catch((e: unknown) => report(false, "append while streaming", String(e))), 1000);
     const got = await firstRun;
-    const expected = [...all.slice(2).map((e) => (e.event as { event_id: string }).event_id), (fresh as { event_id: string }).event_id, (live as { event_id: string }).event_id];
     const ids = got.items.map((x) => (x.item.event as { event_id: string }).event_id);
     report(JSON.stringify(ids) === JSON.stringify(expected), `the stream from a cursor delivers the ${expected.length} later events in order, the live one included`,
         `got ${JSON.stringify(ids)} errors ${JSON.stringify(got.errors)}`);
@@ -229,7 +261,7 @@ async function main(): Promise<void> {
         "each SSE event's id is its cursor and its name its event type");
     const last = got.items[got.items.length - 1];
     if (last !== undefined) {
-        const resumedEvent = envelope({ ...fresh, event_id: "c0de0000-0000-4000-8000-000000000011" });
+        const resumedEvent = { ...fresh, event_id: "c0de0000-0000-4000-8000-000000000011" };
         const resumed = streamUntil(reader, { lastEventId: last.id, after: all[0]!.cursor, listen }, 1, 15000);
         setTimeout(() => void writer.appendEvent(resumedEvent).catch(() => undefined), 1000);
         const r = await resumed;
