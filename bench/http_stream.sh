@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The live stream's fan-out (issue 14's stream benchmark; not part of
 # `make test`): CLIENTS concurrent SSE clients of candystore-http's
-# GET /v1/stream (bench/sse_clients.c, one process) while pgbench stores
+# GET /v1/stream (bench/sse_clients.c, one process, 4 threads) while pgbench stores
 # RATE events per second with append() (fsync = on, synchronous_commit = on)
 # for SECONDS.  Prints, side by side: append → client latency (p50/p95/p99/
 # max over every event every client received; each event carries the wall
@@ -24,7 +24,7 @@ cs_ensure_packages
 bench_cluster http_stream
 RUN=$BENCH_DIR
 INC=$("$(cs_pg_config)" --includedir)
-cc -O2 -I"$CS_ROOT/bench" -o "$RUN/sse_clients" "$CS_ROOT/bench/sse_clients.c"
+cc -O2 -pthread -I"$CS_ROOT/bench" -o "$RUN/sse_clients" "$CS_ROOT/bench/sse_clients.c"
 bench_psql <<'SQL'
 CREATE EXTENSION candystore;
 CREATE ROLE candystore_authenticator LOGIN NOINHERIT;
