@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The live stream's fan-out (issue 14's stream benchmark; not part of
 # `make test`): CLIENTS concurrent SSE clients of candystore-http's
-# GET /v1/stream (bench/sse_clients.c, one process) while pgbench stores
+# GET /v1/stream (bench/sse_clients.c, one process, 4 threads) while pgbench stores
 # RATE events per second with append() (fsync = on, synchronous_commit = on)
 # for SECONDS.  Prints, side by side: append → client latency (p50/p95/p99/
 # max over every event every client received; each event carries the wall
@@ -24,7 +24,7 @@ cs_ensure_packages
 bench_cluster http_stream
 RUN=$BENCH_DIR
 INC=$("$(cs_pg_config)" --includedir)
-cc -O2 -I"$CS_ROOT/bench" -o "$RUN/sse_clients" "$CS_ROOT/bench/sse_clients.c"
+cc -O2 -pthread -I"$CS_ROOT/bench" -o "$RUN/sse_clients" "$CS_ROOT/bench/sse_clients.c"
 bench_psql <<'SQL'
 CREATE EXTENSION candystore;
 CREATE ROLE candystore_authenticator LOGIN NOINHERIT;
@@ -60,6 +60,8 @@ connections() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+# a counter of the server's /metrics
+metric() { curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HTTP_PORT/metrics" | sed -n "s/^$1 //p"; }
 rows=()
 for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
     read -r n rate <<<"$run"
@@ -75,6 +77,7 @@ for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
         -T "$((SECONDS_ - 1))" -f "$RUN/append.sql" postgres > "$RUN/pgbench.out" 2>&1 &
     ppid=$!
     t0=$(cpu_ticks)
+    r0=$(metric candystore_http_stream_reads_total)
     # the server's resident memory, sampled every 0.2 s while the clients read
     ( peak=0; while kill -0 "$cpid" 2>/dev/null; do
           r=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status"); [ "$r" -gt "$peak" ] && peak=$r
@@ -85,17 +88,17 @@ for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
     wait "$ppid"
     wait "$cpid"
     cpu=$(( $(cpu_ticks) - t0 ))
+    reads=$(( $(metric candystore_http_stream_reads_total) - r0 ))
     wait "$spid"
     rss=$(( $(cat "$RUN/rss") / 1024 ))
     stored=$(( $(bench_psql -At -c "SELECT count(*) FROM candystore.events") - before ))
     read -r _ _ _ ok _ events _ _ _ _ p50 p95 p99 max < "$RUN/clients.out"
     us=$(awk -v c="$cpu" -v e="$events" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", e ? c / hz * 1e6 / e : 0 }')
-    rows+=("$n $rate $ok $stored $events $((stored * n)) $p50 $p95 $p99 $max $rss $readers $pool $us")
+    rows+=("$n $rate $ok $stored $events $((stored * n)) $p50 $p95 $p99 $max $rss $readers $pool $us $reads")
     # the clients have gone: one more event makes the server notice, before the next run
     bench_psql -c "$(cat "$RUN/append.sql")" >/dev/null
     for _ in $(seq 1 100); do
-        [ "$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HTTP_PORT/metrics" |
-             sed -n 's/^candystore_http_stream_clients //p')" = 0 ] && break
+        [ "$(metric candystore_http_stream_clients)" = 0 ] && break
         sleep 0.2
     done
 done
@@ -103,15 +106,16 @@ stop_server
 
 echo
 echo "GET /v1/stream: events appended for ${SECONDS_}s (pgbench -c 8 -R rate, fsync = on), every client reading every event"
-printf '%8s %6s %6s %8s %11s %11s %8s %8s %8s %8s %9s %8s %6s %9s\n' \
-    clients rate/s ok stored delivered "expected" "p50 ms" "p95 ms" "p99 ms" "max ms" "peak RSS" readers pool "CPU µs/ev"
+printf '%8s %6s %6s %8s %11s %11s %8s %8s %8s %8s %9s %8s %6s %7s %10s\n' \
+    clients rate/s ok stored delivered "expected" "p50 ms" "p95 ms" "p99 ms" "max ms" "peak RSS" readers pool reads "CPU µs/ev"
 for r in "${rows[@]}"; do
-    read -r n rate ok stored events expect p50 p95 p99 max rss readers pool us <<<"$r"
-    printf '%8s %6s %6s %8s %11s %11s %8s %8s %8s %8s %6s MB %8s %6s %9s\n' \
-        "$n" "$rate" "$ok" "$stored" "$events" "$expect" "$p50" "$p95" "$p99" "$max" "$rss" "$readers" "$pool" "$us"
+    read -r n rate ok stored events expect p50 p95 p99 max rss readers pool us reads <<<"$r"
+    printf '%8s %6s %6s %8s %11s %11s %8s %8s %8s %8s %6s MB %8s %6s %7s %10s\n' \
+        "$n" "$rate" "$ok" "$stored" "$events" "$expect" "$p50" "$p95" "$p99" "$max" "$rss" "$readers" "$pool" "$reads" "$us"
 done
 echo "(latency: append() → the client read the event, over every delivery; peak RSS: the server's, sampled during the run;"
 echo " readers: database connections of the stream's reader, pool: the request pool's, mid-run;"
+echo " reads: read_all() calls of the stream's reader during the run (each wakes the clients once);"
 echo " CPU µs/ev: the server's CPU time (user + system) over the run per event delivered to a client;"
 echo " targets: p99 < 50 ms, RSS < 100 MB, one reader)"
 echo "load average at the end (2 cores shared with other work): $(cut -d' ' -f1-3 /proc/loadavg)"

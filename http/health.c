@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "pool.h"
+#include "stream_hub.h"
 
 #define ACQUIRE_TIMEOUT_MS 2000
 
@@ -181,6 +182,13 @@ health_ready(cs_request *r)
 	PQclear(res);
 
 done:
+	{
+		/* reported, not required: streams wait (they do not fail) while the reader reconnects */
+		hub_stats	st;
+
+		hub_get_stats(&st);
+		jbuf_printf(&checks, ",\"stream_reader\":\"%s\"", st.reader_connected ? "connected" : "disconnected");
+	}
 	ret = answer(r, why, &checks);
 	jbuf_free(&checks);
 	return ret;

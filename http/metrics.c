@@ -194,6 +194,15 @@ stream_series(jbuf *o)
 	family(o, "candystore_http_stream_events_read_total", "counter",
 		   "Events the stream's database reader has read since the server started.");
 	jbuf_printf(o, "candystore_http_stream_events_read_total %llu\n", (unsigned long long) st.events_read);
+	family(o, "candystore_http_stream_reads_total", "counter",
+		   "read_all() calls of the stream's database reader.");
+	jbuf_printf(o, "candystore_http_stream_reads_total %llu\n", (unsigned long long) st.reads);
+	family(o, "candystore_http_stream_waits_total", "counter",
+		   "wait_for_events() calls of the stream's database reader (it waits when it has read everything).");
+	jbuf_printf(o, "candystore_http_stream_waits_total %llu\n", (unsigned long long) st.waits);
+	family(o, "candystore_http_stream_wait_timeouts_total", "counter",
+		   "wait_for_events() calls that returned after their 10 s with nothing new.");
+	jbuf_printf(o, "candystore_http_stream_wait_timeouts_total %llu\n", (unsigned long long) st.wait_timeouts);
 	family(o, "candystore_http_stream_clients_cut_total", "counter",
 		   "Stream clients disconnected for falling too far behind (they reconnect with Last-Event-ID).");
 	jbuf_printf(o, "candystore_http_stream_clients_cut_total %llu\n", (unsigned long long) st.clients_cut);

@@ -89,7 +89,10 @@ static struct
 	hub_client *clients;
 	int			nclients;
 	uint64_t	events_read,
-				clients_cut;
+				clients_cut,
+				reads,
+				waits,
+				wait_timeouts;
 	bool		reader_connected;
 	PGcancel   *cancel;			/* the reader's current query, for hub_stop */
 	pthread_t	reader,
@@ -638,6 +641,9 @@ hub_get_stats(hub_stats *st)
 	st->ring_events = (int) (hub.next_seq - hub.first_seq);
 	st->ring_bytes = hub.bytes;
 	st->events_read = hub.events_read;
+	st->reads = hub.reads;
+	st->waits = hub.waits;
+	st->wait_timeouts = hub.wait_timeouts;
 	st->clients_cut = hub.clients_cut;
 	st->reader_connected = hub.reader_connected;
 	pthread_mutex_unlock(&hub.lock);
@@ -763,6 +769,9 @@ reader_read(PGconn *pg)
 		return -1;
 	}
 	rows = PQntuples(res);
+	pthread_mutex_lock(&hub.lock);
+	hub.reads++;
+	pthread_mutex_unlock(&hub.lock);
 	if (rows > 0)
 	{
 		/* format outside the lock; append and look over the clients once per batch */
@@ -804,6 +813,11 @@ reader_wait(PGconn *pg)
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	if (!ok && !hub.stopping)
 		hub_log("error", "the stream reader's wait failed", PQerrorMessage(pg));
+	pthread_mutex_lock(&hub.lock);
+	hub.waits++;
+	if (ok && strcmp(PQgetvalue(res, 0, 0), "f") == 0)
+		hub.wait_timeouts++;
+	pthread_mutex_unlock(&hub.lock);
 	PQclear(res);
 	return ok;
 }

@@ -123,6 +123,9 @@ typedef struct hub_stats
 	int			ring_events;
 	size_t		ring_bytes;
 	uint64_t	events_read;		/* by the reader since start */
+	uint64_t	reads;				/* read_all() calls of the reader */
+	uint64_t	waits,				/* wait_for_events() calls ... */
+				wait_timeouts;		/* ... that returned false (nothing came) */
 	uint64_t	clients_cut;		/* slow clients disconnected */
 	bool		reader_connected;
 } hub_stats;

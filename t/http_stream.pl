@@ -188,6 +188,23 @@ sub cursors_after
 		"SELECT cursor FROM candystore.read_all($a, 100000, $t)");
 }
 
+# Waits until the server has no stream client left.  A parked client's
+# departure is noticed when it next sends (an event it wants, or a
+# keepalive, every 2 s here): one event first.  Returns the count left.
+sub settle_clients
+{
+	append_events('stream.nudge', 1);
+	my $left;
+	for (1 .. 50)
+	{
+		my (undef, $m) = http_get('/metrics', $token);
+		($left) = $m =~ /^candystore_http_stream_clients (\d+)$/m;
+		last if defined $left && $left == 0;
+		sleep 0.2;
+	}
+	return $left;
+}
+
 sub strictly_increasing
 {
 	my @a = @_;
@@ -203,6 +220,7 @@ is($st, 200, 'live answers without a token');
 ($st, $body) = http_get('/health/ready');
 is($st, 200, 'ready: database, extension, ingest worker, outbox all fine') or diag($body);
 like($body, qr/"status":"ready"/, 'ready says so');
+like($body, qr/"ingest_workers":\{"running":1,"consuming":1\}/, 'with its findings');
 
 # ---- order, ids, types, one reader --------------------------------------
 my @live = map { sse_open('/v1/stream') } 1 .. 3;
@@ -238,9 +256,13 @@ sse_read($behind, sub { @{ $behind->{events} } >= @all_after_first }, 30);
 is_deeply([ ids($behind) ], \@all_after_first,
 	'a client behind the ring catches up from the database and joins the live feed: no gap, no repeat');
 
+close $_->{sock} for (@live, $typed, $behind);
+is(settle_clients(), 0, 'clients that went are forgotten once something is sent to them');
+
 # many clients, one database reader
-my @more = map { sse_open('/v1/stream') } 1 .. ($max_clients - 5);
-sse_read($_, sub { 0 }, 0.2) for @more;
+my @more = map { sse_open('/v1/stream') } 1 .. $max_clients;
+for my $c (@more) { sse_read($c, sub { defined $c->{status} }, 5); }
+is(scalar(grep { ($_->{status} // 0) == 200 } @more), $max_clients, "$max_clients clients connected");
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'candystore-http stream'"),
 	1,
@@ -249,7 +271,7 @@ my $refused = sse_open('/v1/stream');
 sse_read($refused, sub { defined $refused->{status} }, 5);
 is($refused->{status}, 503, 'one client more than --max-stream-clients: 503');
 like($refused->{buf}, qr/"status":503/, 'as a problem document');
-close $_->{sock} for (@more, $refused, @live, $typed, $behind);
+close $_->{sock} for (@more, $refused);
 
 # a role that may not read the store, and a malformed cursor
 my $nobody = sse_open('/v1/stream', token => $nobody_token);
@@ -259,19 +281,7 @@ close $nobody->{sock};
 ($st, $body) = http_get('/v1/stream?after=nonsense', $token);
 is($st, 400, 'a malformed cursor: 400');
 
-# The clients above have closed their sockets; a parked client's departure
-# is noticed when it next sends (an event it wants, or a keepalive, here
-# every 2 s): one event, and the server has forgotten them.
-append_events('stream.nudge', 1);
-my $clients_left;
-for (1 .. 50)
-{
-	($st, $body) = http_get('/metrics', $token);
-	($clients_left) = $body =~ /^candystore_http_stream_clients (\d+)$/m;
-	last if defined $clients_left && $clients_left == 0;
-	sleep 0.2;
-}
-is($clients_left, 0, 'clients that went are forgotten once something is sent to them');
+is(settle_clients(), 0, 'and the server forgets them');
 
 # an idle client gets keepalive comments
 my $idle = sse_open('/v1/stream?type=stream.none');
@@ -342,6 +352,7 @@ close $again->{sock};
 # ---- metrics (of the restarted server) --------------------------------------
 ($st, $body) = http_get('/health/ready');
 is($st, 200, 'ready after the restart') or diag($body);
+like($body, qr/"stream_reader":"connected"/, 'and reports the stream reader connected');
 ($st, $body) = http_get('/metrics', $token);
 is($st, 200, '/metrics answers');
 my $metrics_file = PostgreSQL::Test::Utils::tempdir() . '/metrics.txt';
