@@ -1,0 +1,350 @@
+/*
+ * jcs.c
+ *	  RFC 8785 JSON Canonicalization Scheme over jsonb.
+ *
+ * Objects: members sorted by their keys' UTF-16 code units (not by jsonb's
+ * own length-then-bytes order), no whitespace.  Strings: only '"', '\\' and
+ * the controls below U+0020 escaped, \b \t \n \f \r short, the others as
+ * \u00xx in lower case; everything else as its UTF-8 bytes.  Numbers: jsonb
+ * keeps the decimal as written (numeric), JCS serializes IEEE doubles the way
+ * ECMAScript's Number.prototype.toString does; the decimal is converted to
+ * the nearest double, that double serialized, and the number is refused
+ * unless the serialization denotes the same decimal value as written.  So
+ * 4.50 -> 4.5, 1e30 -> 1e+30, 0.1 -> 0.1 (what every JSON encoder writes
+ * for a double), while 12345678901234567890 (nearest double
+ * 12345678901234567000) and 1e400 (no finite double) are refused: a
+ * verifier's parser would read them as another value than the one stored.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+#include "jcs.h"
+
+static bool append_container(StringInfo out, JsonbContainer *c, const char *omit_key, char **why);
+
+/* The next UTF-16 code unit of a UTF-8 string, with *pending for a low surrogate. */
+static uint32
+next_utf16_unit(const unsigned char **p, const unsigned char *end, uint32 *pending)
+{
+	uint32		cp;
+	int			len;
+
+	if (*pending)
+	{
+		cp = *pending;
+		*pending = 0;
+		return cp;
+	}
+	len = pg_utf_mblen(*p);
+	if (len < 1 || len > 4 || end - *p < len || !pg_utf8_islegal(*p, len))
+		cp = *(*p)++;			/* not UTF-8: compare the byte (never in a UTF8 database) */
+	else
+	{
+		cp = utf8_to_unicode(*p);
+		*p += len;
+	}
+	if (cp >= 0x10000)
+	{
+		*pending = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+		cp = 0xD800 + ((cp - 0x10000) >> 10);
+	}
+	return cp;
+}
+
+typedef struct Member
+{
+	JsonbValue	key;
+	JsonbValue	value;
+} Member;
+
+static int
+member_cmp(const void *a, const void *b)
+{
+	const JsonbValue *ka = &((const Member *) a)->key;
+	const JsonbValue *kb = &((const Member *) b)->key;
+	const unsigned char *pa = (const unsigned char *) ka->val.string.val;
+	const unsigned char *pb = (const unsigned char *) kb->val.string.val;
+	const unsigned char *ea = pa + ka->val.string.len;
+	const unsigned char *eb = pb + kb->val.string.len;
+	uint32		qa = 0,
+				qb = 0;
+
+	while ((pa < ea || qa) && (pb < eb || qb))
+	{
+		uint32		ua = next_utf16_unit(&pa, ea, &qa);
+		uint32		ub = next_utf16_unit(&pb, eb, &qb);
+
+		if (ua != ub)
+			return ua < ub ? -1 : 1;
+	}
+	if (pa < ea || qa)
+		return 1;
+	if (pb < eb || qb)
+		return -1;
+	return 0;
+}
+
+static void
+append_string(StringInfo out, const char *s, int len)
+{
+	appendStringInfoCharMacro(out, '"');
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		switch (c)
+		{
+			case '"':
+				appendBinaryStringInfo(out, "\\\"", 2);
+				break;
+			case '\\':
+				appendBinaryStringInfo(out, "\\\\", 2);
+				break;
+			case '\b':
+				appendBinaryStringInfo(out, "\\b", 2);
+				break;
+			case '\t':
+				appendBinaryStringInfo(out, "\\t", 2);
+				break;
+			case '\n':
+				appendBinaryStringInfo(out, "\\n", 2);
+				break;
+			case '\f':
+				appendBinaryStringInfo(out, "\\f", 2);
+				break;
+			case '\r':
+				appendBinaryStringInfo(out, "\\r", 2);
+				break;
+			default:
+				if (c < 0x20)
+					appendStringInfo(out, "\\u%04x", c);
+				else
+					appendStringInfoCharMacro(out, (char) c);
+		}
+	}
+	appendStringInfoCharMacro(out, '"');
+}
+
+/*
+ * ECMAScript's Number::toString of a finite double: the shortest digits that
+ * read back as the double, laid out by the specification's rules on the
+ * decimal exponent.
+ */
+static void
+append_es_double(StringInfo out, double d)
+{
+	char		shortest[40];
+	char		digits[40];
+	int			k = 0;			/* significant digits */
+	int			point = -1;		/* digits before the decimal point */
+	int			exp10 = 0;
+	int			n;
+	bool		negative = false;
+	const char *p;
+
+	if (d == 0)					/* +0 and -0 */
+	{
+		appendStringInfoChar(out, '0');
+		return;
+	}
+	/*
+	 * The fewest significant digits whose correctly rounded decimal reads
+	 * back as the double.  Not Ryu (float8out): at a tie it can give more
+	 * digits than ECMAScript, 9.999999999999999e+22 for 1e+23.
+	 */
+	for (int precision = 1; precision <= 17; precision++)
+	{
+		snprintf(shortest, sizeof(shortest), "%.*e", precision - 1, d);
+		if (strtod(shortest, NULL) == d)
+			break;
+	}
+	p = shortest;
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	/* the mantissa's digits, and how many stand before its point */
+	for (; *p && *p != 'e' && *p != 'E'; p++)
+	{
+		if (*p == '.')
+			point = k;
+		else
+			digits[k++] = *p;
+	}
+	if (point < 0)
+		point = k;
+	if (*p == 'e' || *p == 'E')
+		exp10 = atoi(p + 1);
+	/* leading zeros (0.00123) move the point; trailing ones (1000) do not */
+	while (k > 1 && digits[0] == '0')
+	{
+		memmove(digits, digits + 1, --k);
+		point--;
+	}
+	while (k > 1 && digits[k - 1] == '0')
+		k--;
+	digits[k] = '\0';
+	n = point + exp10;			/* the value is 0.digits x 10^n */
+
+	if (negative)
+		appendStringInfoChar(out, '-');
+	if (k <= n && n <= 21)
+	{
+		appendBinaryStringInfo(out, digits, k);
+		for (int i = 0; i < n - k; i++)
+			appendStringInfoChar(out, '0');
+	}
+	else if (0 < n && n <= 21)
+	{
+		appendBinaryStringInfo(out, digits, n);
+		appendStringInfoChar(out, '.');
+		appendStringInfoString(out, digits + n);
+	}
+	else if (-6 < n && n <= 0)
+	{
+		appendStringInfoString(out, "0.");
+		for (int i = 0; i < -n; i++)
+			appendStringInfoChar(out, '0');
+		appendStringInfoString(out, digits);
+	}
+	else
+	{
+		appendStringInfoChar(out, digits[0]);
+		if (k > 1)
+		{
+			appendStringInfoChar(out, '.');
+			appendStringInfoString(out, digits + 1);
+		}
+		appendStringInfo(out, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+	}
+}
+
+static bool
+append_number(StringInfo out, Numeric num, char **why)
+{
+	char	   *decimal = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	double		d = strtod(decimal, NULL);
+	int			start = out->len;
+	Numeric		back;
+	const char *shown = strlen(decimal) <= 60 ? decimal :
+		psprintf("%.40s... (%zu characters)", decimal, strlen(decimal));
+
+	if (!isfinite(d))
+	{
+		*why = psprintf("number %s is beyond the range of an IEEE double", shown);
+		return false;
+	}
+	append_es_double(out, d);
+	back = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(out->data + start),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num), NumericGetDatum(back))) != 0)
+	{
+		*why = psprintf("number %s has more digits than an IEEE double keeps (the nearest double is %s)",
+						shown, out->data + start);
+		return false;
+	}
+	return true;
+}
+
+static bool
+append_value(StringInfo out, JsonbValue *v, char **why)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendStringInfoString(out, "null");
+			return true;
+		case jbvBool:
+			appendStringInfoString(out, v->val.boolean ? "true" : "false");
+			return true;
+		case jbvString:
+			append_string(out, v->val.string.val, v->val.string.len);
+			return true;
+		case jbvNumeric:
+			return append_number(out, v->val.numeric, why);
+		case jbvBinary:
+			return append_container(out, v->val.binary.data, NULL, why);
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+	return false;
+}
+
+static bool
+append_container(StringInfo out, JsonbContainer *c, const char *omit_key, char **why)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	it = JsonbIteratorInit(c);
+	tok = JsonbIteratorNext(&it, &v, true);
+	if (tok == WJB_BEGIN_ARRAY)
+	{
+		bool		first = true;
+
+		if (v.val.array.rawScalar)
+		{
+			tok = JsonbIteratorNext(&it, &v, true);
+			return append_value(out, &v, why);
+		}
+		appendStringInfoChar(out, '[');
+		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM)
+		{
+			if (!first)
+				appendStringInfoChar(out, ',');
+			first = false;
+			if (!append_value(out, &v, why))
+				return false;
+		}
+		appendStringInfoChar(out, ']');
+		return true;
+	}
+	else
+	{
+		int			n = 0;
+		int			size = JsonContainerSize(c);
+		Member	   *members = palloc(sizeof(Member) * Max(size, 1));
+		bool		first = true;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_KEY)
+		{
+			members[n].key = v;
+			(void) JsonbIteratorNext(&it, &members[n].value, true);
+			if (omit_key != NULL && v.val.string.len == (int) strlen(omit_key) &&
+				memcmp(v.val.string.val, omit_key, v.val.string.len) == 0)
+				continue;
+			n++;
+		}
+		qsort(members, n, sizeof(Member), member_cmp);
+		appendStringInfoChar(out, '{');
+		for (int i = 0; i < n; i++)
+		{
+			if (!first)
+				appendStringInfoChar(out, ',');
+			first = false;
+			append_string(out, members[i].key.val.string.val, members[i].key.val.string.len);
+			appendStringInfoChar(out, ':');
+			if (!append_value(out, &members[i].value, why))
+				return false;
+		}
+		appendStringInfoChar(out, '}');
+		pfree(members);
+		return true;
+	}
+}
+
+bool
+jcs_append(StringInfo out, Jsonb *jb, const char *omit_key, char **why)
+{
+	return append_container(out, &jb->root, omit_key, why);
+}
