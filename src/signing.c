@@ -277,7 +277,9 @@ lookup_key(const char *key_id)
 	if (key_cxt == NULL)
 		key_cxt = AllocSetContextCreate(TopMemoryContext, "candystore signing keys",
 										ALLOCSET_SMALL_SIZES);
-	if (cache_lxid != MyProc->lxid || cache_cid != GetCurrentCommandId(false))
+	/* a batch naming many keys rereads some rather than scan a long list */
+	if (cache_lxid != MyProc->lxid || cache_cid != GetCurrentCommandId(false) ||
+		list_length(key_cache) >= 16)
 	{
 		MemoryContextReset(key_cxt);
 		key_cache = NIL;
