@@ -34,6 +34,7 @@ _PG_init(void)
 	wait_events_request_shmem();
 	outbox_wake_request_shmem();
 	registry_init();
+	signing_init();
 	worker_init();
 	publisher_init();
 

@@ -132,6 +132,46 @@ append_string(StringInfo out, const char *s, int len)
 }
 
 /*
+ * ECMAScript's layout of the value (-)0.digits x 10^n (k significant digits,
+ * no leading or trailing zero): Number::toString's steps 6 to 10.
+ */
+static void
+append_es_layout(StringInfo out, bool negative, const char *digits, int k, int n)
+{
+	if (negative)
+		appendStringInfoChar(out, '-');
+	if (k <= n && n <= 21)
+	{
+		appendBinaryStringInfo(out, digits, k);
+		for (int i = 0; i < n - k; i++)
+			appendStringInfoChar(out, '0');
+	}
+	else if (0 < n && n <= 21)
+	{
+		appendBinaryStringInfo(out, digits, n);
+		appendStringInfoChar(out, '.');
+		appendBinaryStringInfo(out, digits + n, k - n);
+	}
+	else if (-6 < n && n <= 0)
+	{
+		appendStringInfoString(out, "0.");
+		for (int i = 0; i < -n; i++)
+			appendStringInfoChar(out, '0');
+		appendBinaryStringInfo(out, digits, k);
+	}
+	else
+	{
+		appendStringInfoChar(out, digits[0]);
+		if (k > 1)
+		{
+			appendStringInfoChar(out, '.');
+			appendBinaryStringInfo(out, digits + 1, k - 1);
+		}
+		appendStringInfo(out, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+	}
+}
+
+/*
  * ECMAScript's Number::toString of a finite double: the shortest digits that
  * read back as the double, laid out by the specification's rules on the
  * decimal exponent.
@@ -144,7 +184,6 @@ append_es_double(StringInfo out, double d)
 	int			k = 0;			/* significant digits */
 	int			point = -1;		/* digits before the decimal point */
 	int			exp10 = 0;
-	int			n;
 	bool		negative = false;
 	const char *p;
 
@@ -191,39 +230,71 @@ append_es_double(StringInfo out, double d)
 	while (k > 1 && digits[k - 1] == '0')
 		k--;
 	digits[k] = '\0';
-	n = point + exp10;			/* the value is 0.digits x 10^n */
+	append_es_layout(out, negative, digits, k, point + exp10);
+}
 
-	if (negative)
-		appendStringInfoChar(out, '-');
-	if (k <= n && n <= 21)
+/*
+ * Lays out a numeric_out() decimal (-?digits[.digits], no exponent) of at
+ * most 15 significant digits whose magnitude is between 1e-290 and 1e290,
+ * and returns true; false for any other, which takes the general path.
+ */
+static bool
+jcs_simple_decimal(StringInfo out, const char *decimal)
+{
+	char		digits[16];
+	int			k = 0;
+	int			point = -1;
+	int			leading = 0;	/* zeros before the first significant digit */
+	bool		negative = (*decimal == '-');
+	const char *p = decimal + (negative ? 1 : 0);
+	int			seen = 0;		/* digits read, leading zeros included */
+
+	for (; *p; p++)
 	{
-		appendBinaryStringInfo(out, digits, k);
-		for (int i = 0; i < n - k; i++)
-			appendStringInfoChar(out, '0');
-	}
-	else if (0 < n && n <= 21)
-	{
-		appendBinaryStringInfo(out, digits, n);
-		appendStringInfoChar(out, '.');
-		appendStringInfoString(out, digits + n);
-	}
-	else if (-6 < n && n <= 0)
-	{
-		appendStringInfoString(out, "0.");
-		for (int i = 0; i < -n; i++)
-			appendStringInfoChar(out, '0');
-		appendStringInfoString(out, digits);
-	}
-	else
-	{
-		appendStringInfoChar(out, digits[0]);
-		if (k > 1)
+		if (*p == '.')
 		{
-			appendStringInfoChar(out, '.');
-			appendStringInfoString(out, digits + 1);
+			point = seen;
+			continue;
 		}
-		appendStringInfo(out, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+		if (k == 0 && *p == '0')
+			leading++;
+		else
+		{
+			if (k == 15)
+			{
+				/* a 16th significant digit: fine only if it and all after are zeros */
+				const char *q = p;
+
+				while (*q == '0' || *q == '.')
+					q++;
+				if (*q != '\0')
+					return false;
+				/* the zeros left are a whole number's: keep counting them */
+				for (; *p; p++)
+					if (*p != '.')
+						seen++;
+					else
+						point = seen;
+				break;
+			}
+			digits[k++] = *p;
+		}
+		seen++;
 	}
+	if (point < 0)
+		point = seen;
+	if (k == 0)
+	{
+		appendStringInfoChar(out, '0');		/* 0, -0, 0.000 */
+		return true;
+	}
+	while (k > 1 && digits[k - 1] == '0')
+		k--;
+	/* 0.digits x 10^n: the point moves left over the leading zeros */
+	if (point - leading > 290 || point - leading < -290)
+		return false;
+	append_es_layout(out, negative, digits, k, point - leading);
+	return true;
 }
 
 static bool
@@ -236,6 +307,13 @@ append_number(StringInfo out, Numeric num, char **why)
 	const char *shown = strlen(decimal) <= 60 ? decimal :
 		psprintf("%.40s... (%zu characters)", decimal, strlen(decimal));
 
+	/*
+	 * The usual number: at most 15 significant digits (DBL_DIG) and well
+	 * inside the normal range.  Its nearest double reads back as exactly
+	 * these digits, so they are the shortest form: laid out directly.
+	 */
+	if (jcs_simple_decimal(out, decimal))
+		return true;
 	if (!isfinite(d))
 	{
 		*why = psprintf("number %s is beyond the range of an IEEE double", shown);

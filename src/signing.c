@@ -10,7 +10,7 @@
  * validity) and candystore.signing_secrets (HMAC secrets, Ed25519 seeds),
  * which only the extension owner can read: the lookup here runs as that
  * owner, the way PostgreSQL's RI triggers run as the table owner.  Keys are
- * read once per statement (cached per transaction and command).
+ * cached per backend until either table changes.
  */
 #include "postgres.h"
 
@@ -24,7 +24,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
+#include "utils/inval.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -167,9 +167,30 @@ typedef struct SigningKey
 
 static MemoryContext key_cxt = NULL;
 static List *key_cache = NIL;
-static LocalTransactionId cache_lxid = InvalidLocalTransactionId;
-static CommandId cache_cid = InvalidCommandId;
+static bool keys_stale = false;
+static Oid	keys_relid = InvalidOid;
+static Oid	secrets_relid = InvalidOid;
 static SPIPlanPtr key_plan = NULL;
+
+/*
+ * The keys are cached for the life of the backend; a change of either table
+ * (the trigger signing_keys_invalidate_caches, candystore.schemas_changed())
+ * invalidates its relcache entry, in every backend once it commits and in
+ * this one at once (undone again if it rolls back), and that drops the cache.
+ */
+static void
+signing_relcache_callback(Datum arg, Oid relid)
+{
+	(void) arg;
+	if (relid == InvalidOid || relid == keys_relid || relid == secrets_relid)
+		keys_stale = true;
+}
+
+void
+signing_init(void)
+{
+	CacheRegisterRelcacheCallback(signing_relcache_callback, (Datum) 0);
+}
 
 /* The owner of candystore's tables: who may read the secrets. */
 static Oid
@@ -180,6 +201,8 @@ registry_owner(void)
 	HeapTuple	tup;
 	Oid			owner;
 
+	keys_relid = get_relname_relid("signing_keys", nsp);
+	secrets_relid = rel;
 	if (!OidIsValid(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -266,7 +289,7 @@ read_key(SigningKey *key)
 	SPI_finish();
 }
 
-/* The key, read at most once per transaction and command. */
+/* The key, from the cache or read. */
 static SigningKey *
 lookup_key(const char *key_id)
 {
@@ -278,13 +301,12 @@ lookup_key(const char *key_id)
 		key_cxt = AllocSetContextCreate(TopMemoryContext, "candystore signing keys",
 										ALLOCSET_SMALL_SIZES);
 	/* a batch naming many keys rereads some rather than scan a long list */
-	if (cache_lxid != MyProc->lxid || cache_cid != GetCurrentCommandId(false) ||
-		list_length(key_cache) >= 16)
+	/* a batch naming many keys rereads some rather than scan a long list */
+	if (keys_stale || list_length(key_cache) >= 16)
 	{
 		MemoryContextReset(key_cxt);
 		key_cache = NIL;
-		cache_lxid = MyProc->lxid;
-		cache_cid = GetCurrentCommandId(false);
+		keys_stale = false;
 	}
 	foreach(lc, key_cache)
 	{

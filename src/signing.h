@@ -11,6 +11,8 @@
 
 /* Defines candystore.require_signatures and candystore.outbox_signing_key. */
 extern void signing_define_settings(void);
+/* Registers the key cache's invalidation callback. */
+extern void signing_init(void);
 
 /* The outcome of verifying one envelope; signing_status_names[] spells them. */
 typedef enum SignatureStatus

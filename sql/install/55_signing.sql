@@ -118,3 +118,14 @@ CREATE FUNCTION @extschema@.sign_envelope(envelope jsonb, key_id text) RETURNS j
 COMMENT ON FUNCTION @extschema@.sign_envelope(jsonb, text) IS
     'The envelope with its "signature" made (or replaced) with the key, which must have its secret registered and be valid now.';
 REVOKE ALL ON FUNCTION @extschema@.sign_envelope(jsonb, text) FROM PUBLIC;
+
+-- Every session drops its cached keys when either table changes (a
+-- registration, a revocation), also in replica mode.
+CREATE TRIGGER signing_keys_invalidate_caches
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.signing_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_changed();
+ALTER TABLE @extschema@.signing_keys ENABLE ALWAYS TRIGGER signing_keys_invalidate_caches;
+CREATE TRIGGER signing_secrets_invalidate_caches
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.signing_secrets
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_changed();
+ALTER TABLE @extschema@.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_invalidate_caches;
