@@ -93,41 +93,48 @@ member_cmp(const void *a, const void *b)
 static void
 append_string(StringInfo out, const char *s, int len)
 {
+	int			run = 0;		/* start of the bytes not yet copied */
+
 	appendStringInfoCharMacro(out, '"');
 	for (int i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) s[i];
+		const char *escape;
 
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;			/* copied with its run */
+		appendBinaryStringInfo(out, s + run, i - run);
+		run = i + 1;
 		switch (c)
 		{
 			case '"':
-				appendBinaryStringInfo(out, "\\\"", 2);
+				escape = "\\\"";
 				break;
 			case '\\':
-				appendBinaryStringInfo(out, "\\\\", 2);
+				escape = "\\\\";
 				break;
 			case '\b':
-				appendBinaryStringInfo(out, "\\b", 2);
+				escape = "\\b";
 				break;
 			case '\t':
-				appendBinaryStringInfo(out, "\\t", 2);
+				escape = "\\t";
 				break;
 			case '\n':
-				appendBinaryStringInfo(out, "\\n", 2);
+				escape = "\\n";
 				break;
 			case '\f':
-				appendBinaryStringInfo(out, "\\f", 2);
+				escape = "\\f";
 				break;
 			case '\r':
-				appendBinaryStringInfo(out, "\\r", 2);
+				escape = "\\r";
 				break;
 			default:
-				if (c < 0x20)
-					appendStringInfo(out, "\\u%04x", c);
-				else
-					appendStringInfoCharMacro(out, (char) c);
+				appendStringInfo(out, "\\u%04x", c);
+				continue;
 		}
+		appendBinaryStringInfo(out, escape, 2);
 	}
+	appendBinaryStringInfo(out, s + run, len - run);
 	appendStringInfoCharMacro(out, '"');
 }
 

@@ -352,10 +352,15 @@ key_usable(const SigningKey *key, TimestampTz at, char **detail)
 static void
 ensure_sodium(void)
 {
+	static bool initialised = false;
+
+	if (initialised)
+		return;
 	if (sodium_init() < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("libsodium could not be initialised")));
+	initialised = true;
 }
 
 static void
