@@ -8,15 +8,16 @@
 # (sign_envelope), so only verification is measured.
 # Targets (issue 19): Ed25519 >= 0.7x, HMAC >= 0.9x the events/s of unsigned.
 # Usage: bash bench/signing.sh [events per mode and round, default 5000] [rounds, default 3]
-# When the machine is noisy, count instructions instead:
-#   valgrind --tool=callgrind on a single-user backend running the same
-#   SELECTs (see docs/benchmarks.md, "Signed events").
+# Then, as timings on a shared machine are noisy, the same appends counted in
+# instructions: valgrind (callgrind) on a single-user backend, counting only
+# inside candystore.append() (SIGNING_CALLGRIND_N events per mode, default
+# 1000; SIGNING_CALLGRIND_N=0 skips it).
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 N=${1:-5000}
 ROUNDS=${2:-3}
 
-cs_ensure_packages
+cs_ensure_packages valgrind
 bench_cluster signing
 bench_psql -v n="$N" -v rounds="$ROUNDS" <<'SQL'
 CREATE EXTENSION candystore;
@@ -45,9 +46,10 @@ $$;  -- utime + stime, in clock ticks of 10 ms
 -- the envelopes of each mode and round, signed beforehand
 CREATE TABLE envs (mode text, round int, e jsonb);
 INSERT INTO envs
-SELECT m, r, CASE m WHEN 'unsigned' THEN e ELSE candystore.sign_envelope(e, 'bench-' || m) END
-  FROM unnest(ARRAY['unsigned', 'hmac', 'ed']) m, generate_series(0, :rounds) r,
-       LATERAL (SELECT bench_envelope(gen_random_uuid(), gen_random_uuid()) AS e FROM generate_series(1, CASE r WHEN 0 THEN 200 ELSE :n END)) g;
+SELECT m, r, bench_envelope(gen_random_uuid(), gen_random_uuid())
+  FROM unnest(ARRAY['unsigned', 'hmac', 'ed']) m, generate_series(0, :rounds) r, generate_series(1, :n) i
+ WHERE i <= CASE r WHEN 0 THEN 200 ELSE :n END;
+UPDATE envs SET e = candystore.sign_envelope(e, 'bench-' || mode) WHERE mode <> 'unsigned';
 CREATE FUNCTION cpu_per_event(m text, r int) RETURNS numeric LANGUAGE plpgsql AS $$
 DECLARE t0 bigint; n bigint;
 BEGIN
@@ -74,3 +76,37 @@ SELECT CASE mode WHEN 'unsigned' THEN 'unsigned, nothing required'
   FROM cpu GROUP BY mode ORDER BY min(array_position(ARRAY['unsigned', 'hmac', 'ed'], mode));
 SELECT count(*) FILTER (WHERE envelope ? 'signature') AS stored_signed, count(*) AS stored FROM candystore.events;
 SQL
+
+# Instructions per append, by mode: the cluster stopped, a single-user backend
+# under callgrind per mode, collecting inside candystore_append only.
+CG_N=${SIGNING_CALLGRIND_N:-1000}
+[ "$CG_N" -gt 0 ] || exit 0
+bench_psql -v n="$CG_N" <<'SQL'
+CREATE TABLE cg_envs (mode text, e jsonb);
+INSERT INTO cg_envs SELECT m, bench_envelope(gen_random_uuid(), gen_random_uuid())
+  FROM unnest(ARRAY['unsigned', 'hmac', 'ed']) m, generate_series(1, :n + 50);
+UPDATE cg_envs SET e = candystore.sign_envelope(e, 'bench-' || mode) WHERE mode <> 'unsigned';
+SQL
+cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"
+trap - EXIT
+CG=$BENCH_DIR/callgrind
+mkdir -p "$CG"; [ "$(id -u)" -ne 0 ] || chown "$(cs_pg_user)" "$CG"
+declare -A ir
+for m in unsigned hmac ed; do
+    req=''; [ "$m" = unsigned ] || req='fireflies.*'
+    # 50 appends warm the caches (plans, keys) before the counted ones
+    printf '%s\n' "SET candystore.require_signatures = '$req'" \
+        "SELECT count(candystore.append(e, 'fireflies.transcript.ready')) FROM (SELECT e FROM cg_envs WHERE mode = '$m' LIMIT 50) w" \
+        "SELECT count(candystore.append(e, 'fireflies.transcript.ready')) FROM (SELECT e FROM cg_envs WHERE mode = '$m' OFFSET 50) c" |
+        cs_as_pg valgrind -q --tool=callgrind --toggle-collect=candystore_append --collect-atstart=no \
+            --callgrind-out-file="$CG/$m.out" "$BENCH_BIN/postgres" --single -D "$BENCH_DIR/data" \
+            -c shared_preload_libraries=candystore postgres > "$CG/$m.log" 2>&1
+    total=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$CG/$m.out")
+    # the 50 warm-up appends are counted too: per append over all of them
+    ir[$m]=$((total / (CG_N + 50)))
+done
+printf '\ninstructions per append (callgrind, inside candystore.append(), %d events)\n' "$((CG_N + 50))"
+printf '%-28s %14s %18s %8s\n' mode instructions events/s_vs_unsigned target
+printf '%-28s %14d %18s %8s\n' "unsigned, nothing required" "${ir[unsigned]}" "1.00" ""
+printf '%-28s %14d %18.2f %8s\n' "HMAC-SHA256 required" "${ir[hmac]}" "$(awk -v a="${ir[unsigned]}" -v b="${ir[hmac]}" 'BEGIN {print a / b}')" ">= 0.9"
+printf '%-28s %14d %18.2f %8s\n' "Ed25519 required" "${ir[ed]}" "$(awk -v a="${ir[unsigned]}" -v b="${ir[ed]}" 'BEGIN {print a / b}')" ">= 0.7"

@@ -19,7 +19,6 @@
 
 #include <math.h>
 
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
@@ -28,66 +27,69 @@
 
 static bool append_container(StringInfo out, JsonbContainer *c, const char *omit_key, char **why);
 
-/* The next UTF-16 code unit of a UTF-8 string, with *pending for a low surrogate. */
-static uint32
-next_utf16_unit(const unsigned char **p, const unsigned char *end, uint32 *pending)
-{
-	uint32		cp;
-	int			len;
-
-	if (*pending)
-	{
-		cp = *pending;
-		*pending = 0;
-		return cp;
-	}
-	len = pg_utf_mblen(*p);
-	if (len < 1 || len > 4 || end - *p < len || !pg_utf8_islegal(*p, len))
-		cp = *(*p)++;			/* not UTF-8: compare the byte (never in a UTF8 database) */
-	else
-	{
-		cp = utf8_to_unicode(*p);
-		*p += len;
-	}
-	if (cp >= 0x10000)
-	{
-		*pending = 0xDC00 + ((cp - 0x10000) & 0x3FF);
-		cp = 0xD800 + ((cp - 0x10000) >> 10);
-	}
-	return cp;
-}
-
 typedef struct Member
 {
 	JsonbValue	key;
 	JsonbValue	value;
 } Member;
 
+/*
+ * Keys in UTF-16 code unit order.  UTF-8 byte order is code point order,
+ * which agrees with UTF-16 order except between U+E000..U+FFFF (lead bytes
+ * EE, EF) and U+10000 and above (lead bytes F0..F4: surrogate pairs, D800..,
+ * in UTF-16, which sort first).  Both keys are identical up to their first
+ * differing byte, so those bytes stand at the same place in a character:
+ * only two lead bytes of those two ranges need the UTF-16 answer.
+ */
+static int
+key_cmp(const JsonbValue *ka, const JsonbValue *kb)
+{
+	const unsigned char *a = (const unsigned char *) ka->val.string.val;
+	const unsigned char *b = (const unsigned char *) kb->val.string.val;
+	int			la = ka->val.string.len;
+	int			lb = kb->val.string.len;
+	int			n = Min(la, lb);
+
+	for (int i = 0; i < n; i++)
+	{
+		if (a[i] == b[i])
+			continue;
+		if (a[i] >= 0xF0 && (b[i] == 0xEE || b[i] == 0xEF))
+			return -1;
+		if (b[i] >= 0xF0 && (a[i] == 0xEE || a[i] == 0xEF))
+			return 1;
+		return a[i] < b[i] ? -1 : 1;
+	}
+	return la < lb ? -1 : (la > lb ? 1 : 0);
+}
+
 static int
 member_cmp(const void *a, const void *b)
 {
-	const JsonbValue *ka = &((const Member *) a)->key;
-	const JsonbValue *kb = &((const Member *) b)->key;
-	const unsigned char *pa = (const unsigned char *) ka->val.string.val;
-	const unsigned char *pb = (const unsigned char *) kb->val.string.val;
-	const unsigned char *ea = pa + ka->val.string.len;
-	const unsigned char *eb = pb + kb->val.string.len;
-	uint32		qa = 0,
-				qb = 0;
+	return key_cmp(&((const Member *) a)->key, &((const Member *) b)->key);
+}
 
-	while ((pa < ea || qa) && (pb < eb || qb))
+/* Most objects are small: insertion sort, qsort for the others. */
+static void
+sort_members(Member *members, int n)
+{
+	if (n > 16)
 	{
-		uint32		ua = next_utf16_unit(&pa, ea, &qa);
-		uint32		ub = next_utf16_unit(&pb, eb, &qb);
-
-		if (ua != ub)
-			return ua < ub ? -1 : 1;
+		qsort(members, n, sizeof(Member), member_cmp);
+		return;
 	}
-	if (pa < ea || qa)
-		return 1;
-	if (pb < eb || qb)
-		return -1;
-	return 0;
+	for (int i = 1; i < n; i++)
+	{
+		Member		m = members[i];
+		int			j = i - 1;
+
+		while (j >= 0 && key_cmp(&members[j].key, &m.key) > 0)
+		{
+			members[j + 1] = members[j];
+			j--;
+		}
+		members[j + 1] = m;
+	}
 }
 
 static void
@@ -410,7 +412,7 @@ append_container(StringInfo out, JsonbContainer *c, const char *omit_key, char *
 				continue;
 			n++;
 		}
-		qsort(members, n, sizeof(Member), member_cmp);
+		sort_members(members, n);
 		appendStringInfoChar(out, '{');
 		for (int i = 0; i < n; i++)
 		{
