@@ -2,7 +2,7 @@
  * signing.h
  *	  Signed events: the "signature" field of an envelope, the key registry
  *	  (candystore.signing_keys), verification and signing with HMAC-SHA256
- *	  and Ed25519 (libsodium), and candystore.require_signatures.
+ *	  (OpenSSL) and Ed25519 (libsodium), and candystore.require_signatures.
  */
 #ifndef CANDYSTORE_SIGNING_H
 #define CANDYSTORE_SIGNING_H
