@@ -14,7 +14,8 @@ CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MA
              libipc-run-perl librabbitmq-dev rabbitmq-server amqp-tools
              python3 python3-jsonschema libidn2-dev
              libssl-dev openssl   # amqps:// verification (worker/amqp_tls.c), test certificates
-             libpcre2-dev nodejs  # JSON Schema patterns; node: their differential test
+             libpcre2-dev nodejs  # JSON Schema patterns; node: their differential test, signature interop
+             libsodium-dev python3-nacl  # signed events (src/signing.c); python: signature interop
              libclang-rt-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
              prometheus-postgres-exporter prometheus curl  # monitoring/: the exporter, promtool
              libmicrohttpd-dev libpq-dev libgraphviz-dev   # http/: candystore-http

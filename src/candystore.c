@@ -12,6 +12,7 @@
 #include "outbox_wake.h"
 #include "pg_compat.h"		/* the PostgreSQL versions it builds against */
 #include "schema_registry.h"
+#include "signing.h"
 #include "wait_events.h"
 #include "worker/workers_init.h"
 
@@ -25,6 +26,7 @@ _PG_init(void)
 	/* the settings, one function per area */
 	jsonschema_define_settings();
 	registry_define_settings();
+	signing_define_settings();
 	ingest_define_settings();
 	outbox_define_settings();
 
@@ -32,6 +34,7 @@ _PG_init(void)
 	wait_events_request_shmem();
 	outbox_wake_request_shmem();
 	registry_init();
+	signing_init();
 	worker_init();
 	publisher_init();
 

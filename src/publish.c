@@ -23,6 +23,7 @@
 
 #include "notify.h"
 #include "outbox_limits.h"
+#include "signing.h"
 #include "spi_plans.h"
 #include "store.h"
 
@@ -65,6 +66,17 @@ candystore_publish(PG_FUNCTION_ARGS)
 	int64		position;
 
 	text	   *exchange = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
+	const char *key_id = signing_outbox_key();
+
+	/*
+	 * candystore.outbox_signing_key: an unsigned envelope is signed before it
+	 * is stored, so the stored event and the message sent are the same signed
+	 * envelope.  A signature the caller made is kept.
+	 */
+	if (key_id != NULL && !PG_ARGISNULL(0) &&
+		JsonContainerIsObject(&PG_GETARG_JSONB_P(0)->root) &&
+		!getKeyJsonValueFromContainer(&PG_GETARG_JSONB_P(0)->root, "signature", 9, &(JsonbValue){0}))
+		fcinfo->args[0].value = JsonbPGetDatum(signing_sign(PG_GETARG_JSONB_P(0), key_id));
 
 	position = store_append_from_args(fcinfo, true, &routing_key, &outcome);
 	if (outcome == APPEND_STORED)

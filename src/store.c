@@ -36,6 +36,7 @@
 #include "notify.h"
 #include "schema_registry.h"
 #include "session_key.h"
+#include "signing.h"
 #include "spi_plans.h"
 #include "store.h"
 #include "trace_links.h"
@@ -304,7 +305,8 @@ insert_chunk(StoreRow *rows, int log2rows, bool duplicates_expected)
 }
 
 /*
- * The payload's contract, checked for every row before anything is written.
+ * The signature (when candystore.require_signatures asks for one) and the
+ * payload's contract, checked for every row before anything is written.
  * A refused event that is already stored with the same content is a
  * redelivery: it was accepted then, and stays a duplicate whatever the schema
  * says now.  Any other refusal raises.  Returns the rows still to insert:
@@ -321,16 +323,22 @@ rows_with_acceptable_payloads(StoreRow *rows, int *n, StoreRow **original)
 	for (int r = 0; r < *n; r++)
 	{
 		RegistryFailure failure;
+		SignatureVerdict verdict;
+		bool		signed_ok;
 		int64		position;
 
 		row_at_fault = &rows[r];
-		if (registry_payload_acceptable(rows[r].envelope, rows[r].parsed, &failure))
+		/* a signature candystore.require_signatures asks for, then the payload */
+		signed_ok = signing_acceptable(rows[r].envelope, rows[r].parsed, &verdict);
+		if (signed_ok && registry_payload_acceptable(rows[r].envelope, rows[r].parsed, &failure))
 		{
 			if (kept != NULL)
 				kept[nkept++] = rows[r];
 			continue;
 		}
 		position = stored_duplicate(rows[r].envelope, rows[r].parsed);
+		if (position < 0 && !signed_ok)
+			signing_raise(rows[r].parsed, &verdict);
 		if (position < 0)
 			registry_raise(&failure);
 		rows[r].outcome = APPEND_DUPLICATE;

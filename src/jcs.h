@@ -1,0 +1,23 @@
+/*
+ * jcs.h
+ *	  RFC 8785 JSON Canonicalization Scheme (JCS) of a jsonb value: the bytes
+ *	  a signature covers (signing.c).  docs/internals.md ("Canonical JSON for
+ *	  signatures") states the rules, numbers included.
+ */
+#ifndef CANDYSTORE_JCS_H
+#define CANDYSTORE_JCS_H
+
+#include "postgres.h"
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+/*
+ * Appends the canonical form of the jsonb to out, leaving out the top-level
+ * key omit_key (NULL: none).  Returns false, with *why set (palloc'd), for a
+ * number whose ECMAScript form would not denote the same value (JCS numbers
+ * are IEEE doubles): nothing may be signed that a verifier would read
+ * differently.  Raises only for stack depth.
+ */
+extern bool jcs_append(StringInfo out, Jsonb *jb, const char *omit_key, char **why);
+
+#endif
