@@ -36,13 +36,6 @@ typedef struct
 {
 	PGconn	   *conn;
 	bool		busy;
-	/*
-	 * The role and statement_timeout this connection's session has now
-	 * ("" / -1: unknown, set them).  A request sets them only when they
-	 * differ from its own, so most requests are their one statement.
-	 */
-	char		role[NAMEDATALEN_HTTP];
-	int			timeout_ms;
 	int			nprepared;
 	prepared_stmt prepared[MAX_PREPARED];
 } pool_slot;
@@ -55,16 +48,8 @@ static char *conninfo_saved;
 static __thread char acquire_error[512];
 
 static void
-forget_session(pool_slot *slot)
-{
-	slot->role[0] = '\0';
-	slot->timeout_ms = -1;
-}
-
-static void
 forget_prepared(pool_slot *slot)
 {
-	forget_session(slot);
 	for (int i = 0; i < slot->nprepared; i++)
 	{
 		free(slot->prepared[i].sql);
@@ -394,20 +379,17 @@ pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
 				   const char *const *sqls, int nsql, int nparams, const char *const *values)
 {
 	/*
-	 * Session-level settings (is_local false), changed only when they
-	 * differ; a failed pipeline rolls them back with its transaction, and
-	 * the slot then forgets what it knew.  Without a slot (a connection not
-	 * from the pool) they are local to the transaction.
+	 * The role and statement_timeout are set for this request's transaction
+	 * only (set_config(..., true): SET LOCAL), in the same pipeline as its
+	 * statements, so they end at its Sync: between requests a pooled
+	 * connection is the bare authenticator, and a statement sent without
+	 * these settings runs with the authenticator's (NOINHERIT: no) rights,
+	 * never with the previous request's role.
 	 */
-	static const char settings_session_sql[] =
-		"SELECT set_config('statement_timeout', $1, false), set_config('role', $2, false)";
-	static const char settings_local_sql[] =
+	static const char settings_sql[] =
 		"SELECT set_config('statement_timeout', $1, true), set_config('role', $2, true)";
 	pool_slot  *slot = slot_of(conn);
 	const char *want_role = role ? role : "none";	/* none: the authenticator itself */
-	const char *settings_sql = slot ? settings_session_sql : settings_local_sql;
-	bool		send_settings = slot == NULL || slot->timeout_ms != statement_timeout_ms ||
-		strcmp(slot->role, want_role) != 0;
 	char		timeout[16];
 	const char *settings[2];
 	pipeline_cmd cmds[2 * (1 + 8)];
@@ -427,8 +409,7 @@ pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
 	if (!PQenterPipelineMode(conn))
 		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
 	/* the settings first: what follows is parsed and run as the role */
-	if (send_settings)
-		ok = send_statement(conn, slot, settings_sql, NULL, 2, settings, -1,
+	ok = send_statement(conn, slot, settings_sql, NULL, 2, settings, -1,
 							cmds, &ncmds, &pending);
 	for (int i = 0; ok && i < nsql; i++)
 		ok = send_statement(conn, slot, sqls[i], role, nparams, values, i, cmds, &ncmds, &pending);
@@ -509,15 +490,8 @@ pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
 	}
 	if (first_failure != NULL || result == NULL)
 	{
-		if (slot != NULL && send_settings)
-			forget_session(slot);
 		PQclear(result);
 		return first_failure ? first_failure : PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
-	}
-	if (slot != NULL && send_settings)
-	{
-		snprintf(slot->role, sizeof(slot->role), "%s", want_role);
-		slot->timeout_ms = statement_timeout_ms;
 	}
 	return result;
 }
