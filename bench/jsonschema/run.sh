@@ -21,10 +21,10 @@
 #               the comparison with ajv is defined.  (With default storage
 #               documents under ~2 KB are stored the same way: a row is
 #               compressed only above toast_tuple_target.)
-#   <schema>_pglz   every document pglz-compressed inline (STORAGE MAIN,
-#               toast_tuple_target = 128, and an uncompressed second
-#               column (600 or 1,000 bytes) that takes each row over the
-#               ~2 KB at which PostgreSQL starts compressing), so each row is decompressed
+#   <schema>_pglz   (transcript only) every document pglz-compressed inline (STORAGE MAIN,
+#               toast_tuple_target = 128, and an uncompressed 600-byte
+#               second column that takes each row over the ~2 KB at which
+#               PostgreSQL starts compressing), so each row is decompressed
 #               before it is validated (what larger events cost).
 # Both figures include the table scan; a scan of each table without
 # validation is printed too.
@@ -41,8 +41,10 @@ RUN=$CS_RUN/bench-jsonschema
 CASES=(transcript envelope)
 declare -A SCHEMA=([transcript]=$HERE/schema.json [envelope]=$HERE/envelope_schema.json)
 declare -A GEN=([transcript]=$HERE/gen_docs.py [envelope]=$HERE/gen_envelope_docs.py)
-# the uncompressed column that takes each row of <schema>_pglz over ~2 KB
-declare -A PAD=([transcript]=600 [envelope]=1000)
+# the uncompressed column that takes each row of <schema>_pglz over ~2 KB;
+# the envelope's ~1 KB documents are measured as the issue did, in default
+# storage (uncompressed at that size), and get no compressed table
+declare -A PAD=([transcript]=600 [envelope]=)
 mkdir -p "$RUN"; chmod 755 "$RUN"
 command -v node >/dev/null && command -v npm >/dev/null || cs_die "the benchmark needs node and npm (for ajv)"
 for c in "${CASES[@]}"; do
@@ -76,23 +78,25 @@ declare -A PLAIN_BYTES PGLZ_BYTES
 for c in "${CASES[@]}"; do
     "${psql[@]}" \
         -c "CREATE TABLE ${c}_plain (d jsonb)" -c "ALTER TABLE ${c}_plain ALTER COLUMN d SET STORAGE PLAIN" \
+        -c "\\copy ${c}_plain FROM '$RUN/$c.jsonl' WITH (FORMAT text)" \
+        -c "VACUUM ANALYZE ${c}_plain" -c "SELECT pg_prewarm('${c}_plain')" >/dev/null
+    PLAIN_BYTES[$c]=$("${psql[@]}" -c "SELECT round(avg(pg_column_size(d))) FROM ${c}_plain")
+    [ "$("${psql[@]}" -c "SELECT count(*) FROM ${c}_plain WHERE pg_column_compression(d) IS NOT NULL")" = 0 ] ||
+        cs_die "${c}_plain holds compressed documents"
+    [ -n "${PAD[$c]}" ] || continue
+    "${psql[@]}" \
         -c "CREATE TABLE ${c}_pglz (d jsonb, pad text DEFAULT repeat('x', ${PAD[$c]})) WITH (toast_tuple_target = 128)" \
         -c "ALTER TABLE ${c}_pglz ALTER COLUMN d SET STORAGE MAIN, ALTER COLUMN d SET COMPRESSION pglz,
                                   ALTER COLUMN pad SET STORAGE PLAIN" \
-        -c "\\copy ${c}_plain FROM '$RUN/$c.jsonl' WITH (FORMAT text)" \
         -c "\\copy ${c}_pglz (d) FROM '$RUN/$c.jsonl' WITH (FORMAT text)" \
-        -c "VACUUM ANALYZE ${c}_plain" -c "VACUUM ANALYZE ${c}_pglz" \
-        -c "SELECT pg_prewarm('${c}_plain'), pg_prewarm('${c}_pglz')" >/dev/null
+        -c "VACUUM ANALYZE ${c}_pglz" -c "SELECT pg_prewarm('${c}_pglz')" >/dev/null
     # each table must hold what its label says
     stored=$("${psql[@]}" -c "SELECT concat_ws(' ',
-        (SELECT count(*) FILTER (WHERE pg_column_compression(d) IS NOT NULL) FROM ${c}_plain),
         (SELECT count(*) FILTER (WHERE pg_column_compression(d) = 'pglz') FROM ${c}_pglz),
         (SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = '${c}_pglz'::regclass),
-        (SELECT round(avg(pg_column_size(d))) FROM ${c}_plain),
         (SELECT round(avg(pg_column_size(d))) FROM ${c}_pglz))")
-    read -r plain_compressed pglz_compressed pglz_toast pb cb <<<"$stored"
-    PLAIN_BYTES[$c]=$pb; PGLZ_BYTES[$c]=$cb
-    [ "$plain_compressed" = 0 ] || cs_die "${c}_plain holds $plain_compressed compressed documents"
+    read -r pglz_compressed pglz_toast cb <<<"$stored"
+    PGLZ_BYTES[$c]=$cb
     [ "$pglz_compressed" = "$N" ] || cs_die "${c}_pglz holds only $pglz_compressed compressed documents"
     [ "$pglz_toast" = 0 ] || cs_die "${c}_pglz moved documents out of line"
 done
@@ -148,7 +152,7 @@ pass() { echo "SELECT round(pg_temp.candystore_pass('$2', (SELECT s FROM pg_temp
 for _ in 1 2 3; do
     for c in "${CASES[@]}"; do
         ask_pg "$(pass "$c" "${c}_plain")" >/dev/null
-        ask_pg "$(pass "$c" "${c}_pglz")" >/dev/null
+        [ -z "${PAD[$c]}" ] || ask_pg "$(pass "$c" "${c}_pglz")" >/dev/null
         ask_ajv "$c" >/dev/null
     done
 done
@@ -157,8 +161,9 @@ for ((r = 0; r < RUNS; r++)); do
     for c in "${CASES[@]}"; do
         plain[$c]+=" $(ask_pg "$(pass "$c" "${c}_plain")")"
         ajv[$c]+=" $(ask_ajv "$c")"
-        cand[$c]+=" $(ask_pg "$(pass "$c" "${c}_pglz")")"
         scan_plain[$c]+=" $(ask_pg "SELECT round(pg_temp.scan_pass('${c}_plain'))")"
+        [ -n "${PAD[$c]}" ] || continue
+        cand[$c]+=" $(ask_pg "$(pass "$c" "${c}_pglz")")"
         scan[$c]+=" $(ask_pg "SELECT round(pg_temp.scan_pass('${c}_pglz'))")"
     done
 done
@@ -171,8 +176,8 @@ for c in "${CASES[@]}"; do
 done
 
 for c in "${CASES[@]}"; do
-python3 - "$c" "$N" "$RUNS" "${plain[$c]}" "${cand[$c]}" "${ajv[$c]}" "${py[$c]}" "${scan_plain[$c]}" \
-    "${scan[$c]}" "${PLAIN_BYTES[$c]}" "${PGLZ_BYTES[$c]}" <<'PY'
+python3 - "$c" "$N" "$RUNS" "${plain[$c]}" "${cand[$c]:-0}" "${ajv[$c]}" "${py[$c]}" "${scan_plain[$c]}" \
+    "${scan[$c]:-0}" "${PLAIN_BYTES[$c]}" "${PGLZ_BYTES[$c]:--}" <<'PY'
 import statistics, sys
 case, n, runs = sys.argv[1], sys.argv[2], sys.argv[3]
 med = lambda s: statistics.median(float(x) for x in s.split())
@@ -185,17 +190,20 @@ row = '%-57s %12s %9s %9s'
 print('== schema: %s ==' % case)
 print(row % ('validator', 'docs/second', 'us/doc', 'vs ajv'))
 print(row % ('candystore, parsed jsonb in the heap (STORAGE PLAIN)', '%.0f' % plain, '%.2f' % us(plain), '%.2fx' % (plain / ajv)))
-print(row % ('candystore, pglz-compressed jsonb (decompressed per row)', '%.0f' % cand, '%.2f' % us(cand), '%.2fx' % (cand / ajv)))
+if cand > 0:
+    print(row % ('candystore, pglz-compressed jsonb (decompressed per row)', '%.0f' % cand, '%.2f' % us(cand), '%.2fx' % (cand / ajv)))
 print(row % ('ajv 8 (node), parsed objects in memory', '%.0f' % ajv, '%.2f' % us(ajv), '1.00x'))
 if py > 0:
     print(row % ('python-jsonschema, parsed objects in memory', '%.0f' % py, '%.2f' % us(py), '%.4fx' % (py / ajv)))
 print(row % ('(scan only, STORAGE PLAIN table)', '%.0f' % scan_plain, '%.2f' % us(scan_plain), ''))
-print(row % ('(scan only, pglz-compressed table, decompressing)', '%.0f' % scan, '%.2f' % us(scan), ''))
+if cand > 0:
+    print(row % ('(scan only, pglz-compressed table, decompressing)', '%.0f' % scan, '%.2f' % us(scan), ''))
 if py > 0:
-    print('candystore vs python-jsonschema: %.0fx (STORAGE PLAIN), %.0fx (compressed)' % (plain / py, cand / py))
+    print('candystore vs python-jsonschema: %.0fx (STORAGE PLAIN)' % (plain / py))
 print('(%s documents; medians of %s passes, candystore and ajv passes alternating;' % (n, runs))
 print(' stored jsonb: %s bytes/doc plain, %s bytes/doc compressed;' % (bytes_p, bytes_c))
-print(' both candystore figures include their table scan; validation alone, the difference:')
-print(' %.2f us/doc (STORAGE PLAIN), %.2f us/doc (compressed))' % (us(plain) - us(scan_plain), us(cand) - us(scan)))
+print(' the candystore figures include their table scan; validation alone, the difference:')
+print(' %.2f us/doc (STORAGE PLAIN)%s)' % (us(plain) - us(scan_plain),
+      ', %.2f us/doc (compressed)' % (us(cand) - us(scan)) if cand > 0 else ''))
 PY
 done
