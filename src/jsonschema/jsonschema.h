@@ -121,6 +121,12 @@ extern void jsonschema_regex_check(const char *pattern, int patlen);
 extern bool jsonschema_regex_valid(const char *pattern, int patlen);
 extern void jsonschema_regex_prepare(JsRegexHandle *h, const char *pattern, int patlen);
 extern bool jsonschema_regex_match_prepared(JsRegexHandle *h, const char *s, int len);
+extern bool jsonschema_regex_prepared_is_fixed(const JsRegexHandle *h);
+
+/* regex_fixed.c: fixed-length patterns over ASCII sets, matched directly */
+typedef struct JsFixedPattern JsFixedPattern;
+extern JsFixedPattern *jsonschema_fixed_pattern(const char *pattern, int patlen);
+extern bool jsonschema_fixed_match(const JsFixedPattern *f, const char *s, int len);
 
 /* format.c */
 extern bool jsonschema_format_check(const char *format, const char *s, int len,

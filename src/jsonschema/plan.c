@@ -26,7 +26,6 @@
 
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
@@ -64,10 +63,13 @@ typedef struct JsPlanKnown
  * A pattern remembers its verdicts on recent short strings, direct-mapped
  * by hash: the strings patterns check in events (event types, versions,
  * codes, property names) repeat from one document to the next, and a
- * remembered verdict costs a hash and a memcmp, less than a match.
+ * remembered verdict costs a hash and a memcmp, less than a match.  Strings
+ * that never repeat (ids, hashes) would only pay for the memo: a pattern
+ * whose memo answers fewer than half of a round of lookups stops using it.
  */
 #define PATTERN_MEMO_SLOTS	32
 #define PATTERN_MEMO_MAX_LEN 64 /* longer strings are not remembered */
+#define PATTERN_MEMO_ROUND	256 /* lookups between two checks of the hit rate */
 
 typedef struct JsPatternMemo
 {
@@ -82,6 +84,9 @@ typedef struct JsPlanPattern
 	JsRegexHandle re;
 	JsPlan	   *schema;			/* patternProperties only */
 	JsPatternMemo *memo;		/* PATTERN_MEMO_SLOTS, in the schema's context */
+	bool		memo_off;		/* it did not pay: match every string */
+	int			lookups;		/* in this round */
+	int			hits;
 } JsPlanPattern;
 
 /* dependentRequired, dependentSchemas and both forms of dependencies */
@@ -552,6 +557,9 @@ compile_pattern(const JsonbValue *pat, JsPlanPattern *out)
 {
 	out->memo = palloc0(sizeof(JsPatternMemo) * PATTERN_MEMO_SLOTS);
 	jsonschema_regex_prepare(&out->re, pat->val.string.val, pat->val.string.len);
+	/* a fixed-length pattern matches for less than the memo costs */
+	out->memo_off = jsonschema_regex_prepared_is_fixed(&out->re);
+	out->lookups = out->hits = 0;
 	out->present = true;
 	return true;
 }
@@ -1005,18 +1013,52 @@ walk_member(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 }
 
 
-static bool
-pattern_matches(JsWalker *w, const JsPlanPattern *pat, const char *str, int len)
+/* A cheap hash of a short string, 8 bytes a step (hash_bytes costs more). */
+static inline uint32
+memo_hash(const char *s, int len)
 {
+	uint64		h = (uint64) len * UINT64CONST(0x9E3779B97F4A7C15);
+	int			i = 0;
+
+	for (; i + 8 <= len; i += 8)
+	{
+		uint64		w;
+
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * UINT64CONST(0x100000001B3);
+	}
+	if (i < len)
+	{
+		uint64		w = 0;
+
+		memcpy(&w, s + i, len - i);
+		h = (h ^ w) * UINT64CONST(0x100000001B3);
+	}
+	return (uint32) (h >> 32) ^ (uint32) h;
+}
+
+static bool
+pattern_matches(JsWalker *w, const JsPlanPattern *cpat, const char *str, int len)
+{
+	JsPlanPattern *pat = unconstify(JsPlanPattern *, cpat);
 	JsPatternMemo *m;
 	bool		verdict;
 
-	if (len > PATTERN_MEMO_MAX_LEN)
-		return jsonschema_regex_match_prepared(unconstify(JsRegexHandle *, &pat->re), str, len);
-	m = &pat->memo[hash_bytes((const unsigned char *) str, len) % PATTERN_MEMO_SLOTS];
+	if (pat->memo_off || len > PATTERN_MEMO_MAX_LEN)
+		return jsonschema_regex_match_prepared(&pat->re, str, len);
+	if (++pat->lookups == PATTERN_MEMO_ROUND)
+	{
+		if (pat->hits * 2 < PATTERN_MEMO_ROUND)
+			pat->memo_off = true;
+		pat->lookups = pat->hits = 0;
+	}
+	m = &pat->memo[memo_hash(str, len) % PATTERN_MEMO_SLOTS];
 	if (m->s && m->len == len && memcmp(m->s, str, len) == 0)
+	{
+		pat->hits++;
 		return m->verdict;
-	verdict = jsonschema_regex_match_prepared(unconstify(JsRegexHandle *, &pat->re), str, len);
+	}
+	verdict = jsonschema_regex_match_prepared(&pat->re, str, len);
 	if (m->s == NULL)
 		m->s = MemoryContextAlloc(w->s->cxt, PATTERN_MEMO_MAX_LEN);
 	memcpy(m->s, str, len);
