@@ -26,6 +26,7 @@
 
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
@@ -285,14 +286,40 @@ cursor_next(JsCursor *cur, JsonbValue *out)
 	cur->index++;
 }
 
-/* jsonb's object key order: shorter first, then bytewise */
+/*
+ * jsonb's object key order: shorter first, then bytewise.  Keys are short:
+ * inline steps of 8 and 4 bytes beat calling memcmp; a word read in
+ * big-endian order compares as its bytes do.
+ */
 static inline int
 key_cmp(const char *a, int alen, const char *b, int blen)
 {
+	int			i = 0;
+
 	if (alen != blen)
 		return alen < blen ? -1 : 1;
-	/* keys are short: a loop beats calling memcmp */
-	for (int i = 0; i < alen; i++)
+	for (; i + 8 <= alen; i += 8)
+	{
+		uint64		x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return pg_hton64(x) < pg_hton64(y) ? -1 : 1;
+	}
+	if (i + 4 <= alen)
+	{
+		uint32		x,
+					y;
+
+		memcpy(&x, a + i, 4);
+		memcpy(&y, b + i, 4);
+		if (x != y)
+			return pg_hton32(x) < pg_hton32(y) ? -1 : 1;
+		i += 4;
+	}
+	for (; i < alen; i++)
 		if (a[i] != b[i])
 			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
 	return 0;
