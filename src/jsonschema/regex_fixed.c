@@ -253,19 +253,12 @@ jsonschema_fixed_pattern(const char *p, int len)
 bool
 jsonschema_fixed_match(const JsFixedPattern *f, const char *s, int len)
 {
-	const unsigned char *u = (const unsigned char *) s;
 	uint8		miss = 0;
-	int			i = 0;
 
 	if (len != f->length)
 		return false;
 	/* no branch per character: ids and hashes mostly match */
-	for (; i + 4 <= len; i += 4)
-		miss |= (f->at[i] & ~f->member[u[i]]) |
-			(f->at[i + 1] & ~f->member[u[i + 1]]) |
-			(f->at[i + 2] & ~f->member[u[i + 2]]) |
-			(f->at[i + 3] & ~f->member[u[i + 3]]);
-	for (; i < len; i++)
-		miss |= f->at[i] & ~f->member[u[i]];
+	for (int i = 0; i < len; i++)
+		miss |= f->at[i] & ~f->member[(unsigned char) s[i]];
 	return miss == 0;
 }
