@@ -7,7 +7,9 @@
  *	  limit, one it refuses always does; matching runs under a low match limit, so backtracking
  *	  ends in 22V04 rather than a cancel), every "format"
  *	  checker (format.c, with formats.c's RFC 3339 and UUID parsers), and
- *	  URI resolution (uri.c).
+ *	  URI resolution (uri.c).  Every pattern matched is also tried as a
+ *	  fixed-length pattern (regex_fixed.c, the fast path's shortcut): where
+ *	  it is one, its verdict must be PCRE2's.
  *
  *	  Input: one selector byte, then the text (split at the first NUL where
  *	  two strings are needed).  Strings that could not come out of jsonb
@@ -31,6 +33,8 @@ static const char *const formats[] = {
 
 static bool (*regex_match) (const char *pattern, int patlen, const char *s, int len);
 static bool (*regex_valid) (const char *pattern, int patlen);
+static JsFixedPattern *(*fixed_pattern) (const char *pattern, int patlen);
+static bool (*fixed_match) (const JsFixedPattern *f, const char *s, int len);
 static bool (*format_check) (const char *format, const char *s, int len, bool *known);
 static char *(*resolve) (const char *base, const char *ref);
 static char *(*strip_fragment) (const char *uri, char **fragment);
@@ -42,6 +46,8 @@ init(void)
 {
 	regex_match = fuzz_engine_symbol("jsonschema_regex_match");
 	regex_valid = fuzz_engine_symbol("jsonschema_regex_valid");
+	fixed_pattern = fuzz_engine_symbol("jsonschema_fixed_pattern");
+	fixed_match = fuzz_engine_symbol("jsonschema_fixed_match");
 	format_check = fuzz_engine_symbol("jsonschema_format_check");
 	resolve = fuzz_engine_symbol("uri_resolve");
 	strip_fragment = fuzz_engine_symbol("uri_strip_fragment");
@@ -64,13 +70,15 @@ run_regex(const uint8_t *data, size_t size)
 
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		valid;
+	bool		matched;
+	JsFixedPattern *fixed;
 
 	if (pattern == NULL || subject == NULL)
 		return;
 	valid = regex_valid(pattern, patlen);
 	PG_TRY();
 	{
-		(void) regex_match(pattern, patlen, subject, restlen);
+		matched = regex_match(pattern, patlen, subject, restlen);
 	}
 	PG_CATCH();
 	{
@@ -88,6 +96,10 @@ run_regex(const uint8_t *data, size_t size)
 	PG_END_TRY();
 	if (!valid)
 		fuzz_finding("format \"regex\" refuses \"%s\", matching accepts it", pattern);
+	fixed = fixed_pattern(pattern, patlen);
+	if (fixed && fixed_match(fixed, subject, restlen) != matched)
+		fuzz_finding("fixed-length pattern \"%s\" on \"%s\": %d, PCRE2 says %d",
+					 pattern, subject, !matched, matched);
 }
 
 /* base NUL reference: resolution, then the fragment as $ref uses it */

@@ -18,6 +18,13 @@ INSERT INTO cases VALUES
   ('required beside properties', '{"properties": {"x": {"type": "string"}}, "required": ["y"]}', '{"x": "s", "y": null}'),
   ('required duplicate names', '{"required": ["a", "a"]}', '{"a": 1}'),
   ('required on an empty object', '{"required": ["a"]}', '{}'),
+  -- keys compared a word at a time: long keys, differences inside a word, bytes above 0x7F
+  ('required long keys present', '{"required": ["abcdefgh1", "abcdefgh2zz", "abcdefghij", "zbcdefgh1"], "properties": {"abcdefgi1": {"type": "integer"}}}', '{"abcdefgh1": 1, "abcdefgi1": 2, "abcdefghij": 3, "zbcdefgh1": 4, "abcdefgh2zz": 5}'),
+  ('required long key missing', '{"required": ["abcdefgh1", "abcdefgh3"]}', '{"abcdefgh1": 1, "abcdefgh2": 2, "abcdefgh4": 3}'),
+  ('property long key fails', '{"properties": {"abcdefghijkl": {"type": "string"}, "abcdefghijkm": {"type": "string"}}}', '{"abcdefghijkl": "x", "abcdefghijkm": 1}'),
+  ('required keys above 0x7f', '{"required": ["éaaaaaaz", "zaaaaaaaa", "éab", "zabc"]}', '{"zabc": 1, "éab": 2, "zaaaaaaaa": 3, "éaaaaaaz": 4}'),
+  ('required key above 0x7f missing', '{"required": ["éaaaaaaz"], "properties": {"zaaaaaaaa": {}}}', '{"zaaaaaaaa": 1, "\u00ffaaaaaaz": 2}'),
+  ('required short key above 0x7f missing', '{"required": ["éab"], "properties": {"zabc": {}}}', '{"zabc": 1, "\u00ffab": 2}'),
   ('properties then additional', '{"properties": {"a": {"type": "integer"}}, "additionalProperties": {"type": "string"}}', '{"a": 1, "b": "x", "ccc": "y"}'),
   ('additional property refused', '{"properties": {"a": {}}, "additionalProperties": false}', '{"a": 1, "b": 2}'),
   ('property schema fails', '{"properties": {"bb": {"type": "string"}}}', '{"a": 1, "bb": 2}'),

@@ -41,7 +41,7 @@ typedef struct JsNode
 	JsonbValue	value;			/* jbvBinary (object) or jbvBool */
 	const char *base;			/* absolute base URI, no fragment */
 	JsDraft		draft;
-	const void *kw;				/* validate.c's keyword table, once entered */
+	const void *kw;				/* its JsKwSlots (keywords.h), once entered */
 } JsNode;
 
 /* One identified thing: a resource (uri), or an anchor (uri#name). */
@@ -62,7 +62,7 @@ typedef struct JsSchema
 	List	   *loaded;			/* URIs of documents already indexed */
 	int			default_draft;	/* jsonschema_default_draft when compiled */
 	bool		validation_vocab;	/* validation keywords apply */
-	HTAB	   *keywords;		/* validate.c: keyword table per schema object */
+	HTAB	   *keywords;		/* validate.c: JsKwSlots per schema object */
 	int			plan_status;	/* plan.c: untried, ready or none */
 	void	   *plan;			/* plan.c: the fast boolean path's plan */
 } JsSchema;
@@ -121,6 +121,12 @@ extern void jsonschema_regex_check(const char *pattern, int patlen);
 extern bool jsonschema_regex_valid(const char *pattern, int patlen);
 extern void jsonschema_regex_prepare(JsRegexHandle *h, const char *pattern, int patlen);
 extern bool jsonschema_regex_match_prepared(JsRegexHandle *h, const char *s, int len);
+extern bool jsonschema_regex_prepared_is_fixed(const JsRegexHandle *h);
+
+/* regex_fixed.c: fixed-length patterns over ASCII sets, matched directly */
+typedef struct JsFixedPattern JsFixedPattern;
+extern JsFixedPattern *jsonschema_fixed_pattern(const char *pattern, int patlen);
+extern bool jsonschema_fixed_match(const JsFixedPattern *f, const char *s, int len);
 
 /* format.c */
 extern bool jsonschema_format_check(const char *format, const char *s, int len,

@@ -10,10 +10,13 @@
  *	  by entry, stopping at the first failure and allocating nothing on the
  *	  common paths.
  *
- *	  The plan answers only "valid or not" and mirrors validate.c keyword by
- *	  keyword (validate.c stays the reference, and the one that explains
- *	  failures).  Schemas needing annotations (unevaluatedProperties/Items)
- *	  or the dynamic scope ($dynamicRef, $recursiveRef), or holding anything
+ *	  The plan answers only "valid or not"; validate.c stays the reference,
+ *	  and the one that explains failures.  Both read a schema object's
+ *	  keywords through the table of keywords.h, which says which drafts and
+ *	  vocabulary each keyword belongs to, the instance type it applies to
+ *	  and which step of each walker handles it.  Schemas using a keyword the
+ *	  table marks as not fast (annotations: unevaluatedProperties/Items;
+ *	  the dynamic scope: $dynamicRef, $recursiveRef), or holding anything
  *	  validate.c would raise an error about, get no plan: validate.c
  *	  handles them.  A $ref is resolved when first followed, as validate.c
  *	  does; when the walk meets something it cannot decide (a $ref loop, an
@@ -23,13 +26,14 @@
 
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "common/hashfn.h"
+#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "jsonschema.h"
+#include "keywords.h"
 
 /* instance type bits of "type" */
 #define T_NULL		0x01
@@ -60,10 +64,13 @@ typedef struct JsPlanKnown
  * A pattern remembers its verdicts on recent short strings, direct-mapped
  * by hash: the strings patterns check in events (event types, versions,
  * codes, property names) repeat from one document to the next, and a
- * remembered verdict costs a hash and a memcmp, less than a match.
+ * remembered verdict costs a hash and a memcmp, less than a match.  Strings
+ * that never repeat (ids, hashes) would only pay for the memo: a pattern
+ * whose memo answers fewer than half of a round of lookups stops using it.
  */
 #define PATTERN_MEMO_SLOTS	32
 #define PATTERN_MEMO_MAX_LEN 64 /* longer strings are not remembered */
+#define PATTERN_MEMO_ROUND	256 /* lookups between two checks of the hit rate */
 
 typedef struct JsPatternMemo
 {
@@ -78,6 +85,9 @@ typedef struct JsPlanPattern
 	JsRegexHandle re;
 	JsPlan	   *schema;			/* patternProperties only */
 	JsPatternMemo *memo;		/* PATTERN_MEMO_SLOTS, in the schema's context */
+	bool		memo_off;		/* it did not pay: match every string */
+	int			lookups;		/* in this round */
+	int			hits;
 } JsPlanPattern;
 
 /* dependentRequired, dependentSchemas and both forms of dependencies */
@@ -276,14 +286,40 @@ cursor_next(JsCursor *cur, JsonbValue *out)
 	cur->index++;
 }
 
-/* jsonb's object key order: shorter first, then bytewise */
+/*
+ * jsonb's object key order: shorter first, then bytewise.  Keys are short:
+ * inline steps of 8 and 4 bytes beat calling memcmp; a word read in
+ * big-endian order compares as its bytes do.
+ */
 static inline int
 key_cmp(const char *a, int alen, const char *b, int blen)
 {
+	int			i = 0;
+
 	if (alen != blen)
 		return alen < blen ? -1 : 1;
-	/* keys are short: a loop beats calling memcmp */
-	for (int i = 0; i < alen; i++)
+	for (; i + 8 <= alen; i += 8)
+	{
+		uint64		x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return pg_hton64(x) < pg_hton64(y) ? -1 : 1;
+	}
+	if (i + 4 <= alen)
+	{
+		uint32		x,
+					y;
+
+		memcpy(&x, a + i, 4);
+		memcpy(&y, b + i, 4);
+		if (x != y)
+			return pg_hton32(x) < pg_hton32(y) ? -1 : 1;
+		i += 4;
+	}
+	for (; i < alen; i++)
 		if (a[i] != b[i])
 			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
 	return 0;
@@ -455,90 +491,12 @@ num_is_multiple(Numeric n, Numeric m)
 	return num_cmp(DatumGetNumeric(rem), int64_to_numeric(0)) == 0;
 }
 
-/* validate.c's count_of without the error: false when not a count */
-static bool
-plan_count(const JsonbValue *x, int64 *out)
-{
-	Numeric		n;
-
-	if (x == NULL || x->type != jbvNumeric)
-		return false;
-	n = x->val.numeric;
-	if (!num_is_integer(n) || num_cmp(n, int64_to_numeric(0)) < 0)
-		return false;
-	if (num_cmp(n, int64_to_numeric(PG_INT64_MAX)) > 0)
-		*out = PG_INT64_MAX;
-	else
-		*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n)));
-	return true;
-}
-
 /* ---------------------------------------------------------------------
  * Compiling a plan (in the schema's memory context)
  * ---------------------------------------------------------------------
  */
-typedef enum PlanKw
-{
-	P_D_dynamicRef,
-	P_D_id,
-	P_D_recursiveRef,
-	P_D_ref,
-	P_D_schema,
-	P_additionalItems,
-	P_additionalProperties,
-	P_allOf,
-	P_anyOf,
-	P_const,
-	P_contains,
-	P_dependencies,
-	P_dependentRequired,
-	P_dependentSchemas,
-	P_else,
-	P_enum,
-	P_exclusiveMaximum,
-	P_exclusiveMinimum,
-	P_format,
-	P_id,
-	P_if,
-	P_items,
-	P_maxContains,
-	P_maxItems,
-	P_maxLength,
-	P_maxProperties,
-	P_maximum,
-	P_minContains,
-	P_minItems,
-	P_minLength,
-	P_minProperties,
-	P_minimum,
-	P_multipleOf,
-	P_not,
-	P_oneOf,
-	P_pattern,
-	P_patternProperties,
-	P_prefixItems,
-	P_properties,
-	P_propertyNames,
-	P_required,
-	P_then,
-	P_type,
-	P_unevaluatedItems,
-	P_unevaluatedProperties,
-	P_uniqueItems,
-	P__COUNT
-} PlanKw;
-
-static const char *const plan_kw_names[P__COUNT] = {
-	"$dynamicRef", "$id", "$recursiveRef", "$ref", "$schema",
-	"additionalItems", "additionalProperties", "allOf", "anyOf", "const",
-	"contains", "dependencies", "dependentRequired", "dependentSchemas", "else",
-	"enum", "exclusiveMaximum", "exclusiveMinimum", "format", "id", "if",
-	"items", "maxContains", "maxItems", "maxLength", "maxProperties", "maximum",
-	"minContains", "minItems", "minLength", "minProperties", "minimum",
-	"multipleOf", "not", "oneOf", "pattern", "patternProperties", "prefixItems",
-	"properties", "propertyNames", "required", "then", "type",
-	"unevaluatedItems", "unevaluatedProperties", "uniqueItems",
-};
+/* keyword k of the schema object being compiled, as the table admits it */
+#define KW(k) js_kw(t, (k), p->draft, true)
 
 static JsPlan *plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema,
 							const char *base, JsDraft draft);
@@ -626,6 +584,9 @@ compile_pattern(const JsonbValue *pat, JsPlanPattern *out)
 {
 	out->memo = palloc0(sizeof(JsPatternMemo) * PATTERN_MEMO_SLOTS);
 	jsonschema_regex_prepare(&out->re, pat->val.string.val, pat->val.string.len);
+	/* a fixed-length pattern matches for less than the memo costs */
+	out->memo_off = jsonschema_regex_prepared_is_fixed(&out->re);
+	out->lookups = out->hits = 0;
 	out->present = true;
 	return true;
 }
@@ -653,7 +614,7 @@ type_bit(const JsonbValue *name)
 }
 
 static void
-compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
+compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, const JsKwSlots *t)
 {
 	JsDraft		draft = p->draft;
 	const char *base = p->base;
@@ -663,11 +624,11 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 
 	int			n_props = 0;
 
-	if (kw[P_required] && js_is_array(kw[P_required]))
-		p->required = key_list(kw[P_required], &p->n_required);
-	if (kw[P_properties] && js_is_object(kw[P_properties]))
+	if (KW(K_required) && js_is_array(KW(K_required)))
+		p->required = key_list(KW(K_required), &p->n_required);
+	if (KW(K_properties) && js_is_object(KW(K_properties)))
 	{
-		n_props = members(kw[P_properties], &keys, &vals);
+		n_props = members(KW(K_properties), &keys, &vals);
 		p->known = palloc(sizeof(JsPlanKnown) * (n_props + p->n_required + 1));
 		for (int i = 0; i < n_props && !ps->unsupported; i++)
 		{
@@ -698,9 +659,9 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 	}
 	if (p->n_known > n_props)
 		qsort(p->known, p->n_known, sizeof(JsPlanKnown), plankey_cmp);
-	if (kw[P_patternProperties] && js_is_object(kw[P_patternProperties]))
+	if (KW(K_patternProperties) && js_is_object(KW(K_patternProperties)))
 	{
-		n = members(kw[P_patternProperties], &keys, &vals);
+		n = members(KW(K_patternProperties), &keys, &vals);
 		p->pprops = palloc(sizeof(JsPlanPattern) * Max(n, 1));
 		for (int i = 0; i < n && !ps->unsupported; i++)
 		{
@@ -711,28 +672,26 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 		}
 		p->n_pprops = n;
 	}
-	if (kw[P_additionalProperties])
-		p->additional = plan_compile(ps, s, kw[P_additionalProperties], base, draft);
-	if (draft >= JS_DRAFT6 && kw[P_propertyNames])
-		p->prop_names = plan_compile(ps, s, kw[P_propertyNames], base, draft);
+	if (KW(K_additionalProperties))
+		p->additional = plan_compile(ps, s, KW(K_additionalProperties), base, draft);
+	if (KW(K_propertyNames))
+		p->prop_names = plan_compile(ps, s, KW(K_propertyNames), base, draft);
 	p->min_props = p->max_props = -1;
-	if (kw[P_minProperties] && !plan_count(kw[P_minProperties], &p->min_props))
+	if (KW(K_minProperties) && !js_keyword_count(KW(K_minProperties), &p->min_props))
 		ps->unsupported = true;
-	if (kw[P_maxProperties] && !plan_count(kw[P_maxProperties], &p->max_props))
+	if (KW(K_maxProperties) && !js_keyword_count(KW(K_maxProperties), &p->max_props))
 		ps->unsupported = true;
 
 	/* dependentRequired (2019+), dependencies (all drafts), dependentSchemas (2019+) */
 	for (int pass = 0; pass < 3 && !ps->unsupported; pass++)
 	{
-		PlanKw		which = pass == 0 ? P_dependentRequired :
-			pass == 1 ? P_dependencies : P_dependentSchemas;
+		JsKw		which = pass == 0 ? K_dependentRequired :
+			pass == 1 ? K_dependencies : K_dependentSchemas;
 		JsPlanDep  *more;
 
-		if (pass != 1 && draft < JS_DRAFT2019)
+		if (KW(which) == NULL || !js_is_object(KW(which)))
 			continue;
-		if (kw[which] == NULL || !js_is_object(kw[which]))
-			continue;
-		n = members(kw[which], &keys, &vals);
+		n = members(KW(which), &keys, &vals);
 		more = palloc0(sizeof(JsPlanDep) * (p->n_deps + n));
 		if (p->n_deps > 0)
 			memcpy(more, p->deps, sizeof(JsPlanDep) * p->n_deps);
@@ -758,45 +717,39 @@ compile_object_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
 }
 
 static void
-compile_array_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, JsonbValue **kw)
+compile_array_keywords(JsPlanSet *ps, JsSchema *s, JsPlan *p, const JsKwSlots *t)
 {
 	JsDraft		draft = p->draft;
 	const char *base = p->base;
-	JsonbValue *items = kw[P_items];
-	JsonbValue *tuple = NULL;
+	JsonbValue *tuple,
+			   *items;
+	const char *tuple_kw,
+			   *items_kw;
 
-	if (draft >= JS_DRAFT2020)
-		tuple = kw[P_prefixItems];
-	else if (items && js_is_array(items))
-	{
-		tuple = items;
-		items = kw[P_additionalItems];
-	}
-	if (tuple && js_is_array(tuple))
+	js_items_layout(t, draft, &tuple, &tuple_kw, &items, &items_kw);
+	if (tuple)
 		p->prefix = compile_list(ps, s, tuple, base, draft, &p->n_prefix);
-	else
-		tuple = NULL;
-	if (items && (tuple || draft >= JS_DRAFT2020 || !js_is_array(items)))
+	if (items)
 		p->rest = plan_compile(ps, s, items, base, draft);
 	p->max_contains = -1;
 	p->min_items = p->max_items = -1;
-	if (draft >= JS_DRAFT6 && kw[P_contains])
+	if (KW(K_contains))
 	{
-		p->contains = plan_compile(ps, s, kw[P_contains], base, draft);
+		p->contains = plan_compile(ps, s, KW(K_contains), base, draft);
 		p->min_contains = 1;
-		if (draft >= JS_DRAFT2019 && kw[P_minContains] &&
-			!plan_count(kw[P_minContains], &p->min_contains))
+		if (KW(K_minContains) &&
+			!js_keyword_count(KW(K_minContains), &p->min_contains))
 			ps->unsupported = true;
-		if (draft >= JS_DRAFT2019 && kw[P_maxContains] &&
-			!plan_count(kw[P_maxContains], &p->max_contains))
+		if (KW(K_maxContains) &&
+			!js_keyword_count(KW(K_maxContains), &p->max_contains))
 			ps->unsupported = true;
 	}
-	if (kw[P_minItems] && !plan_count(kw[P_minItems], &p->min_items))
+	if (KW(K_minItems) && !js_keyword_count(KW(K_minItems), &p->min_items))
 		ps->unsupported = true;
-	if (kw[P_maxItems] && !plan_count(kw[P_maxItems], &p->max_items))
+	if (KW(K_maxItems) && !js_keyword_count(KW(K_maxItems), &p->max_items))
 		ps->unsupported = true;
-	p->unique = kw[P_uniqueItems] && kw[P_uniqueItems]->type == jbvBool &&
-		kw[P_uniqueItems]->val.boolean;
+	p->unique = KW(K_uniqueItems) && KW(K_uniqueItems)->type == jbvBool &&
+		KW(K_uniqueItems)->val.boolean;
 	p->array_kw = p->n_prefix > 0 || p->rest || p->contains || p->min_items >= 0 ||
 		p->max_items >= 0 || p->unique;
 }
@@ -808,18 +761,18 @@ number_or_null(const JsonbValue *x)
 }
 
 static void
-compile_number_keywords(JsPlan *p, JsonbValue **kw)
+compile_number_keywords(JsPlan *p, const JsKwSlots *t)
 {
-	p->multiple_of = number_or_null(kw[P_multipleOf]);
+	p->multiple_of = number_or_null(KW(K_multipleOf));
 	if (p->multiple_of &&
 		num_cmp(p->multiple_of, int64_to_numeric(0)) == 0)
 		p->multiple_of_zero = true;
 	if (p->draft == JS_DRAFT4)
 	{
-		JsonbValue *exmax = kw[P_exclusiveMaximum];
-		JsonbValue *exmin = kw[P_exclusiveMinimum];
-		Numeric		max = number_or_null(kw[P_maximum]);
-		Numeric		min = number_or_null(kw[P_minimum]);
+		JsonbValue *exmax = KW(K_exclusiveMaximum);
+		JsonbValue *exmin = KW(K_exclusiveMinimum);
+		Numeric		max = number_or_null(KW(K_maximum));
+		Numeric		min = number_or_null(KW(K_minimum));
 
 		/* draft 4: booleans that make maximum/minimum exclusive */
 		if (exmax && exmax->type == jbvBool && exmax->val.boolean)
@@ -833,10 +786,10 @@ compile_number_keywords(JsPlan *p, JsonbValue **kw)
 	}
 	else
 	{
-		p->maximum = number_or_null(kw[P_maximum]);
-		p->minimum = number_or_null(kw[P_minimum]);
-		p->ex_maximum = number_or_null(kw[P_exclusiveMaximum]);
-		p->ex_minimum = number_or_null(kw[P_exclusiveMinimum]);
+		p->maximum = number_or_null(KW(K_maximum));
+		p->minimum = number_or_null(KW(K_minimum));
+		p->ex_maximum = number_or_null(KW(K_exclusiveMaximum));
+		p->ex_minimum = number_or_null(KW(K_exclusiveMinimum));
 	}
 	p->number_kw = p->multiple_of || p->maximum || p->minimum || p->ex_maximum ||
 		p->ex_minimum;
@@ -847,20 +800,20 @@ compile_number_keywords(JsPlan *p, JsonbValue **kw)
 }
 
 static void
-compile_string_keywords(JsPlanSet *ps, JsPlan *p, JsonbValue **kw)
+compile_string_keywords(JsPlanSet *ps, JsPlan *p, const JsKwSlots *t)
 {
 	p->min_length = p->max_length = -1;
-	if (kw[P_minLength] && !plan_count(kw[P_minLength], &p->min_length))
+	if (KW(K_minLength) && !js_keyword_count(KW(K_minLength), &p->min_length))
 		ps->unsupported = true;
-	if (kw[P_maxLength] && !plan_count(kw[P_maxLength], &p->max_length))
+	if (KW(K_maxLength) && !js_keyword_count(KW(K_maxLength), &p->max_length))
 		ps->unsupported = true;
-	if (kw[P_pattern] && kw[P_pattern]->type == jbvString &&
-		!compile_pattern(kw[P_pattern], &p->pattern))
+	if (KW(K_pattern) && KW(K_pattern)->type == jbvString &&
+		!compile_pattern(KW(K_pattern), &p->pattern))
 		ps->unsupported = true;
 	p->format = -1;
-	if (kw[P_format] && kw[P_format]->type == jbvString)
-		p->format = jsonschema_format_id(kw[P_format]->val.string.val,
-										 kw[P_format]->val.string.len);
+	if (KW(K_format) && KW(K_format)->type == jbvString)
+		p->format = jsonschema_format_id(KW(K_format)->val.string.val,
+										 KW(K_format)->val.string.len);
 	p->string_kw = p->min_length >= 0 || p->max_length >= 0 || p->pattern.present ||
 		p->format >= 0;
 }
@@ -872,9 +825,9 @@ plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema, const char *b
 	const JsonbContainer *c;
 	JsPlanMemo *memo;
 	JsPlan	   *p;
-	JsonbValue *kw[P__COUNT] = {0};
-	JsonbValue *keys,
-			   *vals;
+	JsKwSlots	slots;
+	const JsKwSlots *t = &slots;
+	JsonbValue *vals;
 	JsonbValue *x;
 	int			n;
 	bool		found;
@@ -906,49 +859,28 @@ plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema, const char *b
 	p->memo_key = c;
 	p->in_base = base;
 	in_draft = draft;
-	n = members(schema, &keys, &vals);
-	for (int i = 0; i < n; i++)
-		for (int k = 0; k < P__COUNT; k++)
-			if ((int) strlen(plan_kw_names[k]) == keys[i].val.string.len &&
-				memcmp(plan_kw_names[k], keys[i].val.string.val, keys[i].val.string.len) == 0)
-			{
-				kw[k] = &vals[i];
-				break;
-			}
+	js_keywords_read(c, &slots);
 
 	/* as validate.c's validate_node: $schema, then $id, then $ref */
-	if (kw[P_D_schema] && kw[P_D_schema]->type == jbvString)
-	{
-		JsDraft		d;
-
-		if (jsonschema_draft_from_uri(pnstrdup(kw[P_D_schema]->val.string.val,
-											   kw[P_D_schema]->val.string.len), &d))
-			draft = d;
-	}
+	base = js_schema_enter(t, &draft, base);
 	p->in_draft = in_draft;
 	p->draft = draft;
-	x = kw[draft == JS_DRAFT4 ? P_id : P_D_id];
-	if (x && x->type == jbvString && x->val.string.len > 0 && x->val.string.val[0] != '#' &&
-		!(draft <= JS_DRAFT7 && kw[P_D_ref]))
-		base = uri_strip_fragment(uri_resolve(base, pnstrdup(x->val.string.val,
-															 x->val.string.len)), NULL);
 	p->base = base;
-	if (kw[P_D_ref] && kw[P_D_ref]->type == jbvString)
+	if (KW(K_D_ref) && KW(K_D_ref)->type == jbvString)
 	{
-		p->ref = pnstrdup(kw[P_D_ref]->val.string.val, kw[P_D_ref]->val.string.len);
+		p->ref = pnstrdup(KW(K_D_ref)->val.string.val, KW(K_D_ref)->val.string.len);
 		p->ref_only = draft <= JS_DRAFT7;
 	}
 	if (!p->ref_only)
 	{
-		/* annotation-driven and dynamic-scope keywords: validate.c's job */
-		if ((draft == JS_DRAFT2020 && kw[P_D_dynamicRef] && kw[P_D_dynamicRef]->type == jbvString) ||
-			(draft == JS_DRAFT2019 && kw[P_D_recursiveRef] && kw[P_D_recursiveRef]->type == jbvString) ||
-			(draft >= JS_DRAFT2019 && (kw[P_unevaluatedProperties] || kw[P_unevaluatedItems])))
-		{
-			ps->unsupported = true;
-			return NULL;
-		}
-		if ((x = kw[P_type]) != NULL)
+		/* keywords the table leaves to validate.c (annotations, dynamic scope) */
+		for (int k = 0; k < K__COUNT; k++)
+			if (!js_keywords[k].fast && KW(k))
+			{
+				ps->unsupported = true;
+				return NULL;
+			}
+		if ((x = KW(K_type)) != NULL)
 		{
 			p->has_type = true;
 			if (x->type == jbvString)
@@ -960,36 +892,45 @@ plan_compile(JsPlanSet *ps, JsSchema *s, const JsonbValue *schema, const char *b
 					p->types |= type_bit(&vals[i]);
 			}
 		}
-		if ((x = kw[P_enum]) != NULL && js_is_array(x))
+		if ((x = KW(K_enum)) != NULL && js_is_array(x))
 		{
 			p->has_enum = true;
 			p->n_enum = members(x, NULL, &p->enums);
 		}
-		if (draft >= JS_DRAFT6)
-			p->const_val = kw[P_const];
-		if (kw[P_allOf] && js_is_array(kw[P_allOf]))
-			p->all_of = compile_list(ps, s, kw[P_allOf], base, draft, &p->n_all_of);
-		if (kw[P_anyOf] && js_is_array(kw[P_anyOf]))
-			p->any_of = compile_list(ps, s, kw[P_anyOf], base, draft, &p->n_any_of);
-		if (kw[P_oneOf] && js_is_array(kw[P_oneOf]))
-			p->one_of = compile_list(ps, s, kw[P_oneOf], base, draft, &p->n_one_of);
-		if (kw[P_not])
-			p->not_schema = plan_compile(ps, s, kw[P_not], base, draft);
-		if (draft >= JS_DRAFT7 && kw[P_if])
+		p->const_val = KW(K_const);
+		if (KW(K_allOf) && js_is_array(KW(K_allOf)))
+			p->all_of = compile_list(ps, s, KW(K_allOf), base, draft, &p->n_all_of);
+		if (KW(K_anyOf) && js_is_array(KW(K_anyOf)))
+			p->any_of = compile_list(ps, s, KW(K_anyOf), base, draft, &p->n_any_of);
+		if (KW(K_oneOf) && js_is_array(KW(K_oneOf)))
+			p->one_of = compile_list(ps, s, KW(K_oneOf), base, draft, &p->n_one_of);
+		if (KW(K_not))
+			p->not_schema = plan_compile(ps, s, KW(K_not), base, draft);
+		if (KW(K_if))
 		{
-			p->if_schema = plan_compile(ps, s, kw[P_if], base, draft);
-			if (kw[P_then])
-				p->then_schema = plan_compile(ps, s, kw[P_then], base, draft);
-			if (kw[P_else])
-				p->else_schema = plan_compile(ps, s, kw[P_else], base, draft);
+			p->if_schema = plan_compile(ps, s, KW(K_if), base, draft);
+			if (KW(K_then))
+				p->then_schema = plan_compile(ps, s, KW(K_then), base, draft);
+			if (KW(K_else))
+				p->else_schema = plan_compile(ps, s, KW(K_else), base, draft);
 		}
 		p->applicators = p->n_all_of > 0 || p->n_any_of > 0 || p->n_one_of > 0 ||
 			p->not_schema || p->if_schema;
 		p->leaf = !p->ref && !p->applicators;
-		compile_object_keywords(ps, s, p, kw);
-		compile_array_keywords(ps, s, p, kw);
-		compile_number_keywords(p, kw);
-		compile_string_keywords(ps, p, kw);
+		/* the keywords of each instance type, if the schema has any */
+		p->min_props = p->max_props = -1;
+		p->max_contains = -1;
+		p->min_items = p->max_items = -1;
+		p->min_length = p->max_length = -1;
+		p->format = -1;
+		if (slots.applies & JS_FOR_OBJECT)
+			compile_object_keywords(ps, s, p, t);
+		if (slots.applies & JS_FOR_ARRAY)
+			compile_array_keywords(ps, s, p, t);
+		if (slots.applies & JS_FOR_NUMBER)
+			compile_number_keywords(p, t);
+		if (slots.applies & JS_FOR_STRING)
+			compile_string_keywords(ps, p, t);
 	}
 	if (ps->unsupported)
 		return NULL;
@@ -1099,18 +1040,52 @@ walk_member(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 }
 
 
-static bool
-pattern_matches(JsWalker *w, const JsPlanPattern *pat, const char *str, int len)
+/* A cheap hash of a short string, 8 bytes a step (hash_bytes costs more). */
+static inline uint32
+memo_hash(const char *s, int len)
 {
+	uint64		h = (uint64) len * UINT64CONST(0x9E3779B97F4A7C15);
+	int			i = 0;
+
+	for (; i + 8 <= len; i += 8)
+	{
+		uint64		w;
+
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * UINT64CONST(0x100000001B3);
+	}
+	if (i < len)
+	{
+		uint64		w = 0;
+
+		memcpy(&w, s + i, len - i);
+		h = (h ^ w) * UINT64CONST(0x100000001B3);
+	}
+	return (uint32) (h >> 32) ^ (uint32) h;
+}
+
+static bool
+pattern_matches(JsWalker *w, const JsPlanPattern *cpat, const char *str, int len)
+{
+	JsPlanPattern *pat = unconstify(JsPlanPattern *, cpat);
 	JsPatternMemo *m;
 	bool		verdict;
 
-	if (len > PATTERN_MEMO_MAX_LEN)
-		return jsonschema_regex_match_prepared(unconstify(JsRegexHandle *, &pat->re), str, len);
-	m = &pat->memo[hash_bytes((const unsigned char *) str, len) % PATTERN_MEMO_SLOTS];
+	if (pat->memo_off || len > PATTERN_MEMO_MAX_LEN)
+		return jsonschema_regex_match_prepared(&pat->re, str, len);
+	if (++pat->lookups == PATTERN_MEMO_ROUND)
+	{
+		if (pat->hits * 2 < PATTERN_MEMO_ROUND)
+			pat->memo_off = true;
+		pat->lookups = pat->hits = 0;
+	}
+	m = &pat->memo[memo_hash(str, len) % PATTERN_MEMO_SLOTS];
 	if (m->s && m->len == len && memcmp(m->s, str, len) == 0)
+	{
+		pat->hits++;
 		return m->verdict;
-	verdict = jsonschema_regex_match_prepared(unconstify(JsRegexHandle *, &pat->re), str, len);
+	}
+	verdict = jsonschema_regex_match_prepared(&pat->re, str, len);
 	if (m->s == NULL)
 		m->s = MemoryContextAlloc(w->s->cxt, PATTERN_MEMO_MAX_LEN);
 	memcpy(m->s, str, len);
@@ -1327,13 +1302,8 @@ walk_array(JsWalker *w, const JsPlan *p, const JsonbValue *inst, int depth)
 		JsonbValue *vals;
 
 		members(inst, NULL, &vals);
-		for (int i = 0; i < n; i++)
-			for (int j = i + 1; j < n; j++)
-			{
-				CHECK_FOR_INTERRUPTS();
-				if (js_json_equal(&vals[i], &vals[j]))
-					return false;
-			}
+		if (!js_values_unique(vals, n, NULL, NULL))
+			return false;
 	}
 	return true;
 }

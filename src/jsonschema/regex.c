@@ -964,6 +964,7 @@ typedef struct JsRegex
 	uint32		hash;
 	pcre2_code *code;
 	bool		jit;
+	JsFixedPattern *fixed;		/* regex_fixed.c's form, or NULL */
 } JsRegex;
 
 #define CACHE_BUCKETS 256
@@ -977,6 +978,8 @@ static JsRegex *buckets[CACHE_BUCKETS];
 static int	cached = 0;
 static size_t cached_bytes = 0;
 static uint64 cache_generation = 1;
+static int	limits_set = -1;		/* the match limit mctx holds; -1: none yet */
+static int	db_utf8 = -1;		/* is the database encoding UTF-8? -1: unknown */
 
 /* PCRE2 allocates here, and gets NULL rather than an error when out of memory */
 static void *
@@ -1006,6 +1009,7 @@ regex_init(void)
 	gctx = pcre2_general_context_create(regex_alloc, regex_free, regex_cxt);
 	cctx = gctx ? pcre2_compile_context_create(gctx) : NULL;
 	mctx = gctx ? pcre2_match_context_create(gctx) : NULL;
+	limits_set = -1;
 	mdata = gctx ? pcre2_match_data_create(1, gctx) : NULL;
 	if (mdata == NULL)
 	{
@@ -1031,7 +1035,10 @@ to_utf8(const char *s, int len, int *outlen)
 {
 	char	   *u;
 
-	if (GetDatabaseEncoding() == PG_UTF8)
+	/* a backend's database, and so its encoding, never changes */
+	if (db_utf8 < 0)
+		db_utf8 = GetDatabaseEncoding() == PG_UTF8;
+	if (db_utf8)
 	{
 		*outlen = len;
 		return s;
@@ -1093,6 +1100,8 @@ cache_flush(void)
 
 			buckets[b] = r->next;
 			pcre2_code_free(r->code);
+			if (r->fixed)
+				pfree(r->fixed);
 			pfree(r->pattern);
 			pfree(r);
 		}
@@ -1137,6 +1146,7 @@ regex_get(const char *pattern, int patlen)
 	}
 	r->code = code;
 	r->jit = jit;
+	r->fixed = NULL;
 	r->hash = h;
 	r->patlen = patlen;
 	r->pattern = MemoryContextAllocExtended(regex_cxt, patlen + 1, MCXT_ALLOC_NO_OOM);
@@ -1153,6 +1163,13 @@ regex_get(const char *pattern, int patlen)
 	cached++;
 	if (pcre2_pattern_info(code, PCRE2_INFO_SIZE, &size) == 0)
 		cached_bytes += size;
+	/* last: should this run out of memory, the entry is complete without it */
+	{
+		MemoryContext old = MemoryContextSwitchTo(regex_cxt);
+
+		r->fixed = jsonschema_fixed_pattern(pattern, patlen);
+		MemoryContextSwitchTo(old);
+	}
 	return r;
 }
 
@@ -1163,8 +1180,12 @@ regex_exec(const JsRegex *r, const char *s, int len)
 	const char *u = to_utf8(s, len, &ulen);
 	int			rc;
 
-	pcre2_set_match_limit(mctx, jsonschema_pattern_match_limit);
-	pcre2_set_depth_limit(mctx, jsonschema_pattern_match_limit);
+	if (limits_set != jsonschema_pattern_match_limit)
+	{
+		pcre2_set_match_limit(mctx, jsonschema_pattern_match_limit);
+		pcre2_set_depth_limit(mctx, jsonschema_pattern_match_limit);
+		limits_set = jsonschema_pattern_match_limit;
+	}
 	if (r->jit)
 		rc = pcre2_jit_match(r->code, (PCRE2_SPTR) u, ulen, 0, 0, mdata, mctx);
 	else
@@ -1232,7 +1253,17 @@ jsonschema_regex_match_prepared(JsRegexHandle *h, const char *s, int len)
 		h->re = regex_get(h->pattern, h->patlen);
 		h->generation = cache_generation;
 	}
+	/* the fast path only: validate.c always asks PCRE2 (the crosscheck) */
+	if (h->re->fixed)
+		return jsonschema_fixed_match(h->re->fixed, s, len);
 	return regex_exec(h->re, s, len);
+}
+
+/* Does the handle's pattern match without PCRE2 (regex_fixed.c)? */
+bool
+jsonschema_regex_prepared_is_fixed(const JsRegexHandle *h)
+{
+	return h->re->fixed != NULL;
 }
 
 /*

@@ -14,6 +14,7 @@
 #include "utils/numeric.h"
 
 #include "jsonschema.h"
+#include "keywords.h"
 
 /* What the keywords applied to one instance evaluated (its annotations). */
 typedef struct JsEval
@@ -48,119 +49,19 @@ typedef struct JsView
 	JsonbValue *vals;
 } JsView;
 
-typedef enum JsKw
-{
-	K_D_dynamicRef,
-	K_D_id,
-	K_D_recursiveRef,
-	K_D_ref,
-	K_D_schema,
-	K_additionalItems,
-	K_additionalProperties,
-	K_allOf,
-	K_anyOf,
-	K_const,
-	K_contains,
-	K_dependencies,
-	K_dependentRequired,
-	K_dependentSchemas,
-	K_else,
-	K_enum,
-	K_exclusiveMaximum,
-	K_exclusiveMinimum,
-	K_format,
-	K_id,
-	K_if,
-	K_items,
-	K_maxContains,
-	K_maxItems,
-	K_maxLength,
-	K_maxProperties,
-	K_maximum,
-	K_minContains,
-	K_minItems,
-	K_minLength,
-	K_minProperties,
-	K_minimum,
-	K_multipleOf,
-	K_not,
-	K_oneOf,
-	K_pattern,
-	K_patternProperties,
-	K_prefixItems,
-	K_properties,
-	K_propertyNames,
-	K_required,
-	K_then,
-	K_type,
-	K_unevaluatedItems,
-	K_unevaluatedProperties,
-	K_uniqueItems,
-	K__COUNT
-} JsKw;
-
-static const char *const kw_names[K__COUNT] = {
-	"$dynamicRef",
-	"$id",
-	"$recursiveRef",
-	"$ref",
-	"$schema",
-	"additionalItems",
-	"additionalProperties",
-	"allOf",
-	"anyOf",
-	"const",
-	"contains",
-	"dependencies",
-	"dependentRequired",
-	"dependentSchemas",
-	"else",
-	"enum",
-	"exclusiveMaximum",
-	"exclusiveMinimum",
-	"format",
-	"id",
-	"if",
-	"items",
-	"maxContains",
-	"maxItems",
-	"maxLength",
-	"maxProperties",
-	"maximum",
-	"minContains",
-	"minItems",
-	"minLength",
-	"minProperties",
-	"minimum",
-	"multipleOf",
-	"not",
-	"oneOf",
-	"pattern",
-	"patternProperties",
-	"prefixItems",
-	"properties",
-	"propertyNames",
-	"required",
-	"then",
-	"type",
-	"unevaluatedItems",
-	"unevaluatedProperties",
-	"uniqueItems",
-};
-
-/*
- * The keywords of one schema object, found once per compiled schema: a
- * slot per known keyword, so validation never searches the schema jsonb.
- */
+/* The keywords of one schema object (keywords.h), found once per compiled schema. */
 typedef struct JsKwTable
 {
 	const JsonbContainer *key;	/* hash key: the schema object */
-	JsonbValue *slot[K__COUNT];
+	JsKwSlots	slots;
 } JsKwTable;
 
-#define KW(k) (kwt->slot[(k)])
+/* keyword k as the table admits it in this draft and vocabulary */
+#define KW(k) js_kw(kwt, (k), draft, vocab)
+/* the same in validate_node, without locals: its frame bounds instance depth */
+#define NKW(k) js_kw(kwt, (k), node.draft, v->s->validation_vocab)
 
-static const JsKwTable *
+static const JsKwSlots *
 kw_table(JsSchema *s, const JsonbValue *schema)
 {
 	const JsonbContainer *c = schema->val.binary.data;
@@ -180,32 +81,12 @@ kw_table(JsSchema *s, const JsonbValue *schema)
 	t = hash_search(s->keywords, &c, HASH_ENTER, &found);
 	if (!found)
 	{
-		JsonbIterator *it = JsonbIteratorInit((JsonbContainer *) c);
-		JsonbValue	k;
-		JsonbIteratorToken tok;
-		int			which = -1;
 		MemoryContext old = MemoryContextSwitchTo(s->cxt);
 
-		memset(t->slot, 0, sizeof(t->slot));
-		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
-		{
-			if (tok == WJB_KEY)
-			{
-				which = -1;
-				for (int i = 0; i < K__COUNT; i++)
-					if ((int) strlen(kw_names[i]) == k.val.string.len &&
-						memcmp(kw_names[i], k.val.string.val, k.val.string.len) == 0)
-						which = i;
-			}
-			else if (tok == WJB_VALUE && which >= 0)
-			{
-				t->slot[which] = palloc(sizeof(JsonbValue));
-				*t->slot[which] = k;
-			}
-		}
+		js_keywords_read(c, &t->slots);
 		MemoryContextSwitchTo(old);
 	}
-	return t;
+	return &t->slots;
 }
 
 static bool validate_node(JsValidator *v, const JsNode *node, const JsonbValue *inst,
@@ -409,17 +290,10 @@ number_of(const JsonbValue *x, Numeric *n)
 static bool
 count_of(const JsonbValue *x, int64 *out, const char *keyword)
 {
-	Numeric		n;
-
-	if (!number_of(x, &n) || !num_is_integer(n) || num_cmp(n, int64_to_numeric(0)) < 0)
+	if (!js_keyword_count(x, out))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid JSON Schema: \"%s\" must be a non-negative integer", keyword)));
-	/* counts beyond int64 are as good as infinite */
-	if (num_cmp(n, int64_to_numeric(PG_INT64_MAX)) > 0)
-		*out = PG_INT64_MAX;
-	else
-		*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n)));
 	return true;
 }
 
@@ -600,8 +474,9 @@ static bool
 validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEval *ev,
 				JsView *view)
 {
-	const JsKwTable *kwt = node->kw;
+	const JsKwSlots *kwt = node->kw;
 	JsDraft		draft = node->draft;
+	bool		vocab = v->s->validation_vocab;
 	JsonbValue *props = KW(K_properties);
 	JsonbValue *pprops = KW(K_patternProperties);
 	JsonbValue *addl = KW(K_additionalProperties);
@@ -679,7 +554,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			return false;
 	}
 
-	if (draft >= JS_DRAFT6 && (kw = KW(K_propertyNames)) != NULL)
+	if ((kw = KW(K_propertyNames)) != NULL)
 	{
 		olds = path_push_str(&v->spath, "propertyNames");
 		for (i = 0; i < view->n; i++)
@@ -690,7 +565,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 		}
 		path_pop(&v->spath, olds);
 	}
-	if (v->s->validation_vocab && (kw = KW(K_required)) != NULL && js_is_array(kw))
+	if ((kw = KW(K_required)) != NULL && js_is_array(kw))
 	{
 		JsView		req;
 
@@ -708,7 +583,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			}
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_minProperties)) != NULL)
+	if ((kw = KW(K_minProperties)) != NULL)
 	{
 		int64		n;
 
@@ -720,7 +595,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_maxProperties)) != NULL)
+	if ((kw = KW(K_maxProperties)) != NULL)
 	{
 		int64		n;
 
@@ -739,9 +614,6 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 		JsView		deps;
 		int			d;
 
-		if ((pass == 0 && (draft < JS_DRAFT2019 || !v->s->validation_vocab)) ||
-			(pass == 1 && draft < JS_DRAFT4))
-			continue;
 		if ((kw = KW(pass == 0 ? K_dependentRequired : K_dependencies)) == NULL || !js_is_object(kw))
 			continue;
 		build_view(kw, &deps);
@@ -778,7 +650,7 @@ validate_object(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEv
 			}
 		}
 	}
-	if (draft >= JS_DRAFT2019 && (kw = KW(K_dependentSchemas)) != NULL && js_is_object(kw))
+	if ((kw = KW(K_dependentSchemas)) != NULL && js_is_object(kw))
 	{
 		JsView		deps;
 		int			d;
@@ -802,32 +674,24 @@ static bool
 validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEval *ev,
 			   JsView *view)
 {
-	const JsKwTable *kwt = node->kw;
+	const JsKwSlots *kwt = node->kw;
 	JsDraft		draft = node->draft;
+	bool		vocab = v->s->validation_vocab;
 	JsonbValue *kw;
-	JsonbValue *items = KW(K_items);
+	JsonbValue *items;
 	bool		ok = true;
 	int			prefix = 0;
 	int			i,
 				old,
 				olds;
-	JsonbValue *tuple = NULL;
-	const char *tuple_kw = NULL;
+	JsonbValue *tuple;
+	const char *tuple_kw;
+	const char *kwname;
 
 	(void) inst;
 
-	if (draft >= JS_DRAFT2020)
-	{
-		tuple = KW(K_prefixItems);
-		tuple_kw = "prefixItems";
-	}
-	else if (items && js_is_array(items))
-	{
-		tuple = items;
-		tuple_kw = "items";
-		items = KW(K_additionalItems);
-	}
-	if (tuple && js_is_array(tuple))
+	js_items_layout(kwt, draft, &tuple, &tuple_kw, &items, &kwname);
+	if (tuple)
 	{
 		JsView		tv;
 
@@ -844,13 +708,9 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ev->items = bms_add_member(ev->items, i);
 		}
 	}
-	else
-		tuple = NULL;
 	/* items after the tuple (or all items) */
-	if (items && (tuple || draft >= JS_DRAFT2020 || !js_is_array(items)))
+	if (items)
 	{
-		const char *kwname = (tuple && draft < JS_DRAFT2020) ? "additionalItems" : "items";
-
 		for (i = prefix; i < view->n; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
@@ -864,16 +724,16 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 		}
 		ev->all_items = true;
 	}
-	if (draft >= JS_DRAFT6 && (kw = KW(K_contains)) != NULL)
+	if ((kw = KW(K_contains)) != NULL)
 	{
 		int64		min = 1,
 					max = -1;
 		int			matches = 0;
 		JsonbValue *mk;
 
-		if (draft >= JS_DRAFT2019 && (mk = KW(K_minContains)) != NULL)
+		if ((mk = KW(K_minContains)) != NULL)
 			count_of(mk, &min, "minContains");
-		if (draft >= JS_DRAFT2019 && (mk = KW(K_maxContains)) != NULL)
+		if ((mk = KW(K_maxContains)) != NULL)
 			count_of(mk, &max, "maxContains");
 		olds = path_push_str(&v->spath, "contains");
 		for (i = 0; i < view->n; i++)
@@ -901,7 +761,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_minItems)) != NULL)
+	if ((kw = KW(K_minItems)) != NULL)
 	{
 		int64		n;
 
@@ -912,7 +772,7 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_maxItems)) != NULL)
+	if ((kw = KW(K_maxItems)) != NULL)
 	{
 		int64		n;
 
@@ -923,22 +783,15 @@ validate_array(JsValidator *v, const JsNode *node, const JsonbValue *inst, JsEva
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_uniqueItems)) != NULL && kw->type == jbvBool && kw->val.boolean)
+	if ((kw = KW(K_uniqueItems)) != NULL && kw->type == jbvBool && kw->val.boolean)
 	{
 		int			j;
 
-		for (i = 0; i < view->n; i++)
-			for (j = i + 1; j < view->n; j++)
-			{
-				CHECK_FOR_INTERRUPTS();
-				if (js_json_equal(&view->vals[i], &view->vals[j]))
-				{
-					add_error(v, "uniqueItems", "items %d and %d are equal", i, j);
-					ok = false;
-					goto unique_done;
-				}
-			}
-unique_done:	;
+		if (!js_values_unique(view->vals, view->n, &i, &j))
+		{
+			add_error(v, "uniqueItems", "items %d and %d are equal", i, j);
+			ok = false;
+		}
 	}
 	return ok;
 }
@@ -946,7 +799,9 @@ unique_done:	;
 static bool
 validate_number(JsValidator *v, const JsNode *node, Numeric n)
 {
-	const JsKwTable *kwt = node->kw;
+	const JsKwSlots *kwt = node->kw;
+	JsDraft		draft = node->draft;
+	bool		vocab = v->s->validation_vocab;
 	JsonbValue *kw;
 	Numeric		lim;
 	bool		ok = true;
@@ -957,7 +812,7 @@ validate_number(JsValidator *v, const JsNode *node, Numeric n)
 		add_error(v, "multipleOf", "%s is not a multiple of %s", num_text(n), num_text(lim));
 		ok = false;
 	}
-	if (node->draft == JS_DRAFT4)
+	if (draft == JS_DRAFT4)
 	{
 		JsonbValue *exmax = KW(K_exclusiveMaximum);
 		JsonbValue *exmin = KW(K_exclusiveMinimum);
@@ -1008,12 +863,14 @@ validate_number(JsValidator *v, const JsNode *node, Numeric n)
 static bool
 validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 {
-	const JsKwTable *kwt = node->kw;
+	const JsKwSlots *kwt = node->kw;
+	JsDraft		draft = node->draft;
+	bool		vocab = v->s->validation_vocab;
 	JsonbValue *kw;
 	bool		ok = true;
 	int			chars = -1;
 
-	if (v->s->validation_vocab && (kw = KW(K_minLength)) != NULL)
+	if ((kw = KW(K_minLength)) != NULL)
 	{
 		int64		n;
 
@@ -1025,7 +882,7 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_maxLength)) != NULL)
+	if ((kw = KW(K_maxLength)) != NULL)
 	{
 		int64		n;
 
@@ -1038,7 +895,7 @@ validate_string(JsValidator *v, const JsNode *node, const JsonbValue *inst)
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_pattern)) != NULL && kw->type == jbvString &&
+	if ((kw = KW(K_pattern)) != NULL && kw->type == jbvString &&
 		!pattern_matches(kw, inst))
 	{
 		add_error(v, "pattern", "string does not match pattern \"%.*s\"",
@@ -1065,9 +922,8 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 {
 	JsNode		node = *in;
 	const JsonbValue *schema = &node.value;
-	const JsKwTable *kwt;
+	const JsKwSlots *kwt;
 	JsonbValue *kw;
-	const char *id;
 	bool		ok = true;
 	bool		pushed = false;
 	JsView		view = {0};
@@ -1094,29 +950,14 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 
 	kwt = kw_table(v->s, schema);
 	node.kw = kwt;
-	if (KW(K_D_schema) && KW(K_D_schema)->type == jbvString)
-	{
-		JsDraft		d;
-
-		if (jsonschema_draft_from_uri(pnstrdup(KW(K_D_schema)->val.string.val,
-											   KW(K_D_schema)->val.string.len), &d))
-			node.draft = d;
-	}
-	/* $id (draft 4: id) moves the base; up to draft 7 not beside $ref */
-	kw = KW(node.draft == JS_DRAFT4 ? K_id : K_D_id);
-	if (kw && kw->type == jbvString && kw->val.string.len > 0 && kw->val.string.val[0] != '#' &&
-		!(node.draft <= JS_DRAFT7 && KW(K_D_ref)))
-	{
-		id = pnstrdup(kw->val.string.val, kw->val.string.len);
-		node.base = uri_strip_fragment(uri_resolve(node.base, id), NULL);
-	}
+	node.base = js_schema_enter(kwt, &node.draft, node.base);
 	if (v->scope == NIL || strcmp(llast(v->scope), node.base) != 0)
 	{
 		v->scope = lappend(v->scope, (void *) node.base);
 		pushed = true;
 	}
 
-	kw = KW(K_D_ref);
+	kw = NKW(K_D_ref);
 	if (kw && kw->type == jbvString)
 	{
 		char	   *ref = pnstrdup(kw->val.string.val, kw->val.string.len);
@@ -1128,14 +969,14 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 	}
 	if (!ok && !v->collect)
 		goto done;
-	if (node.draft == JS_DRAFT2020 && (kw = KW(K_D_dynamicRef)) != NULL &&
+	if ((kw = NKW(K_D_dynamicRef)) != NULL &&
 		kw->type == jbvString)
 		ok &= do_dynamic_ref(v, &node, pnstrdup(kw->val.string.val, kw->val.string.len), inst, ev);
-	if (node.draft == JS_DRAFT2019 && (kw = KW(K_D_recursiveRef)) != NULL &&
+	if ((kw = NKW(K_D_recursiveRef)) != NULL &&
 		kw->type == jbvString)
 		ok &= do_recursive_ref(v, &node, pnstrdup(kw->val.string.val, kw->val.string.len), inst, ev);
 
-	if (v->s->validation_vocab && (kw = KW(K_type)) != NULL)
+	if ((kw = NKW(K_type)) != NULL)
 	{
 		bool		match = false;
 
@@ -1157,7 +998,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && (kw = KW(K_enum)) != NULL && js_is_array(kw))
+	if ((kw = NKW(K_enum)) != NULL && js_is_array(kw))
 	{
 		JsView		ev_;
 		bool		found = false;
@@ -1172,7 +1013,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if (v->s->validation_vocab && node.draft >= JS_DRAFT6 && (kw = KW(K_const)) != NULL &&
+	if ((kw = NKW(K_const)) != NULL &&
 		!js_json_equal(kw, inst))
 	{
 		add_error(v, "const", "value is not equal to %s", value_text(kw));
@@ -1182,7 +1023,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 		goto done;
 
 	/* in-place applicators */
-	if ((kw = KW(K_allOf)) != NULL && js_is_array(kw))
+	if ((kw = NKW(K_allOf)) != NULL && js_is_array(kw))
 	{
 		JsView		sv;
 		int			i;
@@ -1196,7 +1037,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			path_pop(&v->spath, olds);
 		}
 	}
-	if ((kw = KW(K_anyOf)) != NULL && js_is_array(kw))
+	if ((kw = NKW(K_anyOf)) != NULL && js_is_array(kw))
 	{
 		JsView		sv;
 		bool		any = false;
@@ -1213,7 +1054,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if ((kw = KW(K_oneOf)) != NULL && js_is_array(kw))
+	if ((kw = NKW(K_oneOf)) != NULL && js_is_array(kw))
 	{
 		JsView		sv;
 		int			matched = 0;
@@ -1231,7 +1072,7 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 			ok = false;
 		}
 	}
-	if ((kw = KW(K_not)) != NULL)
+	if ((kw = NKW(K_not)) != NULL)
 	{
 		olds = path_push_str(&v->spath, "not");
 		if (apply_quiet(v, &node, kw, inst, NULL))
@@ -1243,16 +1084,16 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 		else
 			path_pop(&v->spath, olds);
 	}
-	if (node.draft >= JS_DRAFT7 && (kw = KW(K_if)) != NULL)
+	if ((kw = NKW(K_if)) != NULL)
 	{
 		JsonbValue *branch;
 		const char *bname;
 
 		olds = path_push_str(&v->spath, "if");
 		if (apply_quiet(v, &node, kw, inst, ev))
-			branch = KW(K_then), bname = "then";
+			branch = NKW(K_then), bname = "then";
 		else
-			branch = KW(K_else), bname = "else";
+			branch = NKW(K_else), bname = "else";
 		path_pop(&v->spath, olds);
 		if (branch)
 		{
@@ -1264,22 +1105,34 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 	if (!ok && !v->collect)
 		goto done;
 
+	/* the keywords of the instance's type, if the schema has any */
 	switch (inst->type)
 	{
 		case jbvBinary:
-			build_view(inst, &view);
-			have_view = true;
 			if (JsonContainerIsObject(inst->val.binary.data))
+			{
+				if (!(kwt->applies & JS_FOR_OBJECT))
+					break;
+				build_view(inst, &view);
+				have_view = true;
 				ok &= validate_object(v, &node, inst, ev, &view);
+			}
 			else
+			{
+				if (!(kwt->applies & JS_FOR_ARRAY))
+					break;
+				build_view(inst, &view);
+				have_view = true;
 				ok &= validate_array(v, &node, inst, ev, &view);
+			}
 			break;
 		case jbvNumeric:
-			if (v->s->validation_vocab)
+			if (kwt->applies & JS_FOR_NUMBER)
 				ok &= validate_number(v, &node, inst->val.numeric);
 			break;
 		case jbvString:
-			ok &= validate_string(v, &node, inst);
+			if (kwt->applies & JS_FOR_STRING)
+				ok &= validate_string(v, &node, inst);
 			break;
 		default:
 			break;
@@ -1288,11 +1141,11 @@ validate_node(JsValidator *v, const JsNode *in, const JsonbValue *inst, JsEval *
 		goto done;
 
 	/* unevaluated*: last, once every other keyword has left its annotations */
-	if (node.draft >= JS_DRAFT2019 && have_view)
+	if (have_view)
 	{
 		bool		isobj = JsonContainerIsObject(inst->val.binary.data);
 
-		kw = KW(isobj ? K_unevaluatedProperties : K_unevaluatedItems);
+		kw = NKW(isobj ? K_unevaluatedProperties : K_unevaluatedItems);
 		if (kw && !(!isobj && ev->all_items))
 		{
 			const char *name = isobj ? "unevaluatedProperties" : "unevaluatedItems";
