@@ -361,10 +361,7 @@ dead_letter_capped(Delivery *d, BatchCounts *counts)
 								  " (candystore.max_message_failures): %s",
 								  d->failures, d->last_error);
 
-	ereport(LOG,
-			(errmsg("candystore ingest worker dead-letters a message of routing key \"%s\" that failed %d times",
-					d->routing_key, d->failures),
-			 errdetail("SQLSTATE %s: %s", unpack_sql_state(d->last_sqlerrcode), d->last_error)));
+	/* logged, like every dead letter, by dead_letter_alert.c */
 	count_dead_letter(counts, dead_letter(d, reason, unpack_sql_state(d->last_sqlerrcode), true));
 }
 

@@ -1148,3 +1148,20 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.import_legacy_batch(text, jsonb[], text[], text[], jsonb[]) FROM PUBLIC;
+
+-- Loud dead letters ---------------------------------------------------------------
+-- Every dead letter, whoever records it, sends NOTIFY candystore_dead_letter
+-- and writes one LOG line at commit, rate-limited (src/dead_letter_alert.c).
+
+CREATE FUNCTION @extschema@.dead_letter_alert() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'candystore_dead_letter_alert'
+    LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@.dead_letter_alert() FROM PUBLIC;
+CREATE TRIGGER dead_letters_alert_insert
+    AFTER INSERT ON @extschema@.dead_letters
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.dead_letter_alert();
+CREATE TRIGGER dead_letters_alert_redrive
+    AFTER UPDATE OF redrive_attempts ON @extschema@.dead_letters
+    FOR EACH ROW
+    WHEN (NEW.redrive_attempts > OLD.redrive_attempts AND NEW.redriven_at IS NULL)
+    EXECUTE FUNCTION @extschema@.dead_letter_alert();
