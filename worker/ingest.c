@@ -38,6 +38,7 @@
 #include "ingest.h"
 #include "settings.h"
 #include "status.h"
+#include "traceparent.h"
 #include "worker.h"
 #include "worker_loop.h"
 #include "workers_init.h"
@@ -104,6 +105,8 @@ copy_delivery(Delivery *d, amqp_envelope_t *env)
 		memcpy(d->body, env->message.body.bytes, d->body_len);
 	d->body[d->body_len] = '\0';
 	d->headers_json = amqp_link_headers_json(props);
+	if (props->_flags & AMQP_BASIC_HEADERS_FLAG)
+		d->trace_context_json = trace_context_from_headers(&props->headers);
 	/* the rest only a dead letter needs: copied, rendered then */
 	amqp_properties_copy(&d->properties, &d->exchange, props, env->exchange);
 }

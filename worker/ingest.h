@@ -17,6 +17,7 @@ typedef struct Delivery
 	char	   *body;			/* NUL-terminated copy */
 	size_t		body_len;
 	char	   *headers_json;	/* message headers as JSON text, or NULL */
+	char	   *trace_context_json; /* from a valid traceparent header, or NULL */
 	/* while its batch is retried (outcome.c); zero for a new delivery */
 	int			failures;		/* tries it failed, blamed on it */
 	bool		suspect;		/* it failed the last try: tried last */

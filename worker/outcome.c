@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -151,6 +152,42 @@ count_dead_letter(BatchCounts *counts, bool inserted)
 		counts->duplicates++;
 }
 
+/* Whether the envelope has a trace_context that is not null. */
+static bool
+has_trace_context(Jsonb *jb)
+{
+	JsonbValue	key = {.type = jbvString,.val.string = {.len = 13,.val = "trace_context"}};
+	JsonbValue *v = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &key);
+
+	return v != NULL && v->type != jbvNull;
+}
+
+/*
+ * The envelope with the trace_context taken from the message's traceparent
+ * header (traceparent.c), parsed again into *parsed.  The JSON is the
+ * worker's own, always valid: should it not be, the envelope is kept as it
+ * came.
+ */
+static Jsonb *
+with_header_trace_context(Jsonb *jb, const char *trace_context, Envelope *parsed)
+{
+	JsonbTextError jerr;
+	EnvelopeError eerr;
+	char	   *json = psprintf("{\"trace_context\": %s}", trace_context);
+	Jsonb	   *add = jsonb_from_text(json, strlen(json), &jerr);
+	Jsonb	   *merged;
+	Envelope	reparsed;
+
+	if (add == NULL)
+		return jb;
+	merged = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(jb),
+												JsonbPGetDatum(add)));
+	if (!envelope_parse(merged, &reparsed, &eerr))
+		return jb;
+	*parsed = reparsed;
+	return merged;
+}
+
 /*
  * The checks that need no subtransaction.  Returns the envelope as jsonb and
  * fills *parsed, or dead-letters the message and returns NULL.
@@ -194,6 +231,8 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 		count_dead_letter(counts, dead_letter(d, envelope_error_text(&eerr), unpack_sql_state(eerr.sqlstate), true));
 		return NULL;
 	}
+	if (d->trace_context_json != NULL && !has_trace_context(jb))
+		jb = with_header_trace_context(jb, d->trace_context_json, parsed);
 	return jb;
 }
 
