@@ -48,6 +48,9 @@ typedef struct BatchCounts
 
 static SPIPlanPtr dead_letter_plan = NULL;
 
+/* (candystore) a message RabbitMQ dead-lettered, consumed from its dead-letter queue */
+#define BROKER_DEAD_LETTERED_SQLSTATE "58V01"
+
 /* text, or NULL when absent */
 static Datum
 text_or_null(const char *s, char *null)
@@ -80,10 +83,10 @@ jsonb_or_null(char *json, char *null)
 static bool
 dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_body)
 {
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BOOLOID,
-							JSONBOID, TEXTOID, TEXTOID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BOOLOID,
+							JSONBOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bytea	   *body;
 	size_t		keep = d->body_len;
 	char	   *event_id = NULL;
@@ -96,15 +99,20 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 	{
 		dead_letter_plan = spi_prepare_kept("INSERT INTO candystore.dead_letters"
 									   " (reason, sqlstate, routing_key, headers, body, redelivered,"
-									   "  properties, event_id, possible_redelivery)"
-									   " SELECT $1, $2, $3, $4, $5, $6, $7, $8,"
+									   "  properties, event_id, possible_redelivery, broker_dead_lettered, x_death)"
+									   " SELECT CASE WHEN $10 THEN 'dead-lettered by the broker ('"
+									   "   || coalesce($4->'x-death'->0->>'reason', 'no x-death header')"
+									   "   || coalesce(') from queue ' || ($4->'x-death'->0->>'queue'), ')')"
+									   "   || coalesce(', ' || ($4->'x-death'->0->>'count') || ' time(s)', '')"
+									   "   ELSE $1 END, $2, $3, $4, $5, $6, $7, $8,"
 									   "  $6 AND $9 IS NULL AND $8 IS NULL AND EXISTS (SELECT"
 									   "   FROM candystore.dead_letters e"
-									   "   WHERE e.body_digest = sha256($5) AND e.routing_key = $3)"
+									   "   WHERE e.body_digest = sha256($5) AND e.routing_key = $3),"
+									   "  $10, CASE WHEN $10 THEN $4->'x-death' END"
 									   " WHERE NOT $6 OR NOT EXISTS (SELECT FROM candystore.dead_letters e"
 									   "  WHERE e.body_digest = sha256($5) AND e.routing_key = $3"
 									   "   AND CASE WHEN $9 IS NOT NULL THEN e.properties->>'message_id' = $9"
-									   "            ELSE e.event_id = $8 END)", 9, types, 0);
+									   "            ELSE e.event_id = $8 END)", 10, types, 0);
 	}
 	/* bytea holds just under 1GB; RabbitMQ itself refuses more than 512MB */
 	if (keep > MaxAllocSize - VARHDRSZ)
@@ -134,6 +142,7 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 	values[6] = jsonb_or_null(amqp_properties_json(&d->properties, d->exchange), &nulls[6]);
 	values[7] = text_or_null(event_id, &nulls[7]);
 	values[8] = text_or_null(message_id, &nulls[8]);
+	values[9] = BoolGetDatum(d->from_broker_dlq);
 	rc = SPI_execute_plan(dead_letter_plan, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting into candystore.dead_letters failed: %s",
@@ -199,6 +208,13 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 	EnvelopeError eerr;
 	Jsonb	   *jb;
 
+	if (d->from_broker_dlq)
+	{
+		/* the reason (from its x-death header) is written by the INSERT */
+		count_dead_letter(counts, dead_letter(d, "dead-lettered by the broker",
+											  BROKER_DEAD_LETTERED_SQLSTATE, true));
+		return NULL;
+	}
 	if (d->body_len > (size_t) worker_max_message_bytes)
 	{
 		count_dead_letter(counts,

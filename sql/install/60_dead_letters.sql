@@ -23,7 +23,12 @@ CREATE TABLE @extschema@.dead_letters (
     event_id     text,
     -- redelivered, without a message_id or event id to tell it from an
     -- identical letter recorded before: maybe the same message again
-    possible_redelivery boolean NOT NULL DEFAULT false
+    possible_redelivery boolean NOT NULL DEFAULT false,
+    -- consumed from the broker's dead-letter queue (SQLSTATE 58V01): RabbitMQ
+    -- dead-lettered it (delivery limit, rejected, expired), with the
+    -- x-death header it added, most recent first
+    broker_dead_lettered boolean NOT NULL DEFAULT false,
+    x_death      jsonb
 );
 COMMENT ON TABLE @extschema@.dead_letters IS
     'Messages the ingest worker could not store, with why, exactly as received.  Fix the cause, then candystore.redrive_dead_letters() stores those that now pass.';

@@ -1152,6 +1152,12 @@ REVOKE ALL ON FUNCTION @extschema@.import_legacy_batch(text, jsonb[], text[], te
 -- Loud dead letters ---------------------------------------------------------------
 -- Every dead letter, whoever records it, sends NOTIFY candystore_dead_letter
 -- and writes one LOG line at commit, rate-limited (src/dead_letter_alert.c).
+-- The ingest worker also consumes the broker's dead-letter queue
+-- (candystore.consume_dead_letter_queue) into dead_letters.
+
+ALTER TABLE @extschema@.dead_letters
+    ADD COLUMN broker_dead_lettered boolean NOT NULL DEFAULT false,
+    ADD COLUMN x_death jsonb;
 
 CREATE FUNCTION @extschema@.dead_letter_alert() RETURNS trigger
     AS 'MODULE_PATHNAME', 'candystore_dead_letter_alert'
