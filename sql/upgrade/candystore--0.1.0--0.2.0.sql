@@ -1155,9 +1155,14 @@ REVOKE ALL ON FUNCTION @extschema@.import_legacy_batch(text, jsonb[], text[], te
 -- The ingest worker also consumes the broker's dead-letter queue
 -- (candystore.consume_dead_letter_queue) into dead_letters.
 
+-- (the default is set after the column is added: one given in ADD COLUMN
+-- would be kept as a "missing value" no fresh install has)
 ALTER TABLE @extschema@.dead_letters
-    ADD COLUMN broker_dead_lettered boolean NOT NULL DEFAULT false,
+    ADD COLUMN broker_dead_lettered boolean,
     ADD COLUMN x_death jsonb;
+ALTER TABLE @extschema@.dead_letters ALTER COLUMN broker_dead_lettered SET DEFAULT false;
+UPDATE @extschema@.dead_letters SET broker_dead_lettered = false;
+ALTER TABLE @extschema@.dead_letters ALTER COLUMN broker_dead_lettered SET NOT NULL;
 
 CREATE FUNCTION @extschema@.dead_letter_alert() RETURNS trigger
     AS 'MODULE_PATHNAME', 'candystore_dead_letter_alert'
