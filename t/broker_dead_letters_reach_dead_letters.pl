@@ -71,5 +71,38 @@ is( $node->safe_psql('postgres', q{SELECT string_agg(routing_key, ' ' ORDER BY p
 	'test.expire.one test.expire.two', 'under the routing keys they were published with');
 
 $node->stop;
+
+# A quorum queue's delivery limit: a message whose batch cannot commit (an
+# error not known to be the message's) is held, the link is lost twice, and
+# RabbitMQ dead-letters it after candystore.max_deliveries = 1 redelivery;
+# the worker then records it from the dead-letter queue.
+$node = node_with_worker('quorumdlq',
+	"candystore.batch_timeout_ms = 20\ncandystore.outbox_publisher = off\ncandystore.consume_dead_letter_queue = on\n"
+	  . "candystore.queue = 'cs_quorum_ingest'\ncandystore.queue_type = quorum\ncandystore.max_deliveries = 1\n"
+	  . "candystore.binding_keys = 'test.quorum.#'\ncandystore.reconnect_max_ms = 500\n");
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION hold() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		RAISE EXCEPTION 'test: the environment fails' USING ERRCODE = 'lock_not_available';
+	END $$;
+	CREATE TRIGGER hold BEFORE INSERT ON candystore.event_log FOR EACH ROW EXECUTE FUNCTION hold();});
+$node->poll_query_until('postgres', "SELECT state = 'consuming' FROM candystore.worker_status() WHERE kind = 'ingest'")
+  or die "the worker never connected";
+amqp_publish('test.quorum.x', sprintf($envelope, 3, 3));
+for my $round (1 .. 10)
+{
+	last if $node->safe_psql('postgres', 'SELECT count(*) FROM candystore.dead_letters') eq '1';
+	$node->poll_query_until('postgres', q{SELECT state LIKE 'retrying%' FROM candystore.worker_status() WHERE kind = 'ingest'});
+	rabbitmqctl(q{close_all_connections 'closed by the test'});
+	sleep 1;
+}
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 1 FROM candystore.dead_letters'),
+	'the message over the delivery limit reached dead_letters');
+is( $node->safe_psql(
+		'postgres', q{SELECT concat_ws(' ', routing_key, sqlstate, broker_dead_lettered, x_death->0->>'reason', x_death->0->>'queue')
+		  FROM candystore.dead_letters}),
+	'test.quorum.x 58V01 t delivery_limit cs_quorum_ingest',
+	'marked as dead-lettered by the broker for its delivery limit, from the quorum queue');
+$node->stop;
 stop_broker();
 done_testing();
