@@ -8,7 +8,7 @@
  *	  sqlstate, routing key cut to DEAD_LETTER_KEY_MAX bytes): delivered at
  *	  commit, like any NOTIFY, and forgotten with a rolled-back
  *	  subtransaction.  Each also writes one LOG line (reason, routing key,
- *	  SQLSTATE), written when its transaction commits: the ingest worker may
+ *	  SQLSTATE), written as its transaction commits: the ingest worker may
  *	  insert a letter, roll the batch back and insert it again in isolation,
  *	  and that must log once.  Lines are limited to
  *	  candystore.dead_letter_log_limit per candystore.dead_letter_log_window
@@ -197,12 +197,20 @@ dead_letter_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	switch (event)
 	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+
+			/*
+			 * Just before the commit, not after it: an error here (out of
+			 * memory) aborts the transaction instead of PANICking a
+			 * committed one.
+			 */
 			if (pending != NIL)
 				log_pending();
 			pending = NIL;		/* freed with TopTransactionContext */
 			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
