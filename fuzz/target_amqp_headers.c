@@ -11,6 +11,12 @@
  *	  decodes, the JSON written is valid in the database encoding, jsonb_in
  *	  accepts it, and the worker's own parse (jsonb_from_text) builds the
  *	  same jsonb; text kept as it was is valid, escaped text says so.
+ *
+ *	  The W3C trace context (worker/traceparent.c): the input is also parsed
+ *	  as a traceparent, checked against its definition (independently
+ *	  written here), and the trace_context the worker would record from the
+ *	  decoded headers must be JSON jsonb_in accepts, holding a traceparent
+ *	  the parser accepts.
  */
 #include "postgres.h"
 
@@ -23,6 +29,7 @@
 
 #include "jsonb_text.h"
 #include "worker/amqp_headers.h"
+#include "worker/traceparent.h"
 
 #include "fuzz.h"
 
@@ -37,6 +44,8 @@ static void (*properties_copy) (amqp_basic_properties_t *dst, amqp_bytes_t *dst_
 static char *(*escaped_text) (const void *bytes, size_t len, bool *valid);
 static bool (*text_valid) (const void *bytes, size_t len);
 static Jsonb *(*from_text) (char *json, int len, JsonbTextError *error);
+static bool (*tp_parse) (const char *s, size_t len, Traceparent *out);
+static char *(*tc_from_headers) (const amqp_table_t *headers);
 
 static void
 init(void)
@@ -47,6 +56,48 @@ init(void)
 	escaped_text = fuzz_engine_symbol("amqp_text");
 	text_valid = fuzz_engine_symbol("amqp_text_valid");
 	from_text = fuzz_engine_symbol("jsonb_from_text");
+	tp_parse = fuzz_engine_symbol("traceparent_parse");
+	tc_from_headers = fuzz_engine_symbol("trace_context_from_headers");
+}
+
+/* The definition, written again: n lowercase hex digits. */
+static bool
+is_lower_hex(const uint8_t *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool
+all_zeros(const uint8_t *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] != '0')
+			return false;
+	return true;
+}
+
+static void
+check_traceparent(const uint8_t *data, size_t len)
+{
+	Traceparent tp;
+	bool		accepted = tp_parse((const char *) data, len, &tp);
+	bool		expected = len >= 55 &&
+		is_lower_hex(data, 2) && data[2] == '-' && is_lower_hex(data + 3, 32) && data[35] == '-' &&
+		is_lower_hex(data + 36, 16) && data[52] == '-' && is_lower_hex(data + 53, 2) &&
+		!(data[0] == 'f' && data[1] == 'f') && !all_zeros(data + 3, 32) && !all_zeros(data + 36, 16) &&
+		(len == 55 || (!(data[0] == '0' && data[1] == '0') && data[55] == '-'));
+
+	if (accepted != expected)
+		fuzz_finding("traceparent_parse %s what the definition %s: %.*s",
+					 accepted ? "accepts" : "refuses", expected ? "accepts" : "refuses",
+					 (int) Min(len, 80), (const char *) data);
+	if (accepted && (memcmp(tp.version, data, 2) != 0 || memcmp(tp.trace_id, data + 3, 32) != 0 ||
+					 memcmp(tp.parent_id, data + 36, 16) != 0 || memcmp(tp.flags, data + 53, 2) != 0 ||
+					 tp.trace_id[32] != '\0' || tp.parent_id[16] != '\0'))
+		fuzz_finding("traceparent_parse's fields are not the input's");
 }
 
 /* jsonb_in(json), or a finding when it raises */
@@ -120,7 +171,21 @@ run(const uint8_t *data, size_t size)
 	{
 		PG_TRY();
 		{
+			char	   *tc;
+
 			check_json("headers", headers_json(&table));
+			tc = tc_from_headers(&table);
+			if (tc != NULL)
+			{
+				Jsonb	   *jb = must_be_jsonb("trace_context", tc);
+				JsonbValue	key = {.type = jbvString,.val.string = {.len = 11,.val = "traceparent"}};
+				JsonbValue *v = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &key);
+				Traceparent tp;
+
+				if (v == NULL || v->type != jbvString ||
+					!tp_parse(v->val.string.val, v->val.string.len, &tp))
+					fuzz_finding("the trace_context's traceparent is not one: %s", tc);
+			}
 		}
 		PG_FINALLY();
 		{
@@ -130,6 +195,8 @@ run(const uint8_t *data, size_t size)
 	}
 	else
 		empty_amqp_pool(&pool);
+
+	check_traceparent(data, size);
 
 	/* the exchange and every text property: the input's NUL-separated pieces */
 	for (int i = 0; i < 13; i++)

@@ -7,6 +7,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "dead_letter_alert.h"
 #include "jsonschema/jsonschema.h"
 #include "notify.h"
 #include "outbox_wake.h"
@@ -29,8 +30,10 @@ _PG_init(void)
 	signing_define_settings();
 	ingest_define_settings();
 	outbox_define_settings();
+	dead_letter_alert_define_settings();
 
 	notify_init();
+	dead_letter_alert_init();
 	wait_events_request_shmem();
 	outbox_wake_request_shmem();
 	registry_init();

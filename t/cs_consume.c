@@ -10,6 +10,8 @@
  *	      RECEIPT_US ROUTING_KEY MESSAGE_ID DELIVERY_MODE CONTENT_TYPE REPLAY TIMESTAMP [BODY]
  *	      RECEIPT_US is the wall clock in microseconds; REPLAY is the
  *	      x-candystore-replay header (true/false) or "-" when absent.
+ *	      With "trace" instead of "body", the line ends with
+ *	      traceparent=VALUE tracestate=VALUE ("-" when absent).
  */
 #include "cs_amqp.h"
 
@@ -38,6 +40,28 @@ replay_header(amqp_basic_properties_t *p)
 	return "-";
 }
 
+static void print_bytes(amqp_bytes_t b);
+
+/* a string header's value, "-" when absent */
+static void
+print_string_header(amqp_basic_properties_t *p, const char *key)
+{
+	printf(" %s=", key);
+	if (p->_flags & AMQP_BASIC_HEADERS_FLAG)
+		for (int i = 0; i < p->headers.num_entries; i++)
+		{
+			amqp_table_entry_t *e = &p->headers.entries[i];
+
+			if (e->key.len == strlen(key) && memcmp(e->key.bytes, key, e->key.len) == 0 &&
+				(e->value.kind == AMQP_FIELD_KIND_UTF8 || e->value.kind == AMQP_FIELD_KIND_BYTES))
+			{
+				print_bytes(e->value.value.bytes);
+				return;
+			}
+		}
+	fputs("-", stdout);
+}
+
 static void
 print_bytes(amqp_bytes_t b)
 {
@@ -54,7 +78,7 @@ main(int argc, char **argv)
 
 	cs_amqp_program = "cs_consume";
 	if (argc < 7)
-		cs_amqp_die("usage: cs_consume HOST PORT declare QUEUE EXCHANGE KEY | HOST PORT consume QUEUE MAX IDLE_MS [body]");
+		cs_amqp_die("usage: cs_consume HOST PORT declare QUEUE EXCHANGE KEY | HOST PORT consume QUEUE MAX IDLE_MS [body|trace]");
 	conn = cs_amqp_connect(argv[1], argv[2]);
 
 	if (strcmp(argv[3], "declare") == 0)
@@ -73,6 +97,7 @@ main(int argc, char **argv)
 		long		max = atol(argv[5]);
 		long		idle_ms = atol(argv[6]);
 		int			with_body = argc > 7 && strcmp(argv[7], "body") == 0;
+		int			with_trace = argc > 7 && strcmp(argv[7], "trace") == 0;
 		long		n = 0;
 
 		amqp_basic_qos(conn, 1, 0, 1000, 0);
@@ -102,6 +127,11 @@ main(int argc, char **argv)
 			print_bytes((p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG) ? p->content_type : amqp_empty_bytes);
 			printf(" %s %llu", replay_header(p),
 				   (unsigned long long) ((p->_flags & AMQP_BASIC_TIMESTAMP_FLAG) ? p->timestamp : 0));
+			if (with_trace)
+			{
+				print_string_header(p, "traceparent");
+				print_string_header(p, "tracestate");
+			}
 			if (with_body)
 			{
 				putchar(' ');

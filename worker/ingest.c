@@ -38,12 +38,15 @@
 #include "ingest.h"
 #include "settings.h"
 #include "status.h"
+#include "traceparent.h"
 #include "worker.h"
 #include "worker_loop.h"
 #include "workers_init.h"
 
 #define RETRY_MIN_MS 100
 #define IDLE_WAKEUP_MS 1000		/* lets rabbitmq-c send heartbeats */
+/* our consumer of the broker's dead-letter queue (candystore.consume_dead_letter_queue) */
+#define DLQ_CONSUMER_TAG "candystore-dead-letter-queue"
 
 PGDLLEXPORT void candystore_ingest_main(Datum arg);
 
@@ -78,10 +81,10 @@ worker_init(void)
 static char *
 connection_settings(void)
 {
-	return psprintf("%s|%s|%s|%s|%s|%s|%s|%d|%d|%d", worker_amqp_url, worker_amqp_cacert,
+	return psprintf("%s|%s|%s|%s|%s|%s|%s|%d|%d|%d|%d", worker_amqp_url, worker_amqp_cacert,
 					worker_exchange, worker_queue, worker_binding_keys,
 					worker_dlx_exchange, worker_dlq, worker_queue_type,
-					worker_prefetch, worker_max_deliveries);
+					worker_prefetch, worker_max_deliveries, worker_consume_dlq);
 }
 
 /*
@@ -96,6 +99,8 @@ copy_delivery(Delivery *d, amqp_envelope_t *env)
 	amqp_basic_properties_t *props = &env->message.properties;
 
 	d->delivery_tag = env->delivery_tag;
+	d->from_broker_dlq = env->consumer_tag.len == strlen(DLQ_CONSUMER_TAG) &&
+		memcmp(env->consumer_tag.bytes, DLQ_CONSUMER_TAG, env->consumer_tag.len) == 0;
 	d->redelivered = env->redelivered;
 	d->routing_key = amqp_text(env->routing_key.bytes, env->routing_key.len, &d->routing_key_valid);
 	d->body_len = env->message.body.len;
@@ -104,6 +109,8 @@ copy_delivery(Delivery *d, amqp_envelope_t *env)
 		memcpy(d->body, env->message.body.bytes, d->body_len);
 	d->body[d->body_len] = '\0';
 	d->headers_json = amqp_link_headers_json(props);
+	if (props->_flags & AMQP_BASIC_HEADERS_FLAG)
+		d->trace_context_json = trace_context_from_headers(&props->headers);
 	/* the rest only a dead letter needs: copied, rendered then */
 	amqp_properties_copy(&d->properties, &d->exchange, props, env->exchange);
 }
@@ -117,6 +124,7 @@ typedef struct Batch
 	MemoryContext cxt;			/* the deliveries live here */
 	TimestampTz started;		/* when its first delivery came */
 	bool		cancelled;		/* the broker cancelled our consumer */
+	char	   *link_error;		/* the link cannot be used as configured */
 } Batch;
 
 /*
@@ -139,6 +147,9 @@ typedef struct CarriedFailures
 } CarriedFailures;
 
 static HTAB *carried = NULL;
+
+/* the worker's loop, for ingest_connected() */
+static WorkerLoop *batch_loop = NULL;
 
 static uint64
 delivery_key(Delivery *d)
@@ -364,6 +375,31 @@ record_until_done(WorkerLoop *loop, Batch *batch, char **error)
 	return done;
 }
 
+/*
+ * The link is open: with candystore.consume_dead_letter_queue, also consume
+ * the dead-letter queue the link declared, on the same channel (one
+ * prefetch window, and the batch's ack-up-to covers both queues).  The
+ * deliveries are told apart by consumer tag.  A failure is reported by the
+ * next turn, which drops the link and reconnects with backoff.
+ */
+static void
+ingest_connected(void *arg)
+{
+	Batch	   *batch = arg;
+	AmqpLink   *link = &batch_loop->link;
+	amqp_rpc_reply_t reply;
+
+	if (!worker_consume_dlq)
+		return;
+	amqp_basic_consume(link->conn, 1 /* amqp_link.c's only channel */, amqp_cstring_bytes(worker_dlq),
+					   amqp_cstring_bytes(DLQ_CONSUMER_TAG), 0, 0, 0, amqp_empty_table);
+	reply = amqp_get_rpc_reply(link->conn);
+	if (reply.reply_type != AMQP_RESPONSE_NORMAL)
+		batch->link_error = MemoryContextStrdup(TopMemoryContext,
+												psprintf("%s: starting the consumer of dead-letter queue \"%s\" failed",
+														 link->broker, worker_dlq));
+}
+
 /* Closing the link now loses nothing: no batch is in hand. */
 static bool
 ingest_link_idle(void *arg)
@@ -423,6 +459,12 @@ ingest_turn(WorkerLoop *loop, void *arg)
 		batch->n = 0;
 		MemoryContextReset(batch->cxt);
 	}
+	if (batch->link_error != NULL && error == NULL)
+	{
+		error = pstrdup(batch->link_error);
+		pfree(batch->link_error);
+		batch->link_error = NULL;
+	}
 	if (batch->cancelled && error == NULL)
 		error = psprintf("%s: the broker cancelled the consumer of queue \"%s\" (was it deleted?)",
 						 link->broker, worker_queue);
@@ -441,6 +483,7 @@ ingest_turn(WorkerLoop *loop, void *arg)
 static const WorkerLoopOps ingest_ops = {
 	.connection_settings = connection_settings,
 	.link_idle = ingest_link_idle,
+	.connected = ingest_connected,
 	.turn = ingest_turn,
 };
 
@@ -460,6 +503,7 @@ candystore_ingest_main(Datum arg)
 	loop.reset_backoff_on_connect = true;
 	loop.ops = &ingest_ops;
 	loop.arg = &batch;
+	batch_loop = &loop;
 	worker_loop_start(&loop, "candystore ingest worker");
 
 	batch.cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest batch",

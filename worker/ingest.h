@@ -17,6 +17,8 @@ typedef struct Delivery
 	char	   *body;			/* NUL-terminated copy */
 	size_t		body_len;
 	char	   *headers_json;	/* message headers as JSON text, or NULL */
+	char	   *trace_context_json; /* from a valid traceparent header, or NULL */
+	bool		from_broker_dlq;	/* consumed from the broker's dead-letter queue */
 	/* while its batch is retried (outcome.c); zero for a new delivery */
 	int			failures;		/* tries it failed, blamed on it */
 	bool		suspect;		/* it failed the last try: tried last */

@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -46,6 +47,9 @@ typedef struct BatchCounts
 } BatchCounts;
 
 static SPIPlanPtr dead_letter_plan = NULL;
+
+/* (candystore) a message RabbitMQ dead-lettered, consumed from its dead-letter queue */
+#define BROKER_DEAD_LETTERED_SQLSTATE "58V01"
 
 /* text, or NULL when absent */
 static Datum
@@ -79,10 +83,10 @@ jsonb_or_null(char *json, char *null)
 static bool
 dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_body)
 {
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BOOLOID,
-							JSONBOID, TEXTOID, TEXTOID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BOOLOID,
+							JSONBOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bytea	   *body;
 	size_t		keep = d->body_len;
 	char	   *event_id = NULL;
@@ -95,15 +99,20 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 	{
 		dead_letter_plan = spi_prepare_kept("INSERT INTO candystore.dead_letters"
 									   " (reason, sqlstate, routing_key, headers, body, redelivered,"
-									   "  properties, event_id, possible_redelivery)"
-									   " SELECT $1, $2, $3, $4, $5, $6, $7, $8,"
+									   "  properties, event_id, possible_redelivery, broker_dead_lettered, x_death)"
+									   " SELECT CASE WHEN $10 THEN 'dead-lettered by the broker ('"
+									   "   || coalesce($4->'x-death'->0->>'reason', 'no x-death header')"
+									   "   || coalesce(') from queue ' || ($4->'x-death'->0->>'queue'), ')')"
+									   "   || coalesce(', ' || ($4->'x-death'->0->>'count') || ' time(s)', '')"
+									   "   ELSE $1 END, $2, $3, $4, $5, $6, $7, $8,"
 									   "  $6 AND $9 IS NULL AND $8 IS NULL AND EXISTS (SELECT"
 									   "   FROM candystore.dead_letters e"
-									   "   WHERE e.body_digest = sha256($5) AND e.routing_key = $3)"
+									   "   WHERE e.body_digest = sha256($5) AND e.routing_key = $3),"
+									   "  $10, CASE WHEN $10 THEN $4->'x-death' END"
 									   " WHERE NOT $6 OR NOT EXISTS (SELECT FROM candystore.dead_letters e"
 									   "  WHERE e.body_digest = sha256($5) AND e.routing_key = $3"
 									   "   AND CASE WHEN $9 IS NOT NULL THEN e.properties->>'message_id' = $9"
-									   "            ELSE e.event_id = $8 END)", 9, types, 0);
+									   "            ELSE e.event_id = $8 END)", 10, types, 0);
 	}
 	/* bytea holds just under 1GB; RabbitMQ itself refuses more than 512MB */
 	if (keep > MaxAllocSize - VARHDRSZ)
@@ -133,6 +142,7 @@ dead_letter(Delivery *d, const char *reason, const char *sqlstate, bool read_bod
 	values[6] = jsonb_or_null(amqp_properties_json(&d->properties, d->exchange), &nulls[6]);
 	values[7] = text_or_null(event_id, &nulls[7]);
 	values[8] = text_or_null(message_id, &nulls[8]);
+	values[9] = BoolGetDatum(d->from_broker_dlq);
 	rc = SPI_execute_plan(dead_letter_plan, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting into candystore.dead_letters failed: %s",
@@ -151,6 +161,42 @@ count_dead_letter(BatchCounts *counts, bool inserted)
 		counts->duplicates++;
 }
 
+/* Whether the envelope has a trace_context that is not null. */
+static bool
+has_trace_context(Jsonb *jb)
+{
+	JsonbValue	key = {.type = jbvString,.val.string = {.len = 13,.val = "trace_context"}};
+	JsonbValue *v = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &key);
+
+	return v != NULL && v->type != jbvNull;
+}
+
+/*
+ * The envelope with the trace_context taken from the message's traceparent
+ * header (traceparent.c), parsed again into *parsed.  The JSON is the
+ * worker's own, always valid: should it not be, the envelope is kept as it
+ * came.
+ */
+static Jsonb *
+with_header_trace_context(Jsonb *jb, const char *trace_context, Envelope *parsed)
+{
+	JsonbTextError jerr;
+	EnvelopeError eerr;
+	char	   *json = psprintf("{\"trace_context\": %s}", trace_context);
+	Jsonb	   *add = jsonb_from_text(json, strlen(json), &jerr);
+	Jsonb	   *merged;
+	Envelope	reparsed;
+
+	if (add == NULL)
+		return jb;
+	merged = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(jb),
+												JsonbPGetDatum(add)));
+	if (!envelope_parse(merged, &reparsed, &eerr))
+		return jb;
+	*parsed = reparsed;
+	return merged;
+}
+
 /*
  * The checks that need no subtransaction.  Returns the envelope as jsonb and
  * fills *parsed, or dead-letters the message and returns NULL.
@@ -162,6 +208,13 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 	EnvelopeError eerr;
 	Jsonb	   *jb;
 
+	if (d->from_broker_dlq)
+	{
+		/* the reason (from its x-death header) is written by the INSERT */
+		count_dead_letter(counts, dead_letter(d, "dead-lettered by the broker",
+											  BROKER_DEAD_LETTERED_SQLSTATE, true));
+		return NULL;
+	}
 	if (d->body_len > (size_t) worker_max_message_bytes)
 	{
 		count_dead_letter(counts,
@@ -194,6 +247,8 @@ check_message(Delivery *d, Envelope *parsed, BatchCounts *counts)
 		count_dead_letter(counts, dead_letter(d, envelope_error_text(&eerr), unpack_sql_state(eerr.sqlstate), true));
 		return NULL;
 	}
+	if (d->trace_context_json != NULL && !has_trace_context(jb))
+		jb = with_header_trace_context(jb, d->trace_context_json, parsed);
 	return jb;
 }
 
@@ -361,10 +416,7 @@ dead_letter_capped(Delivery *d, BatchCounts *counts)
 								  " (candystore.max_message_failures): %s",
 								  d->failures, d->last_error);
 
-	ereport(LOG,
-			(errmsg("candystore ingest worker dead-letters a message of routing key \"%s\" that failed %d times",
-					d->routing_key, d->failures),
-			 errdetail("SQLSTATE %s: %s", unpack_sql_state(d->last_sqlerrcode), d->last_error)));
+	/* logged, like every dead letter, by dead_letter_alert.c */
 	count_dead_letter(counts, dead_letter(d, reason, unpack_sql_state(d->last_sqlerrcode), true));
 }
 

@@ -46,6 +46,27 @@
 	"                    WHERE b.published_at IS NULL AND b.next_attempt_at > now()" \
 	"                      AND b.routing_key = o.routing_key AND b.id < o.id)"
 
+/*
+ * The W3C trace headers of the stored trace_context (tc): its traceparent
+ * when that is one, else one made of trace_id and span_id (and trace_flags,
+ * else 01) when they are lowercase hex and not all zeros; with its
+ * tracestate, when a string.  The row's own headers win over these.
+ */
+#define TC "(e.envelope->'trace_context')"
+#define TRACE_HEADERS \
+	"CASE WHEN " TC "->>'traceparent' ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'" \
+	"       AND " TC "->>'traceparent' !~ '^ff-|^..-0{32}-|-0{16}-..$'" \
+	"     THEN jsonb_build_object('traceparent', " TC "->>'traceparent')" \
+	"     WHEN " TC "->>'trace_id' ~ '^[0-9a-f]{32}$' AND " TC "->>'trace_id' !~ '^0+$'" \
+	"      AND " TC "->>'span_id' ~ '^[0-9a-f]{16}$' AND " TC "->>'span_id' !~ '^0+$'" \
+	"     THEN jsonb_build_object('traceparent', '00-' || (" TC "->>'trace_id') || '-' ||" \
+	"          (" TC "->>'span_id') || '-' ||" \
+	"          CASE WHEN " TC "->>'trace_flags' ~ '^[0-9a-f]{2}$' THEN " TC "->>'trace_flags' ELSE '01' END)" \
+	"     ELSE '{}'::jsonb END" \
+	" || CASE WHEN jsonb_typeof(" TC "->'tracestate') = 'string'" \
+	"      AND (" TC "->>'traceparent' IS NOT NULL OR " TC "->>'trace_id' IS NOT NULL)" \
+	"     THEN jsonb_build_object('tracestate', " TC "->'tracestate') ELSE '{}'::jsonb END"
+
 /* The wait before the next attempt of a row that failed 'attempts' times before. */
 #define BACKOFF \
 	" now() + least($%d::float8, %d * power(2, least(attempts, 30))) * interval '1 millisecond'"
@@ -94,7 +115,7 @@ prepare_plans(void)
 	if (fetch_plan != NULL)
 		return;
 	fetch_plan = spi_prepare_kept(
-		"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, o.headers,"
+		"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, (" TRACE_HEADERS ") || o.headers,"
 		"       e.event_id::text, e.envelope::text"
 		"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS
 		"           AND o.id <> ALL ($3)"

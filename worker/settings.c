@@ -26,6 +26,7 @@ char	   *worker_queue = NULL;
 char	   *worker_binding_keys = NULL;
 char	   *worker_dlx_exchange = NULL;
 char	   *worker_dlq = NULL;
+bool		worker_consume_dlq = false;
 int			worker_queue_type = QUEUE_TYPE_CLASSIC;
 int			worker_batch_size = 500;
 int			worker_batch_timeout_ms = 20;
@@ -107,6 +108,11 @@ ingest_define_settings(void)
 							   "Queue bound to the dead-letter exchange.",
 							   NULL, &worker_dlq, "event_store_manager_dlq",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("candystore.consume_dead_letter_queue",
+							 "Whether the ingest worker also consumes candystore.dead_letter_queue into candystore.dead_letters.",
+							 "Each message RabbitMQ dead-lettered is recorded with SQLSTATE 58V01 and its x-death header, so that it can be redriven.",
+							 &worker_consume_dlq, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("candystore.queue_type",
 							 "Type of the ingest queue when it is declared: classic or quorum.",
 							 NULL, &worker_queue_type, QUEUE_TYPE_CLASSIC, queue_type_options,

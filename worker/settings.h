@@ -29,6 +29,7 @@ extern char *worker_queue;
 extern char *worker_binding_keys;
 extern char *worker_dlx_exchange;
 extern char *worker_dlq;
+extern bool worker_consume_dlq;
 extern int	worker_queue_type;
 extern int	worker_batch_size;
 extern int	worker_batch_timeout_ms;

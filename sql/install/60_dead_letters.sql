@@ -23,7 +23,12 @@ CREATE TABLE @extschema@.dead_letters (
     event_id     text,
     -- redelivered, without a message_id or event id to tell it from an
     -- identical letter recorded before: maybe the same message again
-    possible_redelivery boolean NOT NULL DEFAULT false
+    possible_redelivery boolean NOT NULL DEFAULT false,
+    -- consumed from the broker's dead-letter queue (SQLSTATE 58V01): RabbitMQ
+    -- dead-lettered it (delivery limit, rejected, expired), with the
+    -- x-death header it added, most recent first
+    broker_dead_lettered boolean NOT NULL DEFAULT false,
+    x_death      jsonb
 );
 COMMENT ON TABLE @extschema@.dead_letters IS
     'Messages the ingest worker could not store, with why, exactly as received.  Fix the cause, then candystore.redrive_dead_letters() stores those that now pass.';
@@ -142,3 +147,22 @@ $$;
 COMMENT ON FUNCTION @extschema@.prune_dead_letters(interval) IS
     'Deletes the dead letters that were redriven more than older_than ago; returns how many.  Those never redriven stay.';
 REVOKE ALL ON FUNCTION @extschema@.prune_dead_letters(interval) FROM PUBLIC;
+
+-- Loud dead letters ---------------------------------------------------------------
+-- Every dead letter, whoever records it, sends NOTIFY candystore_dead_letter
+-- and writes one LOG line at commit, rate-limited (src/dead_letter_alert.c):
+-- the ingest worker's inserts, and redrive_dead_letters() finding that a
+-- letter still fails.
+
+CREATE FUNCTION @extschema@.dead_letter_alert() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'candystore_dead_letter_alert'
+    LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@.dead_letter_alert() FROM PUBLIC;
+CREATE TRIGGER dead_letters_alert_insert
+    AFTER INSERT ON @extschema@.dead_letters
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.dead_letter_alert();
+CREATE TRIGGER dead_letters_alert_redrive
+    AFTER UPDATE OF redrive_attempts ON @extschema@.dead_letters
+    FOR EACH ROW
+    WHEN (NEW.redrive_attempts > OLD.redrive_attempts AND NEW.redriven_at IS NULL)
+    EXECUTE FUNCTION @extschema@.dead_letter_alert();

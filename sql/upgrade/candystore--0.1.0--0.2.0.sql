@@ -1450,3 +1450,31 @@ CREATE TRIGGER signing_secrets_invalidate_caches
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.signing_secrets
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_changed();
 ALTER TABLE @extschema@.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_invalidate_caches;
+
+-- Loud dead letters ---------------------------------------------------------------
+-- Every dead letter, whoever records it, sends NOTIFY candystore_dead_letter
+-- and writes one LOG line at commit, rate-limited (src/dead_letter_alert.c).
+-- The ingest worker also consumes the broker's dead-letter queue
+-- (candystore.consume_dead_letter_queue) into dead_letters.
+
+-- (the default is set after the column is added: one given in ADD COLUMN
+-- would be kept as a "missing value" no fresh install has)
+ALTER TABLE @extschema@.dead_letters
+    ADD COLUMN broker_dead_lettered boolean,
+    ADD COLUMN x_death jsonb;
+ALTER TABLE @extschema@.dead_letters ALTER COLUMN broker_dead_lettered SET DEFAULT false;
+UPDATE @extschema@.dead_letters SET broker_dead_lettered = false;
+ALTER TABLE @extschema@.dead_letters ALTER COLUMN broker_dead_lettered SET NOT NULL;
+
+CREATE FUNCTION @extschema@.dead_letter_alert() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'candystore_dead_letter_alert'
+    LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@.dead_letter_alert() FROM PUBLIC;
+CREATE TRIGGER dead_letters_alert_insert
+    AFTER INSERT ON @extschema@.dead_letters
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.dead_letter_alert();
+CREATE TRIGGER dead_letters_alert_redrive
+    AFTER UPDATE OF redrive_attempts ON @extschema@.dead_letters
+    FOR EACH ROW
+    WHEN (NEW.redrive_attempts > OLD.redrive_attempts AND NEW.redriven_at IS NULL)
+    EXECUTE FUNCTION @extschema@.dead_letter_alert();
