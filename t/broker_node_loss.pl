@@ -7,6 +7,7 @@
 # published only for a confirm on its live connection: every row it marked
 # reached the observer's queue.  Then two of three nodes stopped: the quorum
 # is lost, the worker waits, loses nothing, and resumes once a node is back.
+# Last, a frozen node (SIGSTOP) is given up through the heartbeats.
 use strict;
 use warnings;
 use IPC::Run;
@@ -167,6 +168,31 @@ ok( $node->poll_query_until('postgres',
 	'and the worker stores them');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM candystore.event_log'), $stored + 100,
 	'nothing else was stored or lost');
+
+# A node that stops answering without closing its connections (frozen: the
+# kernel still acknowledges TCP): only heartbeats tell.  Both workers, the
+# publisher idle, give it up after about two intervals (2 s here, 60 s by
+# default).
+my %on = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
+	q{SELECT kind, substring(broker from ':(\d+)/') FROM candystore.worker_status()});
+my ($frozen) = grep { $port[$_] == $on{ingest} } 1 .. 3;
+my @who = ('ingest worker 1', $on{publisher} == $on{ingest} ? ('outbox publisher') : ());
+my $frozen_pid = cluster_pid($frozen);
+my $log_from = -s $node->logfile;
+kill('STOP', $frozen_pid) or die "cannot stop node $frozen: $!";
+my $frozen_at = time();
+my $noticed = 0;
+while (time() - $frozen_at < 60)
+{
+	my $log = substr(slurp_file($node->logfile), $log_from);
+	$noticed = grep { $log =~ /candystore \Q$_\E lost RabbitMQ: [^\n]*heartbeat/ } @who;
+	last if $noticed == @who;
+	select(undef, undef, undef, 0.2);
+}
+my $silent_for = time() - $frozen_at;
+kill('CONT', $frozen_pid);
+is($noticed, scalar(@who), 'a frozen node is given up through the missing heartbeats by: ' . join(', ', @who));
+cmp_ok($silent_for, '<=', 30, "within a few heartbeats ($silent_for s)");
 
 $node->stop;
 done_testing();
