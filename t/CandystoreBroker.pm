@@ -12,7 +12,7 @@ use PostgreSQL::Test::Utils;
 
 our @EXPORT =
   qw(start_broker stop_broker broker_dir free_port amqp_port rabbitmqctl queues_until amqp_publish build_amqp_tool node_with_worker
-  start_cluster cluster_port cluster_ctl kill_cluster_node stop_cluster_node restart_cluster_node cluster_pid);
+  start_cluster cluster_port cluster_ctl kill_cluster_node stop_cluster_node restart_cluster_node cluster_pid cluster_node_name);
 
 my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
 # made on first use: PostgreSQL::Test::Utils sets up tempdir() at INIT time,
@@ -127,6 +127,15 @@ sub cluster_ctl
 {
 	my ($i, $args) = @_;
 	return scalar `bash -c "source '$root/scripts/lib.sh' && cs_rabbitmqctl '$cluster[$i - 1]' $args" 2>&1`;
+}
+
+# The Erlang node name of cluster node I.
+sub cluster_node_name
+{
+	my ($i) = @_;
+	my $name = slurp_file("$cluster[$i - 1]/node");
+	chomp $name;
+	return $name;
 }
 
 # The pid of cluster node I (its Erlang VM).

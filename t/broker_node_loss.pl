@@ -94,6 +94,9 @@ $node->poll_query_until('postgres', q{
 	SELECT wait_event_type = 'Lock' FROM pg_stat_activity
 	 WHERE pid = (SELECT pid FROM candystore.worker_status() WHERE kind = 'ingest')})
   or die "the worker never waited for the lock";
+my $leader = cluster_node_name(1);
+like(cluster_ctl(2, 'list_queues name leader --no-table-headers'),
+	qr/^event_store_manager_queue\s+\Q$leader\E$/m, 'node 1 leads the ingest queue (declared there)');
 my ($reconnects_before, $duplicates_before, $stored_at_kill) = split /\|/, $node->safe_psql('postgres',
 	q{SELECT reconnects, duplicates, (SELECT count(*) FROM candystore.event_log) FROM candystore.worker_stats()});
 kill_cluster_node(1);
