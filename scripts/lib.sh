@@ -232,6 +232,14 @@ cs_rabbit_stop() {
         kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$dir/pid"
+    # a cluster's nodes share one epmd: its helper stops it after the last
+    [ ! -f "$dir/shared_epmd" ] || return 0
     # the node's private epmd, found by the port only this run uses
     cs_as_rabbit "$dir" epmd -port "$(cat "$dir/epmd_port")" -kill >/dev/null 2>&1 || true
+}
+
+# cs_rabbit_epmd_stop DIR: stops the epmd of the node in DIR (the last of a
+# cluster's nodes stopped).
+cs_rabbit_epmd_stop() {
+    cs_as_rabbit "$1" epmd -port "$(cat "$1/epmd_port")" -kill >/dev/null 2>&1 || true
 }

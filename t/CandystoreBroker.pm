@@ -11,7 +11,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
 our @EXPORT =
-  qw(start_broker stop_broker broker_dir free_port amqp_port rabbitmqctl queues_until amqp_publish build_amqp_tool node_with_worker);
+  qw(start_broker stop_broker broker_dir free_port amqp_port rabbitmqctl queues_until amqp_publish build_amqp_tool node_with_worker
+  start_cluster cluster_port cluster_ctl kill_cluster_node stop_cluster_node restart_cluster_node cluster_pid cluster_node_name);
 
 my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
 # made on first use: PostgreSQL::Test::Utils sets up tempdir() at INIT time,
@@ -40,6 +41,148 @@ END
 {
 	local $?;
 	rabbit('cs_rabbit_stop') if defined $rmq && -d $rmq;
+	stop_cluster();
+}
+
+# A RabbitMQ cluster on this machine (start_cluster): each node's directory.
+my @cluster;
+
+sub on_node
+{
+	my ($what, $dir) = @_;
+	return system('bash', '-c', "source '$root/scripts/lib.sh' && $what '$dir'");
+}
+
+# Starts N RabbitMQ nodes (distinct names, ports and data directories, one
+# cookie and one epmd), joins them into one cluster, and returns how many.
+# EXTRA_CONF is added to each node's rabbitmq.conf.  The nodes are stopped
+# however the test ends.
+sub start_cluster
+{
+	my ($n, $extra_conf) = @_;
+	my $base = workdir() . '/cluster';
+	my $epmd = free_port();
+	my $cookie = join('', map { ('A' .. 'Z')[ int(rand(26)) ] } 1 .. 20);
+	my $name = 'cs' . $$ . 'x' . int(rand(100000));
+
+	mkdir($base);
+	for my $i (1 .. $n)
+	{
+		my $dir = "$base/node$i";
+		mkdir($dir);
+		my %files = (
+			node => "$name-$i\@localhost\n",
+			epmd_port => "$epmd\n",
+			shared_epmd => '',
+			'.erlang.cookie' => $cookie,
+			'extra.conf' => $extra_conf // '');
+		while (my ($f, $text) = each %files)
+		{
+			open(my $fh, '>', "$dir/$f") or die "cannot write $dir/$f: $!";
+			print $fh $text;
+			close $fh;
+		}
+		chmod(0400, "$dir/.erlang.cookie");
+		push @cluster, $dir;
+	}
+	# started together: each start takes seconds of a busy machine
+	my @pids;
+	for my $dir (@cluster)
+	{
+		my $pid = fork() // die "fork: $!";
+		if ($pid == 0)
+		{
+			exec('bash', '-c', "source '$root/scripts/lib.sh' && cs_rabbit_start '$dir'");
+			die "exec: $!";
+		}
+		push @pids, $pid;
+	}
+	my $failed = 0;
+	for (@pids) { waitpid($_, 0); $failed ||= $?; }
+	die "a cluster node did not start" if $failed;
+	my $first = slurp_file("$cluster[0]/node");
+	chomp $first;
+	for my $i (2 .. $n)
+	{
+		for my $args ('stop_app', "join_cluster '$first'", 'start_app')
+		{
+			my $out = cluster_ctl($i, $args);
+			die "rabbitmqctl $args on node $i failed: $out" if $?;
+		}
+	}
+	return $n;
+}
+
+# The AMQP port of cluster node I (from 1).
+sub cluster_port
+{
+	my ($i) = @_;
+	my $port = slurp_file("$cluster[$i - 1]/port");
+	chomp $port;
+	return $port;
+}
+
+# rabbitmqctl ARGS against cluster node I; returns its output.
+sub cluster_ctl
+{
+	my ($i, $args) = @_;
+	return scalar `bash -c "source '$root/scripts/lib.sh' && cs_rabbitmqctl '$cluster[$i - 1]' $args" 2>&1`;
+}
+
+# The Erlang node name of cluster node I.
+sub cluster_node_name
+{
+	my ($i) = @_;
+	my $name = slurp_file("$cluster[$i - 1]/node");
+	chomp $name;
+	return $name;
+}
+
+# The pid of cluster node I (its Erlang VM).
+sub cluster_pid
+{
+	my ($i) = @_;
+	my $pid = slurp_file("$cluster[$i - 1]/pid");
+	chomp $pid;
+	return $pid;
+}
+
+# Kills cluster node I at once (SIGKILL, by its pid), as a crash would.
+sub kill_cluster_node
+{
+	my ($i) = @_;
+	my $dir = $cluster[ $i - 1 ];
+	my $pid = slurp_file("$dir/pid");
+	chomp $pid;
+	kill('KILL', $pid) or die "cannot kill node $i ($pid): $!";
+	while (kill(0, $pid)) { select(undef, undef, undef, 0.1); }
+	unlink("$dir/pid");
+	return;
+}
+
+# Stops cluster node I (a clean shutdown, by its pid).
+sub stop_cluster_node
+{
+	my ($i) = @_;
+	on_node('cs_rabbit_stop', $cluster[ $i - 1 ]);
+	return;
+}
+
+# Starts cluster node I again (it rejoins its cluster).
+sub restart_cluster_node
+{
+	my ($i) = @_;
+	on_node('cs_rabbit_start', $cluster[ $i - 1 ]) == 0 or die "node $i did not start again";
+	return;
+}
+
+sub stop_cluster
+{
+	return unless @cluster;
+	on_node('cs_rabbit_stop', $_) for @cluster;
+	on_node('cs_rabbit_epmd_stop', $cluster[0]);
+	@cluster = ();
+	return;
 }
 
 # Starts the broker (again, after stop_broker: on the same port); returns

@@ -92,8 +92,17 @@ declare_topology(amqp_connection_state_t conn)
 						  amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring dead-letter exchange")))
 		return err;
-	amqp_queue_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlq), 0, 1, 0, 0,
-					   amqp_empty_table);
+	/*
+	 * quorum: replicated, so a dead letter survives the loss of a node.  A
+	 * classic one is declared without arguments, as before the setting, so
+	 * that a queue declared then stays equivalent.
+	 */
+	args[0].key = amqp_cstring_bytes("x-queue-type");
+	args[0].value.kind = AMQP_FIELD_KIND_UTF8;
+	args[0].value.value.bytes = amqp_cstring_bytes("quorum");
+	table.entries = args;
+	table.num_entries = worker_dlq_type == QUEUE_TYPE_QUORUM ? 1 : 0;
+	amqp_queue_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlq), 0, 1, 0, 0, table);
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring dead-letter queue")))
 		return err;
 	amqp_queue_bind(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlq),
@@ -213,7 +222,8 @@ connect_one(AmqpLink *link, const char *url)
 		amqp_destroy_connection(conn);
 		return psprintf("connecting to %s: %s", link->broker, err);
 	}
-	err = reply_error(amqp_login_with_properties(conn, info.vhost, 0, 131072, 60,
+	err = reply_error(amqp_login_with_properties(conn, info.vhost, 0, 131072,
+												 worker_amqp_heartbeat,
 												 &client_properties, AMQP_SASL_METHOD_PLAIN,
 												 info.user, info.password), "logging in");
 	if (err == NULL)

@@ -81,9 +81,9 @@ worker_init(void)
 static char *
 connection_settings(void)
 {
-	return psprintf("%s|%s|%s|%s|%s|%s|%s|%d|%d|%d|%d", worker_amqp_url, worker_amqp_cacert,
-					worker_exchange, worker_queue, worker_binding_keys,
-					worker_dlx_exchange, worker_dlq, worker_queue_type,
+	return psprintf("%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%d|%d|%d", worker_amqp_url, worker_amqp_cacert,
+					worker_amqp_heartbeat, worker_exchange, worker_queue, worker_binding_keys,
+					worker_dlx_exchange, worker_dlq, worker_queue_type, worker_dlq_type,
 					worker_prefetch, worker_max_deliveries, worker_consume_dlq);
 }
 
@@ -287,7 +287,8 @@ wait_to_retry(WorkerLoop *loop, Batch *batch, long ms, char **error)
 			rc = WaitLatchOrSocket(MyLatch,
 								   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
 								   (batch->n < limit ? WL_SOCKET_READABLE : 0),
-								   amqp_link_socket(link), Min(left, IDLE_WAKEUP_MS),
+								   amqp_link_socket(link),
+								   worker_loop_keepalive_ms(Min(left, IDLE_WAKEUP_MS)),
 								   PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
 			ResetLatch(MyLatch);

@@ -77,7 +77,8 @@ publisher_init(void)
 static char *
 connection_settings(void)
 {
-	return psprintf("%s|%s|%s", worker_amqp_url, worker_amqp_cacert, worker_exchange);
+	return psprintf("%s|%s|%d|%s", worker_amqp_url, worker_amqp_cacert, worker_amqp_heartbeat,
+					worker_exchange);
 }
 
 static void

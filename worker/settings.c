@@ -28,6 +28,8 @@ char	   *worker_dlx_exchange = NULL;
 char	   *worker_dlq = NULL;
 bool		worker_consume_dlq = false;
 int			worker_queue_type = QUEUE_TYPE_CLASSIC;
+int			worker_dlq_type = QUEUE_TYPE_CLASSIC;
+int			worker_amqp_heartbeat = 60;
 int			worker_batch_size = 500;
 int			worker_batch_timeout_ms = 20;
 int			worker_prefetch = 2000;
@@ -83,6 +85,11 @@ ingest_define_settings(void)
 							   "amqps:// URLs verify the broker's certificate and host name.",
 							   &worker_amqp_url, "amqp://guest:guest@localhost:5672/",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.amqp_heartbeat",
+							"AMQP heartbeat interval asked of the broker, in seconds; 0 turns heartbeats off.",
+							"A broker node that stops answering is given up after about twice this.",
+							&worker_amqp_heartbeat, 60, 0, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomStringVariable("candystore.amqp_cacert",
 							   "CA certificate file (PEM) amqps:// brokers are verified against.",
 							   "Empty: the system's trusted CA certificates.",
@@ -116,6 +123,11 @@ ingest_define_settings(void)
 	DefineCustomEnumVariable("candystore.queue_type",
 							 "Type of the ingest queue when it is declared: classic or quorum.",
 							 NULL, &worker_queue_type, QUEUE_TYPE_CLASSIC, queue_type_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("candystore.dead_letter_queue_type",
+							 "Type of the dead-letter queue when it is declared: classic or quorum.",
+							 "quorum replicates it across a RabbitMQ cluster.",
+							 &worker_dlq_type, QUEUE_TYPE_CLASSIC, queue_type_options,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("candystore.batch_size",
 							"Most deliveries stored in one transaction.",

@@ -23,6 +23,7 @@ extern char *worker_amqp_url;
 extern char *worker_amqp_cacert;
 extern char *worker_exchange;
 extern int	worker_reconnect_max_ms;
+extern int	worker_amqp_heartbeat;
 
 /* the ingest worker */
 extern char *worker_queue;
@@ -31,6 +32,7 @@ extern char *worker_dlx_exchange;
 extern char *worker_dlq;
 extern bool worker_consume_dlq;
 extern int	worker_queue_type;
+extern int	worker_dlq_type;
 extern int	worker_batch_size;
 extern int	worker_batch_timeout_ms;
 extern int	worker_prefetch;

@@ -111,6 +111,8 @@ worker_loop_link_lost(WorkerLoop *loop, const char *error)
 	worker_status_error(loop->slot, error);
 	worker_status_set(loop->slot, "disconnected", NULL, false);
 	amqp_link_close(&loop->link);
+	/* a cluster: the next attempt starts at the node after the lost one */
+	loop->link.next_url++;
 	if (loop->reset_backoff_on_connect)
 		return;
 	if (loop->progressed ||
@@ -121,18 +123,36 @@ worker_loop_link_lost(WorkerLoop *loop, const char *error)
 		loop->wait_before_connect = true;	/* lost again before anything got through */
 }
 
+long
+worker_loop_keepalive_ms(long timeout_ms)
+{
+	long		half = worker_amqp_heartbeat * 1000L / 2;
+
+	if (worker_amqp_heartbeat > 0 && (timeout_ms < 0 || timeout_ms > half))
+		return half;
+	return timeout_ms;
+}
+
 int
 worker_loop_wait(WorkerLoop *loop, long timeout_ms)
 {
+	long		wait_ms = worker_loop_keepalive_ms(timeout_ms);
 	int			rc;
 
 	if (amqp_data_in_buffer(loop->link.conn) || amqp_frames_enqueued(loop->link.conn))
 		return 0;
 	rc = WaitLatchOrSocket(MyLatch,
 						   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						   amqp_link_socket(&loop->link), timeout_ms, PG_WAIT_EXTENSION);
+						   amqp_link_socket(&loop->link), wait_ms, PG_WAIT_EXTENSION);
 	if (rc & WL_LATCH_SET)
 		ResetLatch(MyLatch);
+	/*
+	 * Woken only to keep the link alive: the caller's next read sends our
+	 * heartbeat when due and notices a broker silent for two intervals.
+	 * That is not the caller's timeout.
+	 */
+	if (wait_ms != timeout_ms)
+		rc &= ~WL_TIMEOUT;
 	return rc;
 }
 

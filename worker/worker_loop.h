@@ -97,9 +97,17 @@ extern void worker_loop_link_lost(WorkerLoop *loop, const char *error);
 /*
  * Waits up to timeout_ms for the latch or the broker socket (not at all when
  * rabbitmq-c holds unread data); returns WaitLatchOrSocket's events, 0 when
- * it did not wait.
+ * it did not wait.  It wakes at least every half heartbeat (without
+ * WL_TIMEOUT when that ended it first): the caller's next read of the link
+ * keeps the heartbeats going.
  */
 extern int	worker_loop_wait(WorkerLoop *loop, long timeout_ms);
+/*
+ * timeout_ms (-1: none), shortened to half of candystore.amqp_heartbeat:
+ * the longest a worker may go without reading the link, so that rabbitmq-c
+ * sends its heartbeats and notices a silent broker.
+ */
+extern long worker_loop_keepalive_ms(long timeout_ms);
 /*
  * Sleeps ms, answering interrupts; ends early for a configuration reload,
  * not for other latch wake-ups (a commit's, for the publisher).
