@@ -21,7 +21,6 @@
 #include "amqp_link.h"
 #include "settings.h"
 
-#define AMQP_CHANNEL 1
 #define AMQP_IO_TIMEOUT_S 10
 
 /*
@@ -83,12 +82,12 @@ declare_topology(amqp_connection_state_t conn)
 			   *save;
 	char	   *err;
 
-	amqp_exchange_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_exchange),
+	amqp_exchange_declare(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_exchange),
 						  amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring exchange")))
 		return err;
 
-	amqp_exchange_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlx_exchange),
+	amqp_exchange_declare(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_dlx_exchange),
 						  amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring dead-letter exchange")))
 		return err;
@@ -102,10 +101,10 @@ declare_topology(amqp_connection_state_t conn)
 	args[0].value.value.bytes = amqp_cstring_bytes("quorum");
 	table.entries = args;
 	table.num_entries = worker_dlq_type == QUEUE_TYPE_QUORUM ? 1 : 0;
-	amqp_queue_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlq), 0, 1, 0, 0, table);
+	amqp_queue_declare(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_dlq), 0, 1, 0, 0, table);
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring dead-letter queue")))
 		return err;
-	amqp_queue_bind(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_dlq),
+	amqp_queue_bind(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_dlq),
 					amqp_cstring_bytes(worker_dlx_exchange), amqp_cstring_bytes(""),
 					amqp_empty_table);
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "binding dead-letter queue")))
@@ -127,7 +126,7 @@ declare_topology(amqp_connection_state_t conn)
 		args[2].value.value.i32 = worker_max_deliveries;
 		table.num_entries = 3;
 	}
-	amqp_queue_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_queue), 0, 1, 0, 0, table);
+	amqp_queue_declare(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_queue), 0, 1, 0, 0, table);
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring queue")))
 		return err;
 
@@ -136,7 +135,7 @@ declare_topology(amqp_connection_state_t conn)
 	{
 		while (*key == ' ')
 			key++;
-		amqp_queue_bind(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_queue),
+		amqp_queue_bind(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_queue),
 						amqp_cstring_bytes(worker_exchange), amqp_cstring_bytes(key),
 						amqp_empty_table);
 		if ((err = reply_error(amqp_get_rpc_reply(conn), "binding queue")))
@@ -151,11 +150,11 @@ prepare_publishing(amqp_connection_state_t conn)
 {
 	char	   *err;
 
-	amqp_exchange_declare(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_exchange),
+	amqp_exchange_declare(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_exchange),
 						  amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring exchange")))
 		return err;
-	amqp_confirm_select(conn, AMQP_CHANNEL);
+	amqp_confirm_select(conn, AMQP_LINK_CHANNEL);
 	return reply_error(amqp_get_rpc_reply(conn), "enabling publisher confirms");
 }
 
@@ -228,7 +227,7 @@ connect_one(AmqpLink *link, const char *url)
 												 info.user, info.password), "logging in");
 	if (err == NULL)
 	{
-		amqp_channel_open(conn, AMQP_CHANNEL);
+		amqp_channel_open(conn, AMQP_LINK_CHANNEL);
 		err = reply_error(amqp_get_rpc_reply(conn), "opening channel");
 	}
 	if (err == NULL && link->publishing)
@@ -237,12 +236,12 @@ connect_one(AmqpLink *link, const char *url)
 		err = declare_topology(conn);
 	if (err == NULL && !link->publishing)
 	{
-		amqp_basic_qos(conn, AMQP_CHANNEL, 0, (uint16_t) worker_prefetch, 0);
+		amqp_basic_qos(conn, AMQP_LINK_CHANNEL, 0, (uint16_t) worker_prefetch, 0);
 		err = reply_error(amqp_get_rpc_reply(conn), "setting prefetch");
 	}
 	if (err == NULL && !link->publishing)
 	{
-		amqp_basic_consume(conn, AMQP_CHANNEL, amqp_cstring_bytes(worker_queue),
+		amqp_basic_consume(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_queue),
 						   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
 		err = reply_error(amqp_get_rpc_reply(conn), "starting consumer");
 	}
@@ -317,7 +316,7 @@ amqp_link_socket(AmqpLink *link)
 bool
 amqp_link_ack_upto(AmqpLink *link, uint64 delivery_tag, char **error)
 {
-	int			rc = amqp_basic_ack(link->conn, AMQP_CHANNEL, delivery_tag, 1);
+	int			rc = amqp_basic_ack(link->conn, AMQP_LINK_CHANNEL, delivery_tag, 1);
 
 	if (rc != AMQP_STATUS_OK)
 	{
@@ -343,7 +342,7 @@ amqp_link_exchange_exists(AmqpLink *link, const char *exchange, char **error)
 		if (strcmp(lfirst(lc), exchange) == 0)
 			return true;
 	}
-	amqp_exchange_declare(link->conn, AMQP_CHANNEL, amqp_cstring_bytes(exchange),
+	amqp_exchange_declare(link->conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(exchange),
 						  amqp_cstring_bytes("topic"), 1, 0, 0, 0, amqp_empty_table);
 	*error = reply_error(amqp_get_rpc_reply(link->conn),
 						 psprintf("checking exchange \"%s\"", exchange));

@@ -10,6 +10,9 @@
 
 #include "nodes/pg_list.h"
 
+/* the one channel a link opens: the workers' consumers and publishes use it */
+#define AMQP_LINK_CHANNEL 1
+
 typedef struct AmqpLink
 {
 	amqp_connection_state_t conn;

@@ -392,7 +392,7 @@ ingest_connected(void *arg)
 
 	if (!worker_consume_dlq)
 		return;
-	amqp_basic_consume(link->conn, 1 /* amqp_link.c's only channel */, amqp_cstring_bytes(worker_dlq),
+	amqp_basic_consume(link->conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_dlq),
 					   amqp_cstring_bytes(DLQ_CONSUMER_TAG), 0, 0, 0, amqp_empty_table);
 	reply = amqp_get_rpc_reply(link->conn);
 	if (reply.reply_type != AMQP_RESPONSE_NORMAL)
