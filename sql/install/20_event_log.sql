@@ -153,6 +153,8 @@ REVOKE ALL ON FUNCTION @extschema@.guard_partitions() FROM PUBLIC;
 CREATE EVENT TRIGGER candystore_guard_partitions ON ddl_command_start
     WHEN TAG IN ('ALTER TABLE', 'DROP TABLE')
     EXECUTE FUNCTION @extschema@.guard_partitions();
+-- ALWAYS: event triggers too are off with session_replication_role = replica
+ALTER EVENT TRIGGER candystore_guard_partitions ENABLE ALWAYS;
 
 CREATE VIEW @extschema@.events AS
 SELECT position,
