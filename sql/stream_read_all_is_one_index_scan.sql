@@ -55,8 +55,9 @@ SELECT max(cursor COLLATE "C") AS last_cursor FROM candystore.read_all(NULL, 100
 SELECT pg_stat_force_next_flush();
 CREATE VIEW pg_temp.xid_index_reads AS
 SELECT sum(s.idx_tup_read) AS idx_tup_read
-  FROM pg_stat_user_indexes s JOIN pg_inherits i ON i.inhrelid = s.indexrelid
- WHERE i.inhparent = 'candystore.event_log_xid_idx'::regclass;
+  FROM pg_stat_user_indexes s JOIN pg_inherits i ON i.inhrelid = s.relid
+ WHERE i.inhparent = 'candystore.event_log'::regclass
+   AND pg_get_indexdef(s.indexrelid) ~ '\(xid, "?position"?\)';
 SELECT idx_tup_read AS before_wait FROM pg_temp.xid_index_reads \gset
 SELECT candystore.wait_for_events(:'last_cursor', '0 seconds') AS found_nothing;
 SELECT pg_stat_force_next_flush();

@@ -191,7 +191,10 @@ candystore_make_partition(PG_FUNCTION_ARGS)
 		if (moving)
 			run("ALTER TABLE candystore.event_log DETACH PARTITION candystore.event_log_default",
 				SPI_OK_UTILITY);
-		run(psprintf("CREATE TABLE %s PARTITION OF candystore.event_log"
+		/* the default partition's indexes are every partition's (20_event_log.sql) */
+		run(psprintf("CREATE TABLE %s (LIKE candystore.event_log_default INCLUDING DEFAULTS INCLUDING INDEXES)",
+					 qname), SPI_OK_UTILITY);
+		run(psprintf("ALTER TABLE candystore.event_log ATTACH PARTITION %s"
 					 " FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")", qname, first, end),
 			SPI_OK_UTILITY);
 		run(psprintf("CREATE TRIGGER event_log_truncate_refused BEFORE TRUNCATE ON %s"

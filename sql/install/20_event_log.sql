@@ -33,17 +33,18 @@ CREATE TABLE @extschema@.event_log (
     recorded_at     timestamptz NOT NULL DEFAULT now(),
     routing_key     text,
     correlation_ids uuid[] NOT NULL,            -- parent event ids
-    envelope        jsonb NOT NULL,
-    CONSTRAINT event_log_pkey PRIMARY KEY (position)
+    envelope        jsonb NOT NULL
 ) PARTITION BY RANGE (position);
 COMMENT ON TABLE @extschema@.event_log IS
     'Every stored event, append-only; read it through candystore.events.';
 
-CREATE INDEX event_log_event_type_idx ON @extschema@.event_log (event_type, position);
-CREATE INDEX event_log_occurred_at_idx ON @extschema@.event_log (occurred_at);
--- No index on correlation_ids: an event's children are found through the
--- causation groups (40_trace.sql; descendants(id, 1)), which cost an append
--- less than a GIN entry would.  No index on event_id either: event_ids has it.
+-- No index on event_log itself: its partitions have theirs (below).  An
+-- index of the partitioned table would be the extension's while range
+-- partitions are not (below), and pg_restore, attaching a dumped partition,
+-- would build the partition's indexes before restoring their dumped
+-- definitions, and fail.  Deletes (purge_events) are published through the
+-- root with the whole row, the root having no key (docs/operations.md).
+ALTER TABLE @extschema@.event_log REPLICA IDENTITY FULL;
 
 -- pg_dump keeps extension tables' definitions only; these keep the data too.
 -- A partitioned table holds no rows of its own (its partitions: below).
@@ -139,6 +140,14 @@ REVOKE ALL ON FUNCTION @extschema@.make_partitions(integer, bigint) FROM PUBLIC;
 -- the restoring installation would have made; the default partition is the
 -- extension's own, its rows marked for pg_dump.
 CREATE TABLE @extschema@.event_log_default PARTITION OF @extschema@.event_log DEFAULT;
+-- The default partition's indexes are every partition's: make_partition()
+-- copies them (CREATE TABLE ... LIKE event_log_default INCLUDING INDEXES).
+ALTER TABLE @extschema@.event_log_default ADD CONSTRAINT event_log_default_pkey PRIMARY KEY (position);
+CREATE INDEX event_log_default_event_type_idx ON @extschema@.event_log_default (event_type, position);
+CREATE INDEX event_log_default_occurred_at_idx ON @extschema@.event_log_default (occurred_at);
+-- No index on correlation_ids: an event's children are found through the
+-- causation groups (40_trace.sql; descendants(id, 1)), which cost an append
+-- less than a GIN entry would.  No index on event_id either: event_ids has it.
 CREATE TRIGGER event_log_truncate_refused BEFORE TRUNCATE ON @extschema@.event_log_default
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forbid_change();
 ALTER TABLE @extschema@.event_log_default ENABLE ALWAYS TRIGGER event_log_truncate_refused;

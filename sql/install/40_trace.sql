@@ -83,7 +83,7 @@ COMMENT ON FUNCTION @extschema@.trace_render(uuid, text) IS
 ALTER TABLE @extschema@.event_log ADD COLUMN session_key text;
 COMMENT ON COLUMN @extschema@.event_log.session_key IS
     'Set by append(): coalesce(envelope->''payload''->>''session_id'', envelope->''payload''->>''meeting_id'').';
-CREATE INDEX event_log_session_idx ON @extschema@.event_log (session_key)
+CREATE INDEX event_log_default_session_idx ON @extschema@.event_log_default (session_key)
     WHERE session_key IS NOT NULL;
 
 CREATE FUNCTION @extschema@.session_timeline(session_id text)
