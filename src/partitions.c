@@ -28,6 +28,7 @@
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -157,26 +158,35 @@ run(const char *sql, int expected)
 
 PG_FUNCTION_INFO_V1(candystore_make_partition);
 
-/* candystore.make_partition(first_position bigint, size bigint) RETURNS text */
+/*
+ * candystore.make_partition(first_position bigint, size bigint, count integer DEFAULT 1)
+ *	  RETURNS void
+ *
+ * Makes count consecutive partitions of size positions from first_position.
+ * Rows of their ranges in the default partition (appended beyond the
+ * partitions made, or left there by the upgrade from 0.1.0) are moved with
+ * the default partition detached once: one scan copies them through
+ * event_log into the new partitions, one deletes them, and attaching the
+ * default partition again checks what remains once.
+ */
 Datum
 candystore_make_partition(PG_FUNCTION_ARGS)
 {
 	int64		first = PG_GETARG_INT64(0);
 	int64		size = PG_GETARG_INT64(1);
+	int32		count = PG_GETARG_INT32(2);
+	int64		span;
 	int64		end;
-	char	   *name;
-	char	   *qname;
 	char	   *range;
 	bool		isnull;
 
-	if (first < 1 || size < 1 || pg_add_s64_overflow(first, size, &end))
+	if (first < 1 || size < 1 || count < 1 ||
+		pg_mul_s64_overflow(size, count, &span) || pg_add_s64_overflow(first, span, &end))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid partition: first position " INT64_FORMAT ", size " INT64_FORMAT,
-						first, size),
+				 errmsg("invalid partitions: first position " INT64_FORMAT ", size " INT64_FORMAT ", count %d",
+						first, size, count),
 				 errdetail("Positions start at 1; a partition holds at least one.")));
-	name = psprintf("event_log_p" INT64_FORMAT, first);
-	qname = psprintf("candystore.%s", quote_identifier(name));
 	range = psprintf("position >= " INT64_FORMAT " AND position < " INT64_FORMAT, first, end);
 
 	SPI_connect();
@@ -191,22 +201,30 @@ candystore_make_partition(PG_FUNCTION_ARGS)
 		if (moving)
 			run("ALTER TABLE candystore.event_log DETACH PARTITION candystore.event_log_default",
 				SPI_OK_UTILITY);
-		/* the default partition's indexes are every partition's (20_event_log.sql) */
-		run(psprintf("CREATE TABLE %s (LIKE candystore.event_log_default INCLUDING DEFAULTS INCLUDING INDEXES)",
-					 qname), SPI_OK_UTILITY);
-		run(psprintf("ALTER TABLE candystore.event_log ATTACH PARTITION %s"
-					 " FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")", qname, first, end),
-			SPI_OK_UTILITY);
-		run(psprintf("CREATE TRIGGER event_log_truncate_refused BEFORE TRUNCATE ON %s"
-					 " FOR EACH STATEMENT EXECUTE FUNCTION candystore.forbid_change()", qname),
-			SPI_OK_UTILITY);
-		/* ALWAYS: also with session_replication_role = replica */
-		run(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER event_log_truncate_refused", qname),
-			SPI_OK_UTILITY);
+		for (int i = 0; i < count; i++)
+		{
+			int64		from = first + i * size;
+			char	   *qname = psprintf("candystore.%s",
+										 quote_identifier(psprintf("event_log_p" INT64_FORMAT, from)));
+
+			CHECK_FOR_INTERRUPTS();
+			/* the default partition's indexes are every partition's (20_event_log.sql) */
+			run(psprintf("CREATE TABLE %s (LIKE candystore.event_log_default INCLUDING DEFAULTS INCLUDING INDEXES)",
+						 qname), SPI_OK_UTILITY);
+			run(psprintf("ALTER TABLE candystore.event_log ATTACH PARTITION %s"
+						 " FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")", qname, from, from + size),
+				SPI_OK_UTILITY);
+			run(psprintf("CREATE TRIGGER event_log_truncate_refused BEFORE TRUNCATE ON %s"
+						 " FOR EACH STATEMENT EXECUTE FUNCTION candystore.forbid_change()", qname),
+				SPI_OK_UTILITY);
+			/* ALWAYS: also with session_replication_role = replica */
+			run(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER event_log_truncate_refused", qname),
+				SPI_OK_UTILITY);
+		}
 		if (moving)
 		{
-			run(psprintf("INSERT INTO %s SELECT * FROM candystore.event_log_default WHERE %s",
-						 qname, range), SPI_OK_INSERT);
+			run(psprintf("INSERT INTO candystore.event_log SELECT * FROM candystore.event_log_default WHERE %s",
+						 range), SPI_OK_INSERT);
 			store_removal_allowed = true;
 			run(psprintf("DELETE FROM candystore.event_log_default WHERE %s", range), SPI_OK_DELETE);
 			store_removal_allowed = false;
@@ -221,7 +239,7 @@ candystore_make_partition(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(name));
+	PG_RETURN_VOID();
 }
 
 void

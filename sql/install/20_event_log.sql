@@ -80,12 +80,13 @@ ALTER TABLE @extschema@.event_ids ENABLE ALWAYS TRIGGER event_ids_immutable;
 -- schedule_maintenance's job, or by hand) keeps partitions ahead of the
 -- positions so that it stays empty.
 
-CREATE FUNCTION @extschema@.make_partition(first_position bigint, size bigint) RETURNS text
+CREATE FUNCTION @extschema@.make_partition(first_position bigint, size bigint, count integer DEFAULT 1)
+    RETURNS void
     AS 'MODULE_PATHNAME', 'candystore_make_partition'
     LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION @extschema@.make_partition(bigint, bigint) IS
-    'Makes the event_log partition of positions first_position to first_position + size - 1 (moving its rows out of the default partition); returns its name.';
-REVOKE ALL ON FUNCTION @extschema@.make_partition(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.make_partition(bigint, bigint, integer) IS
+    'Makes count event_log partitions of size positions from first_position on, moving their rows out of the default partition.';
+REVOKE ALL ON FUNCTION @extschema@.make_partition(bigint, bigint, integer) FROM PUBLIC;
 
 -- The range partitions of event_log, in position order.
 CREATE VIEW @extschema@.event_log_partitions AS
@@ -114,6 +115,7 @@ DECLARE
     width bigint;
     next_first bigint;
     reached bigint;
+    made integer;
 BEGIN
     IF ahead < 1 THEN
         RAISE EXCEPTION 'ahead must be at least 1, not %', ahead
@@ -125,10 +127,13 @@ BEGIN
     -- the highest position handed out so far (or 0)
     SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO reached
       FROM @extschema@.event_ids_position_seq;
-    WHILE next_first <= reached + ahead::bigint * width LOOP
-        RETURN NEXT @extschema@.make_partition(next_first, width);
-        next_first := next_first + width;
-    END LOOP;
+    -- every partition in one call: rows to move leave the default partition at once
+    made := greatest(0, ceil((reached + ahead::numeric * width - next_first + 1) / width))::integer;
+    IF made > 0 THEN
+        PERFORM @extschema@.make_partition(next_first, width, made);
+    END IF;
+    RETURN QUERY SELECT format('event_log_p%s', next_first + i * width)
+                   FROM pg_catalog.generate_series(0, made - 1) i;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.make_partitions(integer, bigint) IS
