@@ -27,6 +27,7 @@
 
 #include "partitions.h"
 #include "store.h"
+#include "trace_catalog.h"
 
 /*
  * The bookkeeping of a purge, after "purged" (position, event_id,
@@ -34,9 +35,10 @@
  * outbox rows go, and ids a surviving child names are kept linked.  Returns
  * how many were purged.
  */
-static const char *const purge_bookkeeping =
+static const char *const purge_unlisting =
 " unlisted AS ("
-"  DELETE FROM candystore.event_ids i USING purged p WHERE i.event_id = p.event_id),"
+"  DELETE FROM candystore.event_ids i USING purged p WHERE i.event_id = p.event_id),";
+static const char *const purge_bookkeeping =
 " sent AS ("
 "  DELETE FROM candystore.outbox o USING purged p WHERE o.position = p.position),"
 /* see the comment at the top */
@@ -46,7 +48,7 @@ static const char *const purge_bookkeeping =
 "   WHERE p.causation_group <> p.event_id"
 "  UNION SELECT l.b FROM near n JOIN candystore.causation_links l ON l.a = n.g),"
 " named_parents AS ("
-"  SELECT DISTINCT x.id FROM candystore.event_ids c,"
+"  SELECT DISTINCT x.id FROM candystore.%s c,"
 "         LATERAL pg_catalog.unnest(c.correlation_ids) x(id)"
 "   WHERE c.causation_group IN (SELECT g FROM near)"
 "     AND NOT EXISTS (SELECT 1 FROM purged q WHERE q.position = c.position)),"
@@ -60,10 +62,18 @@ static const char *const purge_bookkeeping =
 "  ON CONFLICT DO NOTHING)"
 " SELECT count(*) FROM purged";
 
+/*
+ * One statement purging the rows of "purged".  A 0.1.0 catalog (the library
+ * is replaced before ALTER EXTENSION UPDATE runs) has no event_ids: the
+ * groups are read from event_log.
+ */
 static uint64
 purge_statement(const char *purged, Oid *types, Datum *values, int nargs)
 {
-	char	   *sql = psprintf("WITH RECURSIVE purged AS (%s), %s", purged, purge_bookkeeping);
+	bool		partitioned = trace_catalog()->partitioned;
+	char	   *bookkeeping = psprintf(purge_bookkeeping, partitioned ? "event_ids" : "event_log");
+	char	   *sql = psprintf("WITH RECURSIVE purged AS (%s), %s %s", purged,
+							   partitioned ? purge_unlisting : "", bookkeeping);
 	int			rc;
 	bool		isnull;
 
@@ -130,10 +140,14 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 
 		store_removal_allowed = true;
 		/* whole partitions first: no row deletes in event_log, no dead tuples */
-		rc = SPI_execute_with_args(droppable_partitions, 1, types, values, NULL, true, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "finding partitions to purge failed: %s", SPI_result_code_string(rc));
-		ndrop = (int) SPI_processed;
+		ndrop = 0;
+		if (trace_catalog()->partitioned)
+		{
+			rc = SPI_execute_with_args(droppable_partitions, 1, types, values, NULL, true, 0);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "finding partitions to purge failed: %s", SPI_result_code_string(rc));
+			ndrop = (int) SPI_processed;
+		}
 		drop = palloc(sizeof(Oid) * Max(ndrop, 1));
 		for (int i = 0; i < ndrop; i++)
 		{

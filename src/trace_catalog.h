@@ -11,7 +11,9 @@
 
 typedef struct TraceCatalog
 {
-	Oid			event_ids;			/* unpartitioned: one index for all of event_log */
+	bool		partitioned;		/* 0.2.0: event_log partitioned, event_ids beside it */
+	Oid			event_ids;			/* unpartitioned: one index for all of event_log
+									 * (a 0.1.0 catalog: event_log itself) */
 	Oid			event_id_index;		/* event_ids_pkey */
 	Oid			group_index;		/* event_ids_causation_group_idx */
 	Oid			links;				/* causation_links */
