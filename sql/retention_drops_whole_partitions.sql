@@ -45,6 +45,12 @@ SELECT relname, n_tup_del FROM pg_stat_user_tables
 SELECT sum(n_tup_del) AS deleted_row_by_row
   FROM pg_stat_user_tables s JOIN pg_inherits i ON i.inhrelid = s.relid
  WHERE i.inhparent = 'candystore.event_log'::regclass;
+-- monitoring: what is there, and what retention does next
+SELECT partition, first_position, last_position, bytes > 0 AS has_bytes, newest_occurred_at, unsent_outbox_rows
+  FROM candystore.partitions ORDER BY first_position NULLS LAST;
+SELECT partitions, bytes > 0 AS has_bytes, events_in_default_partition, oldest_partition, newest_partition,
+       positions_made_ahead, next_retention_action
+  FROM candystore.partition_status;
 -- the child of the purged event still names it, and appending it again finds the child
 SELECT candystore.append(pg_temp.env(1)) > 19 AS parent_appended_again;
 SELECT count(*) AS in_trace FROM candystore.trace('cb000000-0000-4000-8000-000000000019');
