@@ -103,6 +103,23 @@ insert_plan(int log2rows, bool on_conflict)
 			appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING");
 		appendStringInfoString(&sql, " RETURNING event_id, position");
 	}
+	else if (rows == 1)
+	{
+		/* one row (append()): no VALUES list to join, the parameters twice */
+		memcpy(types, row_types, sizeof(row_types));
+		appendStringInfoString(&sql, "WITH ids AS ("
+							   " INSERT INTO candystore.event_ids"
+							   " (event_id, event_type, occurred_at, correlation_ids, causation_group)"
+							   " VALUES ($1, $2, $3, $5, $7)");
+		if (on_conflict)
+			appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING");
+		appendStringInfoString(&sql, " RETURNING position)"
+							   " INSERT INTO candystore.event_log"
+							   " (position, event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
+							   "  causation_group, session_key)"
+							   " SELECT position, $1, $2, $3, $4, $5, $6, $7, $8 FROM ids"
+							   " RETURNING event_id, position");
+	}
 	else
 	{
 		/*
@@ -313,7 +330,7 @@ insert_chunk(StoreRow *rows, int log2rows, bool duplicates_expected)
 			nl[7] = 'n';
 	}
 	rc = SPI_execute_plan(insert_plan(log2rows, duplicates_expected), values, nulls, false, 0);
-	if (rc != (partitioned ? SPI_OK_SELECT : SPI_OK_INSERT_RETURNING))
+	if (rc != (partitioned && log2rows > 0 ? SPI_OK_SELECT : SPI_OK_INSERT_RETURNING))
 		elog(ERROR, "inserting into candystore.event_log failed: %s", SPI_result_code_string(rc));
 
 	/*
