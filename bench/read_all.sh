@@ -134,7 +134,7 @@ variant() {     # NAME BINDIR SETUP_SQL: prints instructions per append
 }
 IR_BASE=$(variant base "$BASE_BIN" "")
 IR_NOSTREAM=$(variant no_stream "$NOSTREAM_BIN" "")
-IR_NOIDX=$(variant now_no_index "$BENCH_BIN" "DROP INDEX candystore.event_log_xid_idx;")
+IR_NOIDX=$(variant now_no_index "$BENCH_BIN" "DROP INDEX IF EXISTS candystore.event_log_xid_idx; DROP INDEX IF EXISTS candystore.event_log_default_xid_idx;")
 IR_NOW=$(variant now "$BENCH_BIN" "")
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }'; }

@@ -87,7 +87,7 @@ append_rate() {     # $1 = port, $2 = database, $3 = parent kind; prints "cpu_ra
 fresh_db() {        # $1 = port, $2 = database, $3 = keep the session index (yes | no)
     psql_at "$1" -c "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2"
     psql_at "$1" -d "$2" -c "CREATE EXTENSION candystore"
-    [ "$3" = yes ] || psql_at "$1" -d "$2" -c "DROP INDEX candystore.event_log_session_idx"
+    [ "$3" = yes ] || psql_at "$1" -d "$2" -c "DROP INDEX IF EXISTS candystore.event_log_session_idx" -c "DROP INDEX IF EXISTS candystore.event_log_default_session_idx"
 }
 declare -A cpu wall
 VARIANTS=(base_plain base_session now_plain now_all)

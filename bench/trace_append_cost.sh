@@ -50,7 +50,7 @@ variant() {
     [ -z "${4:-}" ] || echo "$4" >> "$dir/data/postgresql.conf"
     {
         echo "CREATE EXTENSION candystore;"
-        [ "$keep" = yes ] || echo "DROP INDEX candystore.event_log_session_idx;"
+        [ "$keep" = yes ] || echo "DROP INDEX IF EXISTS candystore.event_log_session_idx; DROP INDEX IF EXISTS candystore.event_log_default_session_idx;"
     } | cs_as_pg "$bin/postgres" --single -j -D "$dir/data" postgres >/dev/null 2>&1
     # check_envelope() between the parts makes callgrind dump the counts so far
     local mark="SELECT candystore.check_envelope('{\"event_id\":\"0b9c4b4e-6f0e-4f38-9a70-0c8f2b7ad3a1\",\"event_type\":\"a.b\",\"timestamp\":\"2026-01-27T10:15:00Z\",\"version\":\"1.0.0\",\"source\":{\"host\":\"h\",\"type\":\"webhook\",\"app\":\"a\",\"meta\":null},\"correlation_ids\":[],\"agent_context\":null,\"payload\":{}}');"

@@ -9,12 +9,20 @@ CREATE DATABASE regress_candystore_replica_mode;
 \c regress_candystore_replica_mode
 CREATE EXTENSION candystore;
 \i sql/helpers/expect_error.sql
+-- partitions of two positions: the events below land in several
+SELECT string_agg(p, ', ') AS partitions FROM candystore.make_partitions(2, 2) p;
 
 -- the protective triggers fire in every mode
 SELECT c.relname, t.tgname, t.tgenabled
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'candystore'::regnamespace AND NOT t.tgisinternal
+   AND NOT c.relispartition
  ORDER BY 1, 2;
+-- and on every partition of event_log (the row trigger cloned from event_log)
+SELECT t.tgname, t.tgenabled, count(*) AS partitions
+  FROM pg_inherits i JOIN pg_trigger t ON t.tgrelid = i.inhrelid
+ WHERE i.inhparent = 'candystore.event_log'::regclass AND NOT t.tgisinternal
+ GROUP BY 1, 2 ORDER BY 1, 2;
 
 SELECT candystore.append(pg_temp.sample_envelope('d5000000-0000-4000-8000-000000000001')) > 0 AS appended;
 SELECT candystore.append(jsonb_set(pg_temp.sample_envelope('d5000000-0000-4000-8000-000000000002'),
@@ -38,6 +46,13 @@ SELECT s AS attempt, pg_temp.expect_error(s) AS outcome
     $$DELETE FROM candystore.event_log$$,
     $$DELETE FROM candystore.events WHERE event_id = 'd5000000-0000-4000-8000-000000000001'$$,
     $$TRUNCATE candystore.event_log$$,
+    $$UPDATE candystore.event_log_p1 SET routing_key = 'x'$$,
+    $$DELETE FROM candystore.event_log_p1$$,
+    $$TRUNCATE candystore.event_log_p1$$,
+    $$ALTER TABLE candystore.event_log DETACH PARTITION candystore.event_log_p1$$,
+    $$DROP TABLE candystore.event_log_p1$$,
+    $$DELETE FROM candystore.event_ids$$,
+    $$TRUNCATE candystore.event_ids$$,
     $$UPDATE candystore.schemas SET schema = '{}' WHERE event_type = 'regress.replica.checked'$$,
     $$DELETE FROM candystore.schemas WHERE event_type = 'regress.replica.checked'$$,
     $$TRUNCATE candystore.schemas$$,

@@ -101,9 +101,14 @@ SELECT pg_temp.s(event_id) AS e, event_type FROM candystore.session_timeline('tr
 SELECT pg_temp.s(event_id) AS e FROM candystore.session_timeline('trace-s-9');
 SELECT count(*) FROM candystore.session_timeline('nope');
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT event_id FROM candystore.event_log
+CREATE FUNCTION pg_temp.plan_lines(query text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || query; END $$;
+-- (each partition's session index)
+SELECT count(*) FILTER (WHERE l ~ 'Seq Scan') AS seq_scans,
+       count(*) FILTER (WHERE l ~ 'Index Scan on \S*session_key_idx') > 0 AS session_index_used
+  FROM pg_temp.plan_lines($$SELECT event_id FROM candystore.event_log
  WHERE session_key = 'trace-m-1'
- ORDER BY occurred_at, position;
+ ORDER BY occurred_at, position$$) l;
 RESET enable_seqscan;
 
 -- Readers may query, not only writers.

@@ -12,6 +12,7 @@
 
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "replication/logicalworker.h"
 
 #include "store.h"
 
@@ -35,9 +36,23 @@ candystore_forbid_change(PG_FUNCTION_ARGS)
 	else
 		op = "UPDATE";
 
-	/* candystore.purge_events() deletes; nothing ever updates or truncates */
+	/*
+	 * candystore.purge_events() deletes; nothing ever updates or truncates.
+	 * A row trigger (the one cloned to event_log's partitions) lets the row
+	 * go by returning it.
+	 */
 	if (store_removal_allowed && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		return PointerGetDatum(NULL);
+		return TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ?
+			PointerGetDatum(trigdata->tg_trigtuple) : PointerGetDatum(NULL);
+
+	/*
+	 * A subscriber applies the publisher's purge_events() row by row (apply
+	 * fires row triggers, not statement ones): the publisher refused every
+	 * other change already.
+	 */
+	if (IsLogicalWorker() && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) &&
+		TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_trigtuple);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -39,6 +39,7 @@
 #include "signing.h"
 #include "spi_plans.h"
 #include "store.h"
+#include "trace_catalog.h"
 #include "trace_links.h"
 
 bool		store_removal_allowed = false;
@@ -59,9 +60,15 @@ static const StoreRow *row_at_fault = NULL;
 #define STORE_CHUNK_LOG2 6
 #define STORE_COLUMNS 8
 
-/* [0]: plain INSERT; [1]: ON CONFLICT (event_id) DO NOTHING */
-static SPIPlanPtr insert_plans[2][STORE_CHUNK_LOG2 + 1];
+/*
+ * [layout]: [1] 0.2.0's partitioned event_log with event_ids, [0] a 0.1.0
+ * catalog not yet updated (the library is replaced before ALTER EXTENSION
+ * UPDATE runs); [0]: plain INSERT; [1]: ON CONFLICT (event_id) DO NOTHING
+ */
+static SPIPlanPtr insert_plans[2][2][STORE_CHUNK_LOG2 + 1];
+static SPIPlanPtr lookup_plans[2];
 static SPIPlanPtr lookup_plan = NULL;
+static bool partitioned = true;
 
 /* The INSERT of 2^log2rows rows, prepared on first use. */
 static SPIPlanPtr
@@ -74,32 +81,88 @@ insert_plan(int log2rows, bool on_conflict)
 	StringInfoData sql;
 	Oid		   *types;
 
-	if (insert_plans[on_conflict][log2rows] != NULL)
-		return insert_plans[on_conflict][log2rows];
+	if (insert_plans[partitioned][on_conflict][log2rows] != NULL)
+		return insert_plans[partitioned][on_conflict][log2rows];
 
 	types = palloc(sizeof(Oid) * rows * STORE_COLUMNS);
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "INSERT INTO candystore.event_log"
-						   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
-						   "  causation_group, session_key)"
-						   " VALUES ");
-	for (int r = 0; r < rows; r++)
+	if (!partitioned)
 	{
-		int			p = r * STORE_COLUMNS;
+		appendStringInfoString(&sql, "INSERT INTO candystore.event_log"
+							   " (event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
+							   "  causation_group, session_key)"
+							   " VALUES ");
+		for (int r = 0; r < rows; r++)
+		{
+			int			p = r * STORE_COLUMNS;
 
-		appendStringInfo(&sql, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", r > 0 ? ", " : "",
-						 p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8);
-		memcpy(types + p, row_types, sizeof(row_types));
+			appendStringInfo(&sql, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", r > 0 ? ", " : "",
+							 p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8);
+			memcpy(types + p, row_types, sizeof(row_types));
+		}
+		if (on_conflict)
+			appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING");
+		appendStringInfoString(&sql, " RETURNING event_id, position");
 	}
-	if (on_conflict)
-		appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING");
-	appendStringInfoString(&sql, " RETURNING event_id, position");
+	else if (rows == 1)
+	{
+		/* one row (append()): no VALUES list to join, the parameters twice */
+		memcpy(types, row_types, sizeof(row_types));
+		appendStringInfoString(&sql, "WITH ids AS ("
+							   " INSERT INTO candystore.event_ids"
+							   " (event_id, event_type, occurred_at, correlation_ids, causation_group)"
+							   " VALUES ($1, $2, $3, $5, $7)");
+		if (on_conflict)
+			appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING");
+		appendStringInfoString(&sql, " RETURNING position)"
+							   " INSERT INTO candystore.event_log"
+							   " (position, event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
+							   "  causation_group, session_key)"
+							   " SELECT position, $1, $2, $3, $4, $5, $6, $7, $8 FROM ids"
+							   " RETURNING event_id, position");
+	}
+	else
+	{
+		/*
+		 * event_ids first: its primary key keeps event ids unique across
+		 * event_log's partitions (ON CONFLICT probes it) and hands out the
+		 * position; event_log gets the rows event_ids took, each once (an id
+		 * twice in a chunk is stored from its first row, as RETURNING says).
+		 */
+		appendStringInfoString(&sql, "WITH v (event_id, event_type, occurred_at, routing_key, correlation_ids,"
+							   " envelope, causation_group, session_key, ord) AS (VALUES ");
+		for (int r = 0; r < rows; r++)
+		{
+			int			p = r * STORE_COLUMNS;
+
+			appendStringInfo(&sql, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, %d)", r > 0 ? ", " : "",
+							 p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, r);
+			memcpy(types + p, row_types, sizeof(row_types));
+		}
+		appendStringInfoString(&sql, "), ids AS ("
+							   " INSERT INTO candystore.event_ids"
+							   " (event_id, event_type, occurred_at, correlation_ids, causation_group)"
+							   " SELECT event_id, event_type, occurred_at, correlation_ids, causation_group"
+							   " FROM v ORDER BY ord");
+		if (on_conflict)
+			appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING");
+		appendStringInfoString(&sql, " RETURNING event_id, position),"
+							   " logged AS ("
+							   " INSERT INTO candystore.event_log"
+							   " (position, event_id, event_type, occurred_at, routing_key, correlation_ids, envelope,"
+							   "  causation_group, session_key)"
+							   " SELECT i.position, v.event_id, v.event_type, v.occurred_at, v.routing_key,"
+							   "  v.correlation_ids, v.envelope, v.causation_group, v.session_key"
+							   " FROM ids i JOIN (SELECT DISTINCT ON (event_id) * FROM v ORDER BY event_id, ord) v"
+							   " ON v.event_id = i.event_id)"
+							   " SELECT event_id, position FROM ids");
+	}
 	/* the parameters' values never change the plan: plan once, not per call */
-	insert_plans[on_conflict][log2rows] = spi_prepare_kept(sql.data, rows * STORE_COLUMNS, types,
-														   CURSOR_OPT_GENERIC_PLAN);
+	insert_plans[partitioned][on_conflict][log2rows] =
+		spi_prepare_kept(sql.data, rows * STORE_COLUMNS, types, CURSOR_OPT_GENERIC_PLAN);
 	pfree(types);
 	pfree(sql.data);
-	return insert_plans[on_conflict][log2rows];
+	return insert_plans[partitioned][on_conflict][log2rows];
 }
 
 static void
@@ -107,10 +170,16 @@ prepare_lookup_plan(void)
 {
 	Oid			lookup_types[] = {UUIDOID};
 
-	if (lookup_plan == NULL)
-		lookup_plan = spi_prepare_kept(
-								   "SELECT position, envelope FROM candystore.event_log WHERE event_id = $1",
-								   1, lookup_types, 0);
+	partitioned = trace_catalog()->partitioned;
+	if (lookup_plans[partitioned] == NULL)
+		lookup_plans[partitioned] = spi_prepare_kept(partitioned ?
+													 "SELECT l.position, l.envelope FROM candystore.event_ids i"
+													 " JOIN candystore.event_log l ON l.position = i.position"
+													 " WHERE i.event_id = $1" :
+													 "SELECT position, envelope FROM candystore.event_log"
+													 " WHERE event_id = $1",
+													 1, lookup_types, 0);
+	lookup_plan = lookup_plans[partitioned];
 }
 
 /* Equality as jsonb defines it: key order, whitespace and 1 vs 1.0 do not matter. */
@@ -262,7 +331,7 @@ insert_chunk(StoreRow *rows, int log2rows, bool duplicates_expected)
 			nl[7] = 'n';
 	}
 	rc = SPI_execute_plan(insert_plan(log2rows, duplicates_expected), values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT_RETURNING)
+	if (rc != (partitioned && log2rows > 0 ? SPI_OK_SELECT : SPI_OK_INSERT_RETURNING))
 		elog(ERROR, "inserting into candystore.event_log failed: %s", SPI_result_code_string(rc));
 
 	/*

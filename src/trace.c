@@ -240,7 +240,7 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 {
 	const TraceCatalog *cat = trace_catalog();
 	Snapshot	snapshot = GetActiveSnapshot();
-	Relation	heap = table_open(cat->event_log, AccessShareLock);
+	Relation	heap = table_open(cat->event_ids, AccessShareLock);
 	Relation	by_id = index_open(cat->event_id_index, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	IndexScanDesc scan = index_beginscan(heap, by_id, snapshot, 1, 0);

@@ -25,7 +25,7 @@ forget_catalog(Datum arg, Oid relid)
 {
 	(void) arg;
 	invalidations++;
-	if (relid == InvalidOid || relid == catalog.event_log ||
+	if (relid == InvalidOid || relid == catalog.event_ids ||
 		relid == catalog.event_id_index || relid == catalog.group_index ||
 		relid == catalog.links || relid == catalog.links_index)
 		catalog_valid = false;
@@ -47,12 +47,12 @@ relation(Oid nsp, const char *name)
 static AttrNumber
 column(const char *name)
 {
-	AttrNumber	attnum = get_attnum(catalog.event_log, name);
+	AttrNumber	attnum = get_attnum(catalog.event_ids, name);
 
 	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column candystore.event_log.%s does not exist", name)));
+				 errmsg("column candystore.%s.%s does not exist", get_rel_name(catalog.event_ids), name)));
 	return attnum;
 }
 
@@ -71,9 +71,23 @@ trace_catalog(void)
 	}
 	seen = invalidations;
 	nsp = get_namespace_oid("candystore", false);
-	catalog.event_log = relation(nsp, "event_log");
-	catalog.event_id_index = relation(nsp, "event_log_event_id_key");
-	catalog.group_index = relation(nsp, "event_log_causation_group_idx");
+	/*
+	 * 0.2.0 keeps ids and groups in event_ids; until ALTER EXTENSION UPDATE
+	 * has run, a 0.1.0 catalog keeps them in the (unpartitioned) event_log.
+	 */
+	catalog.partitioned = OidIsValid(get_relname_relid("event_ids", nsp));
+	if (catalog.partitioned)
+	{
+		catalog.event_ids = relation(nsp, "event_ids");
+		catalog.event_id_index = relation(nsp, "event_ids_pkey");
+		catalog.group_index = relation(nsp, "event_ids_causation_group_idx");
+	}
+	else
+	{
+		catalog.event_ids = relation(nsp, "event_log");
+		catalog.event_id_index = relation(nsp, "event_log_event_id_key");
+		catalog.group_index = relation(nsp, "event_log_causation_group_idx");
+	}
 	catalog.links = relation(nsp, "causation_links");
 	catalog.links_index = relation(nsp, "causation_links_pkey");
 	catalog.position = column("position");

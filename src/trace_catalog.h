@@ -11,12 +11,14 @@
 
 typedef struct TraceCatalog
 {
-	Oid			event_log;
-	Oid			event_id_index;		/* event_log_event_id_key */
-	Oid			group_index;		/* event_log_causation_group_idx */
+	bool		partitioned;		/* 0.2.0: event_log partitioned, event_ids beside it */
+	Oid			event_ids;			/* unpartitioned: one index for all of event_log
+									 * (a 0.1.0 catalog: event_log itself) */
+	Oid			event_id_index;		/* event_ids_pkey */
+	Oid			group_index;		/* event_ids_causation_group_idx */
 	Oid			links;				/* causation_links */
 	Oid			links_index;		/* causation_links_pkey, on (a, b) */
-	/* event_log columns */
+	/* event_ids columns */
 	AttrNumber	position;
 	AttrNumber	event_id;
 	AttrNumber	event_type;

@@ -117,7 +117,7 @@ probe_find(Probe *probe, const pg_uuid_t *key_value, AttrNumber attnum,
 			Datum		d = slot_getattr(probe->slot, attnum, &isnull);
 
 			if (isnull)
-				elog(ERROR, "candystore.event_log row without a causation_group");
+				elog(ERROR, "candystore.event_ids row without a causation_group");
 			*value = *DatumGetUUIDP(d);
 		}
 	}
@@ -147,7 +147,7 @@ void
 trace_links_begin(TraceLinksScope *scope)
 {
 	scope->catalog = NULL;
-	scope->event_log = NULL;
+	scope->event_ids = NULL;
 	scope->group_index = NULL;
 	scope->links = NULL;
 }
@@ -158,14 +158,14 @@ trace_links_begin(TraceLinksScope *scope)
  * abort, which releases them.
  */
 static void
-open_event_log(TraceLinksScope *scope)
+open_event_ids(TraceLinksScope *scope)
 {
-	if (scope->event_log != NULL)
+	if (scope->event_ids != NULL)
 		return;
 	scope->catalog = trace_catalog();
-	scope->event_log = table_open(scope->catalog->event_log, RowExclusiveLock);
+	scope->event_ids = table_open(scope->catalog->event_ids, RowExclusiveLock);
 	scope->by_id_index = index_open(scope->catalog->event_id_index, RowExclusiveLock);
-	probe_open(&scope->by_id, scope->event_log, scope->by_id_index, true);
+	probe_open(&scope->by_id, scope->event_ids, scope->by_id_index, true);
 }
 
 /* The row before r in the statement that inserts event id, else -1. */
@@ -207,7 +207,7 @@ trace_links_before_insert(TraceLinksScope *scope, TraceLinks *rows, int r,
 	if (links->nparents == 0)
 		return;
 
-	open_event_log(scope);
+	open_event_ids(scope);
 	for (int i = 0; i < links->nparents; i++)
 	{
 		bool		in_flight = false;
@@ -258,7 +258,7 @@ named_by_early_children(TraceLinksScope *scope, const pg_uuid_t *event_id)
 	if (scope->group_index == NULL)
 	{
 		scope->group_index = index_open(scope->catalog->group_index, RowExclusiveLock);
-		probe_open(&scope->by_group, scope->event_log, scope->group_index, false);
+		probe_open(&scope->by_group, scope->event_ids, scope->group_index, false);
 	}
 	if (probe_has_entry(&scope->by_group, event_id))
 		return true;
@@ -342,11 +342,11 @@ trace_links_end(TraceLinksScope *scope)
 		index_close(scope->group_index, RowExclusiveLock);
 		scope->group_index = NULL;
 	}
-	if (scope->event_log != NULL)
+	if (scope->event_ids != NULL)
 	{
 		probe_close(&scope->by_id);
 		index_close(scope->by_id_index, RowExclusiveLock);
-		table_close(scope->event_log, RowExclusiveLock);
-		scope->event_log = NULL;
+		table_close(scope->event_ids, RowExclusiveLock);
+		scope->event_ids = NULL;
 	}
 }

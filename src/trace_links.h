@@ -40,7 +40,7 @@ typedef struct Probe
 typedef struct TraceLinksScope
 {
 	const TraceCatalog *catalog;
-	Relation	event_log;		/* NULL: nothing open */
+	Relation	event_ids;		/* NULL: nothing open */
 	Relation	by_id_index;
 	Probe		by_id;			/* event_id -> causation_group */
 	Relation	group_index;	/* NULL: not open */

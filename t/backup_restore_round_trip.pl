@@ -32,8 +32,18 @@ is($src->safe_psql('store', q{
 	SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
 	  FROM pg_class c
 	 WHERE c.relnamespace = 'candystore'::regnamespace AND c.relkind IN ('r', 'p', 'S')
+	   AND EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+	   AND c.oid <> 'candystore.event_log'::regclass   -- partitioned: its partitions hold the rows
 	   AND c.oid <> ALL ((SELECT extconfig FROM pg_extension WHERE extname = 'candystore')::oid[])}),
 	'', 'every table and sequence of the extension is dumped with its data');
+
+# event_log in partitions of 5 positions: the events below spread over
+# three range partitions and the default one.  Range partitions are ordinary
+# tables attached to event_log, dumped whole (definition, bounds, rows).
+is($src->safe_psql('store', q{
+	SELECT string_agg(p || ':' || EXISTS (SELECT FROM pg_depend d WHERE d.objid = ('candystore.' || p)::regclass AND d.deptype = 'e'), ' ')
+	  FROM candystore.make_partitions(3, 5) p}),
+	'event_log_p1:false event_log_p6:false event_log_p11:false', 'range partitions are made outside the extension');
 
 # The data: events (with causation chains, a late parent, a purged parent),
 # a schema that $refs a resource a user added, outbox rows in every state,
@@ -161,6 +171,8 @@ my $token = $src->safe_psql('store',
 
 my $before = census($src);
 like($before->{'table event_log'}, qr/^18 rows /, 'the dumped database holds the events');
+like($before->{'table event_log_p6'}, qr/^5 rows /, 'in partitions');
+like($before->{'table event_log_default'}, qr/^[1-9][0-9]* rows /, 'and the default partition');
 like($before->{'table dead_letters'}, qr/^5 rows /, 'and the dead letters');
 like($before->{'table schema_resources'}, qr/^1 rows /, 'and the resource a user added');
 like($before->{'table causation_links'}, qr/^[1-9][0-9]* rows /, 'and causation links');

@@ -6,10 +6,16 @@
 -- are linked in causation_links.  The walks (trace.c) read the groups through
 -- one index and follow the parent links in memory, each event once.
 
+-- The walks read the groups from event_ids (20_event_log.sql), beside the
+-- other columns they read, so a walk never visits event_log's partitions;
+-- event_log keeps a copy for the consumer groups of read_partition().
 ALTER TABLE @extschema@.event_log ADD COLUMN causation_group uuid NOT NULL;
 COMMENT ON COLUMN @extschema@.event_log.causation_group IS
     'Bookkeeping for the causation walks, set by append(): the group this event was filed in.';
-CREATE INDEX event_log_causation_group_idx ON @extschema@.event_log (causation_group);
+ALTER TABLE @extschema@.event_ids ADD COLUMN causation_group uuid NOT NULL;
+COMMENT ON COLUMN @extschema@.event_ids.causation_group IS
+    'Bookkeeping for the causation walks, set by append(): the group this event was filed in.';
+CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids (causation_group);
 
 CREATE TABLE @extschema@.causation_links (
     a   uuid NOT NULL,
@@ -51,7 +57,8 @@ CREATE FUNCTION @extschema@.events_caused_by(event_id uuid) RETURNS SETOF jsonb
 AS $$
     SELECT l.envelope
       FROM @extschema@.descendants(events_caused_by.event_id) d
-      JOIN @extschema@.event_log l ON l.event_id = d.event_id
+      JOIN @extschema@.event_ids i ON i.event_id = d.event_id
+      JOIN @extschema@.event_log l ON l.position = i.position
      ORDER BY l.position
 $$;
 COMMENT ON FUNCTION @extschema@.events_caused_by(uuid) IS
@@ -76,7 +83,7 @@ COMMENT ON FUNCTION @extschema@.trace_render(uuid, text) IS
 ALTER TABLE @extschema@.event_log ADD COLUMN session_key text;
 COMMENT ON COLUMN @extschema@.event_log.session_key IS
     'Set by append(): coalesce(envelope->''payload''->>''session_id'', envelope->''payload''->>''meeting_id'').';
-CREATE INDEX event_log_session_idx ON @extschema@.event_log (session_key)
+CREATE INDEX event_log_default_session_idx ON @extschema@.event_log_default (session_key)
     WHERE session_key IS NOT NULL;
 
 CREATE FUNCTION @extschema@.session_timeline(session_id text)

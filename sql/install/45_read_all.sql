@@ -21,7 +21,7 @@ COMMENT ON COLUMN @extschema@.event_log.xid IS
 -- Keys are unique (position is) and arrive mostly in ascending order (xids
 -- grow): nothing to deduplicate, and full pages are what a rightmost split
 -- should leave.  Both save instructions on every append.
-CREATE INDEX event_log_xid_idx ON @extschema@.event_log (xid, position)
+CREATE INDEX event_log_default_xid_idx ON @extschema@.event_log_default (xid, position)
     WITH (fillfactor = 100, deduplicate_items = off);
 
 -- The cursor: 16 hex digits of the xid, '-', 16 hex digits of the position.

@@ -1478,3 +1478,327 @@ CREATE TRIGGER dead_letters_alert_redrive
     FOR EACH ROW
     WHEN (NEW.redrive_attempts > OLD.redrive_attempts AND NEW.redriven_at IS NULL)
     EXECUTE FUNCTION @extschema@.dead_letter_alert();
+
+-- Partitions: event_log partitioned by position, event_ids ------------------------
+-- (20_event_log.sql.)  The 0.1.0 table is renamed; event_log and event_ids
+-- are made as a fresh install makes them; every row is copied (positions,
+-- ids, causation groups, session keys and transactions kept) and the
+-- position sequence goes on where the old one stood; the views and the
+-- functions bound to the old table are made again; the old table is
+-- dropped.  All in the update's transaction, which holds the lock on the
+-- store throughout (docs/operations.md: how long per million events).  The
+-- rows land in the default partition: make_partitions() (by hand, or the
+-- maintenance job) then moves them into range partitions in one pass.
+
+ALTER TABLE @extschema@.event_log RENAME TO event_log_0_1;
+
+CREATE TABLE @extschema@.event_ids (
+    event_id        uuid NOT NULL CONSTRAINT event_ids_pkey PRIMARY KEY,
+    position        bigint GENERATED ALWAYS AS IDENTITY,
+    event_type      text NOT NULL,
+    occurred_at     timestamptz NOT NULL,
+    correlation_ids uuid[] NOT NULL,
+    causation_group uuid NOT NULL
+);
+COMMENT ON TABLE @extschema@.event_ids IS
+    'Every stored event''s id and position (unique across event_log''s partitions) and what the causation walks read.';
+COMMENT ON COLUMN @extschema@.event_ids.causation_group IS
+    'Bookkeeping for the causation walks, set by append(): the group this event was filed in.';
+CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids (causation_group);
+
+CREATE TABLE @extschema@.event_log (
+    position        bigint NOT NULL,
+    event_id        uuid NOT NULL,
+    event_type      text NOT NULL,
+    occurred_at     timestamptz NOT NULL,       -- the envelope's "timestamp"
+    recorded_at     timestamptz NOT NULL DEFAULT now(),
+    routing_key     text,
+    correlation_ids uuid[] NOT NULL,            -- parent event ids
+    envelope        jsonb NOT NULL
+) PARTITION BY RANGE (position);
+-- the default partition first, then the columns 0.2.0 adds later in its
+-- install script: the catalog ends as a fresh install's
+CREATE TABLE @extschema@.event_log_default PARTITION OF @extschema@.event_log DEFAULT;
+ALTER TABLE @extschema@.event_log ADD COLUMN causation_group uuid NOT NULL;
+ALTER TABLE @extschema@.event_log ADD COLUMN session_key text;
+ALTER TABLE @extschema@.event_log ADD COLUMN xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id();
+COMMENT ON TABLE @extschema@.event_log IS
+    'Every stored event, append-only; read it through candystore.events.';
+COMMENT ON COLUMN @extschema@.event_log.causation_group IS
+    'Bookkeeping for the causation walks, set by append(): the group this event was filed in.';
+COMMENT ON COLUMN @extschema@.event_log.session_key IS
+    'Set by append(): coalesce(envelope->''payload''->>''session_id'', envelope->''payload''->>''meeting_id'').';
+COMMENT ON COLUMN @extschema@.event_log.xid IS
+    'Bookkeeping for read_all(): the transaction that stored the event (its top-level id).';
+ALTER TABLE @extschema@.event_log REPLICA IDENTITY FULL;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_ids', '');
+SELECT pg_catalog.pg_extension_config_dump(
+    pg_catalog.pg_get_serial_sequence('@extschema@.event_ids', 'position'), '');
+
+CREATE TRIGGER event_log_immutable
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON @extschema@.event_log
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forbid_change();
+ALTER TABLE @extschema@.event_log ENABLE ALWAYS TRIGGER event_log_immutable;
+CREATE TRIGGER event_log_rows_immutable
+    BEFORE UPDATE OR DELETE ON @extschema@.event_log
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.forbid_change();
+ALTER TABLE @extschema@.event_log ENABLE ALWAYS TRIGGER event_log_rows_immutable;
+CREATE TRIGGER event_ids_immutable
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON @extschema@.event_ids
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forbid_change();
+ALTER TABLE @extschema@.event_ids ENABLE ALWAYS TRIGGER event_ids_immutable;
+CREATE TRIGGER event_log_purged_unread
+    AFTER DELETE ON @extschema@.event_log
+    REFERENCING OLD TABLE AS purged
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.subscriptions_count_purged();
+ALTER TABLE @extschema@.event_log ENABLE ALWAYS TRIGGER event_log_purged_unread;
+
+CREATE FUNCTION @extschema@.make_partition(first_position bigint, size bigint, count integer DEFAULT 1)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'candystore_make_partition'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.make_partition(bigint, bigint, integer) IS
+    'Makes count event_log partitions of size positions from first_position on, moving their rows out of the default partition.';
+REVOKE ALL ON FUNCTION @extschema@.make_partition(bigint, bigint, integer) FROM PUBLIC;
+
+-- The range partitions of event_log, in position order.
+CREATE VIEW @extschema@.event_log_partitions AS
+SELECT c.oid::regclass AS partition,
+       b.first_position,
+       b.end_position - 1 AS last_position
+  FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+  CROSS JOIN LATERAL (
+      SELECT (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+                                      'FROM \(''?(\d+)''?\) TO \(''?(\d+)''?\)'))::bigint[] AS r) m
+  CROSS JOIN LATERAL (SELECT m.r[1] AS first_position, m.r[2] AS end_position) b
+ WHERE i.inhparent = '@extschema@.event_log'::regclass
+   AND m.r IS NOT NULL;
+COMMENT ON VIEW @extschema@.event_log_partitions IS
+    'event_log''s range partitions: positions first to last.';
+REVOKE ALL ON @extschema@.event_log_partitions FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.make_partitions(ahead integer DEFAULT 4, size bigint DEFAULT NULL)
+    RETURNS SETOF text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    newest record;
+    width bigint;
+    next_first bigint;
+    reached bigint;
+    made integer;
+BEGIN
+    IF ahead < 1 THEN
+        RAISE EXCEPTION 'ahead must be at least 1, not %', ahead
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO newest FROM @extschema@.event_log_partitions ORDER BY first_position DESC LIMIT 1;
+    width := coalesce(size, newest.last_position - newest.first_position + 1, 1000000);
+    next_first := coalesce(newest.last_position + 1, 1);
+    -- the highest position handed out so far (or 0)
+    SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO reached
+      FROM @extschema@.event_ids_position_seq;
+    -- every partition in one call: rows to move leave the default partition at once
+    made := greatest(0, ceil((reached + ahead::numeric * width - next_first + 1) / width))::integer;
+    IF made > 0 THEN
+        PERFORM @extschema@.make_partition(next_first, width, made);
+    END IF;
+    RETURN QUERY SELECT format('event_log_p%s', next_first + i * width)
+                   FROM pg_catalog.generate_series(0, made - 1) i;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.make_partitions(integer, bigint) IS
+    'Makes event_log partitions until ahead partitions lie beyond the last position handed out, each of size positions (by default the newest partition''s); returns their names.';
+REVOKE ALL ON FUNCTION @extschema@.make_partitions(integer, bigint) FROM PUBLIC;
+
+ALTER TABLE @extschema@.event_log_default ADD CONSTRAINT event_log_default_pkey PRIMARY KEY (position);
+CREATE INDEX event_log_default_event_type_idx ON @extschema@.event_log_default (event_type, position);
+CREATE INDEX event_log_default_occurred_at_idx ON @extschema@.event_log_default (occurred_at);
+CREATE INDEX event_log_default_session_idx ON @extschema@.event_log_default (session_key)
+    WHERE session_key IS NOT NULL;
+CREATE INDEX event_log_default_xid_idx ON @extschema@.event_log_default (xid, position)
+    WITH (fillfactor = 100, deduplicate_items = off);
+CREATE TRIGGER event_log_truncate_refused BEFORE TRUNCATE ON @extschema@.event_log_default
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forbid_change();
+ALTER TABLE @extschema@.event_log_default ENABLE ALWAYS TRIGGER event_log_truncate_refused;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_log_default', '');
+
+CREATE FUNCTION @extschema@.guard_partitions() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'candystore_guard_partitions'
+    LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.guard_partitions() IS
+    'Refuses DROP TABLE of event_log or a partition, DETACH PARTITION, and ATTACH PARTITION of a table holding rows, outside candystore''s own functions.';
+REVOKE ALL ON FUNCTION @extschema@.guard_partitions() FROM PUBLIC;
+CREATE EVENT TRIGGER candystore_guard_partitions ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'DROP TABLE')
+    EXECUTE FUNCTION @extschema@.guard_partitions();
+-- ALWAYS: event triggers too are off with session_replication_role = replica
+ALTER EVENT TRIGGER candystore_guard_partitions ENABLE ALWAYS;
+
+-- Every row, as it was.
+INSERT INTO @extschema@.event_ids (event_id, position, event_type, occurred_at, correlation_ids, causation_group)
+    OVERRIDING SYSTEM VALUE
+SELECT event_id, position, event_type, occurred_at, correlation_ids, causation_group
+  FROM @extschema@.event_log_0_1;
+INSERT INTO @extschema@.event_log (position, event_id, event_type, occurred_at, recorded_at, routing_key,
+                                   correlation_ids, envelope, causation_group, session_key, xid)
+SELECT position, event_id, event_type, occurred_at, recorded_at, routing_key,
+       correlation_ids, envelope, causation_group, session_key, xid
+  FROM @extschema@.event_log_0_1;
+SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('@extschema@.event_ids', 'position'),
+                         s.last_value, s.is_called)
+  FROM @extschema@.event_log_position_seq s;
+
+-- What was bound to the old table, bound to the new one.
+CREATE OR REPLACE VIEW @extschema@.events AS
+SELECT position,
+       event_id,
+       event_type,
+       occurred_at,
+       recorded_at,
+       envelope->>'version'     AS version,
+       envelope->'source'       AS source,
+       correlation_ids,
+       envelope->'agent_context' AS agent_context,
+       envelope->'trace_context' AS trace_context,
+       envelope->'payload'      AS payload,
+       routing_key,
+       envelope
+  FROM @extschema@.event_log;
+CREATE OR REPLACE VIEW @extschema@.event_stream AS
+SELECT xid, position, event_id, event_type, occurred_at, recorded_at, envelope
+  FROM @extschema@.event_log;
+CREATE OR REPLACE VIEW @extschema@.read_horizon AS
+SELECT @extschema@.read_horizon_xid() AS horizon,
+       o.xid AS oldest_xid, o.pid AS oldest_pid, o.datname AS oldest_database,
+       o.usename AS oldest_user, o.xact_start AS oldest_xact_start,
+       pg_catalog.now() - o.xact_start AS oldest_age, o.state AS oldest_state, o.prepared AS oldest_is_prepared,
+       (SELECT pg_catalog.count(*) FROM @extschema@.event_log e
+         WHERE e.xid >= @extschema@.read_horizon_xid()) AS waiting_events
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (
+        SELECT t.* FROM (
+            SELECT a.backend_xid AS xid, a.pid, a.datname::text AS datname, a.usename::text AS usename,
+                   a.xact_start, a.state, false AS prepared
+              FROM pg_catalog.pg_stat_activity a
+             WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid()
+            UNION ALL
+            SELECT p.transaction, NULL, p.database::text, p.owner::text, p.prepared, 'prepared', true
+              FROM pg_catalog.pg_prepared_xacts p) t
+         ORDER BY pg_catalog.age(t.xid) DESC
+         LIMIT 1) o ON true;
+CREATE OR REPLACE FUNCTION @extschema@.subscription_lag(xid xid8, "position" bigint, event_types text[],
+                                              member int, group_size int,
+                                              OUT lag_events bigint, OUT oldest_unread_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT count(*), min(e.recorded_at)
+      FROM @extschema@.event_log e
+     WHERE (e.xid, e.position) > (subscription_lag.xid, subscription_lag.position)
+       AND e.xid < @extschema@.read_horizon_xid()
+       AND (subscription_lag.event_types IS NULL OR e.event_type = ANY (subscription_lag.event_types))
+       AND (subscription_lag.group_size = 1
+            OR ('x' || right(e.causation_group::text, 7))::bit(28)::int % subscription_lag.group_size
+               = subscription_lag.member);
+END;
+CREATE OR REPLACE FUNCTION @extschema@.get_event(event_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.envelope
+      FROM @extschema@.event_ids i
+      JOIN @extschema@.event_log l ON l.position = i.position
+     WHERE i.event_id = get_event.event_id
+$$;
+-- SECURITY DEFINER: it finds the event through event_ids (one probe whatever
+-- its partition), which readers cannot read.
+CREATE OR REPLACE FUNCTION @extschema@.events_caused_by(event_id uuid) RETURNS SETOF jsonb
+    LANGUAGE sql STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.envelope
+      FROM @extschema@.descendants(events_caused_by.event_id) d
+      JOIN @extschema@.event_ids i ON i.event_id = d.event_id
+      JOIN @extschema@.event_log l ON l.position = i.position
+     ORDER BY l.position
+$$;
+
+DROP TABLE @extschema@.event_log_0_1;
+REVOKE ALL ON @extschema@.event_log FROM PUBLIC;
+REVOKE ALL ON @extschema@.event_ids FROM PUBLIC;
+
+-- schedule_maintenance() also premakes partitions (80_maintenance.sql)
+CREATE OR REPLACE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '7 days',
+                                               dead_letter_retention interval DEFAULT '7 days')
+    RETURNS TABLE(job_name text, schedule text, command text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('candystore-outbox-cleanup', '17 * * * *',
+            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention)),
+           ('candystore-dead-letters-prune', '47 * * * *',
+            format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention)),
+           ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()'),
+           ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()')
+$$;
+
+-- Monitoring: event_log's partitions ------------------------------------------------
+-- One row per partition (the default one last): its positions, size, rows
+-- (the planner's estimate), the newest event (purge_events(older_than) drops
+-- it once that is older than older_than, unless unsent outbox rows or a
+-- subscription hold it), and the outbox rows it holds unsent.
+CREATE VIEW @extschema@.partitions AS
+SELECT c.oid::regclass AS partition,
+       p.first_position,
+       p.last_position,
+       pg_catalog.pg_total_relation_size(c.oid) AS bytes,
+       greatest(c.reltuples, 0)::bigint AS estimated_events,
+       CASE WHEN p.first_position IS NULL
+            THEN (SELECT max(d.occurred_at) FROM @extschema@.event_log_default d)
+            ELSE (SELECT max(e.occurred_at) FROM @extschema@.event_log e
+                   WHERE e.position BETWEEN p.first_position AND p.last_position)
+       END AS newest_occurred_at,
+       (SELECT count(*) FROM @extschema@.outbox o
+         WHERE o.published_at IS NULL AND p.first_position IS NOT NULL
+           AND o.position BETWEEN p.first_position AND p.last_position) AS unsent_outbox_rows
+  FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+  LEFT JOIN @extschema@.event_log_partitions p ON p.partition = c.oid::regclass
+ WHERE i.inhparent = '@extschema@.event_log'::regclass;
+COMMENT ON VIEW @extschema@.partitions IS
+    'event_log''s partitions: positions, size, estimated rows, newest event and unsent outbox rows.';
+
+-- One row: how many partitions, how big, the oldest and newest, how many
+-- positions are made ahead, and what retention would do next.
+CREATE VIEW @extschema@.partition_status AS
+WITH reached AS (
+    SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS position
+      FROM @extschema@.event_ids_position_seq),
+ranged AS (SELECT * FROM @extschema@.partitions WHERE first_position IS NOT NULL),
+oldest AS (SELECT * FROM ranged ORDER BY first_position LIMIT 1),
+newest AS (SELECT * FROM ranged ORDER BY first_position DESC LIMIT 1)
+SELECT (SELECT count(*) FROM ranged) AS partitions,
+       (SELECT sum(bytes) FROM @extschema@.partitions)::bigint AS bytes,
+       (SELECT count(*) FROM @extschema@.event_log_default) AS events_in_default_partition,
+       (SELECT partition FROM oldest) AS oldest_partition,
+       (SELECT partition FROM newest) AS newest_partition,
+       (SELECT last_position FROM newest) - (SELECT position FROM reached) AS positions_made_ahead,
+       CASE
+         WHEN NOT EXISTS (SELECT FROM oldest) THEN 'none: no range partitions yet; run make_partitions()'
+         WHEN (SELECT last_position FROM oldest) > (SELECT position FROM reached)
+           THEN 'none: the oldest partition is still being filled'
+         WHEN (SELECT unsent_outbox_rows FROM oldest) > 0
+           THEN format('%s is kept while it holds %s unsent outbox rows',
+                       (SELECT partition FROM oldest), (SELECT unsent_outbox_rows FROM oldest))
+         ELSE format('purge_events(older_than) drops %s once older_than < %s (unless a subscription has yet to read it)',
+                     (SELECT partition FROM oldest),
+                     pg_catalog.date_trunc('second', pg_catalog.now() - (SELECT newest_occurred_at FROM oldest)))
+       END AS next_retention_action;
+COMMENT ON VIEW @extschema@.partition_status IS
+    'event_log''s partitions in one row: count, bytes, oldest and newest, positions made ahead, the next retention action.';
+REVOKE ALL ON @extschema@.partitions, @extschema@.partition_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.partitions, @extschema@.partition_status TO pg_monitor;

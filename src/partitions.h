@@ -1,0 +1,17 @@
+/*
+ * partitions.h
+ *	  event_log's range partitions: making them, and keeping DDL that would
+ *	  remove or add events past the store off them (partitions.c).
+ */
+#ifndef CANDYSTORE_PARTITIONS_H
+#define CANDYSTORE_PARTITIONS_H
+
+#include "postgres.h"
+
+/* True while candystore itself detaches, attaches or drops a partition. */
+extern bool partition_ddl_allowed;
+
+/* Drops the partition relid (retention); the caller has purged its bookkeeping. */
+extern void partition_drop(Oid relid);
+
+#endif
