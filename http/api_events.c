@@ -202,7 +202,8 @@ first_char(const char *s)
 /*
  * One envelope in one round trip: append(), then, in the same transaction
  * (pool_exec_steps_as()), the stored row: stored by this transaction
- * (created, 201) or by an earlier one (an identical duplicate, 200).
+ * (created, 201) or by an earlier one (an identical duplicate, 200).  A
+ * duplicate may leave the transaction without an xid: then it is not ours.
  */
 static enum MHD_Result
 post_one(cs_request *r, const char *body)
@@ -211,8 +212,8 @@ post_one(cs_request *r, const char *body)
 		"SELECT candystore.append($1::jsonb)",
 		"SELECT json_build_object('event_id', s.event_id, 'position', s.position,"
 		"         'cursor', candystore.cursor_encode(s.xid, s.position),"
-		"         'created', s.xid = pg_current_xact_id_if_assigned())::text,"
-		"       s.xid = pg_current_xact_id_if_assigned(), s.event_id"
+		"         'created', coalesce(s.xid = pg_current_xact_id_if_assigned(), false))::text,"
+		"       coalesce(s.xid = pg_current_xact_id_if_assigned(), false), s.event_id"
 		"  FROM candystore.event_stream s WHERE s.event_id = ($1::jsonb->>'event_id')::uuid"
 	};
 	enum MHD_Result ret;
