@@ -1617,6 +1617,7 @@ REVOKE ALL ON FUNCTION @extschema@.make_partitions(integer, bigint) FROM PUBLIC;
 ALTER TABLE @extschema@.event_log_default ADD CONSTRAINT event_log_default_pkey PRIMARY KEY (position);
 CREATE INDEX event_log_default_event_type_idx ON @extschema@.event_log_default (event_type, position);
 CREATE INDEX event_log_default_occurred_at_idx ON @extschema@.event_log_default (occurred_at);
+CREATE INDEX event_log_default_event_id_idx ON @extschema@.event_log_default (event_id);
 CREATE INDEX event_log_default_session_idx ON @extschema@.event_log_default (session_key)
     WHERE session_key IS NOT NULL;
 CREATE INDEX event_log_default_xid_idx ON @extschema@.event_log_default (xid, position)
