@@ -42,7 +42,7 @@ PG_CPPFLAGS += -DCANDYSTORE_VERSION='"$(EXTVERSION)"'
 # libidn2: IDNA2008 checks for the JSON Schema hostname formats.  PCRE2:
 # the ECMA-262 patterns.  OpenSSL: the trust store and verification of
 # amqps:// brokers (worker/amqp_tls.c).  libsodium: Ed25519 of signed events (src/signing.c).
-SHLIB_LINK  = -lrabbitmq -lidn2 -lpcre2-8 -lssl -lcrypto -lsodium
+SHLIB_LINK  = -lrabbitmq -lidn2 -lpcre2-8 -lssl -lcrypto -lsodium -lz
 ifneq (,$(findstring clang,$(CC)))
 # pg_config records a gcc build: clang does not know some of its flags, nor
 # the gnu_printf format archetype PostgreSQL's printf attribute names.
