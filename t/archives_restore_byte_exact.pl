@@ -63,6 +63,18 @@ my $rk = `zcat '$all' | jq -r 'select(.position == 3) | .routing_key'`;
 chomp $rk;
 is($rk, 'null', 'a NULL routing key is JSON null');
 
+# The client-side path (docs/operations.md): COPY to STDOUT through psql, as
+# a reader, writes the same lines.
+$node->safe_psql('postgres', 'CREATE ROLE looker LOGIN IN ROLE candystore_reader');
+my $client = $node->safe_psql('postgres', q{SET ROLE looker;
+	COPY (SELECT json_build_object('position', position, 'recorded_at', recorded_at,
+	      'routing_key', routing_key, 'envelope', envelope) FROM candystore.events
+	     WHERE position BETWEEN 1 AND 1000 ORDER BY position)
+	  TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')});
+my $server = `zcat '$all'`;
+chomp $server;
+is($client, $server, 'COPY TO STDOUT through psql writes the lines archive_events writes');
+
 # Never overwritten.
 my ($ret, $out, $err) = $node->psql('postgres',
 	qq{SELECT candystore.archive_events('$a1', 1, 10)});
