@@ -29,6 +29,7 @@ extern const FuzzTarget fuzz_target_patterns;
 extern const FuzzTarget fuzz_target_jsonb_text;
 extern const FuzzTarget fuzz_target_amqp_headers;
 extern const FuzzTarget fuzz_target_signature;
+extern const FuzzTarget fuzz_target_archive_lines;
 
 /* An entry point of candystore.so, by symbol name. */
 extern void *fuzz_engine_symbol(const char *name);

@@ -154,8 +154,8 @@ candystore_archive_events(PG_FUNCTION_ARGS)
 	int64		last = PG_GETARG_INT64(2);
 	char	   *mpath = manifest_path(path);
 	int			fd;
-	int			mfd;
-	gzFile		gz;
+	volatile int mfd;		/* both changed inside PG_TRY, read in PG_CATCH */
+	gzFile volatile gz;
 	Portal		portal;
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		args[2];
