@@ -16,6 +16,7 @@ CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MA
              libssl-dev openssl   # amqps:// verification (worker/amqp_tls.c), test certificates
              libpcre2-dev nodejs  # JSON Schema patterns; node: their differential test, signature interop
              libsodium-dev python3-nacl  # signed events (src/signing.c); python: signature interop
+             zlib1g-dev   # archives (src/archive.c)
              libclang-rt-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
              prometheus-postgres-exporter prometheus curl  # monitoring/: the exporter, promtool
              libmicrohttpd-dev libpq-dev libgraphviz-dev   # http/: candystore-http
