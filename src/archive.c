@@ -464,8 +464,11 @@ candystore_restore_archive(PG_FUNCTION_ARGS)
 			{
 				int			zerr;
 
+				/* zlib says Z_BUF_ERROR when the file ends inside the stream */
 				gzerror(gz, &zerr);
-				if (zerr != Z_OK && zerr != Z_BUF_ERROR)
+				if (zerr == Z_BUF_ERROR)
+					corrupt(path, "The gzip stream ends early: the file is truncated.");
+				if (zerr != Z_OK)
 					corrupt(path, "The gzip stream is damaged.");
 				eof = true;
 			}

@@ -138,6 +138,21 @@ write_file("$trunc.manifest.json", $forged);
 isnt($ret, 0, 'a truncated archive with a matching SHA-256 is refused');
 like($err, qr/XX001.*corrupted or incomplete/s, '... with SQLSTATE XX001');
 
+# Truncated at the end of a line (the lines decompress whole, the manifest
+# forged to match): the gzip stream's missing end gives it away.
+my $cut = "$dir/cut.jsonl.gz";
+system("zcat '$all' | head -n 60 | gzip > '$cut.full'") == 0 or die;
+write_file($cut, substr(copy_file("$cut.full"), 0, -8));   # without gzip's trailer
+($sha) = split ' ', `sha256sum '$cut'`;
+$forged = $manifest;
+$forged =~ s/"sha256": "[0-9a-f]+"/"sha256": "$sha"/;
+$forged =~ s/"count": 120/"count": 60/;    # only the stream's end is wrong
+write_file("$cut.manifest.json", $forged);
+($ret, $out, $err) = $node->psql('postgres',
+	qq{\\set VERBOSITY verbose\nSELECT candystore.restore_archive('$cut')});
+isnt($ret, 0, 'an archive cut without its gzip end is refused');
+like($err, qr/XX001.*ends early/s, '... saying the stream ends early');
+
 # A well-formed archive whose manifest miscounts.
 my $short = "$dir/miscounted.jsonl.gz";
 write_file($short, $bytes);
