@@ -20,10 +20,13 @@
  * The waiter still re-checks every WAIT_RECHECK_MS, for what ends without a
  * callback of ours (COMMIT PREPARED); and without shared memory (candystore
  * not in shared_preload_libraries) it re-checks at that interval throughout.
+ * So it does on a hot standby: events arrive there by WAL replay, which runs
+ * no callback of ours, so no broadcast would ever come.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -179,7 +182,7 @@ candystore_wait_for_events(PG_FUNCTION_ARGS)
 							  TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline));
 		if (sleep_ms <= 0)
 			break;
-		if (state == AFTER_BEHIND_HORIZON || wait_shared == NULL)
+		if (state == AFTER_BEHIND_HORIZON || wait_shared == NULL || RecoveryInProgress())
 			sleep_ms = Min(sleep_ms, WAIT_RECHECK_MS);
 		/* ask the ends of all xid-holding transactions for a wake-up, for a while */
 		if (state == AFTER_BEHIND_HORIZON && wait_shared != NULL)

@@ -38,6 +38,7 @@
 #include "ingest.h"
 #include "settings.h"
 #include "status.h"
+#include "sync_standby.h"
 #include "traceparent.h"
 #include "worker.h"
 #include "worker_loop.h"
@@ -125,6 +126,7 @@ typedef struct Batch
 	TimestampTz started;		/* when its first delivery came */
 	bool		cancelled;		/* the broker cancelled our consumer */
 	char	   *link_error;		/* the link cannot be used as configured */
+	bool		awaiting_standby;	/* held for candystore.require_sync_standby */
 } Batch;
 
 /*
@@ -411,6 +413,40 @@ ingest_link_idle(void *arg)
 }
 
 /*
+ * candystore.require_sync_standby: true when the batch may be recorded now;
+ * otherwise the batch is held, unacked, for a while (taking what the broker
+ * sends, up to the batch size, and keeping the link alive), and false: the
+ * next turn asks again.  *error is set if the link was lost meanwhile.
+ */
+static bool
+standby_allows_commit(WorkerLoop *loop, Batch *batch, char **error)
+{
+	const char *why;
+
+	if (!worker_require_sync_standby || sync_standby_ready(&why))
+	{
+		if (batch->awaiting_standby)
+		{
+			ereport(LOG, (errmsg("%s: a synchronous standby is connected, recording again", loop->who)));
+			worker_loop_status(loop, "consuming");
+			batch->awaiting_standby = false;
+		}
+		return true;
+	}
+	if (!batch->awaiting_standby)
+	{
+		ereport(LOG,
+				(errmsg("%s holds its batch of %d messages unacknowledged: %s", loop->who, batch->n, why),
+				 errdetail("candystore.require_sync_standby is on."),
+				 errhint("Connect a standby named in synchronous_standby_names, or turn candystore.require_sync_standby off.")));
+		worker_loop_status(loop, psprintf("waiting: %s", why));
+		batch->awaiting_standby = true;
+	}
+	(void) wait_to_retry(loop, batch, RETRY_MIN_MS, error);
+	return false;
+}
+
+/*
  * One turn: wait for a delivery (or the batch's timeout), take it, and once
  * the batch is full, timed out or its consumer cancelled, record it and ack.
  */
@@ -452,7 +488,8 @@ ingest_turn(WorkerLoop *loop, void *arg)
 			flush = true;
 	}
 
-	if (flush && error == NULL && batch->n > 0 && record_until_done(loop, batch, &error))
+	if (flush && error == NULL && batch->n > 0 && standby_allows_commit(loop, batch, &error) &&
+		record_until_done(loop, batch, &error))
 	{
 		/* committed: now, and only now, the broker may forget them */
 		if (!amqp_link_ack_upto(link, batch->d[batch->n - 1].delivery_tag, &error))
@@ -476,6 +513,7 @@ ingest_turn(WorkerLoop *loop, void *arg)
 		worker_loop_link_lost(loop, error);
 		carry_failures(batch);
 		batch->cancelled = false;
+		batch->awaiting_standby = false;
 		batch->n = 0;
 		MemoryContextReset(batch->cxt);
 	}

@@ -44,6 +44,7 @@ int			worker_outbox_confirm_timeout_ms = 30000;
 int			worker_outbox_test_mark_delay_ms = 0;
 int			worker_max_message_failures = 5;
 int			worker_max_message_bytes = 16 * 1024 * 1024;
+bool		worker_require_sync_standby = false;
 int			worker_outbox_max_attempts = 10;
 int			outbox_max_message_bytes = 16 * 1024 * 1024;
 
@@ -166,6 +167,13 @@ ingest_define_settings(void)
 							"Largest message body the ingest worker parses; larger ones are dead-lettered (54000).",
 							NULL, &worker_max_message_bytes, 16 * 1024 * 1024, 1, 32 * 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_BYTE | GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+
+	/* an ack must survive a failover: sync_standby.c */
+	DefineCustomBoolVariable("candystore.require_sync_standby",
+							 "The ingest worker acks nothing while no synchronous standby is connected.",
+							 "It holds its batch uncommitted and unacked, and says so in worker_status(), while synchronous_standby_names is empty or fewer standbys than it asks for are connected.",
+							 &worker_require_sync_standby, false,
+							 PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 }
 
 /*

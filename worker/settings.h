@@ -40,6 +40,7 @@ extern int	worker_ingest_workers;
 extern int	worker_max_deliveries;
 extern int	worker_max_message_failures;
 extern int	worker_max_message_bytes;
+extern bool worker_require_sync_standby;
 
 /* the outbox publisher */
 extern bool worker_outbox_publisher;
