@@ -12,8 +12,13 @@
 #   seeds'     the seeds' consumer as the seeds built it (bench/seeds_consumer.py:
 #   consumer   Python, aio-pika, one SQLAlchemy insert + commit + ack per
 #              message, prefetch 10), on N/10 messages
+#   cold       catch-up after an outage: a freshly created cluster (default
+#   catch-up   shared_buffers, no warm-up), a backlog of COLD_N messages
+#              (default N/2) published while PostgreSQL is down, timed from
+#              its restart until all are stored; and a raw drain of as many,
+#              just before (COLD_N=0 skips it)
 # PostgreSQL runs with fsync = on.
-# Usage: [WORKERS=n] [WARMUP=m] [EXTRA_CONF='a postgresql.conf line'] bash bench/ingest.sh [N]
+# Usage: [WORKERS=n] [WARMUP=m] [COLD_N=c] [EXTRA_CONF='a postgresql.conf line'] bash bench/ingest.sh [N]
 # (WORKERS: candystore.ingest_workers, default 1; CPU and wall-time figures
 # are then summed over the workers)
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -23,6 +28,7 @@ N=${1:-100000}
 WORKERS=${WORKERS:-1}     # candystore.ingest_workers
 WARMUP=${WARMUP:-$N}      # messages stored before the timed run (0: none)
 SEEDS_N=$(( N / 10 ))
+COLD_N=${COLD_N:-$(( N / 2 ))}
 cs_ensure_packages python3-aio-pika python3-sqlalchemy python3-asyncpg
 
 bench_broker_setup bench-ingest
@@ -153,6 +159,41 @@ cs_log "the seeds' consumer as built (Python, aio-pika, SQLAlchemy)"
 python_s=$(/usr/bin/python3 "$CS_ROOT/bench/seeds_consumer.py" "amqp://guest:guest@127.0.0.1:$RP/" bench_python \
     "$SEEDS_N" "postgresql+asyncpg://postgres@127.0.0.1:$PP/postgres")
 
+# Cold catch-up: the in-service cluster stops; a fresh one starts with its
+# worker on its own queue (declared and bound on its first connection), stops,
+# the backlog is published, and the timing runs from the restart.
+cold_s=""; rawc_s=""
+if [ "$COLD_N" -gt 0 ]; then
+    cs_log "cold catch-up: fresh cluster, $COLD_N messages published while PostgreSQL is down"
+    cs_pg_stop "$RUN/pgd" "$BIN"
+    COLD=$RUN/cold
+    trap 'cs_pg_stop "$COLD" "$BIN"; bench_broker_cleanup' EXIT
+    cs_pg_start "$COLD" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
+        "candystore.database = 'postgres'" "candystore.amqp_url = 'amqp://guest:guest@127.0.0.1:$RP/'" \
+        "candystore.outbox_publisher = off" "candystore.ingest_workers = $WORKERS" \
+        "candystore.queue = 'bench_cold'" "candystore.binding_keys = 'bench.cold'" ${EXTRA_CONF:+"$EXTRA_CONF"}
+    CP=$(cat "$COLD/port")
+    cold_psql() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$CP" -U postgres -d postgres "$@"; }
+    cold_psql -c "CREATE EXTENSION candystore"
+    for _ in $(seq 1 200); do
+        [ "$(cold_psql -c "SELECT count(*) FROM candystore.worker_status() WHERE state = 'consuming'")" = "$WORKERS" ] && break
+        sleep 0.1
+    done
+    cs_pg_stop "$COLD" "$BIN"
+    amqp-declare-queue -u "amqp://127.0.0.1:$RP" -q bench_raw_cold -d >/dev/null
+    "$RUN/cs_publish" 127.0.0.1 "$RP" bloodbank.events.v1 bench.cold 263 "$COLD_N" 0 1 600 >/dev/null
+    "$RUN/cs_publish" 127.0.0.1 "$RP" "" bench_raw_cold 264 "$COLD_N" 0 1 600 >/dev/null
+    cs_log "raw drain of $COLD_N, then PostgreSQL restarted"
+    rawc_s=$("$RUN/drain" 127.0.0.1 "$RP" bench_raw_cold "$COLD_N" noop)
+    tc=$(date +%s.%N)
+    cs_as_pg "$BIN/pg_ctl" -D "$COLD/data" -o "-p $CP" -l "$COLD/server.log" -w -t 60 start >/dev/null
+    printf '%s\n' "SELECT stored + duplicates + dead_lettered FROM candystore.stats" '\watch 0.02' |
+        cold_psql | while read -r v; do [ -n "$v" ] && [ "$v" -ge "$COLD_N" ] && break; done || true
+    cold_s=$(awk "BEGIN { print $(date +%s.%N) - $tc }")
+    cold_stats=$(cold_psql -c "SELECT format('stored %s, duplicates %s, dead-lettered %s, batches %s', stored, duplicates, dead_lettered, batches) FROM candystore.stats")
+    cs_pg_stop "$COLD" "$BIN"
+fi
+
 rate() { awk "BEGIN { printf \"%.0f\", $1 / $2 }"; }
 raw1_r=$(rate "$N" "$raw_s"); raw2_r=$(rate "$N" "$raw2_s")
 raw_r=$(( raw1_r > raw2_r ? raw1_r : raw2_r )); worker_r=$(rate "$N" "$worker_s"); seeds_r=$(rate "$SEEDS_N" "$seeds_s"); python_r=$(rate "$SEEDS_N" "$python_s")
@@ -162,12 +203,22 @@ printf '%-44s %10s %12.2f %10s\n' "raw drain (no-op, manual acks)" "$N" "$raw_s"
 printf '%-44s %10s %12.2f %10s\n' "raw drain again, after the worker" "$N" "$raw2_s" "$raw2_r"
 [ -z "$warm_s" ] || printf '%-44s %10s %12.2f %10s\n' "worker warm-up, fresh cluster" "$WARMUP" "$warm_s" "$(rate "$WARMUP" "$warm_s")"
 printf '%-44s %10s %12.2f %10s\n' "candystore worker (validate, store, ack)" "$N" "$worker_s" "$worker_r"
+if [ -n "$cold_s" ]; then
+    printf '%-44s %10s %12.2f %10s\n' "raw drain before the cold catch-up" "$COLD_N" "$rawc_s" "$(rate "$COLD_N" "$rawc_s")"
+    printf '%-44s %10s %12.2f %10s\n' "worker, cold catch-up (from the restart)" "$COLD_N" "$cold_s" "$(rate "$COLD_N" "$cold_s")"
+fi
 printf '%-44s %10s %12.2f %10s\n' "seeds' design (append + commit per message)" "$SEEDS_N" "$seeds_s" "$seeds_r"
 printf '%-44s %10s %12.2f %10s\n' "seeds' consumer as built (Python)" "$SEEDS_N" "$python_s" "$python_r"
 echo
 printf 'worker / raw drain (the faster of the two): %.0f%%   worker / seeds design (C): %.1fx   worker / seeds consumer as built (Python): %.1fx\n' \
     "$(awk "BEGIN { print 100 * $worker_r / $raw_r }")" "$(awk "BEGIN { print $worker_r / $seeds_r }")" \
     "$(awk "BEGIN { print $worker_r / $python_r }")"
+if [ -n "$cold_s" ]; then
+    rawc_r=$(rate "$COLD_N" "$rawc_s"); cold_r=$(rate "$COLD_N" "$cold_s")
+    fastest=$(( raw_r > rawc_r ? raw_r : rawc_r ))
+    printf 'cold catch-up / its raw drain: %.0f%%   / the fastest drain of the run (%s): %.0f%%   (%s)\n' \
+        "$(awk "BEGIN { print 100 * $cold_r / $rawc_r }")" "$fastest" "$(awk "BEGIN { print 100 * $cold_r / $fastest }")" "$cold_stats"
+fi
 rss_first=? rss_last=?
 [ ${#rss_series[@]} -eq 0 ] || { rss_first=${rss_series[0]#*:}; rss_last=${rss_series[-1]#*:}; }
 echo "worker: $stats; private memory (RssAnon) first sample $rss_first kB, last $rss_last kB"

@@ -7,6 +7,7 @@
 #include <amqp_tcp_socket.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
 
 const char *cs_amqp_program = "cs_amqp";
 
@@ -47,15 +48,25 @@ cs_amqp_close(amqp_connection_state_t conn)
 	amqp_destroy_connection(conn);
 }
 
-void
-cs_amqp_await_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *confirmed,
-					   const char *last_sent)
+/*
+ * Handles confirm frames until every message up to 'upto' is confirmed; with
+ * 'wait' false only those already received, without blocking.
+ */
+static void
+take_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *confirmed,
+			  const char *last_sent, int wait)
 {
+	struct timeval zero = {0, 0};
+
 	while (*confirmed < upto)
 	{
 		amqp_frame_t frame;
+		int			rc = wait ? amqp_simple_wait_frame(conn, &frame)
+			: amqp_simple_wait_frame_noblock(conn, &frame, &zero);
 
-		if (amqp_simple_wait_frame(conn, &frame) != AMQP_STATUS_OK)
+		if (!wait && rc == AMQP_STATUS_TIMEOUT)
+			return;
+		if (rc != AMQP_STATUS_OK)
 			cs_amqp_die("lost the broker while waiting for confirms");
 		if (frame.frame_type != AMQP_FRAME_METHOD)
 			continue;
@@ -82,4 +93,17 @@ cs_amqp_await_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *co
 		}
 		amqp_maybe_release_buffers(conn);
 	}
+}
+
+void
+cs_amqp_await_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *confirmed,
+					   const char *last_sent)
+{
+	take_confirms(conn, upto, confirmed, last_sent, 1);
+}
+
+void
+cs_amqp_take_confirms(amqp_connection_state_t conn, uint64_t *confirmed)
+{
+	take_confirms(conn, UINT64_MAX, confirmed, NULL, 0);
 }

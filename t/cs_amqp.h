@@ -22,5 +22,7 @@ extern void cs_amqp_close(amqp_connection_state_t conn);
  * confirmed; dies on a nack or a close (naming last_sent, if given). */
 extern void cs_amqp_await_confirms(amqp_connection_state_t conn, uint64_t upto,
 								   uint64_t *confirmed, const char *last_sent);
+/* Handles the confirms already received, without waiting; dies likewise. */
+extern void cs_amqp_take_confirms(amqp_connection_state_t conn, uint64_t *confirmed);
 
 #endif

@@ -4,12 +4,17 @@
  *	  seed-like envelopes to a topic exchange as persistent messages with
  *	  publisher confirms, so that every message it counts is on the broker.
  *
- *	  cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD]
+ *	  cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD [WINDOW]]
  *
  *	  Event ids are derived from RUN and the message number, so the test can
  *	  count them.  Every POISON_EVERY-th message (0: none) is bad: malformed
  *	  JSON and invalid envelopes alternate.  COPIES publishes each message
  *	  that many times (duplicates).  PAD adds that many bytes to the payload.
+ *	  WINDOW (default 500) is how far publishing runs ahead of the confirms:
+ *	  every WINDOW publishes it waits until all but the last WINDOW / 2 are
+ *	  confirmed.
+ *	  0 pipelines everything: it never waits until all are sent (confirms
+ *	  already received are read on the way), then waits for the last one.
  */
 #include "cs_amqp.h"
 
@@ -23,20 +28,22 @@ main(int argc, char **argv)
 {
 	amqp_connection_state_t conn;
 	amqp_basic_properties_t props;
-	long		run, count, poison_every, copies, pad = 0;
+	long		run, count, poison_every, copies, pad = 0, window = 500;
 	uint64_t	sent = 0, confirmed = 0;
 	char	   *padding, *body;
 	size_t		body_cap;
 
 	cs_amqp_program = "cs_publish";
 	if (argc < 9)
-		cs_amqp_die("usage: cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD]");
+		cs_amqp_die("usage: cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD [WINDOW]]");
 	run = atol(argv[5]);
 	count = atol(argv[6]);
 	poison_every = atol(argv[7]);
 	copies = atol(argv[8]);
 	if (argc > 9)
 		pad = atol(argv[9]);
+	if (argc > 10)
+		window = atol(argv[10]);
 	padding = malloc(pad + 1);
 	memset(padding, 'x', pad);
 	padding[pad] = '\0';
@@ -80,8 +87,10 @@ main(int argc, char **argv)
 								   amqp_cstring_bytes(argv[4]), 0, 0, &props, b) != AMQP_STATUS_OK)
 				cs_amqp_die("publish failed");
 			sent++;
-			if (sent % 500 == 0)
-				cs_amqp_await_confirms(conn, sent - 250, &confirmed, NULL);
+			if (window > 0 && sent % window == 0)
+				cs_amqp_await_confirms(conn, sent - window / 2, &confirmed, NULL);
+			else if (window == 0 && sent % 500 == 0)
+				cs_amqp_take_confirms(conn, &confirmed);
 		}
 	}
 	cs_amqp_await_confirms(conn, sent, &confirmed, NULL);
