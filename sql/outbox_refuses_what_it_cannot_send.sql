@@ -52,6 +52,8 @@ SELECT pg_temp.refusal($$SELECT candystore.publish(jsonb_set(pg_temp.ev(11), '{p
 SELECT pg_temp.refusal($$SELECT candystore.publish(jsonb_set(pg_temp.ev(12), '{payload,note}', to_jsonb(repeat('b', 2100))))$$) AS body_over;
 -- counted as sent: escapes and multibyte characters make the text longer than the characters
 SELECT pg_temp.refusal($$SELECT candystore.publish(jsonb_set(pg_temp.ev(13), '{payload,note}', to_jsonb(repeat(E'\u0001', 400))))$$) AS escapes_count;
+-- and a number is as long as its digits: 1e3000 is a few bytes of jsonb, 3001 of text
+SELECT pg_temp.refusal($$SELECT candystore.publish(jsonb_set(pg_temp.ev(14), '{payload,note}', '1e3000'))$$) AS number_digits_count;
 RESET candystore.outbox_max_message_bytes;
 
 -- a refused publish stores nothing and enqueues nothing

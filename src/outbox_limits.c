@@ -80,6 +80,35 @@ check_shortstr(const char *what, const char *event_id, text *value, const char *
 				 errhint("%s", hint)));
 }
 
+/*
+ * An upper bound of the length of the envelope's text as JsonbToCString
+ * writes it, found by walking the jsonb without writing anything: a string
+ * (or key) of n bytes takes at most 6n + 2 (every byte escaped as \u00XX,
+ * and its quotes), a number exactly its numeric_out, anything else and each
+ * separator a few bytes.  Writing the text costs ten times as much as the walk,
+ * and is needed only when this bound is over the limit.
+ */
+static size_t
+text_length_bound(Jsonb *envelope)
+{
+	JsonbIterator *it = JsonbIteratorInit(&envelope->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	size_t		bound = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		/* brackets, ", " and ": ", true, false, null: 8 covers each token's */
+		bound += 8;
+		if ((tok == WJB_KEY || tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvString)
+			bound += 6 * (size_t) v.val.string.len;
+		else if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvNumeric)
+			bound += strlen(DatumGetCString(DirectFunctionCall1(numeric_out,
+																NumericGetDatum(v.val.numeric))));
+	}
+	return bound;
+}
+
 void
 outbox_check_message(const char *event_id, text *exchange, text *routing_key,
 					 Jsonb *envelope, const char *hint)
@@ -90,6 +119,11 @@ outbox_check_message(const char *event_id, text *exchange, text *routing_key,
 	if (exchange != NULL)
 		check_shortstr("exchange name", event_id, exchange, hint);
 	check_shortstr("routing key", event_id, routing_key, hint);
+
+	/* the text's bytes are its UTF-8 ones: the bound holds for them */
+	if ((GetDatabaseEncoding() == PG_UTF8 || GetDatabaseEncoding() == PG_SQL_ASCII) &&
+		outbox_body_problem(text_length_bound(envelope)) == NULL)
+		return;
 
 	/* the body the publisher will send: the envelope as jsonb's text */
 	body = JsonbToCString(NULL, &envelope->root, VARSIZE(envelope));
