@@ -60,3 +60,19 @@ bench_worker_cluster() {
 bench_amqp_tool() {
     cc -O2 -o "$RUN/$1" "$CS_ROOT/t/$1.c" "$CS_ROOT/t/cs_amqp.c" -lrabbitmq
 }
+
+# bench_envelope_sql: prints the SQL that creates bench_envelope(n int), a
+# ~1 KB envelope of the shape and size of cs_publish's (PAD 600), used by
+# outbox.sh and publish_instructions.sh
+bench_envelope_sql() {
+    cat <<'SQL'
+CREATE FUNCTION bench_envelope(n int) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object(
+        'event_id', gen_random_uuid(), 'event_type', 'fireflies.transcript.ready',
+        'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0',
+        'source', jsonb_build_object('host', 'bigchungus', 'type', 'webhook', 'app', 'fireflies', 'meta', NULL),
+        'correlation_ids', '[]'::jsonb, 'agent_context', NULL,
+        'payload', jsonb_build_object('id', 'ff_' || n, 'n', n, 'pad', repeat('x', 600)))
+$$;
+SQL
+}

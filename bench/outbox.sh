@@ -38,17 +38,7 @@ bench_amqp_tool cs_consume
 bench_worker_cluster "synchronous_commit = on" "shared_buffers = '512MB'" "max_wal_size = '4GB'" \
     "candystore.ingest_workers = 0" "candystore.outbox_batch_size = 500"
 psql_() { "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PP" -U postgres -d postgres "$@"; }
-psql_ <<'SQL'
--- the shape and size of cs_publish's envelopes (PAD 600)
-CREATE FUNCTION bench_envelope(n int) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object(
-        'event_id', gen_random_uuid(), 'event_type', 'fireflies.transcript.ready',
-        'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0',
-        'source', jsonb_build_object('host', 'bigchungus', 'type', 'webhook', 'app', 'fireflies', 'meta', NULL),
-        'correlation_ids', '[]'::jsonb, 'agent_context', NULL,
-        'payload', jsonb_build_object('id', 'ff_' || n, 'n', n, 'pad', repeat('x', 600)))
-$$;
-SQL
+bench_envelope_sql | psql_
 for q in raw pipelined outbox latency; do
     "$RUN/cs_consume" 127.0.0.1 "$RP" declare "bench_$q" bloodbank.events.v1 "bench.$q"
 done

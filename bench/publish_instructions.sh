@@ -12,6 +12,7 @@
 # and prints instructions per event and publish/append, with and without the
 # envelopes' construction.  Run by hand; not part of `make test`.
 source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 BULK=${1:-5000}
 SINGLE=${2:-1000}
 cs_ensure_packages valgrind
@@ -25,19 +26,8 @@ shared_preload_libraries = 'candystore'
 candystore.outbox_publisher = off
 candystore.ingest_workers = 0
 CONF
-# the shape and size of bench/outbox.sh's envelopes (t/cs_publish.c's, PAD 600)
-cs_as_pg "$BIN/postgres" --single -j -D "$RUN/data" postgres >/dev/null 2>&1 <<'SQL'
-CREATE EXTENSION candystore;
-
-CREATE FUNCTION bench_envelope(n int) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object(
-        'event_id', md5('bench' || n)::uuid, 'event_type', 'fireflies.transcript.ready',
-        'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0',
-        'source', jsonb_build_object('host', 'bigchungus', 'type', 'webhook', 'app', 'fireflies', 'meta', NULL),
-        'correlation_ids', '[]'::jsonb, 'agent_context', NULL,
-        'payload', jsonb_build_object('id', 'ff_' || n, 'n', n, 'pad', repeat('x', 600)))
-$$;
-SQL
+{ echo "CREATE EXTENSION candystore;"; echo; bench_envelope_sql; } |
+    cs_as_pg "$BIN/postgres" --single -j -D "$RUN/data" postgres >/dev/null 2>&1
 
 # check_envelope() between the parts makes callgrind dump the counts so far
 mark="SELECT candystore.check_envelope('{\"event_id\":\"0b9c4b4e-6f0e-4f38-9a70-0c8f2b7ad3a1\",\"event_type\":\"a.b\",\"timestamp\":\"2026-01-27T10:15:00Z\",\"version\":\"1.0.0\",\"source\":{\"host\":\"h\",\"type\":\"webhook\",\"app\":\"a\",\"meta\":null},\"correlation_ids\":[],\"agent_context\":null,\"payload\":{}}');"
