@@ -97,7 +97,7 @@ autoctl create postgres --pgdata "$DIR/node1" --pgport "$P1" --hostname 127.0.0.
     --monitor "$MONITOR" --pgctl "$BIN/pg_ctl" >"$DIR/create-node1.log" 2>&1 ||
     { cat "$DIR/create-node1.log"; cs_die "pg_autoctl create postgres (node1) failed"; }
 run_keeper "$DIR/node1"
-await_states single "" || await_states single "" || true
+await_states single "" || true
 ok "$(node_state node1)" single "node1 is the primary (single) in the monitor"
 
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"; }

@@ -86,6 +86,7 @@ queue_is('0\s+0', 'run 1 stored and acked: the broker has forgotten it');
 # configuration (taken before) has no such delay.
 $primary->safe_psql('postgres', q{ALTER SYSTEM SET candystore.debug_ack_delay_ms = '60s'});
 $primary->reload;
+sleep 1;	# the worker takes the reload (its latch is set) before run 2 comes
 publish_run(2, 250);
 $primary->poll_query_until('postgres',
 	q{SELECT state = 'committed, ack delayed' FROM candystore.worker_status() WHERE kind = 'ingest'})
