@@ -70,12 +70,15 @@ $(UPGRADE): %.sql: sql/upgrade/%.sql candystore-schemas.sql
 candystore-schemas.sql: $(SCHEMA_FILES) scripts/gen-schemas-sql.sh
 	bash scripts/gen-schemas-sql.sh $(SCHEMA_FILES) > $@.tmp && mv $@.tmp $@
 
-.PHONY: test test-long demo stop bench fuzz
+.PHONY: test test-long test-ha demo stop bench fuzz
 test:
 	bash scripts/test.sh
 
 test-long:
 	bash scripts/test-long.sh
+
+test-ha:
+	bash scripts/test-ha.sh
 
 demo:
 	bash scripts/demo.sh

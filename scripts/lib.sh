@@ -21,7 +21,8 @@ CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MA
              prometheus-postgres-exporter prometheus curl  # monitoring/: the exporter, promtool
              libmicrohttpd-dev libpq-dev libgraphviz-dev   # http/: candystore-http
              chromium wrk   # t/http_contract.pl: trace.svg to PNG; bench/http.sh: wrk
-             jq)   # t/archives_restore_byte_exact.pl: an archive reads with zcat | jq
+             jq   # t/archives_restore_byte_exact.pl: an archive reads with zcat | jq
+             "postgresql-$PG_MAJOR-auto-failover")   # make test-ha: scripts/auto-failover-demo.sh
 # npm (t/http_contract.pl's tooling): Debian's, unless node came with its own
 # (NodeSource's nodejs provides npm and conflicts with Debian's package)
 command -v npm >/dev/null 2>&1 || CS_PACKAGES+=(npm)

@@ -11,7 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
 our @EXPORT =
-  qw(start_broker stop_broker broker_dir free_port amqp_port rabbitmqctl queues_until amqp_publish build_amqp_tool node_with_worker
+  qw(start_broker stop_broker broker_dir free_port amqp_port rabbitmqctl queues_until amqp_publish build_amqp_tool node_with_worker candystore_node
   start_cluster cluster_port cluster_ctl kill_cluster_node stop_cluster_node restart_cluster_node cluster_pid cluster_node_name);
 
 my $root = $ENV{CANDYSTORE_ROOT} or die "CANDYSTORE_ROOT is not set";
@@ -275,15 +275,25 @@ sub build_amqp_tool
 sub node_with_worker
 {
 	my ($name, $extra_conf) = @_;
-	my $port = amqp_port();
+	return candystore_node($name, conf => $extra_conf);
+}
+
+# A started node NAME with candystore preloaded and created in database
+# postgres.  Options: amqp_url (the private broker's by default),
+# allows_streaming (for a primary with standbys), conf (appended to
+# postgresql.conf).
+sub candystore_node
+{
+	my ($name, %opt) = @_;
+	my $url = $opt{amqp_url} // 'amqp://guest:guest@127.0.0.1:' . amqp_port() . '/';
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(allows_streaming => $opt{allows_streaming} ? 1 : 0);
 	$node->append_conf(
 		'postgresql.conf', qq{
 shared_preload_libraries = 'candystore'
 candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$port/'
-} . ($extra_conf // ''));
+candystore.amqp_url = '$url'
+} . ($opt{conf} // ''));
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION candystore');
 	return $node;

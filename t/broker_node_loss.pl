@@ -32,13 +32,10 @@ system($consumer, '127.0.0.1', $port[2], 'declare', 'observer', 'bloodbank.event
   or die "cannot declare the observer queue";
 
 my $urls = join(',', map { "amqp://guest:guest\@127.0.0.1:$port[$_]/" } 1 .. 3);
-my $node = PostgreSQL::Test::Cluster->new('ha');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = '$urls'
+my $node = candystore_node(
+	'ha',
+	amqp_url => $urls,
+	conf => q{
 candystore.amqp_heartbeat = 2
 candystore.queue_type = quorum
 candystore.dead_letter_queue_type = quorum
@@ -47,8 +44,6 @@ candystore.batch_size = 100
 candystore.reconnect_max_ms = 1000
 candystore.outbox_batch_size = 20
 });
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION candystore');
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 2 FROM candystore.worker_status() WHERE broker LIKE '%:$port[1]/'")
   or die "the workers never connected to the first node";

@@ -9,24 +9,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use CandystoreBroker;
+use CandystoreCluster;
 
-my $amqp_port = start_broker();
-my $publisher = build_amqp_tool('cs_publish');
-
-sub publish
-{
-	my ($run, $count) = @_;
-	system("$publisher 127.0.0.1 $amqp_port bloodbank.events.v1 fireflies.transcript.ready $run $count 0 1 >/dev/null") == 0
-	  or die "publisher failed";
-}
-
-sub stored
-{
-	my ($node, $run) = @_;
-	my $prefix = sprintf('%08x-0000-4000-8000-', $run);
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM candystore.event_log WHERE event_id::text LIKE '$prefix%'");
-}
+start_broker();
 
 sub ingest_state
 {
@@ -34,48 +19,35 @@ sub ingest_state
 	return $node->safe_psql('postgres', q{SELECT state FROM candystore.worker_status() WHERE kind = 'ingest'});
 }
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
+my $primary = candystore_primary(
+	'primary', q{
 candystore.batch_size = 100
 candystore.batch_timeout_ms = 20
 candystore.reconnect_max_ms = 1000
 candystore.outbox_publisher = off
 candystore.require_sync_standby = on
 });
-$primary->start;
-$primary->safe_psql('postgres', 'CREATE EXTENSION candystore');
-$primary->poll_query_until('postgres',
-	"SELECT state = 'consuming' FROM candystore.worker_status() WHERE kind = 'ingest'")
-  or die "the worker never connected";
 
 # 1. synchronous_standby_names empty: held, nothing stored, nothing acked
-publish(1, 250);
+publish_run(1, 250);
 $primary->poll_query_until('postgres',
 	q{SELECT state LIKE 'waiting: %' FROM candystore.worker_status() WHERE kind = 'ingest'})
   or diag('the worker never said it waits');
 is(ingest_state($primary), 'waiting: synchronous_standby_names is empty',
 	'no synchronous standby configured: worker_status() says the worker waits, and why');
 sleep 1;
-is(stored($primary, 1), '0', 'no synchronous standby configured: nothing is stored');
+is(stored_run($primary, 1), '0', 'no synchronous standby configured: nothing is stored');
 like(queues_until(qr/^event_store_manager_queue\s+250$/m, 50),
 	qr/^event_store_manager_queue\s+250$/m, 'no synchronous standby configured: every message is still in the queue');
 
 # 2. a standby named in synchronous_standby_names connects: all stored, acked
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
+my $standby = add_standby($primary, 'standby');
 $primary->append_conf('postgresql.conf', "synchronous_standby_names = 'standby'\n");
 $primary->reload;
 $primary->poll_query_until('postgres',
 	q{SELECT count(*) = 250 FROM candystore.event_log WHERE event_id::text LIKE '00000001-%'})
   or diag('the held messages were not stored once the standby connected');
-is(stored($primary, 1), '250', 'synchronous standby connected: every held message is stored');
+is(stored_run($primary, 1), '250', 'synchronous standby connected: every held message is stored');
 is($primary->safe_psql('postgres',
 		q{SELECT string_agg(application_name || ' ' || sync_state, ',') FROM pg_stat_replication}),
 	'standby sync', 'the standby is the synchronous one');
@@ -86,20 +58,20 @@ is($primary->safe_psql('postgres',
 like(queues_until(qr/^event_store_manager_queue\s+0$/m, 50),
 	qr/^event_store_manager_queue\s+0$/m, 'synchronous standby connected: everything acked');
 $primary->wait_for_catchup($standby);
-is(stored($standby, 1), '250', 'what was acked is on the standby');
+is(stored_run($standby, 1), '250', 'what was acked is on the standby');
 
 # 3. the standby stops: held again, nothing lost; back: stored
 $standby->stop;
 $primary->poll_query_until('postgres', 'SELECT count(*) = 0 FROM pg_stat_replication')
   or die 'the standby did not disconnect';
-publish(2, 180);
+publish_run(2, 180);
 $primary->poll_query_until('postgres',
 	q{SELECT state = 'waiting: no synchronous standby' FROM candystore.worker_status() WHERE kind = 'ingest'})
   or diag('the worker did not wait for the stopped standby');
 is(ingest_state($primary), 'waiting: no synchronous standby',
 	'standby stopped: worker_status() says the worker waits for it');
 sleep 1;
-is(stored($primary, 2), '0', 'standby stopped: nothing is stored');
+is(stored_run($primary, 2), '0', 'standby stopped: nothing is stored');
 like(queues_until(qr/^event_store_manager_queue\s+180$/m, 50),
 	qr/^event_store_manager_queue\s+180$/m, 'standby stopped: every message is still in the queue');
 is($primary->safe_psql('postgres',
@@ -109,25 +81,23 @@ $standby->start;
 $primary->poll_query_until('postgres',
 	q{SELECT count(*) = 180 FROM candystore.event_log WHERE event_id::text LIKE '00000002-%'})
   or diag('the held messages were not stored once the standby came back');
-is(stored($primary, 2), '180', 'standby back: every held message is stored');
+is(stored_run($primary, 2), '180', 'standby back: every held message is stored');
 like(queues_until(qr/^event_store_manager_queue\s+0$/m, 50),
 	qr/^event_store_manager_queue\s+0$/m, 'standby back: everything acked');
 $primary->wait_for_catchup($standby);
-is(stored($standby, 2), '180', 'standby back: what was acked is on the standby');
+is(stored_run($standby, 2), '180', 'standby back: what was acked is on the standby');
 
 # 4. turned off by a reload: the worker stores without a standby
 $standby->stop;
 $primary->append_conf('postgresql.conf', "synchronous_standby_names = ''\ncandystore.require_sync_standby = off\n");
 $primary->reload;
-publish(3, 50);
+publish_run(3, 50);
 $primary->poll_query_until('postgres',
 	q{SELECT count(*) = 50 FROM candystore.event_log WHERE event_id::text LIKE '00000003-%'})
   or diag('with the setting off the worker did not store');
-is(stored($primary, 3), '50', 'require_sync_standby off: stored without a standby');
+is(stored_run($primary, 3), '50', 'require_sync_standby off: stored without a standby');
 
-is($primary->safe_psql('postgres',
-		"SELECT count(*) FROM (SELECT event_id FROM candystore.event_log GROUP BY 1 HAVING count(*) > 1) d"),
-	'0', 'no event stored twice');
+is(stored_twice($primary), '0', 'no event stored twice');
 
 $primary->stop;
 stop_broker();

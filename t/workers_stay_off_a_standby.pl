@@ -10,24 +10,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use CandystoreBroker;
+use CandystoreCluster;
 
-my $amqp_port = start_broker();
-my $publisher = build_amqp_tool('cs_publish');
-
-sub publish
-{
-	my ($run, $count) = @_;
-	system("$publisher 127.0.0.1 $amqp_port bloodbank.events.v1 fireflies.transcript.ready $run $count 0 1 >/dev/null") == 0
-	  or die "publisher failed";
-}
-
-sub stored
-{
-	my ($node, $run) = @_;
-	my $prefix = sprintf('%08x-0000-4000-8000-', $run);
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM candystore.event_log WHERE event_id::text LIKE '$prefix%'");
-}
+start_broker();
 
 sub workers_running
 {
@@ -36,23 +21,12 @@ sub workers_running
 		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'candystore%'});
 }
 
-# node_with_worker's settings, on a node that can stream to a standby
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
+my $primary = candystore_primary(
+	'primary', q{
 candystore.batch_size = 100
 candystore.batch_timeout_ms = 20
 candystore.reconnect_max_ms = 1000
 });
-$primary->start;
-$primary->safe_psql('postgres', 'CREATE EXTENSION candystore');
-$primary->poll_query_until('postgres',
-	"SELECT state = 'consuming' FROM candystore.worker_status() WHERE kind = 'ingest'")
-  or die "the worker never connected";
 
 # A parent and its child in one session, for trace and session_timeline.
 my $envelope = '{"event_id":"%s","event_type":"test.standby","timestamp":"2026-01-27T10:15:00Z",'
@@ -62,16 +36,12 @@ my $parent = '0000005a-0000-4000-8000-000000000001';
 my $child = '0000005a-0000-4000-8000-000000000002';
 amqp_publish('test.standby', sprintf($envelope, $parent, ''));
 amqp_publish('test.standby', sprintf($envelope, $child, qq{"$parent"}));
-publish(1, 500);
+publish_run(1, 500);
 $primary->poll_query_until('postgres',
 	q{SELECT count(*) = 502 FROM candystore.event_log})
   or die "the first events never arrived";
 
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
-$primary->wait_for_catchup($standby);
+my $standby = add_standby($primary, 'standby');
 
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');
 # give the postmaster time to start a worker, were it to start one
@@ -81,7 +51,7 @@ is($standby->safe_psql('postgres',
 		q{SELECT count(*) FROM candystore.worker_status() WHERE pid IS NOT NULL AND pid <> 0}),
 	'0', 'worker_status() on the standby shows no worker process');
 is(workers_running($primary), '2', 'both workers run on the primary');
-is(stored($standby, 1), '500', 'the standby has what the primary stored');
+is(stored_run($standby, 1), '500', 'the standby has what the primary stored');
 
 # Reads on the standby.
 is($standby->safe_psql('postgres', "SELECT candystore.get_event('$child')->>'event_type'"),
@@ -110,7 +80,7 @@ like($err, qr/cannot execute LISTEN during recovery/, 'LISTEN on the standby: th
 my $waiter = $standby->background_psql('postgres');
 $waiter->query_until(qr/started/,
 	qq{\\echo started\nSELECT candystore.wait_for_events('$cursor', '60 s') || ' ' || (clock_timestamp() - statement_timestamp() < '30 s');\n});
-publish(2, 10);
+publish_run(2, 10);
 $primary->poll_query_until('postgres', 'SELECT count(*) = 512 FROM candystore.event_log')
   or die "run 2 never arrived on the primary";
 my $woke = $waiter->query_safe('SELECT 1');
@@ -123,7 +93,7 @@ is($standby->safe_psql('postgres', "SELECT count(*) FROM candystore.read_all('$c
 
 # Failover: the primary goes away, the standby is promoted.
 $primary->stop('immediate');
-publish(3, 300);
+publish_run(3, 300);
 $standby->promote;
 $standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
   or die "the standby was never promoted";
@@ -134,13 +104,11 @@ is(workers_running($standby), '2', 'after promotion both workers start by themse
 $standby->poll_query_until('postgres',
 	q{SELECT count(*) = 300 FROM candystore.event_log WHERE event_id::text LIKE '00000003-%'})
   or diag('ingest did not resume on the promoted standby');
-is(stored($standby, 3), '300', 'after promotion ingestion resumes on the new primary');
+is(stored_run($standby, 3), '300', 'after promotion ingestion resumes on the new primary');
 is($standby->safe_psql('postgres',
 		q{SELECT state FROM candystore.worker_status() WHERE kind = 'ingest'}),
 	'consuming', 'worker_status() on the new primary shows the ingest worker consuming');
-is($standby->safe_psql('postgres',
-		"SELECT count(*) FROM (SELECT event_id FROM candystore.event_log GROUP BY 1 HAVING count(*) > 1) d"),
-	'0', 'no event stored twice');
+is(stored_twice($standby), '0', 'no event stored twice');
 
 $standby->stop;
 stop_broker();

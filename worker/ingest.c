@@ -447,6 +447,33 @@ standby_allows_commit(WorkerLoop *loop, Batch *batch, char **error)
 }
 
 /*
+ * candystore.debug_ack_delay_ms: the window between a batch's commit and its
+ * ack, held open for a test that loses the server in it.  Nothing is read
+ * from the broker meanwhile: what came now would be acked unrecorded.
+ */
+static void
+delay_ack_for_tests(WorkerLoop *loop)
+{
+	TimestampTz until;
+	long		left;
+
+	if (worker_debug_ack_delay_ms <= 0)
+		return;
+	worker_loop_status(loop, "committed, ack delayed");
+	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), worker_debug_ack_delay_ms);
+	while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until)) > 0)
+	{
+		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   left, PG_WAIT_EXTENSION);
+
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	worker_loop_status(loop, "consuming");
+}
+
+/*
  * One turn: wait for a delivery (or the batch's timeout), take it, and once
  * the batch is full, timed out or its consumer cancelled, record it and ack.
  */
@@ -492,6 +519,7 @@ ingest_turn(WorkerLoop *loop, void *arg)
 		record_until_done(loop, batch, &error))
 	{
 		/* committed: now, and only now, the broker may forget them */
+		delay_ack_for_tests(loop);
 		if (!amqp_link_ack_upto(link, batch->d[batch->n - 1].delivery_tag, &error))
 			error = psprintf("%s: %s", link->broker, error);
 		batch->n = 0;

@@ -45,6 +45,7 @@ int			worker_outbox_test_mark_delay_ms = 0;
 int			worker_max_message_failures = 5;
 int			worker_max_message_bytes = 16 * 1024 * 1024;
 bool		worker_require_sync_standby = false;
+int			worker_debug_ack_delay_ms = 0;
 int			worker_outbox_max_attempts = 10;
 int			outbox_max_message_bytes = 16 * 1024 * 1024;
 
@@ -174,6 +175,18 @@ ingest_define_settings(void)
 							 "It holds its batch uncommitted and unacked, and says so in worker_status(), while synchronous_standby_names is empty or fewer standbys than it asks for are connected.",
 							 &worker_require_sync_standby, false,
 							 PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+
+	/*
+	 * For the failover tests: a committed batch waits this long before its
+	 * ack, so that a test can lose the primary between the two (PostgreSQL
+	 * 15 has no injection points).  Never for production.
+	 */
+	DefineCustomIntVariable("candystore.debug_ack_delay_ms",
+							"Developer option: the ingest worker waits this long between a batch's commit and its ack.",
+							"For tests that kill the server in that window; worker_status() says 'committed, ack delayed' meanwhile.",
+							&worker_debug_ack_delay_ms, 0, 0, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS | GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
 }
 
 /*

@@ -41,6 +41,7 @@ extern int	worker_max_deliveries;
 extern int	worker_max_message_failures;
 extern int	worker_max_message_bytes;
 extern bool worker_require_sync_standby;
+extern int	worker_debug_ack_delay_ms;
 
 /* the outbox publisher */
 extern bool worker_outbox_publisher;
