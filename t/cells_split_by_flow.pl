@@ -6,6 +6,7 @@
 # the topic exchange in front still routes by routing key, and a reader that
 # merges the cells with one cells cursor (read_cell, cells_cursor_advance)
 # gets every event exactly once, and after a resume only what is new.
+# Messages without the flow key all land in one cell (documented).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -143,6 +144,18 @@ my ($resumed_cursor, $new) = merged_read($cells_cursor);
 my @new = map { @{ $new->{$_} } } keys %$new;
 is(scalar(@new), 200, 'a merged read resumed from the cells cursor returns the 200 new events');
 is(scalar(grep { /^00000008-/ } @new), 200, '... and only those');
+
+# messages without the flow key: hashed alike, so all in one cell
+for my $n (1 .. 3)
+{
+	amqp_publish('flows.nokey',
+		    qq({"event_id":"00000009-0000-4000-8000-00000000000$n","event_type":"test.nokey",)
+		  . qq("timestamp":"2026-01-27T10:15:00Z","version":"1.0.0",)
+		  . qq("source":{"host":"h","type":"webhook","app":"t"},"correlation_ids":[],"payload":{}}));
+}
+for (1 .. 600) { last if $stored->() >= $count + 203; sleep 0.2; }
+my @nokey = map { $cell{$_}->safe_psql('postgres', "SELECT count(*) FROM candystore.event_log WHERE event_type = 'test.nokey'") } sort keys %cell;
+is(join(' ', sort @nokey), '0 3', 'messages without the flow key all land in one cell');
 
 # a cell refuses a cells cursor that is not one
 my ($ret, $out, $err) = $cell{a}->psql('postgres', "SELECT * FROM candystore.read_cell('a:1,b:2')");
