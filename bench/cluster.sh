@@ -29,6 +29,7 @@ PGS=()        # PostgreSQL directories under RUN started here
 
 cleanup() {
     local d i
+    [ -z "${pub:-}" ] || { touch "$RUN/stop_publishing"; kill "$pub" 2>/dev/null || true; }
     for d in "${PGS[@]}"; do [ -z "$BIN" ] || cs_pg_stop "$d" "$BIN"; done
     for i in $(seq 1 "$NODES"); do [ ! -d "$RUN/rmq$i" ] || cs_rabbit_stop "$RUN/rmq$i"; done
     [ ! -d "$RUN/rmq1" ] || cs_rabbit_epmd_stop "$RUN/rmq1"
@@ -69,7 +70,8 @@ start_pg() {
     local name=$1; shift
     cs_pg_start "$RUN/$name" "$BIN" "shared_preload_libraries = 'candystore'" "fsync = on" \
         "candystore.database = 'postgres'" "candystore.amqp_url = '$URLS'" "candystore.amqp_heartbeat = 2" \
-        "candystore.outbox_publisher = off" "candystore.reconnect_max_ms = 500" "$@"
+        "candystore.outbox_publisher = off" "candystore.reconnect_max_ms = 500" \
+        "candystore.dead_letter_queue_type = quorum" "$@"
     PGS+=("$RUN/$name")
 }
 psql_at() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$(cat "$RUN/$1/port")" -U postgres -d postgres -c "$2"; }
@@ -175,7 +177,11 @@ case "$(psql_at main "SELECT broker FROM candystore.worker_status() WHERE kind =
     *":$(port 1)/") ;; *) cs_die "the worker is not on node 1" ;;
 esac
 leader=$(cs_rabbitmqctl "$RUN/rmq2" list_queues name leader --no-table-headers 2>/dev/null | awk '$1 == "bench_quorum" { print $2 }' || true)
-"$RUN/cs_publish" 127.0.0.1 "$(port 2)" bloodbank.events.v1 bench.quorum 307 $((N * 2)) 0 1 600 >/dev/null 2>&1 &
+# publishing through node 2 until told to stop, new events each round
+(k=0; while [ ! -e "$RUN/stop_publishing" ]; do
+    "$RUN/cs_publish" 127.0.0.1 "$(port 2)" bloodbank.events.v1 bench.quorum $((1000 + k)) 1000 0 1 600 >/dev/null 2>&1 || sleep 0.2
+    k=$((k + 1))
+done) &
 pub=$!
 until_stored main $(( $(stored main) + 1000 ))
 kill_epoch=$(now)
@@ -194,7 +200,7 @@ done
 [ -n "${row#*|}" ] || cs_die "no event stored through another node"
 reconnect_s=$(secs "$kill_epoch" "${row%|*}")
 first_s=$(secs "$kill_epoch" "${row#*|}")
-wait "$pub" || true
+touch "$RUN/stop_publishing"; wait "$pub" || true
 
 rate() { awk "BEGIN { printf \"%.0f\", $1 / $2 }"; }
 echo
