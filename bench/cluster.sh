@@ -140,8 +140,8 @@ span() {
     local c lo=9e18 hi=0 row
     for c in "$@"; do
         row=$(psql_at "$c" "SELECT extract(epoch FROM min(recorded_at)), extract(epoch FROM max(recorded_at)) FROM candystore.event_log")
-        lo=$(awk "BEGIN { print (${row%|*} < $lo) ? ${row%|*} : $lo }")
-        hi=$(awk "BEGIN { print (${row#*|} > $hi) ? ${row#*|} : $hi }")
+        lo=$(awk "BEGIN { printf \"%.6f\", (${row%|*} < $lo) ? ${row%|*} : $lo }")
+        hi=$(awk "BEGIN { printf \"%.6f\", (${row#*|} > $hi) ? ${row#*|} : $hi }")
     done
     secs "$lo" "$hi"
 }
