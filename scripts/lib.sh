@@ -168,7 +168,8 @@ cs_ensure_traversable() {
 # RabbitMQ, private to one run: cs_rabbit_start DIR starts a node with its
 # own name, ports, epmd, cookie and data under DIR (owned by the rabbitmq
 # user), waits until it is ready, and writes DIR/port (AMQP) and DIR/pid.
-# DIR/extra.conf, when there, is appended to the node's rabbitmq.conf.
+# DIR/extra.conf, when there, is appended to the node's rabbitmq.conf;
+# DIR/plugins, when there, lists the plugins to enable.
 # cs_rabbit_stop DIR stops that node and its epmd, by pid and port.
 cs_rabbit_env() {
     local dir=$1
@@ -209,7 +210,8 @@ cs_rabbit_start() {
     printf 'loopback_users = none\ndisk_free_limit.absolute = 10MB\nvm_memory_high_watermark.relative = 0.6\n' > "$dir/rabbitmq.conf"
     # a test's own settings (a TLS listener, ...), kept across restarts
     [ ! -f "$dir/extra.conf" ] || cat "$dir/extra.conf" >> "$dir/rabbitmq.conf"
-    echo '[].' > "$dir/enabled_plugins"
+    # DIR/plugins, when there: the plugins to enable (comma-separated)
+    echo "[$(cat "$dir/plugins" 2>/dev/null)]." > "$dir/enabled_plugins"
     [ "$(id -u)" -ne 0 ] || chown -R rabbitmq:rabbitmq "$dir"
     chmod o+x "$dir"
     rm -f "$dir/pid"

@@ -187,10 +187,18 @@ sub stop_cluster
 
 # Starts the broker (again, after stop_broker: on the same port); returns
 # its AMQP port.  EXTRA_CONF, when given, is added to its rabbitmq.conf
-# (and replaces what an earlier start added).
+# (and replaces what an earlier start added); PLUGINS, when given, are the
+# plugins it enables (comma-separated, e.g. rabbitmq_consistent_hash_exchange).
 sub start_broker
 {
-	my ($extra_conf) = @_;
+	my ($extra_conf, $plugins) = @_;
+	if (defined $plugins)
+	{
+		mkdir(broker_dir());
+		open(my $fh, '>', broker_dir() . '/plugins') or die "cannot write plugins: $!";
+		print $fh $plugins;
+		close $fh;
+	}
 	if (defined $extra_conf)
 	{
 		mkdir(broker_dir());

@@ -4,7 +4,7 @@
  *	  seed-like envelopes to a topic exchange as persistent messages with
  *	  publisher confirms, so that every message it counts is on the broker.
  *
- *	  cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD [WINDOW]]
+ *	  cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD [WINDOW [FLOWS]]]
  *
  *	  Event ids are derived from RUN and the message number, so the test can
  *	  count them.  Every POISON_EVERY-th message (0: none) is bad: malformed
@@ -15,6 +15,8 @@
  *	  confirmed.
  *	  0 pipelines everything: it never waits until all are sent (confirms
  *	  already received are read on the way), then waits for the last one.
+ *	  FLOWS > 0 sets the correlation_id property, the flow key cells split
+ *	  the stream by, to "flow-RUN-F" with F = message number % FLOWS.
  */
 #include "cs_amqp.h"
 
@@ -28,14 +30,15 @@ main(int argc, char **argv)
 {
 	amqp_connection_state_t conn;
 	amqp_basic_properties_t props;
-	long		run, count, poison_every, copies, pad = 0, window = 500;
+	long		run, count, poison_every, copies, pad = 0, window = 500, flows = 0;
+	char		flow_key[64];
 	uint64_t	sent = 0, confirmed = 0;
 	char	   *padding, *body;
 	size_t		body_cap;
 
 	cs_amqp_program = "cs_publish";
 	if (argc < 9)
-		cs_amqp_die("usage: cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD [WINDOW]]");
+		cs_amqp_die("usage: cs_publish HOST PORT EXCHANGE ROUTING_KEY RUN COUNT POISON_EVERY COPIES [PAD [WINDOW [FLOWS]]]");
 	run = atol(argv[5]);
 	count = atol(argv[6]);
 	poison_every = atol(argv[7]);
@@ -44,6 +47,8 @@ main(int argc, char **argv)
 		pad = atol(argv[9]);
 	if (argc > 10)
 		window = atol(argv[10]);
+	if (argc > 11)
+		flows = atol(argv[11]);
 	padding = malloc(pad + 1);
 	memset(padding, 'x', pad);
 	padding[pad] = '\0';
@@ -58,6 +63,8 @@ main(int argc, char **argv)
 	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
 	props.content_type = amqp_cstring_bytes("application/json");
 	props.delivery_mode = 2;
+	if (flows > 0)
+		props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
 
 	for (long i = 1; i <= count; i++)
 	{
@@ -79,6 +86,11 @@ main(int argc, char **argv)
 						   "\"correlation_ids\":[],\"agent_context\":null,"
 						   "\"payload\":{\"id\":\"ff_%ld\",\"n\":%ld,\"pad\":\"%s\"}}",
 						   run, i, i, i, padding);
+		if (flows > 0)
+		{
+			snprintf(flow_key, sizeof(flow_key), "flow-%ld-%ld", run, i % flows);
+			props.correlation_id = amqp_cstring_bytes(flow_key);
+		}
 		for (long c = 0; c < copies; c++)
 		{
 			amqp_bytes_t b = {(size_t) len, body};

@@ -71,6 +71,46 @@ reply_error(amqp_rpc_reply_t r, const char *what)
 	return psprintf("%s: unknown reply", what);
 }
 
+/*
+ * Cells: the x-consistent-hash exchange (rabbitmq_consistent_hash_exchange
+ * plugin) that splits the stream between the cells' queues, and this cell's
+ * queue bound to it with its weight.  It hashes a header or the
+ * correlation_id property, never the routing key: the topic exchange in
+ * front of it still routes by routing key (declare_topology binds the two).
+ * All cells must declare it alike, or the broker refuses the second
+ * (PRECONDITION_FAILED), which the worker reports and retries.
+ */
+static char *
+declare_cell_exchange(amqp_connection_state_t conn)
+{
+	amqp_table_entry_t arg;
+	amqp_table_t table;
+	char	   *err;
+
+	if (worker_cell_hash_header[0] != '\0')
+	{
+		arg.key = amqp_cstring_bytes("hash-header");
+		arg.value.value.bytes = amqp_cstring_bytes(worker_cell_hash_header);
+	}
+	else
+	{
+		arg.key = amqp_cstring_bytes("hash-property");
+		arg.value.value.bytes = amqp_cstring_bytes("correlation_id");
+	}
+	arg.value.kind = AMQP_FIELD_KIND_UTF8;
+	table.entries = &arg;
+	table.num_entries = 1;
+	amqp_exchange_declare(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_cell_exchange),
+						  amqp_cstring_bytes("x-consistent-hash"), 0, 1, 0, 0, table);
+	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring cell exchange")))
+		return err;
+	amqp_queue_bind(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_queue),
+					amqp_cstring_bytes(worker_cell_exchange),
+					amqp_cstring_bytes(psprintf("%d", worker_cell_weight)),
+					amqp_empty_table);
+	return reply_error(amqp_get_rpc_reply(conn), "binding queue to cell exchange");
+}
+
 /* Declares the exchange, the dead-letter path and the bound queue. */
 static char *
 declare_topology(amqp_connection_state_t conn)
@@ -130,14 +170,23 @@ declare_topology(amqp_connection_state_t conn)
 	if ((err = reply_error(amqp_get_rpc_reply(conn), "declaring queue")))
 		return err;
 
+	/* a cell's queue takes its share of what the cell exchange receives */
+	if (worker_cell_exchange[0] != '\0' && (err = declare_cell_exchange(conn)))
+		return err;
+
 	keys = pstrdup(worker_binding_keys);
 	for (key = strtok_r(keys, ",", &save); key; key = strtok_r(NULL, ",", &save))
 	{
 		while (*key == ' ')
 			key++;
-		amqp_queue_bind(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_queue),
-						amqp_cstring_bytes(worker_exchange), amqp_cstring_bytes(key),
-						amqp_empty_table);
+		if (worker_cell_exchange[0] != '\0')
+			amqp_exchange_bind(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_cell_exchange),
+							   amqp_cstring_bytes(worker_exchange), amqp_cstring_bytes(key),
+							   amqp_empty_table);
+		else
+			amqp_queue_bind(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(worker_queue),
+							amqp_cstring_bytes(worker_exchange), amqp_cstring_bytes(key),
+							amqp_empty_table);
 		if ((err = reply_error(amqp_get_rpc_reply(conn), "binding queue")))
 			return err;
 	}

@@ -46,6 +46,10 @@ int			worker_max_message_failures = 5;
 int			worker_max_message_bytes = 16 * 1024 * 1024;
 bool		worker_require_sync_standby = false;
 int			worker_debug_ack_delay_ms = 0;
+char	   *worker_cell_id = NULL;
+char	   *worker_cell_exchange = NULL;
+char	   *worker_cell_hash_header = NULL;
+int			worker_cell_weight = 1;
 int			worker_outbox_max_attempts = 10;
 int			outbox_max_message_bytes = 16 * 1024 * 1024;
 
@@ -61,6 +65,32 @@ static const struct config_enum_entry queue_type_options[] = {
 	{"quorum", QUEUE_TYPE_QUORUM, false},
 	{NULL, 0, false}
 };
+
+/*
+ * A cell id names this installation in the cursors readers merge cells with
+ * (read_cell(), 48_cells.sql): '<cell>:<cursor>' entries joined by ','.  So
+ * it holds neither, nor anything a reader would have to quote.
+ */
+static bool
+check_cell_id(char **newval, void **extra pg_attribute_unused(),
+			  GucSource source pg_attribute_unused())
+{
+	size_t		len = strlen(*newval);
+
+	if (len > CELL_ID_MAX_LEN)
+	{
+		GUC_check_errdetail("A cell id is at most %d characters.", CELL_ID_MAX_LEN);
+		return false;
+	}
+	for (const char *c = *newval; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			  (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+		{
+			GUC_check_errdetail("A cell id consists of letters, digits, '_' and '-'.");
+			return false;
+		}
+	return true;
+}
 
 /* The database, the broker connection and the ingest worker's settings. */
 void
@@ -187,6 +217,27 @@ ingest_define_settings(void)
 							&worker_debug_ack_delay_ms, 0, 0, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS | GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
+	/* cells: independent installations behind one consistent-hash exchange */
+	DefineCustomStringVariable("candystore.cell_id",
+							   "Name of this cell (installation) in the cursors of read_cell(); empty: not a cell.",
+							   "Letters, digits, '_' and '-'; unique among the cells a reader merges.",
+							   &worker_cell_id, "",
+							   PGC_SIGHUP, 0, check_cell_id, NULL, NULL);
+	DefineCustomStringVariable("candystore.cell_exchange",
+							   "x-consistent-hash exchange the ingest queue is bound to instead of candystore.exchange; empty: no cells.",
+							   "It is bound to candystore.exchange with candystore.binding_keys and splits the messages between the cells' queues by their flow key.",
+							   &worker_cell_exchange, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("candystore.cell_hash_header",
+							   "Message header the cell exchange hashes (the flow key); empty: the correlation_id property.",
+							   "Every cell must declare the exchange alike.",
+							   &worker_cell_hash_header, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("candystore.cell_weight",
+							"This cell's share of the flow keys, relative to the other cells' weights.",
+							"The binding key of the ingest queue on candystore.cell_exchange (points on the hash ring).",
+							&worker_cell_weight, 1, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
 
 /*

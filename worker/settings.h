@@ -43,6 +43,13 @@ extern int	worker_max_message_bytes;
 extern bool worker_require_sync_standby;
 extern int	worker_debug_ack_delay_ms;
 
+/* cells (48_cells.sql reads candystore.cell_id) */
+#define CELL_ID_MAX_LEN 63
+extern char *worker_cell_id;
+extern char *worker_cell_exchange;
+extern char *worker_cell_hash_header;
+extern int	worker_cell_weight;
+
 /* the outbox publisher */
 extern bool worker_outbox_publisher;
 extern int	worker_outbox_batch_size;
