@@ -1919,6 +1919,9 @@ CREATE TRIGGER erasures_immutable
 CREATE TRIGGER erased_events_immutable
     BEFORE UPDATE OR DELETE OR TRUNCATE ON @extschema@.erased_events
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forbid_change();
+-- ALWAYS: also with session_replication_role = replica
+ALTER TABLE @extschema@.erasures ENABLE ALWAYS TRIGGER erasures_immutable;
+ALTER TABLE @extschema@.erased_events ENABLE ALWAYS TRIGGER erased_events_immutable;
 
 CREATE FUNCTION @extschema@.envelope_digest(envelope jsonb) RETURNS text
     AS 'MODULE_PATHNAME', 'candystore_envelope_digest'
