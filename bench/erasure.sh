@@ -80,7 +80,7 @@ alone_rate=$(rate "$t0" "$t1"); alone_worst=$(worst alone "$t0" "$t1")
 # during the erasure: the writer starts first and outlasts it
 writer during 3600 &
 wpid=$!     # pgbench itself (exec): stopped below, or on exit
-trap 'kill "$wpid" 2>/dev/null; cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"' EXIT
+trap 'kill "$wpid" 2>/dev/null || true; cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"' EXIT
 sleep 3
 e0=$(now)
 erased=$(bench_psql -At -c "SELECT events FROM candystore.erase_subject('ada@example.com', 'benchmark')")
