@@ -119,6 +119,13 @@ erasure_tombstone_of(Jsonb *stored, Jsonb *incoming)
 }
 
 /*
+ * Not a tombstone already: erasing twice would digest the tombstone.  The
+ * UPDATE checks it again on the row version it locks, which a concurrent
+ * erasure may have rewritten meanwhile.
+ */
+#define NOT_ERASED " AND NOT (e.envelope -> 'payload' ? '" TOMBSTONE_KEY "')"
+
+/*
  * The erasure itself, after "target" (event_id, position of the events to
  * erase, none a tombstone already): the audit row, its events, in one
  * statement.  $1 erased_by, $2 session user, $3 reason, $4 by_subject.
@@ -150,10 +157,7 @@ static const char *const write_tombstones =
 "                          pg_catalog.jsonb_build_object('erasure_id', $1, 'erased_at', $2,"
 "                             '" DIGEST_KEY "', candystore.envelope_digest(e.envelope))))"
 "  FROM candystore.erased_events x"
-" WHERE x.erasure_id = $1 AND e.position = x.position";
-
-/* Not a tombstone already: erasing twice would digest the tombstone. */
-#define NOT_ERASED " AND NOT (e.envelope -> 'payload' ? '" TOMBSTONE_KEY "')"
+" WHERE x.erasure_id = $1 AND e.position = x.position" NOT_ERASED;
 
 static Oid
 function_owner(Oid fn_oid)
@@ -257,8 +261,11 @@ erase_events(FunctionCallInfo fcinfo, const char *target, ErasureCheck check,
 		run(write_tombstones, 2, wtypes, wvalues, SPI_OK_UPDATE);
 		erasure_in_progress = false;
 		if (SPI_processed != (uint64) DatumGetInt64(result[1]))
-			elog(ERROR, "erasure wrote " UINT64_FORMAT " tombstones for " INT64_FORMAT " events",
-				 SPI_processed, DatumGetInt64(result[1]));
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("a concurrent erasure erased some of these events first"),
+					 errdetail("Nothing was erased by this call."),
+					 errhint("Run it again: events already erased are skipped.")));
 	}
 	PG_FINALLY();
 	{

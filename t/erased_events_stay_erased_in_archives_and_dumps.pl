@@ -96,5 +96,34 @@ is( $restored->safe_psql('copy', q{SELECT count(*) FROM candystore.subject_paths
 	'1', 'and the subject paths');
 $restored->stop;
 
+# Two erasures of the same event at once: the second waits for the first's
+# row lock, finds a tombstone there, and is refused (40001) whole, rather
+# than digesting the tombstone; run again, it erases what is left.
+sub id { return sprintf('e4000000-0000-4000-8000-%012d', $_[0]); }
+my $digest_of_3 = $node->safe_psql('postgres',
+	"SELECT candystore.envelope_digest(envelope) FROM candystore.event_log WHERE event_id = '" . id(3) . "'");
+my $first = $node->background_psql('postgres');
+my $second = $node->background_psql('postgres', on_error_stop => 0);
+$first->query_safe("BEGIN; SELECT candystore.erase(ARRAY['" . id(1) . "', '" . id(3) . "']::uuid[], 'first')");
+$second->query_until(qr/sent/,
+	"\\echo sent\nSELECT candystore.erase(ARRAY['" . id(3) . "', '" . id(5) . "']::uuid[], 'second');\n");
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%''second''%'})
+  or die 'the second erasure never waited';
+$first->query_safe('COMMIT');
+$second->query('SELECT 1');
+like($second->{stderr}, qr/a concurrent erasure erased some of these events first/,
+	'the second of two concurrent erasures of an event is refused');
+$first->quit;
+$second->quit;
+is( $node->safe_psql('postgres',
+		"SELECT envelope #>> '{payload,candystore_erasure,original_sha256}' FROM candystore.event_log WHERE event_id = '" . id(3) . "'"),
+	$digest_of_3, "the tombstone keeps the original's digest");
+is( $node->safe_psql('postgres',
+		"SELECT (SELECT count(*) FROM candystore.erasures WHERE reason = 'second') || ':' || (envelope->'payload' ? 'candystore_erasure') FROM candystore.event_log WHERE event_id = '" . id(5) . "'"),
+	'0:false', 'the refused erasure left nothing');
+is( $node->safe_psql('postgres', "SELECT events FROM candystore.erase(ARRAY['" . id(3) . "', '" . id(5) . "']::uuid[], 'second')"),
+	'1', 'run again, it erases what is left');
+
 $node->stop;
 done_testing();
