@@ -6,7 +6,9 @@
  * UPDATE, DELETE and TRUNCATE; this trigger also stops the table's owner and
  * superusers, so "an event, once stored, never changes" holds for everyone.
  * Only candystore.purge_events() lifts it, for its own DELETE
- * (store_removal_allowed).
+ * (store_removal_allowed), and candystore.erase(), for its own UPDATE
+ * writing tombstones (erasure_in_progress); both flags are C variables that
+ * no SQL can set.
  */
 #include "postgres.h"
 
@@ -14,6 +16,7 @@
 #include "fmgr.h"
 #include "replication/logicalworker.h"
 
+#include "erasure.h"
 #include "store.h"
 
 PG_FUNCTION_INFO_V1(candystore_forbid_change);
@@ -45,14 +48,23 @@ candystore_forbid_change(PG_FUNCTION_ARGS)
 		return TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ?
 			PointerGetDatum(trigdata->tg_trigtuple) : PointerGetDatum(NULL);
 
+	/* candystore.erase() writes tombstones; the row goes by as updated */
+	if (erasure_in_progress && TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		return TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ?
+			PointerGetDatum(trigdata->tg_newtuple) : PointerGetDatum(NULL);
+
 	/*
-	 * A subscriber applies the publisher's purge_events() row by row (apply
-	 * fires row triggers, not statement ones): the publisher refused every
-	 * other change already.
+	 * A subscriber applies the publisher's purge_events() and erase() row by
+	 * row (apply fires row triggers, not statement ones): the publisher
+	 * refused every other change already.
 	 */
-	if (IsLogicalWorker() && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) &&
-		TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		return PointerGetDatum(trigdata->tg_trigtuple);
+	if (IsLogicalWorker() && TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+	{
+		if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+			return PointerGetDatum(trigdata->tg_trigtuple);
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			return PointerGetDatum(trigdata->tg_newtuple);
+	}
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -60,6 +72,7 @@ candystore_forbid_change(PG_FUNCTION_ARGS)
 			 errdetail("%s on %s is not allowed, for any role.", op,
 					   RelationGetRelationName(trigdata->tg_relation)),
 			 errhint("To correct an event, append a new event that supersedes it; "
-					 "to remove old events, use candystore.purge_events().")));
+					 "to remove old events, use candystore.purge_events(); "
+					 "to erase personal data, candystore.erase().")));
 	return PointerGetDatum(NULL);
 }

@@ -33,6 +33,7 @@
 #include "utils/resowner.h"
 
 #include "envelope.h"
+#include "erasure.h"
 #include "notify.h"
 #include "schema_registry.h"
 #include "session_key.h"
@@ -189,6 +190,16 @@ same_content(Jsonb *a, Jsonb *b)
 	return DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(a), JsonbPGetDatum(b)));
 }
 
+/*
+ * Whether incoming is the event stored as stored: the same content, or the
+ * original of a tombstone (a redelivery after erasure stays a duplicate).
+ */
+static bool
+same_event(Jsonb *stored, Jsonb *incoming)
+{
+	return same_content(stored, incoming) || erasure_tombstone_of(stored, incoming);
+}
+
 static bool
 jsonb_values_equal(JsonbValue *a, JsonbValue *b)
 {
@@ -260,7 +271,7 @@ stored_duplicate(Jsonb *envelope, const Envelope *parsed)
 	int64		position;
 	Jsonb	   *stored;
 
-	if (!lookup_stored(&parsed->event_id, &position, &stored) || !same_content(stored, envelope))
+	if (!lookup_stored(&parsed->event_id, &position, &stored) || !same_event(stored, envelope))
 		return -1;
 	return position;
 }
@@ -277,14 +288,20 @@ resolve_conflict(StoreRow *row)
 	row_at_fault = row;
 	if (!lookup_stored(&row->parsed->event_id, &row->position, &stored))
 		elog(ERROR, "event id conflict reported but no stored event found");
-	if (!same_content(stored, row->envelope))
+	if (!same_event(stored, row->envelope))
+	{
+		char	   *id = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&row->parsed->event_id)));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("event %s is already stored with different content",
-						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&row->parsed->event_id)))),
+				 errmsg("event %s is already stored with different content", id),
+				 erasure_is_tombstone(stored) ?
+				 errdetail("The stored event (position " INT64_FORMAT ") was erased, and this is not its original.",
+						   row->position) :
 				 errdetail("The stored event (position " INT64_FORMAT ") differs in: %s.",
 						   row->position, differing_fields(stored, row->envelope)),
 				 errhint("An event id names one event forever: give a changed event a new event_id.")));
+	}
 	row->outcome = APPEND_DUPLICATE;
 	SPI_freetuptable(SPI_tuptable);
 	row_at_fault = NULL;

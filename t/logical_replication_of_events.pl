@@ -2,9 +2,9 @@
 # worker runs with session_replication_role = replica, where the protective
 # triggers now fire too (ENABLE ALWAYS).  They guard UPDATE, DELETE and
 # TRUNCATE by statement, and apply only inserts rows and fires row triggers:
-# appended events arrive, and purge_events() on the publisher (row deletes)
-# is applied as well; on the subscriber itself events stay immutable, in
-# replica mode too.
+# appended events arrive, and purge_events() (row deletes) and erase()
+# (tombstones, row updates) on the publisher are applied as well; on the
+# subscriber itself events stay immutable, in replica mode too.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -63,11 +63,22 @@ is($sub->safe_psql('postgres', q{SELECT string_agg(right(event_id::text, 1), ' '
 is($sub->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_subscription WHERE subname = 'store' AND pid IS NOT NULL}),
 	'1', 'the apply worker runs on');
 
+# erase() rewrites rows; apply lets that UPDATE through as it does the purge's DELETE
+is($pub->safe_psql('postgres', q{SELECT events FROM candystore.erase(ARRAY['1e000000-0000-4000-8000-000000000003']::uuid[], 'TAP')}),
+	'1', 'the publisher erases an event');
+$pub->wait_for_catchup('store');
+is($sub->safe_psql('postgres', q{SELECT payload ? 'candystore_erasure' FROM candystore.events WHERE event_id = '1e000000-0000-4000-8000-000000000003'}),
+	't', 'the erasure is applied on the subscriber');
+is($sub->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_subscription WHERE subname = 'store' AND pid IS NOT NULL}),
+	'1', 'the apply worker runs on after the erasure');
+
 # on the subscriber, events are immutable in every mode
 my ($rc, $out, $err) = $sub->psql('postgres', q{SET session_replication_role = replica; DELETE FROM candystore.event_log});
 like($err, qr/candystore events are immutable/, 'a DELETE on the subscriber in replica mode is refused');
 ($rc, $out, $err) = $sub->psql('postgres', q{TRUNCATE candystore.event_log});
 like($err, qr/candystore events are immutable/, 'a TRUNCATE on the subscriber is refused');
+($rc, $out, $err) = $sub->psql('postgres', q{SET session_replication_role = replica; UPDATE candystore.event_log SET envelope = '{}'});
+like($err, qr/candystore events are immutable/, 'an UPDATE on the subscriber in replica mode is refused');
 is($sub->safe_psql('postgres', 'SELECT count(*) FROM candystore.events'), '2', 'nothing was removed');
 
 $sub->stop;
