@@ -34,18 +34,24 @@ CREATE FUNCTION @extschema@.event_type_visible(event_type text) RETURNS boolean
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.event_type_visible(text) IS
     'Whether the invoking role (the session''s or SET ROLE''s) may see and write events of this type.';
+REVOKE ALL ON FUNCTION @extschema@.event_type_visible(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.event_type_visible(text) TO candystore_reader;
 
 CREATE FUNCTION @extschema@.event_type_patterns() RETURNS text[]
     AS 'MODULE_PATHNAME', 'candystore_event_type_patterns'
     LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.event_type_patterns() IS
     'The event type patterns the invoking role is restricted to (granted to it or to a role it inherits), or NULL when it is not restricted.';
+REVOKE ALL ON FUNCTION @extschema@.event_type_patterns() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.event_type_patterns() TO candystore_reader;
 
 CREATE FUNCTION @extschema@.event_type_pattern_matches(pattern text, event_type text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'candystore_event_type_pattern_matches'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.event_type_pattern_matches(text, text) IS
     'Whether the event type pattern matches the event type ("*" one dot-separated segment, "#" zero or more); raises 22023 for a malformed pattern.';
+REVOKE ALL ON FUNCTION @extschema@.event_type_pattern_matches(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.event_type_pattern_matches(text, text) TO candystore_reader;
 
 CREATE FUNCTION @extschema@.grant_event_types(role regrole, patterns text[]) RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
