@@ -69,7 +69,8 @@ typedef struct Verdict
 	bool		permitted;
 } Verdict;
 
-static TableWatch grant_tables = {.tables = {"event_type_grants"}};
+static TableWatch grant_tables = {.name = "candystore event type grants",
+.tables = {"event_type_grants"}};
 static bool memberships_changed = false;
 static MemoryContext grants_cxt = NULL;
 static List *cached_roles = NIL;
@@ -217,15 +218,14 @@ invoking_role(void)
 	ListCell   *lc;
 	RoleTypes  *entry;
 	MemoryContext old;
+	bool		emptied;
 
-	if (grants_cxt == NULL)
-		grants_cxt = AllocSetContextCreate(TopMemoryContext, "candystore event type grants",
-										   ALLOCSET_SMALL_SIZES);
-	if (grant_tables.stale || memberships_changed || list_length(cached_roles) >= MAX_CACHED_ROLES)
+	grants_cxt = table_watch_context(&grant_tables,
+									 memberships_changed || list_length(cached_roles) >= MAX_CACHED_ROLES,
+									 &emptied);
+	if (emptied)
 	{
-		MemoryContextReset(grants_cxt);
 		cached_roles = NIL;
-		grant_tables.stale = false;
 		memberships_changed = false;
 	}
 	foreach(lc, cached_roles)

@@ -66,7 +66,7 @@ typedef struct LatestSchema
 
 static HTAB *latest_map = NULL;
 static MemoryContext map_cxt = NULL;
-static TableWatch registry_tables = {.tables = {"schemas"}};
+static TableWatch registry_tables = {.name = "candystore schema registry", .tables = {"schemas"}};
 static SPIPlanPtr latest_plan = NULL;
 
 void
@@ -95,19 +95,15 @@ static void
 reset_map(void)
 {
 	HASHCTL		ctl;
+	bool		emptied;
 
-	if (map_cxt == NULL)
-		map_cxt = AllocSetContextCreate(TopMemoryContext, "candystore schema registry",
-										ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(map_cxt);
+	map_cxt = table_watch_context(&registry_tables, true, &emptied);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = ENVELOPE_MAX_EVENT_TYPE_LEN + 1;
 	ctl.entrysize = sizeof(LatestSchema);
 	ctl.hcxt = map_cxt;
 	latest_map = hash_create("candystore latest schemas", 64, &ctl,
 							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	registry_tables.stale = false;
 }
 
 /*

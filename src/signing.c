@@ -171,7 +171,8 @@ typedef struct SigningKey
 
 static MemoryContext key_cxt = NULL;
 static List *key_cache = NIL;
-static TableWatch key_tables = {.tables = {"signing_secrets", "signing_keys"}};
+static TableWatch key_tables = {.name = "candystore signing keys",
+.tables = {"signing_secrets", "signing_keys"}};
 static SPIPlanPtr key_plan = NULL;
 
 /*
@@ -265,17 +266,12 @@ lookup_key(const char *key_id)
 	ListCell   *lc;
 	SigningKey *key;
 	MemoryContext old;
+	bool		emptied;
 
-	if (key_cxt == NULL)
-		key_cxt = AllocSetContextCreate(TopMemoryContext, "candystore signing keys",
-										ALLOCSET_SMALL_SIZES);
 	/* a batch naming many keys rereads some rather than scan a long list */
-	if (key_tables.stale || list_length(key_cache) >= 16)
-	{
-		MemoryContextReset(key_cxt);
+	key_cxt = table_watch_context(&key_tables, list_length(key_cache) >= 16, &emptied);
+	if (emptied)
 		key_cache = NIL;
-		key_tables.stale = false;
-	}
 	foreach(lc, key_cache)
 	{
 		key = lfirst(lc);

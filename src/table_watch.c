@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "table_watch.h"
@@ -71,6 +72,22 @@ table_watch_resolve(TableWatch *watch)
 	for (int t = 0; t < TABLE_WATCH_MAX_TABLES && watch->tables[t] != NULL; t++)
 		watch->relids[t] = get_relname_relid(watch->tables[t], nsp);
 	return OidIsValid(watch->relids[0]);
+}
+
+MemoryContext
+table_watch_context(TableWatch *watch, bool drop, bool *emptied)
+{
+	*emptied = watch->cxt == NULL || watch->stale || drop;
+	if (watch->cxt == NULL)
+	{
+		watch->cxt = AllocSetContextCreate(TopMemoryContext, "candystore table cache",
+										   ALLOCSET_SMALL_SIZES);
+		MemoryContextSetIdentifier(watch->cxt, watch->name);
+	}
+	else if (*emptied)
+		MemoryContextReset(watch->cxt);
+	watch->stale = false;
+	return watch->cxt;
 }
 
 Oid

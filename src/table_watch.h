@@ -21,9 +21,11 @@
 
 typedef struct TableWatch
 {
+	const char *name;			/* of the cache, for its memory context */
 	const char *tables[TABLE_WATCH_MAX_TABLES]; /* in schema candystore; NULL ends */
 	Oid			relids[TABLE_WATCH_MAX_TABLES]; /* InvalidOid until resolved */
 	bool		stale;			/* a table changed since the cache was filled */
+	MemoryContext cxt;			/* the cache's memory, table_watch_context() */
 } TableWatch;
 
 /* Registers a watch (static storage) for the life of the backend. */
@@ -35,6 +37,14 @@ extern void table_watch_register(TableWatch *watch);
  * exist (the extension is not installed in this database, or is older).
  */
 extern bool table_watch_resolve(TableWatch *watch);
+
+/*
+ * The memory context the cache lives in (made on first use, under
+ * TopMemoryContext).  Emptied, and the watch no longer stale, when a watched
+ * table changed or drop is true (the cache grew too large); *emptied then
+ * says the caller's structures in it are gone (also on first use).
+ */
+extern MemoryContext table_watch_context(TableWatch *watch, bool drop, bool *emptied);
 
 /* The owner of the first watched table (resolved): who may read them all. */
 extern Oid	table_watch_owner(TableWatch *watch);
