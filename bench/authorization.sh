@@ -3,8 +3,9 @@
 # the backend's own CPU time per operation (from /proc/self/stat, so other
 # processes on shared cores do not count) of get_event(), a read_all() page
 # of 1000 events and trace() of a 40-event graph, as
-#   - "bare": the owner running the same SQL without the check (what
-#     get_event and read_all were before; not for trace(), which is C);
+#   - "bare": get_event() and read_all() as they were before (copies of
+#     their 0.1.0 definitions, without the check), as the owner; not for
+#     trace(), which is C;
 #   - "no grants": a reader without grants (today's behaviour: the check
 #     answers "not restricted" from its cache);
 #   - "restricted, sees all": a reader with four patterns that together
@@ -47,6 +48,35 @@ CREATE ROLE bench_half IN ROLE candystore_reader;
 SELECT candystore.grant_event_types('bench_all', '{fireflies.#, agent.*.*, llm.usage.logged, artifact.#}');
 SELECT candystore.grant_event_types('bench_half', '{fireflies.#, llm.usage.logged}');
 
+-- get_event() and read_all() as they were before the check (0.1.0)
+CREATE FUNCTION bare_get_event(event_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.envelope
+      FROM candystore.event_ids i
+      JOIN candystore.event_log l ON l.position = i.position
+     WHERE i.event_id = bare_get_event.event_id
+$$;
+CREATE VIEW bare_event_stream AS
+SELECT xid, position, event_id, event_type, occurred_at, recorded_at, envelope
+  FROM candystore.event_log;
+CREATE FUNCTION bare_read_all(after text, max_count int DEFAULT 1000, event_types text[] DEFAULT NULL)
+    RETURNS TABLE(cursor text, "position" bigint, event_id uuid, event_type text,
+                  occurred_at timestamptz, recorded_at timestamptz, envelope jsonb)
+    LANGUAGE sql STABLE ROWS 1000
+BEGIN ATOMIC
+    SELECT candystore.cursor_encode(e.xid, e.position), e.position, e.event_id, e.event_type,
+           e.occurred_at, e.recorded_at, e.envelope
+      FROM bare_event_stream e
+     WHERE (e.xid, e.position) > ((candystore.cursor_decode(after)).xid,
+                                  (candystore.cursor_decode(after)).position)
+       AND e.xid < candystore.read_horizon_xid()
+       AND (event_types IS NULL OR e.event_type = ANY (event_types))
+     ORDER BY e.xid, e.position
+     LIMIT candystore.checked_max_count(max_count);
+END;
+
 CREATE TABLE ids AS SELECT row_number() OVER () AS n, md5(g || '/' || i)::uuid AS id
   FROM generate_series(1, :graphs) g, generate_series(0, 39) i ORDER BY random();
 CREATE TABLE roots AS SELECT row_number() OVER () AS n, md5(g || '/6')::uuid AS id
@@ -59,7 +89,7 @@ $$;  -- utime + stime, in clock ticks of 10 ms
 
 -- CPU µs per operation of one workload in one mode; rows: rows returned per operation
 CREATE TABLE cpu (round int, mode text, workload text, us numeric, rows numeric);
-CREATE FUNCTION measure(r int, m text, w text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION measure(r int, m text, w text) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
     t0 bigint;
     ops int;
@@ -67,47 +97,50 @@ DECLARE
     c text;
     got bigint;
 BEGIN
-    IF m = 'bare' AND w = 'trace' THEN RETURN; END IF;
+    IF m = 'bare' AND w = 'trace' THEN RETURN 0; END IF;
     t0 := cpu_us();
     IF m <> 'bare' THEN PERFORM set_config('role', m, true); END IF;
+    -- each workload about a second of CPU (the clock ticks every 10 ms)
     IF w = 'get_event' THEN
-        ops := 20000;
+        ops := 60000;
         IF m = 'bare' THEN
-            SELECT count(l.envelope) INTO nrows FROM ids, candystore.event_ids i
-              JOIN candystore.event_log l ON l.position = i.position
-             WHERE i.event_id = ids.id AND ids.n <= ops;
+            SELECT count(bare_get_event(id)) INTO nrows FROM ids WHERE n <= ops;
         ELSE
             SELECT count(candystore.get_event(id)) INTO nrows FROM ids WHERE n <= ops;
         END IF;
     ELSIF w = 'read_all' THEN
-        ops := 40;
-        FOR p IN 1 .. ops LOOP
-            IF m = 'bare' THEN
-                SELECT max(x.cur COLLATE "C"), count(*) INTO c, got FROM (
-                    SELECT candystore.cursor_encode(e.xid, e.position) AS cur, e.envelope
-                      FROM candystore.event_log e
-                     WHERE (e.xid, e.position) > ((candystore.cursor_decode(c)).xid, (candystore.cursor_decode(c)).position)
-                       AND e.xid < candystore.read_horizon_xid()
-                     ORDER BY e.xid, e.position LIMIT 1000) x;
-            ELSE
-                SELECT max(x.cursor COLLATE "C"), count(*) INTO c, got FROM candystore.read_all(c, 1000) x;
-            END IF;
-            nrows := nrows + got;
+        ops := 0;
+        FOR pass IN 1 .. 10 LOOP
+            c := NULL;
+            FOR p IN 1 .. 30 LOOP
+                IF m = 'bare' THEN
+                    SELECT max(x.cursor COLLATE "C"), count(*) INTO c, got FROM bare_read_all(c, 1000) x;
+                ELSE
+                    SELECT max(x.cursor COLLATE "C"), count(*) INTO c, got FROM candystore.read_all(c, 1000) x;
+                END IF;
+                nrows := nrows + got;
+                ops := ops + 1;
+            END LOOP;
         END LOOP;
     ELSE
-        ops := 1000;
-        SELECT count(*) INTO nrows FROM roots, candystore.trace(roots.id) t WHERE roots.n <= ops;
+        ops := 0;
+        FOR pass IN 1 .. 5 LOOP
+            SELECT count(*) + nrows INTO nrows FROM roots, candystore.trace(roots.id) t;
+            ops := ops + (SELECT count(*) FROM roots);
+        END LOOP;
     END IF;
     PERFORM set_config('role', 'none', true);
     INSERT INTO cpu VALUES (r, m, w, (cpu_us() - t0)::numeric / ops, nrows::numeric / ops);
+    RETURN 1;
 END
 $$;
 SET client_min_messages = warning;
 -- round 0 warms the caches, then rounds interleave the modes
-SELECT measure(r, m, w) FROM generate_series(0, :rounds) r,
-       unnest(ARRAY['get_event', 'read_all', 'trace']) w,
-       unnest(ARRAY['bare', 'bench_free', 'bench_all', 'bench_half']) WITH ORDINALITY AS u(m, o)
- ORDER BY r, w, o;
+SELECT count(measure(r, m, w)) AS measured FROM (
+    SELECT r, m, w FROM generate_series(0, :rounds) r,
+           unnest(ARRAY['get_event', 'read_all', 'trace']) w,
+           unnest(ARRAY['bare', 'bench_free', 'bench_all', 'bench_half']) WITH ORDINALITY AS u(m, o)
+     ORDER BY r, w, o) s;
 DELETE FROM cpu WHERE round = 0;
 \echo
 \echo backend CPU µs per operation (median of :rounds rounds, modes interleaved; :graphs graphs of 40 events, 1 KB payloads)

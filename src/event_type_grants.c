@@ -74,6 +74,7 @@ static TableWatch grant_tables = {.name = "candystore event type grants",
 static bool memberships_changed = false;
 static MemoryContext grants_cxt = NULL;
 static List *cached_roles = NIL;
+static RoleTypes *last_role = NULL;	/* of the last call, while still cached */
 static SPIPlanPtr patterns_plan = NULL;
 
 static void
@@ -220,6 +221,10 @@ invoking_role(void)
 	MemoryContext old;
 	bool		emptied;
 
+	/* every row of a read asks: the same role, nothing changed */
+	if (last_role != NULL && last_role->role == role && !grant_tables.stale && !memberships_changed)
+		return last_role;
+	last_role = NULL;
 	grants_cxt = table_watch_context(&grant_tables,
 									 memberships_changed || list_length(cached_roles) >= MAX_CACHED_ROLES,
 									 &emptied);
@@ -232,7 +237,7 @@ invoking_role(void)
 	{
 		entry = lfirst(lc);
 		if (entry->role == role)
-			return entry;
+			return last_role = entry;
 	}
 	old = MemoryContextSwitchTo(grants_cxt);
 	entry = palloc0(sizeof(RoleTypes));
@@ -244,7 +249,7 @@ invoking_role(void)
 	old = MemoryContextSwitchTo(grants_cxt);
 	cached_roles = lcons(entry, cached_roles);
 	MemoryContextSwitchTo(old);
-	return entry;
+	return last_role = entry;
 }
 
 bool
