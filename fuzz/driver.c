@@ -56,7 +56,8 @@ typedef int (*RunDriver) (int *argc, char ***argv,
 
 static const FuzzTarget *const targets[] = {
 	&fuzz_target_jsonschema, &fuzz_target_envelope, &fuzz_target_patterns, &fuzz_target_jsonb_text,
-	&fuzz_target_amqp_headers, &fuzz_target_signature, &fuzz_target_archive_lines, NULL
+	&fuzz_target_amqp_headers, &fuzz_target_signature, &fuzz_target_archive_lines,
+	&fuzz_target_event_type_patterns, NULL
 };
 
 static const FuzzTarget *target;

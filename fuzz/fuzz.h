@@ -30,6 +30,7 @@ extern const FuzzTarget fuzz_target_jsonb_text;
 extern const FuzzTarget fuzz_target_amqp_headers;
 extern const FuzzTarget fuzz_target_signature;
 extern const FuzzTarget fuzz_target_archive_lines;
+extern const FuzzTarget fuzz_target_event_type_patterns;
 
 /* An entry point of candystore.so, by symbol name. */
 extern void *fuzz_engine_symbol(const char *name);

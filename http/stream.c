@@ -220,6 +220,7 @@ stream_handle(cs_request *r)
 	char	   *types[MAX_TYPES];
 	int			ntypes = 0;
 	char	   *csv = NULL;
+	char	   *patterns = NULL;	/* the role's event type patterns, when restricted */
 	stream_conn *sc;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -285,7 +286,9 @@ stream_handle(cs_request *r)
 		params[0] = after;
 		params[1] = csv;
 		res = pool_exec_as(conn, cs_request_role(r), config_current()->statement_timeout_ms,
-						   "SELECT pg_catalog.count(*) FROM candystore.read_all($1::text, 1,"
+						   "SELECT pg_catalog.count(*),"
+						   "       pg_catalog.array_to_string(candystore.event_type_patterns(), ',')"
+						   "  FROM candystore.read_all($1::text, 1,"
 						   " pg_catalog.string_to_array($2::text, ','))", 2, params);
 		if (!pool_result_ok(res))
 		{
@@ -297,6 +300,9 @@ stream_handle(cs_request *r)
 			PQclear(res);
 			return ret;
 		}
+		/* the live ring is read as the hub's role: the client's event type grants filter it */
+		if (!PQgetisnull(res, 0, 1))
+			patterns = strdup(PQgetvalue(res, 0, 1));
 		PQclear(res);
 		pool_release(conn, false);
 		free(csv);
@@ -309,9 +315,10 @@ stream_handle(cs_request *r)
 	{
 		hub_hooks	hooks = {park, wake, cut_conn, sc};
 
-		sc->client = hub_client_new(after, (const char *const *) types, ntypes, &hooks,
+		sc->client = hub_client_new(after, (const char *const *) types, ntypes, patterns, &hooks,
 									config_current()->max_stream_clients);
 	}
+	free(patterns);
 	for (int k = 0; k < ntypes; k++)
 		free(types[k]);
 	if (sc->client == NULL)

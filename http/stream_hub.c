@@ -11,6 +11,8 @@
  */
 #include "stream_hub.h"
 
+#include "../src/event_type_pattern.h"
+
 #include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -59,6 +61,10 @@ struct hub_client
 	char	  **types;
 	int			ntypes;
 	char	   *types_csv;
+	char	  **patterns;		/* its role's event type patterns; NULL: all types */
+	int			npatterns;
+	void	   *scratch;		/* for matching them (event_type_pattern.h) */
+	size_t		scratch_len;	/* the longest type the scratch serves */
 	char	   *buf;			/* bytes before the ring: the retry line, pages, keepalives */
 	size_t		len,
 				off,
@@ -276,8 +282,32 @@ seq_after(const char *pos)
  * only ever appends later cursors), so only the type is compared.
  */
 static bool
-wants(const hub_client *c, const ring_entry *e)
+permitted(hub_client *c, const char *type)
 {
+	size_t		len = strlen(type);
+
+	if (c->patterns == NULL)
+		return true;
+	if (len > c->scratch_len)
+	{
+		void	   *bigger = realloc(c->scratch, EVENT_TYPE_PATTERN_SCRATCH(len));
+
+		if (bigger == NULL)
+			return false;		/* not shown rather than shown unchecked */
+		c->scratch = bigger;
+		c->scratch_len = len;
+	}
+	for (int i = 0; i < c->npatterns; i++)
+		if (event_type_pattern_match(c->patterns[i], strlen(c->patterns[i]), type, len, c->scratch))
+			return true;
+	return false;
+}
+
+static bool
+wants(hub_client *c, const ring_entry *e)
+{
+	if (!permitted(c, e->type))
+		return false;			/* the ring is read as the hub's role: filter as the client's */
 	if (c->ntypes == 0)
 		return true;
 	for (int i = 0; i < c->ntypes; i++)
@@ -386,14 +416,39 @@ buf_append(hub_client *c, const char *data, size_t len)
 }
 
 hub_client *
-hub_client_new(const char *after, const char *const *types, int ntypes, const hub_hooks *hooks,
-			   int max_clients)
+hub_client_new(const char *after, const char *const *types, int ntypes, const char *patterns_csv,
+			   const hub_hooks *hooks, int max_clients)
 {
 	hub_client *c = calloc(1, sizeof(hub_client));
 	size_t		csv = 1;
 
 	if (c == NULL)
 		return NULL;
+	if (patterns_csv != NULL)
+	{
+		/* patterns hold no commas (event_type_pattern.h) */
+		char	   *copy = strdup(patterns_csv);
+		char	   *save = NULL;
+
+		c->patterns = calloc(strlen(patterns_csv) / 2 + 2, sizeof(char *));
+		c->scratch = malloc(EVENT_TYPE_PATTERN_SCRATCH(EVENT_TYPE_PATTERN_MAX_LEN));
+		if (copy == NULL || c->patterns == NULL || c->scratch == NULL)
+		{
+			free(copy);
+			free(c->patterns);
+			free(c->scratch);
+			free(c);
+			return NULL;
+		}
+		c->scratch_len = EVENT_TYPE_PATTERN_MAX_LEN;
+		for (char *p = strtok_r(copy, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save))
+		{
+			/* a pattern lost to a failed copy shows less, never more */
+			if ((c->patterns[c->npatterns] = strdup(p)) != NULL)
+				c->npatterns++;
+		}
+		free(copy);
+	}
 	c->hooks = *hooks;
 	c->mode = C_JOIN;
 	c->from_now = (after == NULL || *after == '\0');
@@ -471,6 +526,10 @@ hub_client_free(hub_client *c)
 		free(c->types[i]);
 	free(c->types);
 	free(c->types_csv);
+	for (int i = 0; i < c->npatterns; i++)
+		free(c->patterns[i]);
+	free(c->patterns);
+	free(c->scratch);
 	free(c->buf);
 	free(c);
 }

@@ -67,12 +67,14 @@ typedef struct hub_hooks
 
 /*
  * A new client reading after the cursor (NULL or "": from the newest event
- * on, i.e. live), only the given event types (ntypes 0: all).  The cursor
- * must be well-formed (hub_cursor_valid).  NULL when max_clients (or the
- * hub's own limit) are connected already or the hub is stopping.
+ * on, i.e. live), only the given event types (ntypes 0: all), and of those
+ * only the types one of the event type patterns its role is restricted to
+ * matches (patterns_csv, comma-separated; NULL: not restricted).  The
+ * cursor must be well-formed (hub_cursor_valid).  NULL when max_clients (or
+ * the hub's own limit) are connected already or the hub is stopping.
  */
 hub_client *hub_client_new(const char *after, const char *const *types, int ntypes,
-						   const hub_hooks *hooks, int max_clients);
+						   const char *patterns_csv, const hub_hooks *hooks, int max_clients);
 void		hub_client_free(hub_client *c);
 
 typedef enum hub_read_status

@@ -19,8 +19,8 @@
 # finding; inputs are then under .run/fuzz/artifacts/<target>/.
 source "$(dirname "$0")/lib.sh"
 
-TARGETS=(jsonschema envelope patterns jsonb_text amqp_headers http_input signature archive_lines)
-declare -A MAX_LEN=([jsonschema]=4096 [envelope]=4096 [patterns]=1024 [jsonb_text]=4096 [amqp_headers]=4096 [http_input]=4096 [signature]=4096 [archive_lines]=4096)
+TARGETS=(jsonschema envelope patterns jsonb_text amqp_headers http_input signature archive_lines event_type_patterns)
+declare -A MAX_LEN=([jsonschema]=4096 [envelope]=4096 [patterns]=1024 [jsonb_text]=4096 [amqp_headers]=4096 [http_input]=4096 [signature]=4096 [archive_lines]=4096 [event_type_patterns]=600)
 SECONDS_EACH=${FUZZ_SECONDS:-30}
 CANCEL_MS=${FUZZ_CANCEL_MS:-2000}
 HANG_MS=${FUZZ_HANG_MS:-15000}

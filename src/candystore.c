@@ -8,6 +8,7 @@
 #include "utils/guc.h"
 
 #include "dead_letter_alert.h"
+#include "event_type_grants.h"
 #include "jsonschema/jsonschema.h"
 #include "notify.h"
 #include "outbox_wake.h"
@@ -38,6 +39,7 @@ _PG_init(void)
 	outbox_wake_request_shmem();
 	registry_init();
 	signing_init();
+	event_type_grants_init();
 	worker_init();
 	publisher_init();
 

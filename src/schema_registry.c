@@ -6,11 +6,7 @@
  * The latest schema of each event type is looked up once per backend and
  * kept in a small map; the compiled form lives in the engine's cache, keyed
  * by the schema's content.  The map is dropped whenever candystore.schemas
- * changes: a statement trigger on the table sends a relcache invalidation
- * for it (to this backend at the end of the command, and to every other one
- * at commit; undone locally on rollback), and the callback below marks the
- * map stale.  The callback only sets a flag: it may run while a lookup is
- * in progress (SPI accepts invalidations), so freeing there is unsafe.
+ * changes (table_watch.h).
  */
 #include "postgres.h"
 
@@ -33,6 +29,7 @@
 #include "erasure.h"
 #include "jsonschema/jsonschema.h"
 #include "schema_registry.h"
+#include "table_watch.h"
 #include "spi_plans.h"
 
 /* SQLSTATEs of the registry: class 22, implementation-defined subclass V. */
@@ -70,20 +67,8 @@ typedef struct LatestSchema
 
 static HTAB *latest_map = NULL;
 static MemoryContext map_cxt = NULL;
-static bool map_stale = false;
-static Oid	schemas_relid = InvalidOid;
+static TableWatch registry_tables = {.name = "candystore schema registry", .tables = {"schemas"}};
 static SPIPlanPtr latest_plan = NULL;
-
-static void
-registry_relcache_callback(Datum arg, Oid relid)
-{
-	(void) arg;
-	if (relid == InvalidOid || relid == schemas_relid)
-	{
-		map_stale = true;
-		schemas_relid = InvalidOid;
-	}
-}
 
 void
 registry_define_settings(void)
@@ -103,7 +88,7 @@ registry_define_settings(void)
 void
 registry_init(void)
 {
-	CacheRegisterRelcacheCallback(registry_relcache_callback, (Datum) 0);
+	table_watch_register(&registry_tables);
 }
 
 /* An empty map, replacing a stale one. */
@@ -111,19 +96,15 @@ static void
 reset_map(void)
 {
 	HASHCTL		ctl;
+	bool		emptied;
 
-	if (map_cxt == NULL)
-		map_cxt = AllocSetContextCreate(TopMemoryContext, "candystore schema registry",
-										ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(map_cxt);
+	map_cxt = table_watch_context(&registry_tables, true, &emptied);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = ENVELOPE_MAX_EVENT_TYPE_LEN + 1;
 	ctl.entrysize = sizeof(LatestSchema);
 	ctl.hcxt = map_cxt;
 	latest_map = hash_create("candystore latest schemas", 64, &ctl,
 							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	map_stale = false;
 }
 
 /*
@@ -176,16 +157,10 @@ latest_schema(text *event_type, int32 *version, Jsonb **schema)
 	char	   *key = text_to_cstring(event_type);
 	LatestSchema *entry;
 
-	if (latest_map == NULL || map_stale ||
+	if (latest_map == NULL || registry_tables.stale ||
 		hash_get_num_entries(latest_map) >= MAX_CACHED_TYPES)
 		reset_map();
-	if (!OidIsValid(schemas_relid))
-	{
-		Oid			nsp = get_namespace_oid("candystore", true);
-
-		if (OidIsValid(nsp))
-			schemas_relid = get_relname_relid("schemas", nsp);
-	}
+	table_watch_resolve(&registry_tables);
 	entry = hash_search(latest_map, key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
@@ -199,7 +174,7 @@ latest_schema(text *event_type, int32 *version, Jsonb **schema)
 		for (;;)
 		{
 			load_latest(&loaded, event_type);
-			if (!map_stale)
+			if (!registry_tables.stale)
 				break;
 			reset_map();
 			CHECK_FOR_INTERRUPTS();
@@ -336,23 +311,4 @@ registry_payload_acceptable(Jsonb *envelope, const Envelope *parsed, RegistryFai
 	compiled = jsonschema_get_compiled(schema);
 	jsonschema_validate(compiled, payload, &failure->errors);
 	return false;
-}
-
-PG_FUNCTION_INFO_V1(candystore_schemas_changed);
-
-/*
- * Statement trigger on candystore.schemas: every backend drops its map of
- * latest schemas once this transaction commits (this one at once).
- */
-Datum
-candystore_schemas_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("candystore_schemas_changed() must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
 }

@@ -38,6 +38,7 @@
 
 #include "jcs.h"
 #include "signing.h"
+#include "table_watch.h"
 #include "spi_plans.h"
 
 #define ERRCODE_SIGNATURE_REFUSED MAKE_SQLSTATE('2','2','V','0','8')
@@ -170,53 +171,19 @@ typedef struct SigningKey
 
 static MemoryContext key_cxt = NULL;
 static List *key_cache = NIL;
-static bool keys_stale = false;
-static Oid	keys_relid = InvalidOid;
-static Oid	secrets_relid = InvalidOid;
+static TableWatch key_tables = {.name = "candystore signing keys",
+.tables = {"signing_secrets", "signing_keys"}};
 static SPIPlanPtr key_plan = NULL;
 
 /*
  * The keys are cached for the life of the backend; a change of either table
- * (the trigger signing_keys_invalidate_caches, candystore.schemas_changed())
- * invalidates its relcache entry, in every backend once it commits and in
- * this one at once (undone again if it rolls back), and that drops the cache.
+ * (the trigger signing_keys_invalidate_caches) drops the cache
+ * (table_watch.h).
  */
-static void
-signing_relcache_callback(Datum arg, Oid relid)
-{
-	(void) arg;
-	if (relid == InvalidOid || relid == keys_relid || relid == secrets_relid)
-		keys_stale = true;
-}
-
 void
 signing_init(void)
 {
-	CacheRegisterRelcacheCallback(signing_relcache_callback, (Datum) 0);
-}
-
-/* The owner of candystore's tables: who may read the secrets. */
-static Oid
-registry_owner(void)
-{
-	Oid			nsp = get_namespace_oid("candystore", false);
-	Oid			rel = get_relname_relid("signing_secrets", nsp);
-	HeapTuple	tup;
-	Oid			owner;
-
-	keys_relid = get_relname_relid("signing_keys", nsp);
-	secrets_relid = rel;
-	if (!OidIsValid(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("candystore.signing_secrets does not exist"),
-				 errhint("Update the extension: ALTER EXTENSION candystore UPDATE.")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", rel);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
+	table_watch_register(&key_tables);
 }
 
 static TimestampTz
@@ -259,7 +226,7 @@ read_key(SigningKey *key)
 									" LEFT JOIN candystore.signing_secrets s ON s.key_id = k.key_id"
 									" WHERE k.key_id = $1", 1, types, 0);
 	}
-	SetUserIdAndSecContext(registry_owner(),
+	SetUserIdAndSecContext(table_watch_owner(&key_tables),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
@@ -299,17 +266,12 @@ lookup_key(const char *key_id)
 	ListCell   *lc;
 	SigningKey *key;
 	MemoryContext old;
+	bool		emptied;
 
-	if (key_cxt == NULL)
-		key_cxt = AllocSetContextCreate(TopMemoryContext, "candystore signing keys",
-										ALLOCSET_SMALL_SIZES);
 	/* a batch naming many keys rereads some rather than scan a long list */
-	if (keys_stale || list_length(key_cache) >= 16)
-	{
-		MemoryContextReset(key_cxt);
+	key_cxt = table_watch_context(&key_tables, list_length(key_cache) >= 16, &emptied);
+	if (emptied)
 		key_cache = NIL;
-		keys_stale = false;
-	}
 	foreach(lc, key_cache)
 	{
 		key = lfirst(lc);

@@ -34,6 +34,7 @@
 
 #include "envelope.h"
 #include "erasure.h"
+#include "event_type_grants.h"
 #include "notify.h"
 #include "schema_registry.h"
 #include "session_key.h"
@@ -471,6 +472,9 @@ store_append_rows(StoreRow *rows, int n, bool duplicates_expected)
 	 * batch from the ingest worker, so the payload check below applies to
 	 * both alike.
 	 */
+	/* the invoking role's event type grants, for every row before any is stored */
+	for (int r = 0; r < n; r++)
+		event_type_check_writable(rows[r].parsed->event_type);
 	SPI_connect();
 	prepare_lookup_plan();
 	row_at_fault = NULL;

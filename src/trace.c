@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "event_type_grants.h"
 #include "trace.h"
 #include "trace_catalog.h"
 
@@ -85,6 +86,7 @@ walk_node(Walk *walk, const pg_uuid_t *id, bool *is_new)
 	if (!exists)
 	{
 		node->found = false;
+		node->hidden = false;
 		node->depth = -1;
 		node->position = 0;
 		node->event_type = NULL;
@@ -118,6 +120,14 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 	node->position = DatumGetInt64(position);
 	node->event_type = DatumGetTextPCopy(event_type);
 	node->occurred_at = DatumGetTimestampTz(occurred_at);
+	/* the walk goes on through it; only what it is stays unsaid */
+	node->hidden = !event_type_permitted(VARDATA_ANY(node->event_type),
+										 VARSIZE_ANY_EXHDR(node->event_type));
+	if (node->hidden)
+	{
+		node->event_type = cstring_to_text(TRACE_HIDDEN_TYPE);
+		node->occurred_at = 0;
+	}
 	/* uuid[] elements are fixed-size and unaligned: read them in place */
 	parents = DatumGetArrayTypeP(correlation_ids);
 	nelems = ArrayGetNItems(ARR_NDIM(parents), ARR_DIMS(parents));
@@ -259,8 +269,11 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 		group = *DatumGetUUIDP(slot->tts_values[cat->causation_group - 1]);
 		ExecClearTuple(slot);
 		index_endscan(scan);
-
-		linked_groups(walk, snapshot, &group, &groups);
+		/* a walk from an event the caller may not see: as if not stored */
+		if (first->hidden)
+			groups.n = 0;
+		else
+			linked_groups(walk, snapshot, &group, &groups);
 
 		by_group = index_open(cat->group_index, AccessShareLock);
 		scan = index_beginscan(heap, by_group, snapshot, 1, 0);
@@ -280,6 +293,8 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 		}
 		index_endscan(scan);
 		index_close(by_group, AccessShareLock);
+		if (first->hidden)
+			first = NULL;
 	}
 	else
 		index_endscan(scan);
@@ -422,6 +437,7 @@ emit(FunctionCallInfo fcinfo, Walk *walk, bool with_missing)
 		{
 			values[1] = PointerGetDatum(node->event_type);
 			values[2] = TimestampTzGetDatum(node->occurred_at);
+			nulls[2] = node->hidden;
 			values[4] = PointerGetDatum(construct_array(parents, node->nparents, UUIDOID,
 														UUID_LEN, false, TYPALIGN_CHAR));
 		}

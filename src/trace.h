@@ -12,11 +12,16 @@
 #include "utils/hsearch.h"
 #include "utils/uuid.h"
 
+/* The event_type a walk shows for an event the caller may not see. */
+#define TRACE_HIDDEN_TYPE "(hidden)"
+
 /* One event of a walk. */
 typedef struct TraceNode
 {
 	pg_uuid_t	id;				/* hash key */
 	bool		found;			/* stored (false: a parent not arrived yet) */
+	bool		hidden;			/* stored, of a type the caller may not see:
+								 * its event_type is "(hidden)", no time */
 	int			depth;			/* shortest depth from the start, -1 = unset */
 	int64		position;
 	text	   *event_type;

@@ -152,7 +152,7 @@ render_graph(Rendering *r, RenderFormat format)
 		id_text(&node->id, id, true);
 		if (format == RENDER_DOT)
 			appendStringInfo(new_line(r), "  \"%s\" [label=\"%s\\n%.*s\"%s];", id, type,
-							 SHORT_ID_LEN, id, node->found ? "" : ", style=dashed");
+							 SHORT_ID_LEN, id, node->found && !node->hidden ? "" : ", style=dashed");
 		else
 		{
 			char		hex[ID_TEXT_LEN + 1];
@@ -245,7 +245,9 @@ render_tree(Rendering *r)
 			continue;
 		}
 		shown[row] = true;
-		if (node->found)
+		if (node->hidden)
+			appendStringInfo(line, "%s %.*s", TRACE_HIDDEN_TYPE, SHORT_ID_LEN, id);
+		else if (node->found)
 			appendStringInfo(line, "%s  %s  %.*s", text_to_cstring(node->event_type),
 							 utc_time_text(node->occurred_at, time_format), SHORT_ID_LEN, id);
 		else

@@ -159,6 +159,7 @@ candystore_wait_for_events(PG_FUNCTION_ARGS)
 					   "  FROM candystore.event_log e"
 					   " WHERE (e.xid, e.position) > ((candystore.cursor_decode($1)).xid,"
 					   "                              (candystore.cursor_decode($1)).position)"
+					   "   AND candystore.event_type_visible(e.event_type)"
 					   " ORDER BY e.xid, e.position LIMIT 1", 1, types);
 	if (plan == NULL)
 		elog(ERROR, "preparing the wait_for_events query failed: %s", SPI_result_code_string(SPI_result));

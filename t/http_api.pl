@@ -387,6 +387,48 @@ is_problem(req('GET', '/v1/sessions/%C3%28/timeline', token => $reader), 400,
 is_problem(req('GET', '/v1/sessions/' . ('s' x 2000) . '/timeline', token => $reader), 400,
 	'a very long session id');
 
+# ---- authorization by event type ------------------------------------------------------
+# Two roles, each granted its own event types: a hidden event is 404 (as if
+# not stored, so its existence does not leak), a trace shows it as
+# "(hidden)", and a write of a type not granted is 403 (42501).
+
+$node->safe_psql('postgres', q{
+	CREATE ROLE http_team_fireflies NOLOGIN IN ROLE candystore_writer;
+	CREATE ROLE http_team_artifacts NOLOGIN IN ROLE candystore_writer;
+	GRANT http_team_fireflies, http_team_artifacts TO candystore_authenticator;
+	SELECT candystore.grant_event_types('http_team_fireflies', '{fireflies.#}');
+	SELECT candystore.grant_event_types('http_team_artifacts', '{artifact.*}');
+});
+my $ff = token('http_team_fireflies');
+my $art = token('http_team_artifacts');
+is(req('GET', "/v1/events/$flow_ids[0]", token => $ff)->{status}, 200, 'authz: a granted type is served');
+is_problem(req('GET', "/v1/events/$flow_ids[0]", token => $art), 404, 'authz: a hidden event is 404');
+is(req('GET', "/v1/events/$leaf", token => $art)->{status}, 200, 'authz: the other team reads its own');
+$r = req('GET', '/v1/events?limit=100', token => $art);
+is_deeply([ map { $_->{event}{event_type} } @{ $r->{json}{events} } ], ['artifact.created'],
+	'authz: the list holds only the granted types');
+$r = req('GET', "/v1/events/$leaf/trace", token => $art);
+is($r->{status}, 200, 'authz: a trace through hidden events: 200');
+is(scalar @{ $r->{json}{nodes} }, 4, 'authz: the walk is not cut by hidden events');
+is(scalar(grep { ($_->{event_type} // '') eq '(hidden)' && !defined $_->{occurred_at} } @{ $r->{json}{nodes} }),
+	3, 'authz: the hidden events show as (hidden), without a time');
+is_problem(req('GET', "/v1/events/$flow_ids[0]/trace", token => $art), 404,
+	'authz: the trace of a hidden event is 404');
+$r = req('GET', '/v1/sessions/standup-2026-01-27/timeline', token => $art);
+ok(!grep({ $_->{event}{event_type} ne 'artifact.created' } @{ $r->{json}{events} }),
+	'authz: the timeline holds only the granted types');
+my $stored_before_refusal = count_events();
+(my $other_ff = $flow[0]) =~ s/3f6c2a9e-8d41-4b7a-9e15-2c7d0b4f8a61/3f6c2a9e-8d41-4b7a-9e15-2c7d0b4f8a62/;
+$p = is_problem(req('POST', '/v1/events', token => $art, body => $other_ff), 403,
+	'authz: a write of a type not granted', '42501');
+like($json->encode($p // {}), qr/fireflies\.transcript\.upload/, 'authz: the refusal names the type');
+is(count_events(), $stored_before_refusal, 'authz: nothing stored by the refused write');
+# (a stored event again, so that the counts later in this test hold)
+is(req('POST', '/v1/events', token => $ff, body => $flow[0])->{status}, 200,
+	'authz: the granted team may write its type');
+is(req('GET', "/v1/events/$flow_ids[0]", token => $reader)->{status}, 200,
+	'authz: a role without grants still reads everything');
+
 # ---- schemas ------------------------------------------------------------------------
 
 $r = req('GET', '/v1/schemas', token => $reader);

@@ -43,12 +43,17 @@ CREATE ROLE candystore_authenticator LOGIN NOINHERIT;
 GRANT candystore_http, candystore_reader TO candystore_authenticator;
 CREATE ROLE stream_reader NOLOGIN IN ROLE candystore_reader;
 CREATE ROLE stream_nobody NOLOGIN;
-GRANT stream_reader, stream_nobody TO candystore_authenticator;
+-- restricted by event type grants to stream.beta
+CREATE ROLE stream_beta_team NOLOGIN IN ROLE candystore_reader;
+SELECT candystore.grant_event_types('stream_beta_team', '{stream.beta}');
+GRANT stream_reader, stream_nobody, stream_beta_team TO candystore_authenticator;
 });
 my $token = $node->safe_psql('postgres',
 	"SELECT candystore.create_api_token('stream_reader', now() + interval '1 day')");
 my $nobody_token = $node->safe_psql('postgres',
 	"SELECT candystore.create_api_token('stream_nobody', now() + interval '1 day')");
+my $beta_token = $node->safe_psql('postgres',
+	"SELECT candystore.create_api_token('stream_beta_team', now() + interval '1 day')");
 
 my $max_clients = 12;
 my $http_port;
@@ -225,9 +230,10 @@ like($body, qr/"ingest_workers":\{"running":1,"consuming":1\}/, 'with its findin
 # ---- order, ids, types, one reader --------------------------------------
 my @live = map { sse_open('/v1/stream') } 1 .. 3;
 my $typed = sse_open('/v1/stream?type=stream.beta');
+my $granted = sse_open('/v1/stream', token => $beta_token);
 my $start_cursor = ($node->safe_psql('postgres',
 	"SELECT max(cursor COLLATE \"C\") FROM candystore.read_all(NULL, 100000)")) || undef;
-sse_read($_, sub { 0 }, 0.5) for (@live, $typed);
+sse_read($_, sub { 0 }, 0.5) for (@live, $typed, $granted);
 is($live[0]{status}, 200, 'the stream answers 200');
 like($live[0]{head}, qr{content-type: text/event-stream}i, 'as text/event-stream');
 
@@ -245,6 +251,11 @@ like($live[0]{events}[0]{data}, qr/^\{"cursor" : "\Q$expected[0]\E", "position" 
 	'data is the item: cursor, position, ..., the envelope');
 sse_read($typed, sub { @{ $typed->{events} } >= 5 }, 20);
 is_deeply([ ids($typed) ], [ cursors_after($start_cursor, 'stream.beta') ], 'type= filters');
+# the live ring is read as the hub's role: a role restricted to stream.beta gets only those
+sse_read($granted, sub { @{ $granted->{events} } >= 5 }, 20);
+sse_read($granted, sub { 0 }, 0.5);
+is_deeply([ ids($granted) ], [ cursors_after($start_cursor, 'stream.beta') ],
+	'a role restricted by event type grants gets only its types live');
 
 # a client further back than the ring (40 events) catches up from the database, then goes live
 append_events('stream.gamma', 50);
@@ -255,8 +266,15 @@ my @all_after_first = cursors_after($expected[0]);
 sse_read($behind, sub { @{ $behind->{events} } >= @all_after_first }, 30);
 is_deeply([ ids($behind) ], \@all_after_first,
 	'a client behind the ring catches up from the database and joins the live feed: no gap, no repeat');
+# a role restricted to stream.beta, behind the ring: its pages from the
+# database (read as its role) hold only its types
+my $granted_behind = sse_open('/v1/stream', token => $beta_token, last_event_id => $expected[0]);
+sse_read($granted_behind, sub { @{ $granted_behind->{events} } >= 5 }, 20);
+sse_read($granted_behind, sub { 0 }, 1);
+is_deeply([ ids($granted_behind) ], [ cursors_after($expected[0], 'stream.beta') ],
+	'a restricted role gets only its types when it catches up');
 
-close $_->{sock} for (@live, $typed, $behind);
+close $_->{sock} for (@live, $typed, $behind, $granted, $granted_behind);
 is(settle_clients(), 0, 'clients that went are forgotten once something is sent to them');
 
 # many clients, one database reader

@@ -188,9 +188,10 @@ SELECT position,
        envelope->'payload'      AS payload,
        routing_key,
        envelope
-  FROM @extschema@.event_log;
+  FROM @extschema@.event_log
+ WHERE @extschema@.event_type_visible(event_type);
 COMMENT ON VIEW @extschema@.events IS
-    'The stored events, one row each, in the envelope''s own terms.';
+    'The stored events the invoking role may see, one row each, in the envelope''s own terms.';
 
 REVOKE ALL ON @extschema@.event_log FROM PUBLIC;
 REVOKE ALL ON @extschema@.event_ids FROM PUBLIC;

@@ -18,9 +18,10 @@ AS $$
       FROM @extschema@.event_ids i
       JOIN @extschema@.event_log l ON l.position = i.position
      WHERE i.event_id = get_event.event_id
+       AND @extschema@.event_type_visible(l.event_type)
 $$;
 COMMENT ON FUNCTION @extschema@.get_event(uuid) IS
-    'The envelope exactly as it was appended, or NULL.';
+    'The envelope exactly as it was appended, or NULL (also for an event of a type the invoking role may not see).';
 -- SECURITY DEFINER: it finds the event through event_ids (one probe whatever
 -- its partition), which readers cannot read.
 REVOKE ALL ON FUNCTION @extschema@.get_event(uuid) FROM PUBLIC;

@@ -59,6 +59,7 @@ AS $$
       FROM @extschema@.descendants(events_caused_by.event_id) d
       JOIN @extschema@.event_ids i ON i.event_id = d.event_id
       JOIN @extschema@.event_log l ON l.position = i.position
+     WHERE @extschema@.event_type_visible(l.event_type)
      ORDER BY l.position
 $$;
 COMMENT ON FUNCTION @extschema@.events_caused_by(uuid) IS
@@ -94,6 +95,7 @@ AS $$
     SELECT l.position, l.event_id, l.event_type, l.occurred_at, l.envelope
       FROM @extschema@.event_log l
      WHERE l.session_key = session_timeline.session_id
+       AND @extschema@.event_type_visible(l.event_type)
      ORDER BY l.occurred_at, l.position
 $$;
 COMMENT ON FUNCTION @extschema@.session_timeline(text) IS

@@ -104,6 +104,7 @@ BEGIN
          WHERE (e.xid, e.position) > (c.xid, c.position)
            AND e.xid < horizon
            AND (read_partition.event_types IS NULL OR e.event_type = ANY (read_partition.event_types))
+           AND @extschema@.event_type_visible(e.event_type)
            AND (group_size = 1
                 OR ('x' || right(e.causation_group::text, 7))::bit(28)::int % group_size = member)
          ORDER BY e.xid, e.position
@@ -123,9 +124,10 @@ GRANT EXECUTE ON FUNCTION @extschema@.read_partition(text, int, text[], int, int
 -- events through candystore.events.
 CREATE VIEW @extschema@.event_stream AS
 SELECT xid, position, event_id, event_type, occurred_at, recorded_at, envelope
-  FROM @extschema@.event_log;
+  FROM @extschema@.event_log
+ WHERE @extschema@.event_type_visible(event_type);
 COMMENT ON VIEW @extschema@.event_stream IS
-    'The stored events with the transaction that stored each (xid), as read_all() reads them.';
+    'The stored events the invoking role may see with the transaction that stored each (xid), as read_all() reads them.';
 GRANT SELECT ON @extschema@.event_stream TO candystore_reader;
 
 -- read_all()'s max_count, checked where the query cannot raise itself.

@@ -236,6 +236,7 @@ BEGIN ATOMIC
      WHERE (e.xid, e.position) > (subscription_lag.xid, subscription_lag.position)
        AND e.xid < @extschema@.read_horizon_xid()
        AND (subscription_lag.event_types IS NULL OR e.event_type = ANY (subscription_lag.event_types))
+       AND @extschema@.event_type_visible(e.event_type)
        AND (subscription_lag.group_size = 1
             OR ('x' || right(e.causation_group::text, 7))::bit(28)::int % subscription_lag.group_size
                = subscription_lag.member);

@@ -45,10 +45,8 @@ CREATE TRIGGER schemas_are_not_truncated
 ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_add_only;
 ALTER TABLE @extschema@.schemas ENABLE ALWAYS TRIGGER schemas_are_not_truncated;
 
--- Every session drops its cached latest versions when the table changes.
-CREATE FUNCTION @extschema@.schemas_changed() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'candystore_schemas_changed'
-    LANGUAGE C;
+-- Every session drops its cached latest versions when the table changes
+-- (schemas_changed() is in 15_event_type_grants.sql).
 CREATE TRIGGER schemas_invalidate_caches
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.schemas
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_changed();

@@ -21,6 +21,7 @@ AS $$
                   AND st.attname = 'event_type'),
          mcv AS (SELECT v.val, v.freq FROM s, unnest(s.vals, s.freqs) AS v(val, freq))
     SELECT mcv.val, round(mcv.freq * t.n)::bigint FROM mcv, t
+     WHERE @extschema@.event_type_visible(mcv.val)
     UNION ALL
     SELECT NULL, round(greatest(1 - coalesce((SELECT sum(freq) FROM mcv), 0), 0) * t.n)::bigint
       FROM t WHERE t.n > 0

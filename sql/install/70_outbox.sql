@@ -81,6 +81,7 @@ AS $$
           FROM @extschema@.event_log e
          WHERE e.occurred_at >= replay."from" AND e.occurred_at < replay."to"
            AND (replay.event_types IS NULL OR e.event_type = ANY (replay.event_types))
+           AND @extschema@.event_type_visible(e.event_type)
            AND (replay.routing_key_prefix IS NULL
                 OR starts_with(coalesce(e.routing_key, e.event_type), replay.routing_key_prefix))
          ORDER BY e.position

@@ -17,6 +17,7 @@ AS $$
           FROM @extschema@.event_log e
          -- parents that have not arrived are in the trace, not in the store
          WHERE e.event_id IN (SELECT t.event_id FROM @extschema@.trace(replay_trace.event_id) t)
+           AND @extschema@.event_type_visible(e.event_type)
          ORDER BY e.position
         RETURNING 1)
     SELECT count(*) FROM enqueued

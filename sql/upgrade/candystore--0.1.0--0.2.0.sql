@@ -2079,3 +2079,283 @@ COMMENT ON FUNCTION @extschema@.erase_subject(text, text) IS
     'erase() of every stored event whose payload names the subject at a registered subject path of its type.';
 REVOKE ALL ON FUNCTION @extschema@.erase_subject(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.erase_subject(text, text) TO candystore_eraser;
+
+
+-- Authorization by event type ---------------------
+-- A role restricted by grants here sees and writes only the event types its
+-- patterns match (src/event_type_grants.c).  A role is restricted once it,
+-- or a role it inherits, has a grant; the owner and superusers never are;
+-- with no grants at all nothing changes.  Every reading function, view and
+-- write path applies event_type_visible() for the invoking role (the outer
+-- user: the session's role or SET ROLE's, which SECURITY DEFINER does not
+-- change).
+
+CREATE TABLE @extschema@.event_type_grants (
+    grantee    regrole NOT NULL,
+    pattern    text NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (grantee, pattern)
+);
+COMMENT ON TABLE @extschema@.event_type_grants IS
+    'Event type patterns granted to roles by grant_event_types(): a role with a grant (its own or inherited) sees and writes only the event types one of its patterns matches.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_type_grants', '');
+REVOKE ALL ON @extschema@.event_type_grants FROM PUBLIC;
+
+-- Every session drops its caches of the grants when they change (table_watch.c).
+CREATE TRIGGER event_type_grants_invalidate_caches
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.event_type_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schemas_changed();
+ALTER TABLE @extschema@.event_type_grants ENABLE ALWAYS TRIGGER event_type_grants_invalidate_caches;
+
+CREATE FUNCTION @extschema@.event_type_visible(event_type text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'candystore_event_type_visible'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.event_type_visible(text) IS
+    'Whether the invoking role (the session''s or SET ROLE''s) may see and write events of this type.';
+REVOKE ALL ON FUNCTION @extschema@.event_type_visible(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.event_type_visible(text) TO candystore_reader;
+
+CREATE FUNCTION @extschema@.event_type_patterns() RETURNS text[]
+    AS 'MODULE_PATHNAME', 'candystore_event_type_patterns'
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.event_type_patterns() IS
+    'The event type patterns the invoking role is restricted to (granted to it or to a role it inherits), or NULL when it is not restricted.';
+REVOKE ALL ON FUNCTION @extschema@.event_type_patterns() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.event_type_patterns() TO candystore_reader;
+
+CREATE FUNCTION @extschema@.event_type_pattern_matches(pattern text, event_type text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'candystore_event_type_pattern_matches'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.event_type_pattern_matches(text, text) IS
+    'Whether the event type pattern matches the event type ("*" one dot-separated segment, "#" zero or more); raises 22023 for a malformed pattern.';
+REVOKE ALL ON FUNCTION @extschema@.event_type_pattern_matches(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.event_type_pattern_matches(text, text) TO candystore_reader;
+
+CREATE FUNCTION @extschema@.grant_event_types(role regrole, patterns text[]) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    added integer;
+BEGIN
+    IF role IS NULL OR patterns IS NULL OR cardinality(patterns) = 0 OR array_position(patterns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'grant_event_types needs a role and at least one pattern, none of them NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- raises 22023 for a malformed pattern, before anything is granted
+    PERFORM @extschema@.event_type_pattern_matches(p, 'x.y') FROM unnest(patterns) p;
+    INSERT INTO @extschema@.event_type_grants (grantee, pattern)
+    SELECT DISTINCT role, p FROM unnest(patterns) p
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS added = ROW_COUNT;
+    RETURN added;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.grant_event_types(regrole, text[]) IS
+    'Lets the role (and the roles that inherit it) see and write the event types the patterns match; its first grant restricts it to its grants.  Returns how many patterns were new.';
+REVOKE ALL ON FUNCTION @extschema@.grant_event_types(regrole, text[]) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.revoke_event_types(role regrole, patterns text[] DEFAULT NULL) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    removed integer;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'revoke_event_types needs a role' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM @extschema@.event_type_pattern_matches(p, 'x.y') FROM unnest(patterns) p;
+    DELETE FROM @extschema@.event_type_grants g
+     WHERE g.grantee = role AND (patterns IS NULL OR g.pattern = ANY (patterns));
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.revoke_event_types(regrole, text[]) IS
+    'Removes the role''s grants of these patterns (NULL: all of them); returns how many.  A role left with no grant (nor an inherited one) is no longer restricted.';
+REVOKE ALL ON FUNCTION @extschema@.revoke_event_types(regrole, text[]) FROM PUBLIC;
+
+-- The reading functions and views show the invoking role only the event types it may see.
+
+CREATE OR REPLACE VIEW @extschema@.events AS
+SELECT position,
+       event_id,
+       event_type,
+       occurred_at,
+       recorded_at,
+       envelope->>'version'     AS version,
+       envelope->'source'       AS source,
+       correlation_ids,
+       envelope->'agent_context' AS agent_context,
+       envelope->'trace_context' AS trace_context,
+       envelope->'payload'      AS payload,
+       routing_key,
+       envelope
+  FROM @extschema@.event_log
+ WHERE @extschema@.event_type_visible(event_type);
+COMMENT ON VIEW @extschema@.events IS
+    'The stored events the invoking role may see, one row each, in the envelope''s own terms.';
+
+CREATE OR REPLACE VIEW @extschema@.event_stream AS
+SELECT xid, position, event_id, event_type, occurred_at, recorded_at, envelope
+  FROM @extschema@.event_log
+ WHERE @extschema@.event_type_visible(event_type);
+COMMENT ON VIEW @extschema@.event_stream IS
+    'The stored events the invoking role may see with the transaction that stored each (xid), as read_all() reads them.';
+
+CREATE OR REPLACE FUNCTION @extschema@.get_event(event_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.envelope
+      FROM @extschema@.event_ids i
+      JOIN @extschema@.event_log l ON l.position = i.position
+     WHERE i.event_id = get_event.event_id
+       AND @extschema@.event_type_visible(l.event_type)
+$$;
+COMMENT ON FUNCTION @extschema@.get_event(uuid) IS
+    'The envelope exactly as it was appended, or NULL (also for an event of a type the invoking role may not see).';
+
+CREATE OR REPLACE FUNCTION @extschema@.read_partition(after text, max_count int, event_types text[],
+                                            member int, group_size int)
+    RETURNS TABLE(cursor text, "position" bigint, event_id uuid, event_type text,
+                  occurred_at timestamptz, recorded_at timestamptz, envelope jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 1000
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    horizon xid8;
+BEGIN
+    IF max_count IS NULL OR max_count < 1 THEN
+        RAISE EXCEPTION 'max_count must be at least 1, not %', coalesce(max_count::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF group_size IS NULL OR group_size < 1 OR member IS NULL OR member < 0 OR member >= group_size THEN
+        RAISE EXCEPTION 'member % of a group of % does not exist',
+                        coalesce(member::text, 'NULL'), coalesce(group_size::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Members are numbered from 0 to group_size - 1.';
+    END IF;
+    c := @extschema@.cursor_decode(after);
+    horizon := @extschema@.read_horizon_xid();
+    RETURN QUERY
+        SELECT @extschema@.cursor_encode(e.xid, e.position), e.position, e.event_id, e.event_type,
+               e.occurred_at, e.recorded_at, e.envelope
+          FROM @extschema@.event_log e
+         WHERE (e.xid, e.position) > (c.xid, c.position)
+           AND e.xid < horizon
+           AND (read_partition.event_types IS NULL OR e.event_type = ANY (read_partition.event_types))
+           AND @extschema@.event_type_visible(e.event_type)
+           AND (group_size = 1
+                OR ('x' || right(e.causation_group::text, 7))::bit(28)::int % group_size = member)
+         ORDER BY e.xid, e.position
+         LIMIT max_count;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.events_caused_by(event_id uuid) RETURNS SETOF jsonb
+    LANGUAGE sql STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.envelope
+      FROM @extschema@.descendants(events_caused_by.event_id) d
+      JOIN @extschema@.event_ids i ON i.event_id = d.event_id
+      JOIN @extschema@.event_log l ON l.position = i.position
+     WHERE @extschema@.event_type_visible(l.event_type)
+     ORDER BY l.position
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.session_timeline(session_id text)
+    RETURNS TABLE("position" bigint, event_id uuid, event_type text, occurred_at timestamptz, envelope jsonb)
+    LANGUAGE sql STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.position, l.event_id, l.event_type, l.occurred_at, l.envelope
+      FROM @extschema@.event_log l
+     WHERE l.session_key = session_timeline.session_id
+       AND @extschema@.event_type_visible(l.event_type)
+     ORDER BY l.occurred_at, l.position
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.subscription_lag(xid xid8, "position" bigint, event_types text[],
+                                              member int, group_size int,
+                                              OUT lag_events bigint, OUT oldest_unread_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT count(*), min(e.recorded_at)
+      FROM @extschema@.event_log e
+     WHERE (e.xid, e.position) > (subscription_lag.xid, subscription_lag.position)
+       AND e.xid < @extschema@.read_horizon_xid()
+       AND (subscription_lag.event_types IS NULL OR e.event_type = ANY (subscription_lag.event_types))
+       AND @extschema@.event_type_visible(e.event_type)
+       AND (subscription_lag.group_size = 1
+            OR ('x' || right(e.causation_group::text, 7))::bit(28)::int % subscription_lag.group_size
+               = subscription_lag.member);
+END;
+
+CREATE OR REPLACE FUNCTION @extschema@.event_type_estimates(OUT event_type text, OUT estimated bigint)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH t AS (SELECT greatest(c.reltuples, 0) AS n FROM pg_catalog.pg_class c
+                WHERE c.oid = '@extschema@.event_log'::pg_catalog.regclass),
+         s AS (SELECT st.most_common_vals::text::text[] AS vals, st.most_common_freqs AS freqs
+                 FROM pg_catalog.pg_stats st
+                WHERE st.schemaname = '@extschema@' AND st.tablename = 'event_log'
+                  AND st.attname = 'event_type'),
+         mcv AS (SELECT v.val, v.freq FROM s, unnest(s.vals, s.freqs) AS v(val, freq))
+    SELECT mcv.val, round(mcv.freq * t.n)::bigint FROM mcv, t
+     WHERE @extschema@.event_type_visible(mcv.val)
+    UNION ALL
+    SELECT NULL, round(greatest(1 - coalesce((SELECT sum(freq) FROM mcv), 0), 0) * t.n)::bigint
+      FROM t WHERE t.n > 0
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.replay("from" timestamptz, "to" timestamptz,
+                                   event_types text[] DEFAULT NULL,
+                                   routing_key_prefix text DEFAULT NULL) RETURNS bigint
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.outbox_wake();
+    WITH enqueued AS (
+        INSERT INTO @extschema@.outbox (position, routing_key, headers)
+        -- one event AMQP cannot carry refuses the whole replay
+        SELECT e.position,
+               @extschema@.outbox_checked_routing_key(e.event_id, coalesce(e.routing_key, e.event_type),
+                                                      e.envelope),
+               '{"x-candystore-replay": true}'
+          FROM @extschema@.event_log e
+         WHERE e.occurred_at >= replay."from" AND e.occurred_at < replay."to"
+           AND (replay.event_types IS NULL OR e.event_type = ANY (replay.event_types))
+           AND @extschema@.event_type_visible(e.event_type)
+           AND (replay.routing_key_prefix IS NULL
+                OR starts_with(coalesce(e.routing_key, e.event_type), replay.routing_key_prefix))
+         ORDER BY e.position
+        RETURNING 1)
+    SELECT count(*) FROM enqueued
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.replay_trace(event_id uuid) RETURNS bigint
+    LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH enqueued AS (
+        INSERT INTO @extschema@.outbox (position, routing_key, headers)
+        -- one event AMQP cannot carry refuses the whole replay
+        SELECT e.position,
+               @extschema@.outbox_checked_routing_key(e.event_id, coalesce(e.routing_key, e.event_type),
+                                                      e.envelope),
+               '{"x-candystore-replay": true}'
+          FROM @extschema@.event_log e
+         -- parents that have not arrived are in the trace, not in the store
+         WHERE e.event_id IN (SELECT t.event_id FROM @extschema@.trace(replay_trace.event_id) t)
+           AND @extschema@.event_type_visible(e.event_type)
+         ORDER BY e.position
+        RETURNING 1)
+    SELECT count(*) FROM enqueued
+$$;
