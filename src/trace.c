@@ -21,6 +21,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -29,7 +30,6 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -43,13 +43,51 @@ PG_FUNCTION_INFO_V1(candystore_ancestors);
 PG_FUNCTION_INFO_V1(candystore_descendants);
 PG_FUNCTION_INFO_V1(candystore_trace);
 
+/*
+ * The walk's index of events by id: a simplehash table of node indexes
+ * (open addressing, no allocation per entry, a cheap hash of the id).
+ */
+typedef struct TraceIdEntry
+{
+	pg_uuid_t	id;
+	int			index;			/* into Walk.nodes */
+	char		status;
+} TraceIdEntry;
+
+static inline uint32
+uuid_hash32(const pg_uuid_t *id)
+{
+	uint64		a,
+				b;
+
+	memcpy(&a, id->data, sizeof(a));
+	memcpy(&b, id->data + sizeof(a), sizeof(b));
+	a = hash_combine64(a, b);
+	return murmurhash32((uint32) (a ^ (a >> 32)));
+}
+
+#define SH_PREFIX trace_ids
+#define SH_ELEMENT_TYPE TraceIdEntry
+#define SH_KEY_TYPE pg_uuid_t
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) uuid_hash32(&(key))
+#define SH_EQUAL(tb, a, b) (memcmp(&(a), &(b), UUID_LEN) == 0)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+#define NODE_CHUNK 256			/* nodes allocated at a time */
+
 typedef struct Walk
 {
 	MemoryContext cxt;
-	HTAB	   *seen;
+	trace_ids_hash *ids;
 	TraceNode **nodes;			/* in loading order */
 	int			nnodes;
 	int			capacity;
+	TraceNode  *chunk;			/* unused nodes allocated ahead */
+	int			chunk_left;
 	/* children of nodes[i]: child_list[child_start[i] .. child_start[i + 1]) */
 	int		   *child_start;
 	int		   *child_list;
@@ -58,15 +96,11 @@ typedef struct Walk
 static void
 walk_init(Walk *walk)
 {
-	HASHCTL		ctl;
-
 	walk->cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore trace walk",
 									  ALLOCSET_DEFAULT_SIZES);
-	ctl.keysize = sizeof(pg_uuid_t);
-	ctl.entrysize = sizeof(TraceNode);
-	ctl.hcxt = walk->cxt;
-	walk->seen = hash_create("candystore trace events", 256, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	walk->ids = trace_ids_create(walk->cxt, 256, NULL);
+	walk->chunk = NULL;
+	walk->chunk_left = 0;
 	walk->capacity = 256;
 	walk->nnodes = 0;
 	walk->nodes = MemoryContextAlloc(walk->cxt, walk->capacity * sizeof(TraceNode *));
@@ -79,11 +113,22 @@ static TraceNode *
 walk_node(Walk *walk, const pg_uuid_t *id, bool *is_new)
 {
 	bool		exists;
-	TraceNode  *node = hash_search(walk->seen, id, HASH_ENTER, &exists);
+	TraceIdEntry *entry = trace_ids_insert(walk->ids, *id, &exists);
+	TraceNode  *node;
 
 	*is_new = !exists;
-	if (!exists)
+	if (exists)
+		node = walk->nodes[entry->index];
+	else
 	{
+		if (walk->chunk_left == 0)
+		{
+			walk->chunk = MemoryContextAlloc(walk->cxt, NODE_CHUNK * sizeof(TraceNode));
+			walk->chunk_left = NODE_CHUNK;
+		}
+		node = walk->chunk++;
+		walk->chunk_left--;
+		node->id = *id;
 		node->found = false;
 		node->depth = -1;
 		node->position = 0;
@@ -91,13 +136,14 @@ walk_node(Walk *walk, const pg_uuid_t *id, bool *is_new)
 		node->occurred_at = 0;
 		node->nparents = 0;
 		node->parents = NULL;
+		node->parents_array = NULL;
 		node->row = -1;
 		if (walk->nnodes == walk->capacity)
 		{
 			walk->capacity *= 2;
 			walk->nodes = repalloc(walk->nodes, walk->capacity * sizeof(TraceNode *));
 		}
-		node->index = walk->nnodes;
+		node->index = entry->index = walk->nnodes;
 		walk->nodes[walk->nnodes++] = node;
 	}
 	return node;
@@ -118,11 +164,28 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 	node->position = DatumGetInt64(position);
 	node->event_type = DatumGetTextPCopy(event_type);
 	node->occurred_at = DatumGetTimestampTz(occurred_at);
-	/* uuid[] elements are fixed-size and unaligned: read them in place */
-	parents = DatumGetArrayTypeP(correlation_ids);
+	/* a copy: it is kept, and returned as it is when it can be */
+	parents = DatumGetArrayTypePCopy(correlation_ids);
 	nelems = ArrayGetNItems(ARR_NDIM(parents), ARR_DIMS(parents));
 	nullmap = ARR_NULLBITMAP(parents);
 	elem = ARR_DATA_PTR(parents);
+	if (nullmap == NULL && ARR_NDIM(parents) <= 1)
+	{
+		/* uuid[] elements are fixed-size and unaligned: use them in place */
+		bool		dup = false;
+
+		node->parents = (pg_uuid_t *) elem;
+		for (int i = 1; i < nelems && !dup; i++)
+			for (int j = 0; j < i && !dup; j++)
+				dup = memcmp(&node->parents[i], &node->parents[j], UUID_LEN) == 0;
+		if (!dup)
+		{
+			node->nparents = nelems;
+			node->parents_array = parents;
+			MemoryContextSwitchTo(old);
+			return;
+		}
+	}
 	node->parents = palloc(Max(nelems, 1) * sizeof(pg_uuid_t));
 	node->nparents = 0;
 	for (int i = 0; i < nelems; i++)
@@ -138,8 +201,7 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 		if (!dup)
 			node->parents[node->nparents++] = *p;
 	}
-	if ((Pointer) parents != DatumGetPointer(correlation_ids))
-		pfree(parents);
+	pfree(parents);
 	MemoryContextSwitchTo(old);
 }
 
@@ -311,9 +373,9 @@ walk_begin(FunctionCallInfo fcinfo, Walk *walk, const pg_uuid_t *start)
 static TraceNode *
 stored_node(Walk *walk, const pg_uuid_t *id)
 {
-	TraceNode  *node = hash_search(walk->seen, id, HASH_FIND, NULL);
+	TraceIdEntry *entry = trace_ids_lookup(walk->ids, *id);
 
-	return node != NULL && node->found ? node : NULL;
+	return entry != NULL && walk->nodes[entry->index]->found ? walk->nodes[entry->index] : NULL;
 }
 
 /*
@@ -326,8 +388,14 @@ build_children(Walk *walk)
 	int			n = walk->nnodes;
 	int			nedges = 0;
 	int		   *fill;
+	int		   *edge_parent;	/* each edge's parent node, in order */
 
 	walk->child_start = MemoryContextAllocZero(walk->cxt, (n + 1) * sizeof(int));
+	for (int i = 0; i < n; i++)
+		nedges += walk->nodes[i]->nparents;
+	edge_parent = MemoryContextAlloc(walk->cxt, Max(nedges, 1) * sizeof(int));
+	/* one lookup per parent link; the second pass reads edge_parent */
+	nedges = 0;
 	for (int i = 0; i < n; i++)
 	{
 		TraceNode  *node = walk->nodes[i];
@@ -335,33 +403,32 @@ build_children(Walk *walk)
 		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < node->nparents; j++)
 		{
-			TraceNode  *p = hash_search(walk->seen, &node->parents[j], HASH_FIND, NULL);
+			TraceIdEntry *p = trace_ids_lookup(walk->ids, node->parents[j]);
 
-			if (p != NULL && p != node)
-			{
+			edge_parent[nedges++] = p != NULL && p->index != i ? p->index : -1;
+			if (p != NULL && p->index != i)
 				walk->child_start[p->index + 1]++;
-				nedges++;
-			}
 		}
 	}
 	for (int i = 0; i < n; i++)
 		walk->child_start[i + 1] += walk->child_start[i];
-	walk->child_list = MemoryContextAlloc(walk->cxt, Max(nedges, 1) * sizeof(int));
+	walk->child_list = MemoryContextAlloc(walk->cxt,
+										  Max(walk->child_start[n], 1) * sizeof(int));
 	fill = MemoryContextAllocZero(walk->cxt, Max(n, 1) * sizeof(int));
 	/* in loading order, which is position order within a group */
+	nedges = 0;
 	for (int i = 0; i < n; i++)
 	{
-		TraceNode  *node = walk->nodes[i];
-
-		for (int j = 0; j < node->nparents; j++)
+		for (int j = 0; j < walk->nodes[i]->nparents; j++)
 		{
-			TraceNode  *p = hash_search(walk->seen, &node->parents[j], HASH_FIND, NULL);
+			int			p = edge_parent[nedges++];
 
-			if (p != NULL && p != node)
-				walk->child_list[walk->child_start[p->index] + fill[p->index]++] = i;
+			if (p >= 0)
+				walk->child_list[walk->child_start[p] + fill[p]++] = i;
 		}
 	}
 	pfree(fill);
+	pfree(edge_parent);
 }
 
 static int
@@ -399,6 +466,20 @@ sorted_rows(Walk *walk, bool with_missing, int *nrows)
 	return sorted;
 }
 
+/* A uuid[] of the ids (palloc'd). */
+static ArrayType *
+uuid_array(const pg_uuid_t *ids, int n)
+{
+	Datum	   *elems = palloc(Max(n, 1) * sizeof(Datum));
+	ArrayType  *array;
+
+	for (int j = 0; j < n; j++)
+		elems[j] = UUIDPGetDatum(&ids[j]);
+	array = construct_array(elems, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+	pfree(elems);
+	return array;
+}
+
 /* Emits the walk's nodes (missing ones only if asked), by depth then position. */
 static void
 emit(FunctionCallInfo fcinfo, Walk *walk, bool with_missing)
@@ -412,24 +493,20 @@ emit(FunctionCallInfo fcinfo, Walk *walk, bool with_missing)
 		TraceNode  *node = sorted[i];
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
-		Datum	   *parents = palloc(Max(node->nparents, 1) * sizeof(Datum));
 
 		CHECK_FOR_INTERRUPTS();
-		for (int j = 0; j < node->nparents; j++)
-			parents[j] = UUIDPGetDatum(&node->parents[j]);
 		values[0] = UUIDPGetDatum(&node->id);
 		if (node->found)
 		{
 			values[1] = PointerGetDatum(node->event_type);
 			values[2] = TimestampTzGetDatum(node->occurred_at);
-			values[4] = PointerGetDatum(construct_array(parents, node->nparents, UUIDOID,
-														UUID_LEN, false, TYPALIGN_CHAR));
+			values[4] = PointerGetDatum(node->parents_array ? node->parents_array :
+										uuid_array(node->parents, node->nparents));
 		}
 		else
 			nulls[1] = nulls[2] = nulls[4] = true;
 		values[3] = Int32GetDatum(node->depth);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		pfree(parents);
 	}
 }
 
@@ -669,7 +746,8 @@ trace_graph(const pg_uuid_t *start, TraceGraph *graph)
 	}
 	walk_connected(&walk, first);
 	graph->cxt = walk.cxt;
-	graph->nodes = walk.seen;
+	graph->ids = walk.ids;
+	graph->nodes = walk.nodes;
 	graph->rows = sorted_rows(&walk, true, &graph->nrows);
 	return true;
 }
@@ -677,5 +755,7 @@ trace_graph(const pg_uuid_t *start, TraceGraph *graph)
 TraceNode *
 trace_graph_node(const TraceGraph *graph, const pg_uuid_t *id)
 {
-	return hash_search(graph->nodes, id, HASH_FIND, NULL);
+	TraceIdEntry *entry = trace_ids_lookup(graph->ids, *id);
+
+	return entry != NULL ? graph->nodes[entry->index] : NULL;
 }
