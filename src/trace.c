@@ -88,6 +88,8 @@ typedef struct Walk
 	int			capacity;
 	TraceNode  *chunk;			/* unused nodes allocated ahead */
 	int			chunk_left;
+	text	   *last_type;		/* the last event type copied, shared by the
+								 * nodes that follow with the same type */
 	/* children of nodes[i]: child_list[child_start[i] .. child_start[i + 1]) */
 	int		   *child_start;
 	int		   *child_list;
@@ -98,9 +100,10 @@ walk_init(Walk *walk)
 {
 	walk->cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore trace walk",
 									  ALLOCSET_DEFAULT_SIZES);
-	walk->ids = trace_ids_create(walk->cxt, 256, NULL);
+	walk->ids = trace_ids_create(walk->cxt, 1024, NULL);
 	walk->chunk = NULL;
 	walk->chunk_left = 0;
+	walk->last_type = NULL;
 	walk->capacity = 256;
 	walk->nnodes = 0;
 	walk->nodes = MemoryContextAlloc(walk->cxt, walk->capacity * sizeof(TraceNode *));
@@ -156,13 +159,21 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 {
 	MemoryContext old = MemoryContextSwitchTo(walk->cxt);
 	ArrayType  *parents;
+	Pointer		type;
 	bits8	   *nullmap;
 	char	   *elem;
 	int			nelems;
 
 	node->found = true;
 	node->position = DatumGetInt64(position);
-	node->event_type = DatumGetTextPCopy(event_type);
+	/* a graph's events mostly share a few types: copy each run once */
+	type = DatumGetPointer(event_type);
+	if (walk->last_type == NULL ||
+		(VARATT_IS_EXTENDED(type) && !VARATT_IS_SHORT(type)) ||
+		VARSIZE_ANY_EXHDR(walk->last_type) != VARSIZE_ANY_EXHDR(type) ||
+		memcmp(VARDATA_ANY(walk->last_type), VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type)) != 0)
+		walk->last_type = DatumGetTextPCopy(event_type);
+	node->event_type = walk->last_type;
 	node->occurred_at = DatumGetTimestampTz(occurred_at);
 	/* a copy: it is kept, and returned as it is when it can be */
 	parents = DatumGetArrayTypePCopy(correlation_ids);
