@@ -100,7 +100,7 @@ walk_init(Walk *walk)
 {
 	walk->cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore trace walk",
 									  ALLOCSET_DEFAULT_SIZES);
-	walk->ids = trace_ids_create(walk->cxt, 1024, NULL);
+	walk->ids = trace_ids_create(walk->cxt, 16, NULL);	/* the start; walk_index_nodes() */
 	walk->chunk = NULL;
 	walk->chunk_left = 0;
 	walk->last_type = NULL;
@@ -111,45 +111,65 @@ walk_init(Walk *walk)
 	walk->child_list = NULL;
 }
 
+/* A new node (unset, not found), not yet in the id table. */
+static TraceNode *
+walk_add_node(Walk *walk, const pg_uuid_t *id)
+{
+	TraceNode  *node;
+
+	if (walk->chunk_left == 0)
+	{
+		walk->chunk = MemoryContextAlloc(walk->cxt, NODE_CHUNK * sizeof(TraceNode));
+		walk->chunk_left = NODE_CHUNK;
+	}
+	node = walk->chunk++;
+	walk->chunk_left--;
+	node->id = *id;
+	node->found = false;
+	node->depth = -1;
+	node->position = 0;
+	node->event_type = NULL;
+	node->occurred_at = 0;
+	node->nparents = 0;
+	node->parents = NULL;
+	node->parents_array = NULL;
+	node->row = -1;
+	if (walk->nnodes == walk->capacity)
+	{
+		walk->capacity *= 2;
+		walk->nodes = repalloc(walk->nodes, walk->capacity * sizeof(TraceNode *));
+	}
+	node->index = walk->nnodes;
+	walk->nodes[walk->nnodes++] = node;
+	return node;
+}
+
 /* The node for an id, created (unset, not found) when new. */
 static TraceNode *
 walk_node(Walk *walk, const pg_uuid_t *id, bool *is_new)
 {
 	bool		exists;
 	TraceIdEntry *entry = trace_ids_insert(walk->ids, *id, &exists);
-	TraceNode  *node;
 
 	*is_new = !exists;
 	if (exists)
-		node = walk->nodes[entry->index];
-	else
+		return walk->nodes[entry->index];
+	entry->index = walk->nnodes;
+	return walk_add_node(walk, id);
+}
+
+/* Indexes the nodes loaded without the id table, in a table of their size. */
+static void
+walk_index_nodes(Walk *walk)
+{
+	trace_ids_destroy(walk->ids);
+	walk->ids = trace_ids_create(walk->cxt, walk->nnodes, NULL);
+	for (int i = 0; i < walk->nnodes; i++)
 	{
-		if (walk->chunk_left == 0)
-		{
-			walk->chunk = MemoryContextAlloc(walk->cxt, NODE_CHUNK * sizeof(TraceNode));
-			walk->chunk_left = NODE_CHUNK;
-		}
-		node = walk->chunk++;
-		walk->chunk_left--;
-		node->id = *id;
-		node->found = false;
-		node->depth = -1;
-		node->position = 0;
-		node->event_type = NULL;
-		node->occurred_at = 0;
-		node->nparents = 0;
-		node->parents = NULL;
-		node->parents_array = NULL;
-		node->row = -1;
-		if (walk->nnodes == walk->capacity)
-		{
-			walk->capacity *= 2;
-			walk->nodes = repalloc(walk->nodes, walk->capacity * sizeof(TraceNode *));
-		}
-		node->index = entry->index = walk->nnodes;
-		walk->nodes[walk->nnodes++] = node;
+		bool		exists;
+
+		trace_ids_insert(walk->ids, walk->nodes[i]->id, &exists)->index = i;
 	}
-	return node;
 }
 
 /* Copies an event's columns into its node (in the walk's context). */
@@ -342,17 +362,22 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 			scan_for(scan, &groups.names[g]);
 			while (index_getnext_slot(scan, ForwardScanDirection, slot))
 			{
-				TraceNode  *node;
+				pg_uuid_t  *id;
 
 				CHECK_FOR_INTERRUPTS();
 				slot_getsomeattrs(slot, cat->last_column);
-				node = walk_node(walk, DatumGetUUIDP(slot->tts_values[cat->event_id - 1]), &is_new);
-				if (is_new)
-					fill_node_from_slot(walk, node, slot, cat);
+				id = DatumGetUUIDP(slot->tts_values[cat->event_id - 1]);
+				/*
+				 * An event is in one group, so only the start, loaded
+				 * first, comes again: the id table is built once after.
+				 */
+				if (memcmp(id, start, UUID_LEN) != 0)
+					fill_node_from_slot(walk, walk_add_node(walk, id), slot, cat);
 			}
 		}
 		index_endscan(scan);
 		index_close(by_group, AccessShareLock);
+		walk_index_nodes(walk);
 	}
 	else
 		index_endscan(scan);
