@@ -12,12 +12,9 @@
 # other processes on shared cores count less), medians of the rounds.
 # With INSTRUCTIONS=1 (needs valgrind), then also the instructions each
 # statement takes, counted by callgrind in a single-user backend (minus an
-# empty session's), which no other load on the machine changes.  With
-# INDEX_COSTS=1 as well, what each secondary index of the store costs
-# append_many() per event: the same statement with that one index dropped
-# in the same (rolled back) transaction, against the statement with all.
+# empty session's), which no other load on the machine changes.
 # And import_legacy() of as many rows of the old table, CPU time.
-# Usage: [INSTRUCTIONS=1 [INDEX_COSTS=1]] bash bench/append_many.sh [rounds, default 5] [envelopes, default 6000]
+# Usage: [INSTRUCTIONS=1] bash bench/append_many.sh [rounds, default 5] [envelopes, default 6000]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-5}
@@ -174,23 +171,3 @@ for m in one many again plain; do
     label=$m; case $m in one) label='append()';; many) label='append_many()';; again) label='append_many() again';; plain) label='plain INSERT';; esac
     printf '%-22s %18d %21.2fx\n' "$label" "$per" "$(awk -v p=$(( (ir[plain] - base) / N )) -v m="$per" 'BEGIN {print p / m}')"
 done
-
-[ "${INDEX_COSTS:-0}" = 1 ] || exit 0
-# Each secondary index's cost: append_many() of the same batch with that
-# index dropped first, inside one transaction that is rolled back (so every
-# run stores the same new batch), minus the same transaction without the
-# drop.  The primary keys stay: event_ids_pkey is the duplicate check, and
-# event_log_default_pkey the position's.
-many_without() {    # $1 = index to drop, or "" for none
-    local drop=""
-    [ -n "$1" ] && drop="DROP INDEX candystore.$1;"
-    count_instructions "BEGIN; $drop SELECT bench_one(0, 'append_many()', 'i_many'); ROLLBACK;"
-}
-all=$(many_without "")
-printf '\n%-36s %24s\n' "index (append_many(), $N events)" "instructions per event"
-for idx in event_ids_causation_group_idx event_log_default_event_type_idx event_log_default_occurred_at_idx \
-           event_log_default_event_id_idx event_log_default_session_idx event_log_default_xid_idx; do
-    without=$(many_without "$idx")
-    printf '%-36s %24d\n' "$idx" $(( (all - without) / N ))
-done
-printf '%-36s %24d\n' "(all of append_many(), every index)" $(( (all - base) / N ))
