@@ -3,16 +3,18 @@
 # by side with naive recursive CTEs over a jsonb correlation_ids column (the
 # seeds' migration target as written, and the same plus a GIN index), then
 # the append rate with and without the trace bookkeeping.  FLOWS short flows
-# of 4 events (default 235000, which with the chains, wide trees and mixed
-# graphs makes ~1,000,000 events).  Run by hand; not part of `make test`.
+# of 4 events (default 35000, which with the chains, wide trees and mixed
+# graphs, contiguous and interleaved with the flows, makes ~300,000 events;
+# 235000 makes ~1,000,000).  Run by hand; not part of `make test`.
 #
 # Environment: APPENDS (appends per append-rate run, default 20000),
 # PLAIN_RUNS / PLAIN_TIMEOUT (runs of the unindexed naive queries and their
 # per-statement timeout, default 3 and 20s), APPEND_ROUNDS (default 5), BASE (the commit without the
 # causation-group bookkeeping to compare append() with; default 62a6d9f),
-# APPEND_ONLY=1 (skip the queries, measure the append rate only).
+# APPEND_ONLY=1 (skip the queries, measure the append rate only),
+# QUERIES_ONLY=1 (measure the queries only).
 source "$(dirname "$0")/../scripts/lib.sh"
-FLOWS=${1:-235000}
+FLOWS=${1:-35000}
 RUNS=${2:-7}
 APPENDS=${APPENDS:-20000}
 PLAIN_RUNS=${PLAIN_RUNS:-3}
@@ -40,6 +42,8 @@ if [ -z "${APPEND_ONLY:-}" ]; then
     psql -d bench -v flows="$FLOWS" -v runs="$RUNS" -v plain_runs="$PLAIN_RUNS" \
          -v plain_timeout="$PLAIN_TIMEOUT" -f "$CS_ROOT/bench/trace.sql"
 fi
+
+[ -n "${QUERIES_ONLY:-}" ] && exit 0
 
 # Append rate.  The baseline is append() as built from $BASE (no causation
 # groups) in a second cluster, with and without the session index; this

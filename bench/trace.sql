@@ -19,7 +19,10 @@ CREATE FUNCTION pg_temp.env(name text, type text, parents text[], seq bigint, pa
 $$;
 
 -- All events as (name, type, parents, payload), then stored in one pass.
-CREATE TEMP TABLE gen(seq bigserial, name text, type text, parents text[], payload jsonb);
+-- Stored in order of ord: seq (each shape contiguous) unless set, the
+-- interleaved shapes below set it between the short flows' events.
+CREATE TEMP TABLE gen(seq bigserial, name text, type text, parents text[], payload jsonb,
+                      ord float8);
 
 -- Short flows: upload -> ready -> processed -> artifact.created.
 INSERT INTO gen(name, type, parents, payload)
@@ -56,11 +59,35 @@ SELECT 'x' || g || '.' || i,
        '{}'
   FROM generate_series(1, 100) g, generate_series(0, 499) i ORDER BY g, i;
 
+-- Interleaved shapes, as they arrive among other traffic: 5 wide trees (a
+-- root, 100 children, 100 children each: 10,101 events) and 5 chains of
+-- 1,000 levels, their events spread evenly between the short flows' events
+-- (parents still before children), so a tree's or chain's rows sit on
+-- hundreds of different heap pages rather than on a few consecutive ones.
+INSERT INTO gen(name, type, parents, payload, ord)
+SELECT 'W' || t, 'batch.started', '{}', '{}', 4 * :flows * (0.02 + t * 0.01)
+  FROM generate_series(1, 5) t;
+INSERT INTO gen(name, type, parents, payload, ord)
+SELECT 'W' || t || '.' || k, 'batch.item.queued', ARRAY['W' || t], '{}',
+       4 * :flows * (0.1 + 0.3 * (k * 5 + t) / 505.0) + 0.5
+  FROM generate_series(1, 5) t, generate_series(1, 100) k;
+INSERT INTO gen(name, type, parents, payload, ord)
+SELECT 'W' || t || '.' || k || '.' || j, 'batch.item.done', ARRAY['W' || t || '.' || k], '{}',
+       4 * :flows * (0.4 + 0.59 * ((j * 100 + k) * 5 + t) / 50505.0) + 0.5
+  FROM generate_series(1, 5) t, generate_series(1, 100) k, generate_series(1, 100) j;
+INSERT INTO gen(name, type, parents, payload, ord)
+SELECT 'C' || c || '.' || i, 'agent.step.done',
+       CASE WHEN i = 0 THEN '{}' ELSE ARRAY['C' || c || '.' || (i - 1)] END,
+       jsonb_build_object('session_id', 'ichain' || c),
+       4 * :flows * (0.005 + 0.99 * (i * 5 + c) / 5010.0) + 0.25
+  FROM generate_series(1, 5) c, generate_series(0, 1000) i;
+UPDATE gen SET ord = seq WHERE ord IS NULL;
+
 -- Stored through append(), so each event gets its causation group exactly
 -- as in production (parents are appended before their children here).
 \timing on
-SELECT count(candystore.append(pg_temp.env(name, type, parents, seq, payload)))
-  FROM (SELECT * FROM gen ORDER BY seq) g;
+SELECT count(candystore.append(pg_temp.env(name, type, parents, n, payload)))
+  FROM (SELECT *, row_number() OVER (ORDER BY ord) AS n FROM gen ORDER BY ord) g;
 -- The seeds' migration target as written: correlation_ids as a jsonb column
 -- (ALTER TABLE events ADD COLUMN correlation_ids JSONB), event_id unique, no
 -- index on correlation_ids.  And the same with a GIN jsonb_path_ops index on
@@ -131,7 +158,9 @@ INSERT INTO queries VALUES
     (1, 'descendants(wide root)', pg_temp.id('w3'), 'candystore.descendants', 'descendants'),
     (2, 'ancestors(deep leaf)', pg_temp.id('c3.1000'), 'candystore.ancestors', 'ancestors'),
     (3, 'trace(mixed graph)', pg_temp.id('x50.250'), 'candystore.trace', 'trace'),
-    (4, 'trace(short flow)', pg_temp.id('f1000.3'), 'candystore.trace', 'trace');
+    (4, 'trace(short flow)', pg_temp.id('f1000.3'), 'candystore.trace', 'trace'),
+    (5, 'descendants(wide root, interleaved)', pg_temp.id('W3'), 'candystore.descendants', 'descendants'),
+    (6, 'ancestors(deep leaf, interleaved)', pg_temp.id('C3.1000'), 'candystore.ancestors', 'ancestors');
 
 -- Median of :runs timings of one query (after one warm-up run), in ms.
 CREATE FUNCTION pg_temp.median_ms(q text, runs int) RETURNS TABLE(ms numeric, n bigint) LANGUAGE plpgsql AS $$

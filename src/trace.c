@@ -21,6 +21,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -29,7 +30,6 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -44,13 +44,53 @@ PG_FUNCTION_INFO_V1(candystore_ancestors);
 PG_FUNCTION_INFO_V1(candystore_descendants);
 PG_FUNCTION_INFO_V1(candystore_trace);
 
+/*
+ * The walk's index of events by id: a simplehash table of node indexes
+ * (open addressing, no allocation per entry, a cheap hash of the id).
+ */
+typedef struct TraceIdEntry
+{
+	pg_uuid_t	id;
+	int			index;			/* into Walk.nodes */
+	char		status;
+} TraceIdEntry;
+
+static inline uint32
+uuid_hash32(const pg_uuid_t *id)
+{
+	uint64		a,
+				b;
+
+	memcpy(&a, id->data, sizeof(a));
+	memcpy(&b, id->data + sizeof(a), sizeof(b));
+	a = hash_combine64(a, b);
+	return murmurhash32((uint32) (a ^ (a >> 32)));
+}
+
+#define SH_PREFIX trace_ids
+#define SH_ELEMENT_TYPE TraceIdEntry
+#define SH_KEY_TYPE pg_uuid_t
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) uuid_hash32(&(key))
+#define SH_EQUAL(tb, a, b) (memcmp(&(a), &(b), UUID_LEN) == 0)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+#define NODE_CHUNK 256			/* nodes allocated at a time */
+
 typedef struct Walk
 {
 	MemoryContext cxt;
-	HTAB	   *seen;
+	trace_ids_hash *ids;
 	TraceNode **nodes;			/* in loading order */
 	int			nnodes;
 	int			capacity;
+	TraceNode  *chunk;			/* unused nodes allocated ahead */
+	int			chunk_left;
+	text	   *last_type;		/* the last event type copied, shared by the
+								 * nodes that follow with the same type */
 	/* children of nodes[i]: child_list[child_start[i] .. child_start[i + 1]) */
 	int		   *child_start;
 	int		   *child_list;
@@ -59,15 +99,12 @@ typedef struct Walk
 static void
 walk_init(Walk *walk)
 {
-	HASHCTL		ctl;
-
 	walk->cxt = AllocSetContextCreate(CurrentMemoryContext, "candystore trace walk",
 									  ALLOCSET_DEFAULT_SIZES);
-	ctl.keysize = sizeof(pg_uuid_t);
-	ctl.entrysize = sizeof(TraceNode);
-	ctl.hcxt = walk->cxt;
-	walk->seen = hash_create("candystore trace events", 256, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	walk->ids = trace_ids_create(walk->cxt, 16, NULL);	/* the start; walk_index_nodes() */
+	walk->chunk = NULL;
+	walk->chunk_left = 0;
+	walk->last_type = NULL;
 	walk->capacity = 256;
 	walk->nnodes = 0;
 	walk->nodes = MemoryContextAlloc(walk->cxt, walk->capacity * sizeof(TraceNode *));
@@ -75,34 +112,66 @@ walk_init(Walk *walk)
 	walk->child_list = NULL;
 }
 
+/* A new node (unset, not found), not yet in the id table. */
+static TraceNode *
+walk_add_node(Walk *walk, const pg_uuid_t *id)
+{
+	TraceNode  *node;
+
+	if (walk->chunk_left == 0)
+	{
+		walk->chunk = MemoryContextAlloc(walk->cxt, NODE_CHUNK * sizeof(TraceNode));
+		walk->chunk_left = NODE_CHUNK;
+	}
+	node = walk->chunk++;
+	walk->chunk_left--;
+	node->id = *id;
+	node->found = false;
+	node->hidden = false;
+	node->depth = -1;
+	node->position = 0;
+	node->event_type = NULL;
+	node->occurred_at = 0;
+	node->nparents = 0;
+	node->parents = NULL;
+	node->parents_array = NULL;
+	node->row = -1;
+	if (walk->nnodes == walk->capacity)
+	{
+		walk->capacity *= 2;
+		walk->nodes = repalloc(walk->nodes, walk->capacity * sizeof(TraceNode *));
+	}
+	node->index = walk->nnodes;
+	walk->nodes[walk->nnodes++] = node;
+	return node;
+}
+
 /* The node for an id, created (unset, not found) when new. */
 static TraceNode *
 walk_node(Walk *walk, const pg_uuid_t *id, bool *is_new)
 {
 	bool		exists;
-	TraceNode  *node = hash_search(walk->seen, id, HASH_ENTER, &exists);
+	TraceIdEntry *entry = trace_ids_insert(walk->ids, *id, &exists);
 
 	*is_new = !exists;
-	if (!exists)
+	if (exists)
+		return walk->nodes[entry->index];
+	entry->index = walk->nnodes;
+	return walk_add_node(walk, id);
+}
+
+/* Indexes the nodes loaded without the id table, in a table of their size. */
+static void
+walk_index_nodes(Walk *walk)
+{
+	trace_ids_destroy(walk->ids);
+	walk->ids = trace_ids_create(walk->cxt, walk->nnodes, NULL);
+	for (int i = 0; i < walk->nnodes; i++)
 	{
-		node->found = false;
-		node->hidden = false;
-		node->depth = -1;
-		node->position = 0;
-		node->event_type = NULL;
-		node->occurred_at = 0;
-		node->nparents = 0;
-		node->parents = NULL;
-		node->row = -1;
-		if (walk->nnodes == walk->capacity)
-		{
-			walk->capacity *= 2;
-			walk->nodes = repalloc(walk->nodes, walk->capacity * sizeof(TraceNode *));
-		}
-		node->index = walk->nnodes;
-		walk->nodes[walk->nnodes++] = node;
+		bool		exists;
+
+		trace_ids_insert(walk->ids, walk->nodes[i]->id, &exists)->index = i;
 	}
-	return node;
 }
 
 /* Copies an event's columns into its node (in the walk's context). */
@@ -112,13 +181,21 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 {
 	MemoryContext old = MemoryContextSwitchTo(walk->cxt);
 	ArrayType  *parents;
+	Pointer		type;
 	bits8	   *nullmap;
 	char	   *elem;
 	int			nelems;
 
 	node->found = true;
 	node->position = DatumGetInt64(position);
-	node->event_type = DatumGetTextPCopy(event_type);
+	/* a graph's events mostly share a few types: copy each run once */
+	type = DatumGetPointer(event_type);
+	if (walk->last_type == NULL ||
+		(VARATT_IS_EXTENDED(type) && !VARATT_IS_SHORT(type)) ||
+		VARSIZE_ANY_EXHDR(walk->last_type) != VARSIZE_ANY_EXHDR(type) ||
+		memcmp(VARDATA_ANY(walk->last_type), VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type)) != 0)
+		walk->last_type = DatumGetTextPCopy(event_type);
+	node->event_type = walk->last_type;
 	node->occurred_at = DatumGetTimestampTz(occurred_at);
 	/* the walk goes on through it; only what it is stays unsaid */
 	node->hidden = !event_type_permitted(VARDATA_ANY(node->event_type),
@@ -128,11 +205,28 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 		node->event_type = cstring_to_text(TRACE_HIDDEN_TYPE);
 		node->occurred_at = 0;
 	}
-	/* uuid[] elements are fixed-size and unaligned: read them in place */
-	parents = DatumGetArrayTypeP(correlation_ids);
+	/* a copy: it is kept, and returned as it is when it can be */
+	parents = DatumGetArrayTypePCopy(correlation_ids);
 	nelems = ArrayGetNItems(ARR_NDIM(parents), ARR_DIMS(parents));
 	nullmap = ARR_NULLBITMAP(parents);
 	elem = ARR_DATA_PTR(parents);
+	if (nullmap == NULL && ARR_NDIM(parents) <= 1)
+	{
+		/* uuid[] elements are fixed-size and unaligned: use them in place */
+		bool		dup = false;
+
+		node->parents = (pg_uuid_t *) elem;
+		for (int i = 1; i < nelems && !dup; i++)
+			for (int j = 0; j < i && !dup; j++)
+				dup = memcmp(&node->parents[i], &node->parents[j], UUID_LEN) == 0;
+		if (!dup)
+		{
+			node->nparents = nelems;
+			node->parents_array = parents;
+			MemoryContextSwitchTo(old);
+			return;
+		}
+	}
 	node->parents = palloc(Max(nelems, 1) * sizeof(pg_uuid_t));
 	node->nparents = 0;
 	for (int i = 0; i < nelems; i++)
@@ -148,8 +242,7 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 		if (!dup)
 			node->parents[node->nparents++] = *p;
 	}
-	if ((Pointer) parents != DatumGetPointer(correlation_ids))
-		pfree(parents);
+	pfree(parents);
 	MemoryContextSwitchTo(old);
 }
 
@@ -282,17 +375,22 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 			scan_for(scan, &groups.names[g]);
 			while (index_getnext_slot(scan, ForwardScanDirection, slot))
 			{
-				TraceNode  *node;
+				pg_uuid_t  *id;
 
 				CHECK_FOR_INTERRUPTS();
 				slot_getsomeattrs(slot, cat->last_column);
-				node = walk_node(walk, DatumGetUUIDP(slot->tts_values[cat->event_id - 1]), &is_new);
-				if (is_new)
-					fill_node_from_slot(walk, node, slot, cat);
+				id = DatumGetUUIDP(slot->tts_values[cat->event_id - 1]);
+				/*
+				 * An event is in one group, so only the start, loaded
+				 * first, comes again: the id table is built once after.
+				 */
+				if (memcmp(id, start, UUID_LEN) != 0)
+					fill_node_from_slot(walk, walk_add_node(walk, id), slot, cat);
 			}
 		}
 		index_endscan(scan);
 		index_close(by_group, AccessShareLock);
+		walk_index_nodes(walk);
 		if (first->hidden)
 			first = NULL;
 	}
@@ -326,9 +424,9 @@ walk_begin(FunctionCallInfo fcinfo, Walk *walk, const pg_uuid_t *start)
 static TraceNode *
 stored_node(Walk *walk, const pg_uuid_t *id)
 {
-	TraceNode  *node = hash_search(walk->seen, id, HASH_FIND, NULL);
+	TraceIdEntry *entry = trace_ids_lookup(walk->ids, *id);
 
-	return node != NULL && node->found ? node : NULL;
+	return entry != NULL && walk->nodes[entry->index]->found ? walk->nodes[entry->index] : NULL;
 }
 
 /*
@@ -341,8 +439,14 @@ build_children(Walk *walk)
 	int			n = walk->nnodes;
 	int			nedges = 0;
 	int		   *fill;
+	int		   *edge_parent;	/* each edge's parent node, in order */
 
 	walk->child_start = MemoryContextAllocZero(walk->cxt, (n + 1) * sizeof(int));
+	for (int i = 0; i < n; i++)
+		nedges += walk->nodes[i]->nparents;
+	edge_parent = MemoryContextAlloc(walk->cxt, Max(nedges, 1) * sizeof(int));
+	/* one lookup per parent link; the second pass reads edge_parent */
+	nedges = 0;
 	for (int i = 0; i < n; i++)
 	{
 		TraceNode  *node = walk->nodes[i];
@@ -350,33 +454,32 @@ build_children(Walk *walk)
 		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < node->nparents; j++)
 		{
-			TraceNode  *p = hash_search(walk->seen, &node->parents[j], HASH_FIND, NULL);
+			TraceIdEntry *p = trace_ids_lookup(walk->ids, node->parents[j]);
 
-			if (p != NULL && p != node)
-			{
+			edge_parent[nedges++] = p != NULL && p->index != i ? p->index : -1;
+			if (p != NULL && p->index != i)
 				walk->child_start[p->index + 1]++;
-				nedges++;
-			}
 		}
 	}
 	for (int i = 0; i < n; i++)
 		walk->child_start[i + 1] += walk->child_start[i];
-	walk->child_list = MemoryContextAlloc(walk->cxt, Max(nedges, 1) * sizeof(int));
+	walk->child_list = MemoryContextAlloc(walk->cxt,
+										  Max(walk->child_start[n], 1) * sizeof(int));
 	fill = MemoryContextAllocZero(walk->cxt, Max(n, 1) * sizeof(int));
 	/* in loading order, which is position order within a group */
+	nedges = 0;
 	for (int i = 0; i < n; i++)
 	{
-		TraceNode  *node = walk->nodes[i];
-
-		for (int j = 0; j < node->nparents; j++)
+		for (int j = 0; j < walk->nodes[i]->nparents; j++)
 		{
-			TraceNode  *p = hash_search(walk->seen, &node->parents[j], HASH_FIND, NULL);
+			int			p = edge_parent[nedges++];
 
-			if (p != NULL && p != node)
-				walk->child_list[walk->child_start[p->index] + fill[p->index]++] = i;
+			if (p >= 0)
+				walk->child_list[walk->child_start[p] + fill[p]++] = i;
 		}
 	}
 	pfree(fill);
+	pfree(edge_parent);
 }
 
 static int
@@ -414,6 +517,20 @@ sorted_rows(Walk *walk, bool with_missing, int *nrows)
 	return sorted;
 }
 
+/* A uuid[] of the ids (palloc'd). */
+static ArrayType *
+uuid_array(const pg_uuid_t *ids, int n)
+{
+	Datum	   *elems = palloc(Max(n, 1) * sizeof(Datum));
+	ArrayType  *array;
+
+	for (int j = 0; j < n; j++)
+		elems[j] = UUIDPGetDatum(&ids[j]);
+	array = construct_array(elems, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+	pfree(elems);
+	return array;
+}
+
 /* Emits the walk's nodes (missing ones only if asked), by depth then position. */
 static void
 emit(FunctionCallInfo fcinfo, Walk *walk, bool with_missing)
@@ -427,25 +544,21 @@ emit(FunctionCallInfo fcinfo, Walk *walk, bool with_missing)
 		TraceNode  *node = sorted[i];
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
-		Datum	   *parents = palloc(Max(node->nparents, 1) * sizeof(Datum));
 
 		CHECK_FOR_INTERRUPTS();
-		for (int j = 0; j < node->nparents; j++)
-			parents[j] = UUIDPGetDatum(&node->parents[j]);
 		values[0] = UUIDPGetDatum(&node->id);
 		if (node->found)
 		{
 			values[1] = PointerGetDatum(node->event_type);
 			values[2] = TimestampTzGetDatum(node->occurred_at);
 			nulls[2] = node->hidden;
-			values[4] = PointerGetDatum(construct_array(parents, node->nparents, UUIDOID,
-														UUID_LEN, false, TYPALIGN_CHAR));
+			values[4] = PointerGetDatum(node->parents_array ? node->parents_array :
+										uuid_array(node->parents, node->nparents));
 		}
 		else
 			nulls[1] = nulls[2] = nulls[4] = true;
 		values[3] = Int32GetDatum(node->depth);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		pfree(parents);
 	}
 }
 
@@ -685,7 +798,8 @@ trace_graph(const pg_uuid_t *start, TraceGraph *graph)
 	}
 	walk_connected(&walk, first);
 	graph->cxt = walk.cxt;
-	graph->nodes = walk.seen;
+	graph->ids = walk.ids;
+	graph->nodes = walk.nodes;
 	graph->rows = sorted_rows(&walk, true, &graph->nrows);
 	return true;
 }
@@ -693,5 +807,7 @@ trace_graph(const pg_uuid_t *start, TraceGraph *graph)
 TraceNode *
 trace_graph_node(const TraceGraph *graph, const pg_uuid_t *id)
 {
-	return hash_search(graph->nodes, id, HASH_FIND, NULL);
+	TraceIdEntry *entry = trace_ids_lookup(graph->ids, *id);
+
+	return entry != NULL ? graph->nodes[entry->index] : NULL;
 }

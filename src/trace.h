@@ -9,16 +9,18 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
-#include "utils/hsearch.h"
+#include "utils/array.h"
 #include "utils/uuid.h"
 
 /* The event_type a walk shows for an event the caller may not see. */
 #define TRACE_HIDDEN_TYPE "(hidden)"
+/* id -> node index, a simplehash table (trace.c) */
+struct trace_ids_hash;
 
 /* One event of a walk. */
 typedef struct TraceNode
 {
-	pg_uuid_t	id;				/* hash key */
+	pg_uuid_t	id;
 	bool		found;			/* stored (false: a parent not arrived yet) */
 	bool		hidden;			/* stored, of a type the caller may not see:
 								 * its event_type is "(hidden)", no time */
@@ -28,6 +30,8 @@ typedef struct TraceNode
 	TimestampTz occurred_at;
 	int			nparents;
 	pg_uuid_t  *parents;		/* deduplicated, in stored order */
+	ArrayType  *parents_array;	/* the stored array when parents is exactly
+								 * its elements (returned as it is); else NULL */
 	int			index;			/* order of loading, into Walk.nodes */
 	int			row;			/* trace()'s row order, from 0; -1 = not a row */
 } TraceNode;
@@ -36,7 +40,8 @@ typedef struct TraceNode
 typedef struct TraceGraph
 {
 	MemoryContext cxt;			/* holds everything below */
-	HTAB	   *nodes;			/* id -> TraceNode, rows and others */
+	struct trace_ids_hash *ids; /* id -> index into nodes */
+	TraceNode **nodes;			/* rows and others */
 	TraceNode **rows;
 	int			nrows;
 } TraceGraph;

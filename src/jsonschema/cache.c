@@ -40,6 +40,7 @@ jsonschema_get_compiled(Jsonb *schema)
 	if (last_hit >= 0 && cache[last_hit].schema &&
 		VARSIZE(cache[last_hit].schema->doc) == size &&
 		cache[last_hit].schema->default_draft == jsonschema_default_draft &&
+		cache[last_hit].schema->draft4_later == jsonschema_draft4_later_keywords &&
 		memcmp(cache[last_hit].schema->doc, schema, size) == 0)
 		return cache[last_hit].schema;
 	h = hash_bytes((const unsigned char *) schema, size);
@@ -50,6 +51,7 @@ jsonschema_get_compiled(Jsonb *schema)
 
 		if (e->schema && e->hash == h && VARSIZE(e->schema->doc) == size &&
 			e->schema->default_draft == jsonschema_default_draft &&
+			e->schema->draft4_later == jsonschema_draft4_later_keywords &&
 			memcmp(e->schema->doc, schema, size) == 0)
 		{
 			e->last_used = ++clock_tick;

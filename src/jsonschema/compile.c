@@ -600,6 +600,7 @@ jsonschema_compile(Jsonb *schema, MemoryContext parent)
 	s->validation_vocab = true;
 	apply_custom_metaschema(s);
 	s->default_draft = jsonschema_default_draft;
+	s->draft4_later = jsonschema_draft4_later_keywords;
 	/* A schema without an absolute $id gets a private base URI. */
 	s->root.base = "urn:candystore:root";
 	index_document(s, &s->root.value, "urn:candystore:root", s->root.draft);

@@ -61,6 +61,7 @@ typedef struct JsSchema
 	List	   *idents;			/* of JsIdent * */
 	List	   *loaded;			/* URIs of documents already indexed */
 	int			default_draft;	/* jsonschema_default_draft when compiled */
+	int			draft4_later;	/* jsonschema_draft4_later_keywords then */
 	bool		validation_vocab;	/* validation keywords apply */
 	HTAB	   *keywords;		/* validate.c: JsKwSlots per schema object */
 	int			plan_status;	/* plan.c: untried, ready or none */
@@ -137,6 +138,14 @@ extern bool jsonschema_format_check_id(int id, const char *s, int len);
 /* settings.c */
 extern bool jsonschema_format_assertion;
 extern int	jsonschema_default_draft;
+
+/* candystore.jsonschema_draft4_later_keywords */
+typedef enum JsDraft4Later
+{
+	JS_DRAFT4_LATER_IGNORE,		/* draft 4 as specified: unknown words */
+	JS_DRAFT4_LATER_HONOUR		/* as ajv: they apply */
+} JsDraft4Later;
+extern int	jsonschema_draft4_later_keywords;
 extern void jsonschema_define_settings(void);
 
 /* compile.c: shared lookups */

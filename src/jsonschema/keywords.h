@@ -50,6 +50,8 @@
 #define JS_FROM6	(JS_D6 | JS_D7 | JS_D2019 | JS_D2020)
 #define JS_FROM7	(JS_D7 | JS_D2019 | JS_D2020)
 #define JS_FROM2019 (JS_D2019 | JS_D2020)
+/* draft 4 too under candystore.jsonschema_draft4_later_keywords = honour */
+#define JS_D4_LATER 0x20
 
 /* instance types a keyword constrains */
 #define JS_FOR_ANY		0x0F
@@ -82,18 +84,18 @@ typedef enum JsVocab
 	X(additionalProperties, "additionalProperties", JS_ALL,		APPLICATOR, OBJECT, YES, object) \
 	X(allOf,				"allOf",				JS_ALL,		APPLICATOR, ANY,	YES, node) \
 	X(anyOf,				"anyOf",				JS_ALL,		APPLICATOR, ANY,	YES, node) \
-	X(const,				"const",				JS_FROM6,	VALIDATION, ANY,	YES, node) \
-	X(contains,				"contains",				JS_FROM6,	APPLICATOR, ARRAY,	YES, array) \
+	X(const,				"const",				JS_FROM6 | JS_D4_LATER,	VALIDATION, ANY,	YES, node) \
+	X(contains,				"contains",				JS_FROM6 | JS_D4_LATER,	APPLICATOR, ARRAY,	YES, array) \
 	X(dependencies,			"dependencies",			JS_ALL,		APPLICATOR, OBJECT, YES, object) \
 	X(dependentRequired,	"dependentRequired",	JS_FROM2019, VALIDATION, OBJECT, YES, object) \
 	X(dependentSchemas,		"dependentSchemas",		JS_FROM2019, APPLICATOR, OBJECT, YES, object) \
-	X(else,					"else",					JS_FROM7,	APPLICATOR, ANY,	YES, node) \
+	X(else,					"else",					JS_FROM7 | JS_D4_LATER,	APPLICATOR, ANY,	YES, node) \
 	X(enum,					"enum",					JS_ALL,		VALIDATION, ANY,	YES, node) \
 	X(exclusiveMaximum,		"exclusiveMaximum",		JS_ALL,		VALIDATION, NUMBER, YES, number) \
 	X(exclusiveMinimum,		"exclusiveMinimum",		JS_ALL,		VALIDATION, NUMBER, YES, number) \
 	X(format,				"format",				JS_ALL,		FORMAT,		STRING, YES, string) \
 	X(id,					"id",					JS_D4,		CORE,		ANY,	YES, node) \
-	X(if,					"if",					JS_FROM7,	APPLICATOR, ANY,	YES, node) \
+	X(if,					"if",					JS_FROM7 | JS_D4_LATER,	APPLICATOR, ANY,	YES, node) \
 	X(items,				"items",				JS_ALL,		APPLICATOR, ARRAY,	YES, array) \
 	X(maxContains,			"maxContains",			JS_FROM2019, APPLICATOR, ARRAY, YES, array) \
 	X(maxItems,				"maxItems",				JS_ALL,		VALIDATION, ARRAY,	YES, array) \
@@ -112,9 +114,9 @@ typedef enum JsVocab
 	X(patternProperties,	"patternProperties",	JS_ALL,		APPLICATOR, OBJECT, YES, object) \
 	X(prefixItems,			"prefixItems",			JS_D2020,	APPLICATOR, ARRAY,	YES, array) \
 	X(properties,			"properties",			JS_ALL,		APPLICATOR, OBJECT, YES, object) \
-	X(propertyNames,		"propertyNames",		JS_FROM6,	APPLICATOR, OBJECT, YES, object) \
+	X(propertyNames,		"propertyNames",		JS_FROM6 | JS_D4_LATER,	APPLICATOR, OBJECT, YES, object) \
 	X(required,				"required",				JS_ALL,		VALIDATION, OBJECT, YES, object) \
-	X(then,					"then",					JS_FROM7,	APPLICATOR, ANY,	YES, node) \
+	X(then,					"then",					JS_FROM7 | JS_D4_LATER,	APPLICATOR, ANY,	YES, node) \
 	X(type,					"type",					JS_ALL,		VALIDATION, ANY,	YES, node) \
 	X(unevaluatedItems,		"unevaluatedItems",		JS_FROM2019, APPLICATOR, ARRAY, NO,  node) \
 	X(unevaluatedProperties, "unevaluatedProperties", JS_FROM2019, APPLICATOR, OBJECT, NO, node) \
@@ -153,7 +155,8 @@ js_draft_bit(JsDraft d)
 	switch (d)
 	{
 		case JS_DRAFT4:
-			return JS_D4;
+			return jsonschema_draft4_later_keywords == JS_DRAFT4_LATER_HONOUR ?
+				JS_D4 | JS_D4_LATER : JS_D4;
 		case JS_DRAFT6:
 			return JS_D6;
 		case JS_DRAFT7:

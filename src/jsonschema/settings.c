@@ -18,6 +18,7 @@
 
 bool		jsonschema_format_assertion = true;
 int			jsonschema_default_draft = JS_DRAFT2020;
+int			jsonschema_draft4_later_keywords = JS_DRAFT4_LATER_IGNORE;
 
 static const struct config_enum_entry draft_options[] = {
 	{"4", JS_DRAFT4, false},
@@ -25,6 +26,13 @@ static const struct config_enum_entry draft_options[] = {
 	{"7", JS_DRAFT7, false},
 	{"2019-09", JS_DRAFT2019, false},
 	{"2020-12", JS_DRAFT2020, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry draft4_later_options[] = {
+	{"ignore", JS_DRAFT4_LATER_IGNORE, false},
+	{"honour", JS_DRAFT4_LATER_HONOUR, false},
+	{"honor", JS_DRAFT4_LATER_HONOUR, true},
 	{NULL, 0, false}
 };
 
@@ -41,6 +49,11 @@ jsonschema_define_settings(void)
 							 NULL,
 							 &jsonschema_default_draft,
 							 JS_DRAFT2020, draft_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("candystore.jsonschema_draft4_later_keywords",
+							 "Whether draft-04 schemas obey the keywords later drafts added (const, contains, propertyNames, if/then/else).",
+							 "ignore: as draft 4 specifies, they are unknown words; honour: they apply, as ajv applies them.",
+							 &jsonschema_draft4_later_keywords,
+							 JS_DRAFT4_LATER_IGNORE, draft4_later_options, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("candystore.jsonschema_pattern_match_limit",
 							"The most steps one JSON Schema pattern match may take.",
 							"A match that needs more raises SQLSTATE 22V04 instead of answering.",

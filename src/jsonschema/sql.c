@@ -51,7 +51,8 @@ typedef struct JsCallSite
 	Size		raw_len;
 	JsSchema   *schema;			/* its compiled form ... */
 	uint64		generation;		/* ... while the cache has freed nothing */
-	int			default_draft;	/* ... and this setting is unchanged */
+	int			default_draft;	/* ... and these settings are unchanged */
+	int			draft4_later;
 } JsCallSite;
 
 static JsSchema *
@@ -65,6 +66,7 @@ schema_for_call(FunctionCallInfo fcinfo, JsCallSite *site)
 	if (site->raw && inline_value && site->raw_len == len &&
 		site->generation == jsonschema_cache_generation() &&
 		site->default_draft == jsonschema_default_draft &&
+		site->draft4_later == jsonschema_draft4_later_keywords &&
 		memcmp(site->raw, raw, len) == 0)
 		return site->schema;
 	s = jsonschema_get_compiled(PG_GETARG_JSONB_P(0));
@@ -79,6 +81,7 @@ schema_for_call(FunctionCallInfo fcinfo, JsCallSite *site)
 		site->schema = s;
 		site->generation = jsonschema_cache_generation();
 		site->default_draft = jsonschema_default_draft;
+		site->draft4_later = jsonschema_draft4_later_keywords;
 	}
 	return s;
 }
