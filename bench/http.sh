@@ -16,12 +16,18 @@
 # the CPU time PostgreSQL and candystore-http spend per request, which the
 # load of a shared machine moves far less than the rates.
 #   bash bench/http.sh [SECONDS per measurement, default 10] [CONNS, default 32] [EVENTS, default 10000]
+# Environment: HTTP_THREADS, HTTP_POOL (the server's --threads and
+# --pool-size; default CONNS each); HTTP_PROFILE=DIR records the whole
+# machine with `perf record -a -g` during the wrk GET run into DIR/get.perf
+# and writes DIR/get.txt (CPU by process and by symbol).
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 
 SECONDS_EACH=${1:-10}
 CONNS=${2:-32}
 EVENTS=${3:-10000}
+HTTP_THREADS=${HTTP_THREADS:-$CONNS}
+HTTP_POOL=${HTTP_POOL:-$CONNS}
 HERE=$(cd "$(dirname "$0")" && pwd)
 cs_ensure_packages
 
@@ -96,7 +102,7 @@ SERVER_PID=""
 stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; }
 trap 'stop_server; cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"' EXIT
 "$BENCH_BIN/candystore-http" --listen="127.0.0.1:$HTTP_PORT" --log-level=warn \
-    --threads="$CONNS" --pool-size="$CONNS" \
+    --threads="$HTTP_THREADS" --pool-size="$HTTP_POOL" \
     --db="host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=candystore_authenticator" 2> "$RUN/http.log" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/health/live" >/dev/null && break; sleep 0.1; done
@@ -104,9 +110,14 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/health/live" >/d
       "http://127.0.0.1:$HTTP_PORT/v1/events/b0000000-0000-4000-8000-000000000001")" = 200 ] ||
     cs_die "candystore-http does not serve the stored events (see $RUN/http.log)"
 
-# wrk SCRIPT PATH: "rate p99_ms errors cpu_us"
+# wrk SCRIPT PATH [PROFILE NAME]: "rate p99_ms errors cpu_us"
 wrk_run() {
-    local out rate p99 errors before cpu
+    local out rate p99 errors before cpu perf_pid=""
+    if [ -n "${3:-}" ] && [ -n "${HTTP_PROFILE:-}" ]; then
+        mkdir -p "$HTTP_PROFILE"
+        perf record -q -a -g -o "$HTTP_PROFILE/$3.perf" -- sleep "$SECONDS_EACH" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     before=$(server_ticks)
     out=$(BENCH_TOKEN=$TOKEN BENCH_EVENTS=$EVENTS wrk -t 2 -c "$CONNS" -d "${SECONDS_EACH}s" --latency \
               -s "$HERE/$1" "http://127.0.0.1:$HTTP_PORT$2")
@@ -116,6 +127,12 @@ wrk_run() {
     p99=$(echo "$out" | awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/, "", v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v*=1000 }; printf "%.2f", v }')
     errors=$(echo "$out" | awk '/Non-2xx or 3xx responses/ {e+=$NF} /Socket errors/ {e+=1} END {print e+0}')
     cpu=$(cpu_per_request "$before" "$(echo "$out" | awk '/ requests in / {print $1}')")
+    if [ -n "$perf_pid" ]; then
+        wait "$perf_pid"
+        { perf report -i "$HTTP_PROFILE/$3.perf" --no-children --sort comm --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+          perf report -i "$HTTP_PROFILE/$3.perf" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+        } > "$HTTP_PROFILE/$3.txt"
+    fi
     echo "${rate%.*} $p99 $errors $cpu"
 }
 
@@ -124,7 +141,7 @@ read -r pg_get pg_get_p99 pg_get_cpu < <(pgbench_run get "$RUN/get.sql")
 cs_log "GET: pgbench, the same lookup unprepared"
 read -r pg_ext pg_ext_p99 pg_ext_cpu < <(pgbench_run get_extended "$RUN/get.sql" extended)
 cs_log "GET: wrk, $CONNS connections"
-read -r http_get http_get_p99 http_get_err http_get_cpu < <(wrk_run http_get.lua /v1/events)
+read -r http_get http_get_p99 http_get_err http_get_cpu < <(wrk_run http_get.lua /v1/events get)
 cs_log "POST: pgbench append()"
 read -r pg_post pg_post_p99 pg_post_cpu < <(pgbench_run append "$RUN/append.sql")
 cs_log "POST: wrk"
@@ -133,7 +150,7 @@ stored=$(bench_psql -At -c "SELECT count(*) FROM candystore.events WHERE event_t
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
 echo
-echo "candystore-http vs libpq, $CONNS connections, ${SECONDS_EACH}s each, $(nproc) cores, $EVENTS events stored"
+echo "candystore-http vs libpq, $CONNS connections, ${SECONDS_EACH}s each, $(nproc) cores, $EVENTS events stored (server: --threads=$HTTP_THREADS --pool-size=$HTTP_POOL)"
 printf '| %-58s | %8s | %8s | %9s | %13s |\n' "measurement" "req/s" "p99 ms" "vs libpq" "server CPU µs"
 printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..60})" "----------" "----------" "-----------" "---------------"
 printf '| %-58s | %8s | %8s | %9s | %13s |\n' \
