@@ -17,7 +17,9 @@
 # load of a shared machine moves far less than the rates.
 #   bash bench/http.sh [SECONDS per measurement, default 10] [CONNS, default 32] [EVENTS, default 10000]
 # Environment: HTTP_THREADS, HTTP_POOL (the server's --threads and
-# --pool-size; default CONNS each); HTTP_PROFILE=DIR records the whole
+# --pool-size; default CONNS each); HTTP_ALT="THREADS:POOL ..." (default
+# "8:8"; "" for none): GET again against the server restarted with each of
+# these, one more row each; HTTP_PROFILE=DIR records the whole
 # machine with `perf record -a -g` during the wrk GET run into DIR/get.perf
 # and writes DIR/get.txt (CPU by process and by symbol).
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -28,6 +30,7 @@ CONNS=${2:-32}
 EVENTS=${3:-10000}
 HTTP_THREADS=${HTTP_THREADS:-$CONNS}
 HTTP_POOL=${HTTP_POOL:-$CONNS}
+HTTP_ALT=${HTTP_ALT-8:8}
 HERE=$(cd "$(dirname "$0")" && pwd)
 cs_ensure_packages
 
@@ -101,14 +104,18 @@ HTTP_PORT=$(cs_free_port)
 SERVER_PID=""
 stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; }
 trap 'stop_server; cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"' EXIT
-"$BENCH_BIN/candystore-http" --listen="127.0.0.1:$HTTP_PORT" --log-level=warn \
-    --threads="$HTTP_THREADS" --pool-size="$HTTP_POOL" \
-    --db="host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=candystore_authenticator" 2> "$RUN/http.log" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/health/live" >/dev/null && break; sleep 0.1; done
-[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-      "http://127.0.0.1:$HTTP_PORT/v1/events/b0000000-0000-4000-8000-000000000001")" = 200 ] ||
-    cs_die "candystore-http does not serve the stored events (see $RUN/http.log)"
+# start_server THREADS POOL
+start_server() {
+    "$BENCH_BIN/candystore-http" --listen="127.0.0.1:$HTTP_PORT" --log-level=warn \
+        --threads="$1" --pool-size="$2" \
+        --db="host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=candystore_authenticator" 2>> "$RUN/http.log" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/health/live" >/dev/null && break; sleep 0.1; done
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+          "http://127.0.0.1:$HTTP_PORT/v1/events/b0000000-0000-4000-8000-000000000001")" = 200 ] ||
+        cs_die "candystore-http does not serve the stored events (see $RUN/http.log)"
+}
+start_server "$HTTP_THREADS" "$HTTP_POOL"
 
 # wrk SCRIPT PATH [PROFILE NAME]: "rate p99_ms errors cpu_us"
 wrk_run() {
@@ -146,6 +153,14 @@ cs_log "POST: pgbench append()"
 read -r pg_post pg_post_p99 pg_post_cpu < <(pgbench_run append "$RUN/append.sql")
 cs_log "POST: wrk"
 read -r http_post http_post_p99 http_post_err http_post_cpu < <(wrk_run http_post.lua /v1/events)
+alt_rows=()
+for alt in $HTTP_ALT; do
+    stop_server
+    start_server "${alt%%:*}" "${alt##*:}"
+    cs_log "GET: wrk, $CONNS connections, --threads=${alt%%:*} --pool-size=${alt##*:}"
+    read -r a_get a_p99 a_err a_cpu < <(wrk_run http_get.lua /v1/events)
+    alt_rows+=("GET, server --threads=${alt%%:*} --pool-size=${alt##*:} ($a_err errors)" "$a_get" "$a_p99" "$(awk -v a="$a_get" -v b="$pg_get" 'BEGIN { printf "%.2f×", a / b }')" "$a_cpu")
+done
 stored=$(bench_psql -At -c "SELECT count(*) FROM candystore.events WHERE event_type = 'bench.http'")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
@@ -159,5 +174,6 @@ printf '| %-58s | %8s | %8s | %9s | %13s |\n' \
     "the same lookup unprepared, pgbench -M extended" "$pg_ext" "$pg_ext_p99" "$(ratio "$pg_ext" "$pg_get")" "$pg_ext_cpu" \
     "POST /v1/events, wrk ($http_post_err errors)" "$http_post" "$http_post_p99" "$(ratio "$http_post" "$pg_post")" "$http_post_cpu" \
     "append() of the same envelope, pgbench -M prepared" "$pg_post" "$pg_post_p99" "1" "$pg_post_cpu"
+[ ${#alt_rows[@]} -gt 0 ] && printf '| %-58s | %8s | %8s | %9s | %13s |\n' "${alt_rows[@]}"
 echo "(server CPU: PostgreSQL's processes and, for HTTP, candystore-http, per request; the client's own CPU left out)"
 echo "(events of type bench.http stored: $stored; the issue asks for GET and POST ≥ 0.70× and GET p99 < 10 ms)"

@@ -4,6 +4,7 @@
  */
 #include "request.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,30 @@ usable_request_id(const char *s)
 	return n > 0;
 }
 
+/*
+ * A request id: 64 bits from a per-thread generator seeded once from the
+ * kernel (splitmix64), not a getrandom(2) call per request.  Ids need to
+ * be unique in practice, not secret.
+ */
+static uint64_t
+next_request_id(void)
+{
+	static __thread uint64_t state;
+	static __thread bool seeded;
+	uint64_t	z;
+
+	if (!seeded)
+	{
+		if (getrandom(&state, sizeof(state), 0) != (ssize_t) sizeof(state))
+			state = (uint64_t) time(NULL) ^ (uint64_t) (uintptr_t) &state;
+		seeded = true;
+	}
+	z = (state += 0x9E3779B97F4A7C15ULL);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
 cs_request *
 request_new(struct MHD_Connection *conn, const char *method, const char *url)
 {
@@ -71,14 +96,7 @@ request_new(struct MHD_Connection *conn, const char *method, const char *url)
 	if (usable_request_id(given))
 		snprintf(r->id, sizeof(r->id), "%s", given);
 	else
-	{
-		unsigned char rnd[8];
-
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
-			memset(rnd, 0, sizeof(rnd));
-		for (int i = 0; i < 8; i++)
-			snprintf(r->id + 2 * i, 3, "%02x", rnd[i]);
-	}
+		snprintf(r->id, sizeof(r->id), "%016llx", (unsigned long long) next_request_id());
 	return r;
 }
 
