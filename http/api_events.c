@@ -183,11 +183,12 @@ api_get_event(cs_request *r)
 	cs_request_add_header(r, "ETag", etag);
 	cs_request_add_header(r, "Cache-Control", "public, max-age=31536000, immutable");
 	if (etag_matches(cs_request_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag))
-		ret = cs_respond(r, 304, NULL, "", 0);
-	else
-		ret = cs_respond_json(r, 200, PQgetvalue(res, 0, 1), (size_t) PQgetlength(res, 0, 1));
-	PQclear(res);
-	return ret;
+	{
+		PQclear(res);
+		return cs_respond(r, 304, NULL, "", 0);
+	}
+	/* the envelope as the result holds it, not copied */
+	return cs_respond_json_result(r, 200, res, 0, 1);
 }
 
 /* the first non-blank byte of the body */

@@ -111,8 +111,6 @@ request_free(cs_request *r)
 	for (h = r->headers; h; h = next)
 	{
 		next = h->next;
-		free(h->name);
-		free(h->value);
 		free(h);
 	}
 	for (int i = 0; i < r->nparams; i++)
@@ -278,16 +276,21 @@ cs_request_body(const cs_request *r, size_t *len)
 	return r->body.data;
 }
 
+/* one allocation a header: the node, then its name and value */
 void
 cs_request_add_header(cs_request *r, const char *name, const char *value)
 {
-	header	   *h = malloc(sizeof(*h)),
+	size_t		nlen = strlen(name) + 1,
+				vlen = strlen(value) + 1;
+	header	   *h = malloc(sizeof(*h) + nlen + vlen),
 			  **tail = &r->headers;
 
 	if (h == NULL)
 		abort();
-	h->name = strdup(name);
-	h->value = strdup(value);
+	h->name = (char *) (h + 1);
+	h->value = h->name + nlen;
+	memcpy(h->name, name, nlen);
+	memcpy(h->value, value, vlen);
 	h->next = NULL;
 	while (*tail)
 		tail = &(*tail)->next;
@@ -329,4 +332,27 @@ enum MHD_Result
 cs_respond_json(cs_request *r, unsigned status, const char *body, size_t len)
 {
 	return cs_respond(r, status, "application/json", body, len);
+}
+
+static void
+clear_result(void *cls)
+{
+	PQclear(cls);
+}
+
+enum MHD_Result
+cs_respond_json_result(cs_request *r, unsigned status, PGresult *res, int row, int col)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer_with_free_callback_cls((size_t) PQgetlength(res, row, col),
+															   PQgetvalue(res, row, col),
+															   clear_result, res);
+
+	if (resp == NULL)
+	{
+		PQclear(res);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	return cs_respond_with(r, status, resp);
 }
