@@ -135,10 +135,14 @@ wrk_run() {
     errors=$(echo "$out" | awk '/Non-2xx or 3xx responses/ {e+=$NF} /Socket errors/ {e+=1} END {print e+0}')
     cpu=$(cpu_per_request "$before" "$(echo "$out" | awk '/ requests in / {print $1}')")
     if [ -n "$perf_pid" ]; then
-        wait "$perf_pid"
-        { perf report -i "$HTTP_PROFILE/$3.perf" --no-children --sort comm --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
-          perf report -i "$HTTP_PROFILE/$3.perf" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
-        } > "$HTTP_PROFILE/$3.txt"
+        # whole reports to files first (no reader closing a pipe on perf)
+        wait "$perf_pid" || true
+        perf report -i "$HTTP_PROFILE/$3.perf" --no-children --sort comm --stdio -g none \
+            > "$HTTP_PROFILE/$3.comm.txt" 2>/dev/null || true
+        perf report -i "$HTTP_PROFILE/$3.perf" --no-children --sort comm,dso,sym --stdio -g none \
+            > "$HTTP_PROFILE/$3.sym.txt" 2>/dev/null || true
+        { grep -v -e '^#' -e '^$' "$HTTP_PROFILE/$3.comm.txt" | sed -n 1,12p
+          grep -v -e '^#' -e '^$' "$HTTP_PROFILE/$3.sym.txt" | sed -n 1,60p; } > "$HTTP_PROFILE/$3.txt" || true
     fi
     echo "${rate%.*} $p99 $errors $cpu"
 }
