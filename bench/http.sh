@@ -16,12 +16,21 @@
 # the CPU time PostgreSQL and candystore-http spend per request, which the
 # load of a shared machine moves far less than the rates.
 #   bash bench/http.sh [SECONDS per measurement, default 10] [CONNS, default 32] [EVENTS, default 10000]
+# Environment: HTTP_THREADS, HTTP_POOL (the server's --threads and
+# --pool-size; default CONNS each); HTTP_ALT="THREADS:POOL ..." (default
+# "8:8"; "" for none): GET again against the server restarted with each of
+# these, one more row each; HTTP_PROFILE=DIR records the whole
+# machine with `perf record -a -g` during the wrk GET run into DIR/get.perf
+# and writes DIR/get.txt (CPU by process and by symbol).
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 
 SECONDS_EACH=${1:-10}
 CONNS=${2:-32}
 EVENTS=${3:-10000}
+HTTP_THREADS=${HTTP_THREADS:-$CONNS}
+HTTP_POOL=${HTTP_POOL:-$CONNS}
+HTTP_ALT=${HTTP_ALT-8:8}
 HERE=$(cd "$(dirname "$0")" && pwd)
 cs_ensure_packages
 
@@ -95,18 +104,27 @@ HTTP_PORT=$(cs_free_port)
 SERVER_PID=""
 stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; }
 trap 'stop_server; cs_pg_stop "$BENCH_DIR" "$BENCH_BIN"' EXIT
-"$BENCH_BIN/candystore-http" --listen="127.0.0.1:$HTTP_PORT" --log-level=warn \
-    --threads="$CONNS" --pool-size="$CONNS" \
-    --db="host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=candystore_authenticator" 2> "$RUN/http.log" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/health/live" >/dev/null && break; sleep 0.1; done
-[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-      "http://127.0.0.1:$HTTP_PORT/v1/events/b0000000-0000-4000-8000-000000000001")" = 200 ] ||
-    cs_die "candystore-http does not serve the stored events (see $RUN/http.log)"
+# start_server THREADS POOL
+start_server() {
+    "$BENCH_BIN/candystore-http" --listen="127.0.0.1:$HTTP_PORT" --log-level=warn \
+        --threads="$1" --pool-size="$2" \
+        --db="host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=candystore_authenticator" 2>> "$RUN/http.log" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/health/live" >/dev/null && break; sleep 0.1; done
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+          "http://127.0.0.1:$HTTP_PORT/v1/events/b0000000-0000-4000-8000-000000000001")" = 200 ] ||
+        cs_die "candystore-http does not serve the stored events (see $RUN/http.log)"
+}
+start_server "$HTTP_THREADS" "$HTTP_POOL"
 
-# wrk SCRIPT PATH: "rate p99_ms errors cpu_us"
+# wrk SCRIPT PATH [PROFILE NAME]: "rate p99_ms errors cpu_us"
 wrk_run() {
-    local out rate p99 errors before cpu
+    local out rate p99 errors before cpu perf_pid=""
+    if [ -n "${3:-}" ] && [ -n "${HTTP_PROFILE:-}" ]; then
+        mkdir -p "$HTTP_PROFILE"
+        perf record -q -a -g -o "$HTTP_PROFILE/$3.perf" -- sleep "$SECONDS_EACH" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     before=$(server_ticks)
     out=$(BENCH_TOKEN=$TOKEN BENCH_EVENTS=$EVENTS wrk -t 2 -c "$CONNS" -d "${SECONDS_EACH}s" --latency \
               -s "$HERE/$1" "http://127.0.0.1:$HTTP_PORT$2")
@@ -116,6 +134,16 @@ wrk_run() {
     p99=$(echo "$out" | awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/, "", v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v*=1000 }; printf "%.2f", v }')
     errors=$(echo "$out" | awk '/Non-2xx or 3xx responses/ {e+=$NF} /Socket errors/ {e+=1} END {print e+0}')
     cpu=$(cpu_per_request "$before" "$(echo "$out" | awk '/ requests in / {print $1}')")
+    if [ -n "$perf_pid" ]; then
+        # whole reports to files first (no reader closing a pipe on perf)
+        wait "$perf_pid" || true
+        perf report -i "$HTTP_PROFILE/$3.perf" --no-children --sort comm --stdio -g none \
+            > "$HTTP_PROFILE/$3.comm.txt" 2>/dev/null || true
+        perf report -i "$HTTP_PROFILE/$3.perf" --no-children --sort comm,dso,sym --stdio -g none \
+            > "$HTTP_PROFILE/$3.sym.txt" 2>/dev/null || true
+        { grep -v -e '^#' -e '^$' "$HTTP_PROFILE/$3.comm.txt" | sed -n 1,12p
+          grep -v -e '^#' -e '^$' "$HTTP_PROFILE/$3.sym.txt" | sed -n 1,60p; } > "$HTTP_PROFILE/$3.txt" || true
+    fi
     echo "${rate%.*} $p99 $errors $cpu"
 }
 
@@ -124,16 +152,24 @@ read -r pg_get pg_get_p99 pg_get_cpu < <(pgbench_run get "$RUN/get.sql")
 cs_log "GET: pgbench, the same lookup unprepared"
 read -r pg_ext pg_ext_p99 pg_ext_cpu < <(pgbench_run get_extended "$RUN/get.sql" extended)
 cs_log "GET: wrk, $CONNS connections"
-read -r http_get http_get_p99 http_get_err http_get_cpu < <(wrk_run http_get.lua /v1/events)
+read -r http_get http_get_p99 http_get_err http_get_cpu < <(wrk_run http_get.lua /v1/events get)
 cs_log "POST: pgbench append()"
 read -r pg_post pg_post_p99 pg_post_cpu < <(pgbench_run append "$RUN/append.sql")
 cs_log "POST: wrk"
 read -r http_post http_post_p99 http_post_err http_post_cpu < <(wrk_run http_post.lua /v1/events)
+alt_rows=()
+for alt in $HTTP_ALT; do
+    stop_server
+    start_server "${alt%%:*}" "${alt##*:}"
+    cs_log "GET: wrk, $CONNS connections, --threads=${alt%%:*} --pool-size=${alt##*:}"
+    read -r a_get a_p99 a_err a_cpu < <(wrk_run http_get.lua /v1/events)
+    alt_rows+=("GET, server --threads=${alt%%:*} --pool-size=${alt##*:} ($a_err errors)" "$a_get" "$a_p99" "$(awk -v a="$a_get" -v b="$pg_get" 'BEGIN { printf "%.2f×", a / b }')" "$a_cpu")
+done
 stored=$(bench_psql -At -c "SELECT count(*) FROM candystore.events WHERE event_type = 'bench.http'")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
 echo
-echo "candystore-http vs libpq, $CONNS connections, ${SECONDS_EACH}s each, $(nproc) cores, $EVENTS events stored"
+echo "candystore-http vs libpq, $CONNS connections, ${SECONDS_EACH}s each, $(nproc) cores, $EVENTS events stored (server: --threads=$HTTP_THREADS --pool-size=$HTTP_POOL)"
 printf '| %-58s | %8s | %8s | %9s | %13s |\n' "measurement" "req/s" "p99 ms" "vs libpq" "server CPU µs"
 printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..60})" "----------" "----------" "-----------" "---------------"
 printf '| %-58s | %8s | %8s | %9s | %13s |\n' \
@@ -142,5 +178,6 @@ printf '| %-58s | %8s | %8s | %9s | %13s |\n' \
     "the same lookup unprepared, pgbench -M extended" "$pg_ext" "$pg_ext_p99" "$(ratio "$pg_ext" "$pg_get")" "$pg_ext_cpu" \
     "POST /v1/events, wrk ($http_post_err errors)" "$http_post" "$http_post_p99" "$(ratio "$http_post" "$pg_post")" "$http_post_cpu" \
     "append() of the same envelope, pgbench -M prepared" "$pg_post" "$pg_post_p99" "1" "$pg_post_cpu"
+[ ${#alt_rows[@]} -gt 0 ] && printf '| %-58s | %8s | %8s | %9s | %13s |\n' "${alt_rows[@]}"
 echo "(server CPU: PostgreSQL's processes and, for HTTP, candystore-http, per request; the client's own CPU left out)"
 echo "(events of type bench.http stored: $stored; the issue asks for GET and POST ≥ 0.70× and GET p99 < 10 ms)"

@@ -183,11 +183,12 @@ api_get_event(cs_request *r)
 	cs_request_add_header(r, "ETag", etag);
 	cs_request_add_header(r, "Cache-Control", "public, max-age=31536000, immutable");
 	if (etag_matches(cs_request_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag))
-		ret = cs_respond(r, 304, NULL, "", 0);
-	else
-		ret = cs_respond_json(r, 200, PQgetvalue(res, 0, 1), (size_t) PQgetlength(res, 0, 1));
-	PQclear(res);
-	return ret;
+	{
+		PQclear(res);
+		return cs_respond(r, 304, NULL, "", 0);
+	}
+	/* the envelope as the result holds it, not copied */
+	return cs_respond_json_result(r, 200, res, 0, 1);
 }
 
 /* the first non-blank byte of the body */
@@ -241,141 +242,79 @@ post_one(cs_request *r, const char *body)
 }
 
 /*
- * POST /v1/events — append() each envelope, all in one transaction.  An
- * event this transaction stored carries its xid; one found already stored
- * (an identical duplicate) carries an older one: 201 against 200.
+ * The element an error of append_many() is about, as a JSON pointer prefix
+ * ("/2" for the third element), read off its CONTEXT line
+ * ("envelope 3 of 4 given to append_many (envelopes[3])"); "" when none.
+ */
+static void
+element_pointer(const PGresult *res, char *out, size_t size)
+{
+	const char *context = PQresultErrorField(res, PG_DIAG_CONTEXT);
+	const char *p = context ? strstr(context, "given to append_many (envelopes[") : NULL;
+	long		n;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	n = strtol(p + strlen("given to append_many (envelopes["), NULL, 10);
+	if (n >= 1 && n <= 1000000000L)
+		snprintf(out, size, "/%ld", n - 1);
+}
+
+/*
+ * POST /v1/events — one envelope: append(); an array: append_many(), one
+ * statement in one transaction (all or nothing), and the outcome of each
+ * element in the array's order: "stored" (201 when any was) or an identical
+ * duplicate of one stored before (200).
  */
 enum MHD_Result
 api_post_events(cs_request *r)
 {
-	static const char split_sql[] = "SELECT e::text FROM jsonb_array_elements($1::jsonb) e";
-	static const char append_sql[] = "SELECT candystore.append($1::jsonb)";
-	static const char result_sql[] =
-		"SELECT json_agg(json_build_object('event_id', s.event_id, 'position', s.position,"
-		"                                  'cursor', candystore.cursor_encode(s.xid, s.position),"
-		"                                  'created', coalesce(s.xid = pg_current_xact_id_if_assigned(), false))"
-		"                ORDER BY o.n)::text,"
-		"       bool_or(coalesce(s.xid = pg_current_xact_id_if_assigned(), false)),"
-		"       (array_agg(s.event_id::text ORDER BY o.n))[1]"
-		"  FROM unnest($1::bigint[]) WITH ORDINALITY o(p, n)"
-		"  JOIN candystore.event_stream s ON s.position = o.p";
+	/*
+	 * The statement's snapshot predates append_many(): an event it stored
+	 * is not visible to it, and its transaction is this one's.
+	 */
+	static const char many_sql[] =
+		"SELECT json_agg(json_build_object('event_id', a.event_id, 'position', a.position,"
+		"                  'cursor', candystore.cursor_encode("
+		"                      coalesce((SELECT s.xid FROM candystore.event_stream s"
+		"                                 WHERE s.position = a.position),"
+		"                               pg_current_xact_id()), a.position),"
+		"                  'created', a.outcome = 'stored')"
+		"                ORDER BY a.ordinality)::text,"
+		"       coalesce(bool_or(a.outcome = 'stored'), false)"
+		"  FROM candystore.append_many(ARRAY(SELECT e FROM jsonb_array_elements($1::jsonb) e)) a";
 	size_t		len;
 	const char *body = cs_request_body(r, &len);
-	bool		is_array = first_char(body) == '[';
 	PGconn	   *conn;
-	PGresult   *res,
-			   *split = NULL;
+	PGresult   *res;
 	enum MHD_Result ret;
-	int			n;
-	jbuf		positions;
-	bool		created;
 
 	if (len == 0)
 		return cs_respond_problem(r, 422, NULL, "Unprocessable Content",
 								  "The body is empty: send an envelope or an array of envelopes.",
 								  NULL, NULL);
-	if (!is_array)
+	if (first_char(body) != '[')
 		return post_one(r, body);
 	conn = pool_acquire(2000);
 	if (conn == NULL)
 		return problem_unavailable(r, pool_acquire_error());
-	res = pool_begin_as(conn, cs_request_role(r), config_current()->statement_timeout_ms);
-	if (res != NULL)
-		goto failed;
-
-	if (is_array)
-	{
-		split = pool_exec(conn, split_sql, 1, &body);
-		if (!pool_result_ok(split))
-		{
-			res = split;
-			split = NULL;
-			goto failed;
-		}
-		n = PQntuples(split);
-		if (n == 0)
-		{
-			PQclear(split);
-			pool_rollback(conn);
-			pool_release(conn, false);
-			return cs_respond_problem(r, 422, NULL, "Unprocessable Content",
-									  "The array is empty.", NULL, "");
-		}
-	}
-	else
-		n = 1;
-
-	jbuf_init(&positions);
-	jbuf_append(&positions, "{", 1);
-	for (int i = 0; i < n; i++)
-	{
-		const char *envelope = is_array ? PQgetvalue(split, i, 0) : body;
-
-		res = pool_exec(conn, append_sql, 1, &envelope);
-		if (!pool_result_ok(res))
-		{
-			char		prefix[24];
-
-			snprintf(prefix, sizeof(prefix), "/%d", i);
-			pool_rollback(conn);
-			pool_release(conn, PQstatus(conn) != CONNECTION_OK);
-			ret = problem_from_result(r, res, 422, is_array ? prefix : NULL);
-			PQclear(res);
-			PQclear(split);
-			jbuf_free(&positions);
-			return ret;
-		}
-		if (i > 0)
-			jbuf_append(&positions, ",", 1);
-		jbuf_puts(&positions, PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-	PQclear(split);
-	split = NULL;
-	jbuf_append(&positions, "}", 1);
-	{
-		const char *p = positions.data;
-
-		res = pool_exec(conn, result_sql, 1, &p);
-	}
-	jbuf_free(&positions);
-	if (!pool_result_ok(res))
-		goto failed;
-	{
-		PGresult   *fail = pool_commit(conn);
-
-		if (fail != NULL)
-		{
-			PQclear(res);
-			res = fail;
-			goto failed;
-		}
-	}
-	pool_release(conn, false);
-
-	created = PQgetvalue(res, 0, 1)[0] == 't';
-	if (!is_array)
-	{
-		/* the one object, not the array of one */
-		const char *arr = PQgetvalue(res, 0, 0);
-		size_t		alen = (size_t) PQgetlength(res, 0, 0);
-		char		location[80];
-
-		snprintf(location, sizeof(location), "/v1/events/%s", PQgetvalue(res, 0, 2));
-		cs_request_add_header(r, "Location", location);
-		ret = cs_respond_json(r, created ? 201 : 200, arr + 1, alen >= 2 ? alen - 2 : 0);
-	}
-	else
-		ret = cs_respond_json(r, created ? 201 : 200, PQgetvalue(res, 0, 0),
-							  (size_t) PQgetlength(res, 0, 0));
-	PQclear(res);
-	return ret;
-
-failed:
-	pool_rollback(conn);
+	res = pool_exec_as(conn, cs_request_role(r), config_current()->statement_timeout_ms,
+					   many_sql, 1, &body);
 	pool_release(conn, PQstatus(conn) != CONNECTION_OK);
-	ret = problem_from_result(r, res, 422, NULL);
+	if (!pool_result_ok(res) || PQntuples(res) != 1)
+	{
+		char		prefix[24];
+
+		element_pointer(res, prefix, sizeof(prefix));
+		ret = problem_from_result(r, res, 422, prefix);
+	}
+	else if (PQgetisnull(res, 0, 0))
+		ret = cs_respond_problem(r, 422, NULL, "Unprocessable Content",
+								 "The array is empty.", NULL, "");
+	else
+		ret = cs_respond_json(r, PQgetvalue(res, 0, 1)[0] == 't' ? 201 : 200,
+							  PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
 	PQclear(res);
-	PQclear(split);
 	return ret;
 }

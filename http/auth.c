@@ -37,6 +37,16 @@ typedef struct
 static cache_entry cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* SHA-256 fetched from OpenSSL's provider once, not at every request */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void
 auth_forget(void)
 {
@@ -125,7 +135,9 @@ auth_authenticate(cs_request *r, enum MHD_Result *ret)
 		*ret = unauthorized(r, "The bearer token is not one this server issued.");
 		return false;
 	}
-	if (!EVP_Digest(token, strlen(token), hash, &hashlen, EVP_sha256(), NULL) || hashlen != 32)
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256 == NULL ||
+		!EVP_Digest(token, strlen(token), hash, &hashlen, sha256, NULL) || hashlen != 32)
 	{
 		*ret = cs_respond_problem(r, 500, NULL, "Internal Server Error", NULL, NULL, NULL);
 		return false;

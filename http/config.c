@@ -263,6 +263,7 @@ config_usage(FILE *out)
 				options[i].kind == OPT_BOOL ? "[=BOOL]" : "=VALUE",
 				options[i].help, options[i].env);
 	fprintf(out, "\nSIGHUP re-reads the settings that may change (body and stream limits,\n"
-			"statement timeout, readiness threshold, log level) and forgets cached tokens;\n"
+			"statement timeout, readiness threshold, log level), forgets cached tokens and\n"
+			"re-reads the TLS certificate and key files (new connections get them);\n"
 			"SIGTERM stops accepting, lets requests finish, ends streams and exits.\n");
 }

@@ -34,11 +34,18 @@
 #include "router.h"
 #include "slow_clients.h"
 #include "stream.h"
+#include "tls.h"
 
 /* how long SIGTERM waits for requests in flight before closing anyway */
 #define DRAIN_TIMEOUT_S 30
-/* per connection: request line and headers must fit (longer: 414/431 from libmicrohttpd) */
-#define CONNECTION_MEMORY_LIMIT (64 * 1024)
+/*
+ * per connection: request line and headers must fit (longer: 414/431 from
+ * libmicrohttpd).  32 KiB holds the longest URL the API takes (64 type
+ * filters of 255 characters) with room for headers; libmicrohttpd zeroes
+ * the used part of this pool between the requests of a kept-alive
+ * connection, which at 64 KiB was a tenth of the server's CPU per GET.
+ */
+#define CONNECTION_MEMORY_LIMIT (32 * 1024)
 /* a body without Content-Length that outgrows the limit is read and dropped up to this multiple */
 #define DISCARD_FACTOR 16
 
@@ -252,26 +259,6 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	cs_log(CS_LOG_WARN, NULL, msg, "\"source\":\"libmicrohttpd\"");
 }
 
-static char *
-read_file(const char *path, char *err, size_t errlen)
-{
-	FILE	   *f = fopen(path, "rb");
-	jbuf		b;
-	char		chunk[4096];
-	size_t		n;
-
-	if (f == NULL)
-	{
-		snprintf(err, errlen, "cannot open \"%s\": %s", path, strerror(errno));
-		return NULL;
-	}
-	jbuf_init(&b);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		jbuf_append(&b, chunk, n);
-	fclose(f);
-	return b.data;
-}
-
 /* "host:port", "[v6]:port" or ":port" to a socket address */
 static bool
 resolve_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen)
@@ -332,8 +319,7 @@ main(int argc, char **argv)
 	sigset_t	sigs;
 	struct MHD_Daemon *daemon;
 	unsigned int flags;
-	char	   *cert = NULL,
-			   *key = NULL;
+	bool		tls = false;
 	int			sig;
 	MHD_socket	listen_fd;
 
@@ -355,13 +341,12 @@ main(int argc, char **argv)
 	}
 	if (cfg.tls_cert != NULL)
 	{
-		cert = read_file(cfg.tls_cert, err, sizeof(err));
-		key = cert ? read_file(cfg.tls_key, err, sizeof(err)) : NULL;
-		if (key == NULL)
+		if (!tls_load(cfg.tls_cert, cfg.tls_key, err, sizeof(err)))
 		{
 			cs_log(CS_LOG_ERROR, NULL, err, NULL);
 			return 2;
 		}
+		tls = true;
 	}
 
 	/* the signals go to this thread's sigwait, none to libmicrohttpd's threads */
@@ -384,7 +369,7 @@ main(int argc, char **argv)
 		MHD_USE_ERROR_LOG;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	if (cert != NULL)
+	if (tls)
 		flags |= MHD_USE_TLS;
 	daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, NULL,
 							  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
@@ -396,8 +381,8 @@ main(int argc, char **argv)
 							  MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 							  MHD_OPTION_NOTIFY_CONNECTION, slow_clients_notify, NULL,
 							  MHD_OPTION_UNESCAPE_CALLBACK, router_unescape, NULL,
-							  cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-							  MHD_OPTION_HTTPS_MEM_KEY, key,
+							  /* asked at each handshake: SIGHUP can swap them */
+							  tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, tls_certificate,
 							  MHD_OPTION_END);
 	if (daemon == NULL)
 	{
@@ -412,7 +397,7 @@ main(int argc, char **argv)
 
 		jbuf_init(&f);
 		jbuf_field_str(&f, &first, "listen", cfg.listen);
-		jbuf_field_str(&f, &first, "scheme", cert ? "https" : "http");
+		jbuf_field_str(&f, &first, "scheme", tls ? "https" : "http");
 		jbuf_printf(&f, ",\"threads\":%d,\"pool_size\":%d", cfg.threads, cfg.pool_size);
 		cs_log(CS_LOG_INFO, NULL, "listening", f.data);
 		jbuf_free(&f);
@@ -431,6 +416,18 @@ main(int argc, char **argv)
 				config_apply_reload(&fresh);
 				auth_forget();
 				cs_log(CS_LOG_INFO, NULL, "settings reloaded, token cache emptied", NULL);
+				/* a renewed certificate: new connections get it, open ones keep theirs */
+				if (tls && fresh.tls_cert != NULL)
+				{
+					if (tls_load(fresh.tls_cert, fresh.tls_key, err, sizeof(err)))
+						cs_log(CS_LOG_INFO, NULL, "TLS certificate and key reloaded", NULL);
+					else
+						cs_log(CS_LOG_ERROR, NULL, err,
+							   "\"reload\":\"refused, the certificate served before stays\"");
+				}
+				else if (tls != (fresh.tls_cert != NULL))
+					cs_log(CS_LOG_WARN, NULL,
+						   "turning TLS on or off takes a restart; the scheme stays", NULL);
 			}
 			else
 				cs_log(CS_LOG_ERROR, NULL, err, "\"reload\":\"refused, settings unchanged\"");
@@ -456,7 +453,6 @@ main(int argc, char **argv)
 	slow_clients_stop();
 	pool_shutdown();
 	cs_log(CS_LOG_INFO, NULL, "stopped", NULL);
-	free(cert);
-	free(key);
+	tls_shutdown();
 	return 0;
 }

@@ -32,10 +32,20 @@ typedef struct
 	char	   *role;
 } prepared_stmt;
 
+/*
+ * The role and statement_timeout a connection's session holds (set at
+ * session level by the last request that succeeded).  role_known false: not
+ * known (a new connection, or the last pipeline failed: a set_config made in
+ * a transaction that rolled back is undone, so the session may hold the one
+ * before), and the next request sets both whatever they are.
+ */
 typedef struct
 {
 	PGconn	   *conn;
 	bool		busy;
+	bool		role_known;
+	char		role[NAMEDATALEN_HTTP];
+	int			timeout_ms;
 	int			nprepared;
 	prepared_stmt prepared[MAX_PREPARED];
 } pool_slot;
@@ -48,7 +58,7 @@ static char *conninfo_saved;
 static __thread char acquire_error[512];
 
 static void
-forget_prepared(pool_slot *slot)
+forget_session(pool_slot *slot)
 {
 	for (int i = 0; i < slot->nprepared; i++)
 	{
@@ -56,6 +66,7 @@ forget_prepared(pool_slot *slot)
 		free(slot->prepared[i].role);
 	}
 	slot->nprepared = 0;
+	slot->role_known = false;
 }
 
 /* the slot of a connection in use (its owner is the only one to touch it) */
@@ -119,7 +130,7 @@ pool_shutdown(void)
 		{
 			PQfinish(slots[i].conn);
 			slots[i].conn = NULL;
-			forget_prepared(&slots[i]);
+			forget_session(&slots[i]);
 		}
 	pthread_mutex_unlock(&lock);
 }
@@ -203,7 +214,7 @@ pool_acquire(int timeout_ms)
 	}
 	if (slots[slot].conn == NULL)
 	{
-		forget_prepared(&slots[slot]);
+		forget_session(&slots[slot]);
 		slots[slot].conn = connect_one();
 	}
 	if (slots[slot].conn == NULL)
@@ -239,7 +250,7 @@ pool_release(PGconn *conn, bool broken)
 			{
 				PQfinish(conn);
 				slots[i].conn = NULL;
-				forget_prepared(&slots[i]);
+				forget_session(&slots[i]);
 			}
 			slots[i].busy = false;
 			break;
@@ -379,17 +390,21 @@ pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
 				   const char *const *sqls, int nsql, int nparams, const char *const *values)
 {
 	/*
-	 * The role and statement_timeout are set for this request's transaction
-	 * only (set_config(..., true): SET LOCAL), in the same pipeline as its
-	 * statements, so they end at its Sync: between requests a pooled
-	 * connection is the bare authenticator, and a statement sent without
-	 * these settings runs with the authenticator's (NOINHERIT: no) rights,
-	 * never with the previous request's role.
+	 * The role and statement_timeout are set at session level
+	 * (set_config(..., false)), in the same pipeline as the statements, and
+	 * only when the connection's session is not known to hold them already:
+	 * setting them costs the server about as much as the lookup itself.  Safe
+	 * because every statement on a pooled connection goes through here or
+	 * pool_begin_as(), which set the request's role first when it differs;
+	 * and because the cache is trusted only after a pipeline that succeeded
+	 * as a whole (a failure rolls back, and with it a set_config of the same
+	 * transaction: then nothing is trusted and the next request sets both).
 	 */
 	static const char settings_sql[] =
-		"SELECT set_config('statement_timeout', $1, true), set_config('role', $2, true)";
+		"SELECT set_config('statement_timeout', $1, false), set_config('role', $2, false)";
 	pool_slot  *slot = slot_of(conn);
 	const char *want_role = role ? role : "none";	/* none: the authenticator itself */
+	bool		need_settings;
 	char		timeout[16];
 	const char *settings[2];
 	pipeline_cmd cmds[2 * (1 + 8)];
@@ -406,10 +421,15 @@ pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
 	settings[1] = want_role;
 	if (strlen(want_role) >= NAMEDATALEN_HTTP)
 		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	need_settings = slot == NULL || !slot->role_known ||
+		slot->timeout_ms != statement_timeout_ms || strcmp(slot->role, want_role) != 0;
+	if (slot != NULL)
+		slot->role_known = false;	/* until this pipeline has succeeded */
 	if (!PQenterPipelineMode(conn))
 		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
 	/* the settings first: what follows is parsed and run as the role */
-	ok = send_statement(conn, slot, settings_sql, NULL, 2, settings, -1,
+	if (need_settings)
+		ok = send_statement(conn, slot, settings_sql, NULL, 2, settings, -1,
 							cmds, &ncmds, &pending);
 	for (int i = 0; ok && i < nsql; i++)
 		ok = send_statement(conn, slot, sqls[i], role, nparams, values, i, cmds, &ncmds, &pending);
@@ -486,12 +506,20 @@ pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
 		PQpipelineStatus(conn) == PQ_PIPELINE_OFF && PQstatus(conn) == CONNECTION_OK)
 	{
 		PQclear(PQexec(conn, "DEALLOCATE ALL"));
-		forget_prepared(slot);
+		forget_session(slot);
 	}
 	if (first_failure != NULL || result == NULL)
 	{
 		PQclear(result);
 		return first_failure ? first_failure : PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	}
+	/* committed: the session now holds the request's role and timeout */
+	if (slot != NULL && PQstatus(conn) == CONNECTION_OK &&
+		PQtransactionStatus(conn) == PQTRANS_IDLE)
+	{
+		slot->role_known = true;
+		snprintf(slot->role, sizeof(slot->role), "%s", want_role);
+		slot->timeout_ms = statement_timeout_ms;
 	}
 	return result;
 }

@@ -4,7 +4,9 @@
  * its own transaction on one of them, as the role its token maps to, with
  * the request's statement_timeout.  A connection keeps the role and timeout
  * of its last request (set_config at session level, in the same pipeline
- * as the statement) and changes them only when the next request's differ;
+ * as the statement) and sends them again only when the next request's
+ * differ or when its last pipeline failed (the rollback undid that
+ * pipeline's set_config: what the session holds is then not known);
  * prepared statements are kept per connection and role.
  */
 #ifndef CS_HTTP_POOL_H

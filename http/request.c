@@ -4,6 +4,7 @@
  */
 #include "request.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,30 @@ usable_request_id(const char *s)
 	return n > 0;
 }
 
+/*
+ * A request id: 64 bits from a per-thread generator seeded once from the
+ * kernel (splitmix64), not a getrandom(2) call per request.  Ids need to
+ * be unique in practice, not secret.
+ */
+static uint64_t
+next_request_id(void)
+{
+	static __thread uint64_t state;
+	static __thread bool seeded;
+	uint64_t	z;
+
+	if (!seeded)
+	{
+		if (getrandom(&state, sizeof(state), 0) != (ssize_t) sizeof(state))
+			state = (uint64_t) time(NULL) ^ (uint64_t) (uintptr_t) &state;
+		seeded = true;
+	}
+	z = (state += 0x9E3779B97F4A7C15ULL);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
 cs_request *
 request_new(struct MHD_Connection *conn, const char *method, const char *url)
 {
@@ -71,14 +96,7 @@ request_new(struct MHD_Connection *conn, const char *method, const char *url)
 	if (usable_request_id(given))
 		snprintf(r->id, sizeof(r->id), "%s", given);
 	else
-	{
-		unsigned char rnd[8];
-
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
-			memset(rnd, 0, sizeof(rnd));
-		for (int i = 0; i < 8; i++)
-			snprintf(r->id + 2 * i, 3, "%02x", rnd[i]);
-	}
+		snprintf(r->id, sizeof(r->id), "%016llx", (unsigned long long) next_request_id());
 	return r;
 }
 
@@ -93,8 +111,6 @@ request_free(cs_request *r)
 	for (h = r->headers; h; h = next)
 	{
 		next = h->next;
-		free(h->name);
-		free(h->value);
 		free(h);
 	}
 	for (int i = 0; i < r->nparams; i++)
@@ -260,16 +276,21 @@ cs_request_body(const cs_request *r, size_t *len)
 	return r->body.data;
 }
 
+/* one allocation a header: the node, then its name and value */
 void
 cs_request_add_header(cs_request *r, const char *name, const char *value)
 {
-	header	   *h = malloc(sizeof(*h)),
+	size_t		nlen = strlen(name) + 1,
+				vlen = strlen(value) + 1;
+	header	   *h = malloc(sizeof(*h) + nlen + vlen),
 			  **tail = &r->headers;
 
 	if (h == NULL)
 		abort();
-	h->name = strdup(name);
-	h->value = strdup(value);
+	h->name = (char *) (h + 1);
+	h->value = h->name + nlen;
+	memcpy(h->name, name, nlen);
+	memcpy(h->value, value, vlen);
 	h->next = NULL;
 	while (*tail)
 		tail = &(*tail)->next;
@@ -311,4 +332,27 @@ enum MHD_Result
 cs_respond_json(cs_request *r, unsigned status, const char *body, size_t len)
 {
 	return cs_respond(r, status, "application/json", body, len);
+}
+
+static void
+clear_result(void *cls)
+{
+	PQclear(cls);
+}
+
+enum MHD_Result
+cs_respond_json_result(cs_request *r, unsigned status, PGresult *res, int row, int col)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer_with_free_callback_cls((size_t) PQgetlength(res, row, col),
+															   PQgetvalue(res, row, col),
+															   clear_result, res);
+
+	if (resp == NULL)
+	{
+		PQclear(res);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	return cs_respond_with(r, status, resp);
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <libpq-fe.h>
 #include <microhttpd.h>
 
 typedef struct cs_request cs_request;
@@ -39,6 +40,8 @@ void		cs_request_add_header(cs_request *r, const char *name, const char *value);
 
 /* queue a JSON body / any body / a problem (RFC 9457) */
 enum MHD_Result cs_respond_json(cs_request *r, unsigned status, const char *body, size_t len);
+/* JSON from one value of a result, not copied: the response takes res (PQclear()ed once sent) */
+enum MHD_Result cs_respond_json_result(cs_request *r, unsigned status, PGresult *res, int row, int col);
 enum MHD_Result cs_respond(cs_request *r, unsigned status, const char *content_type,
 						   const char *body, size_t len);
 enum MHD_Result cs_respond_problem(cs_request *r, unsigned status, const char *sqlstate,

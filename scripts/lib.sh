@@ -19,7 +19,7 @@ CS_PACKAGES=(make gcc clang "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MA
              zlib1g-dev   # archives (src/archive.c)
              libclang-rt-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (fuzz/)
              prometheus-postgres-exporter prometheus curl  # monitoring/: the exporter, promtool
-             libmicrohttpd-dev libpq-dev libgraphviz-dev   # http/: candystore-http
+             libmicrohttpd-dev libgnutls28-dev libpq-dev libgraphviz-dev   # http/: candystore-http (GnuTLS: certificates reloaded on SIGHUP)
              chromium wrk   # t/http_contract.pl: trace.svg to PNG; bench/http.sh: wrk
              jq   # t/archives_restore_byte_exact.pl: an archive reads with zcat | jq
              "postgresql-$PG_MAJOR-auto-failover")   # make test-ha: scripts/auto-failover-demo.sh

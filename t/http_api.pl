@@ -1,7 +1,7 @@
 # candystore-http against a real PostgreSQL with curl: every REST endpoint
 # and its errors, tokens mapped to roles (401/403), malformed ids and
 # cursors, oversized bodies, injection attempts in every parameter, a slow
-# client, TLS, SIGHUP (the token cache is emptied) and SIGTERM (requests in
+# client, TLS (SIGHUP re-reads the certificate and key), SIGHUP (the token cache is emptied) and SIGTERM (requests in
 # flight finish, then the server exits 0).  Every response that is an error
 # is application/problem+json with the request id the X-Request-Id header
 # carries.
@@ -41,6 +41,10 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE http_schema_admin NOLOGIN IN ROLE candystore_writer;
 	GRANT EXECUTE ON FUNCTION candystore.register_schema(text, jsonb, boolean) TO http_schema_admin;
 	GRANT http_schema_admin TO candystore_authenticator;
+	-- may append only through append_many (and read): proves an array takes that path
+	CREATE ROLE http_bulk_only NOLOGIN IN ROLE candystore_reader;
+	GRANT EXECUTE ON FUNCTION candystore.append_many(jsonb[], text[]) TO http_bulk_only;
+	GRANT http_bulk_only TO candystore_authenticator;
 });
 
 sub token
@@ -50,7 +54,7 @@ sub token
 		"SELECT candystore.create_api_token('$role', now() + interval '1 hour', 'http_api.pl')");
 }
 my %tok = map { $_ => token($_) }
-  qw(candystore_reader candystore_writer http_nothing http_stranger http_schema_admin);
+  qw(candystore_reader candystore_writer http_nothing http_stranger http_schema_admin http_bulk_only);
 my $reader = $tok{candystore_reader};
 my $writer = $tok{candystore_writer};
 
@@ -263,12 +267,13 @@ is($p->{pointer}, '/1/source', 'the pointer starts with the element index');
 is(count_events(), $before, 'nothing of the refused array is stored');
 
 $r = req('POST', '/v1/events', token => $writer, body => "[$flow[0], $flow[1], $flow[2], $flow[3]]");
-is($r->{status}, 201, 'an array: 201');
+is($r->{status}, 201, 'an array: 201') or diag($r->{body});
 is(ref $r->{json}, 'ARRAY', 'an array in, an array out');
 is_deeply([ map { $_->{event_id} } @{ $r->{json} } ], \@flow_ids, 'in the order sent');
 is_deeply([ map { $_->{created} ? 1 : 0 } @{ $r->{json} } ], [ 0, 1, 1, 1 ],
 	'the stored one is not created again');
 is(count_events(), 4, 'four events stored');
+
 
 # ---- reading ------------------------------------------------------------------
 
@@ -554,12 +559,31 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM candystore.schemas WHERE e
 # one connection for every request: a role never outlives its request
 my $one = start_server(flags => ['--pool-size=1']);
 push @servers, $one;
+# each token looked up once first: below, requests follow each other on the
+# one connection with no token lookup (run as candystore_http) between them,
+# so a role left from one request would show in the next
+is(req('GET', '/v1/stats', token => $_, base => $one->{base})->{status}, $_ eq $tok{http_nothing} ? 403 : 200,
+	'one connection: a first request with each token') for ($writer, $reader, $tok{http_nothing});
 is(req('POST', '/v1/events', token => $writer, body => $flow[0], base => $one->{base})->{status}, 200,
 	'one connection: the writer appends');
 is(req('POST', '/v1/events', token => $reader, body => $flow[0], base => $one->{base})->{status}, 403,
 	'one connection: the reader after it may not');
 is(req('GET', '/v1/stats', token => $tok{http_nothing}, base => $one->{base})->{status}, 403,
 	'one connection: a role without privileges after it may not read');
+# a refused request rolls back its own set_config of the role, so the session
+# is back in the previous request's role: the next request must set it again
+is(req('GET', '/v1/stats', token => $tok{http_nothing}, base => $one->{base})->{status}, 403,
+	'one connection: nor on its second request (a failure leaves no role to reuse)');
+is(req('POST', '/v1/events', token => $reader, body => $flow[0], base => $one->{base})->{status}, 403,
+	'one connection: a second refused append by the reader, after the writer\'s 200');
+is(req('GET', "/v1/events/$flow_ids[0]", token => $reader, base => $one->{base})->{status}, 200,
+	'one connection: the reader reads');
+is(req('GET', "/v1/events/$flow_ids[0]", token => $tok{http_nothing}, base => $one->{base})->{status}, 403,
+	'one connection: then the role without privileges may not');
+is(req('GET', "/v1/events/$flow_ids[0]", token => $tok{http_nothing}, base => $one->{base})->{status}, 403,
+	'one connection: twice');
+is(req('GET', "/v1/events/$flow_ids[0]", token => $reader, base => $one->{base})->{status}, 200,
+	'one connection: the reader still reads');
 is(req('GET', '/v1/stats', token => $reader, base => $one->{base})->{status}, 200,
 	'one connection: the reader after it reads');
 is(req('POST', '/v1/events', token => $writer, body => $flow[0], base => $one->{base})->{status}, 200,
@@ -702,6 +726,27 @@ $drain->{pid} = 0;
 like(slurp_file($drain->{log}), qr/"msg":"draining".*"msg":"stopped"/s, 'it logs draining and stopped');
 $locker->quit;
 
+# ---- arrays through append_many ----------------------------------------------------
+# an array is one append_many() statement, not append() per element: a role
+# that may execute only append_many stores arrays but not a single envelope
+my @bulk = map { (my $e = $flow[$_]) =~ s/$flow_ids[$_]/sprintf('b5%06d-0000-4000-8000-000000000000', $_)/e; $e } 0 .. 2;
+is_problem(req('POST', '/v1/events', token => $tok{http_bulk_only}, body => $bulk[0]), 403,
+	'append_many only: a single envelope (append()) is refused', '42501');
+my $bulk_before = count_events();
+(my $bulk_bad = $bulk[2]) =~ s/"source": \{[^}]*\}/"source": 42/;
+$p = is_problem(req('POST', '/v1/events', token => $tok{http_bulk_only}, body => "[$bulk[0], $bulk[1], $bulk_bad]"),
+	422, 'append_many only: an array with a refused third element');
+is($p->{pointer}, '/2/source', 'the pointer names the element index (from append_many) and the field');
+is(count_events(), $bulk_before, 'nothing of it is stored');
+$r = req('POST', '/v1/events', token => $tok{http_bulk_only}, body => "[$bulk[0], $bulk[1], $bulk[0]]");
+is($r->{status}, 201, 'append_many only: an array is stored') or diag($r->{body});
+is_deeply([ map { $_->{created} ? 1 : 0 } @{ $r->{json} } ], [ 1, 1, 0 ],
+	'the repeated element is a duplicate of the first');
+is($r->{json}[0]{position}, $r->{json}[2]{position}, 'with the first one\'s position');
+is(count_events(), $bulk_before + 2, 'two events stored');
+is(req('POST', '/v1/events', token => $tok{http_bulk_only}, body => "[$bulk[0], $bulk[1]]")->{status}, 200,
+	'the same array again: 200, nothing created');
+
 # ---- TLS -----------------------------------------------------------------------------------
 
 system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
@@ -715,6 +760,51 @@ is($r->{status}, 200, 'HTTPS with the certificate given');
 is($r->{json}{event_id}, $flow_ids[0], 'HTTPS serves the event');
 $r = req('GET', '/v1/events', token => $reader, base => "http://127.0.0.1:$tls->{port}");
 isnt($r->{status}, 200, 'plain HTTP to the TLS port is not served');
+
+# SIGHUP re-reads the certificate and key: a renewed certificate (another
+# key, another subject) is served to new connections; a broken one is refused
+# and the one served before stays
+sub make_cert
+{
+	my ($name, $cn) = @_;
+	system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', "/CN=$cn",
+		'-keyout', "$tmp/$name-key.pem", '-out', "$tmp/$name-cert.pem",
+		'-addext', 'subjectAltName=IP:127.0.0.1') == 0
+	  or die 'openssl req failed';
+}
+sub tls_get
+{
+	my ($ca) = @_;
+	return req('GET', "/v1/events/$flow_ids[0]", token => $reader, base => $tls->{base},
+		curl => [ '--cacert', $ca ]);
+}
+make_cert('renewed', 'renewed.localhost');
+is(tls_get("$tmp/renewed-cert.pem")->{status}, 0, 'before SIGHUP a client trusting only the renewed certificate fails');
+# replaced in place, as certbot and friends do
+system('cp', "$tmp/renewed-key.pem", "$tmp/key.pem") == 0 or die;
+system('cp', "$tmp/renewed-cert.pem", "$tmp/cert.pem") == 0 or die;
+kill 'HUP', $tls->{pid};
+my $renewed = 0;
+for (1 .. 50)
+{
+	if (tls_get("$tmp/renewed-cert.pem")->{status} == 200) { $renewed = 1; last; }
+	sleep(0.1);
+}
+ok($renewed, 'after SIGHUP the renewed certificate is served');
+like(slurp_file($tls->{log}), qr/TLS certificate and key reloaded/, 'the reload is logged');
+make_cert('other', 'other.localhost');
+# a key that is not the certificate's: refused, the renewed one stays
+system('cp', "$tmp/other-key.pem", "$tmp/key.pem") == 0 or die;
+kill 'HUP', $tls->{pid};
+my $refused_tls = 0;
+for (1 .. 50)
+{
+	if (slurp_file($tls->{log}) =~ /refused, the certificate served before stays/) { $refused_tls = 1; last; }
+	sleep(0.1);
+}
+ok($refused_tls, 'a key that does not match the certificate is refused on SIGHUP, and logged');
+is(tls_get("$tmp/renewed-cert.pem")->{status}, 200, 'the certificate served before stays');
+is(tls_get("$tmp/other-cert.pem")->{status}, 0, 'the refused one is not served');
 is(stop_server($tls), 0, 'the TLS server stops cleanly');
 
 is(stop_server($server), 0, 'the server stops cleanly');
