@@ -29,6 +29,7 @@
 #include "utils/numeric.h"
 
 #include "jcs.h"
+#include "json_plain_bytes.h"
 #include "jsonb_cursor.h"
 
 /* bytes staged before a sink gets them: few calls into the MAC */
@@ -152,9 +153,13 @@ append_string(JcsOut *out, const char *s, int len)
 	appendStringInfoCharMacro(out->buf, '"');
 	for (int i = 0; i < len; i++)
 	{
-		unsigned char c = (unsigned char) s[i];
+		unsigned char c;
 		const char *escape;
 
+		i += json_plain_words(s + i, s + len);
+		if (i >= len)
+			break;
+		c = (unsigned char) s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;			/* copied with its run */
 		append_run(out, s + run, i - run);
