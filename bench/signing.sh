@@ -8,6 +8,8 @@
 # (sign_envelope), so only verification is measured.
 # Targets (issue 19): Ed25519 >= 0.7x, HMAC >= 0.9x the events/s of unsigned.
 # Usage: bash bench/signing.sh [events per mode and round, default 5000] [rounds, default 3]
+# Then one Ed25519 verification alone, libsodium (which signing.c uses)
+# against OpenSSL on this CPU (bench/ed25519_verify.c).
 # Then, as timings on a shared machine are noisy, the same appends counted in
 # instructions: valgrind (callgrind) on a single-user backend, counting only
 # inside candystore.append() (SIGNING_CALLGRIND_N events per mode, default
@@ -76,6 +78,10 @@ SELECT CASE mode WHEN 'unsigned' THEN 'unsigned, nothing required'
   FROM cpu GROUP BY mode ORDER BY min(array_position(ARRAY['unsigned', 'hmac', 'ed'], mode));
 SELECT count(*) FILTER (WHERE envelope ? 'signature') AS stored_signed, count(*) AS stored FROM candystore.events;
 SQL
+
+cc -O2 -o "$BENCH_DIR/ed25519_verify" "$CS_ROOT/bench/ed25519_verify.c" -lsodium -lcrypto
+echo
+"$BENCH_DIR/ed25519_verify" 2000 5
 
 # Instructions per append, by mode: the cluster stopped, a single-user backend
 # under callgrind per mode, collecting inside candystore_append only.

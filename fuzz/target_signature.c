@@ -19,17 +19,29 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "jcs.h"
 #include "signing.h"
 
 #include "fuzz.h"
 
 static bool (*canonical) (StringInfo out, Jsonb *jb, const char *omit_key, char **why);
+static bool (*stream) (Jsonb *jb, const char *omit_key, JcsSink sink, void *arg, char **why);
 static void (*verify) (Jsonb *envelope, TimestampTz at, SignatureVerdict *verdict);
+
+/* jcs_stream()'s pieces, collected */
+static void
+collect(void *arg, const char *data, size_t len)
+{
+	if (len == 0)
+		fuzz_finding("the canonical form streamed an empty piece");
+	appendBinaryStringInfo((StringInfo) arg, data, len);
+}
 
 static void
 init(void)
 {
 	canonical = fuzz_engine_symbol("jcs_append");
+	stream = fuzz_engine_symbol("jcs_stream");
 	verify = fuzz_engine_symbol("signing_verify");
 }
 
@@ -38,7 +50,8 @@ run(const uint8_t *data, size_t size)
 {
 	Jsonb	   *jb = fuzz_jsonb((const char *) data, size);
 	StringInfoData once,
-				twice;
+				twice,
+				streamed;
 	char	   *why = NULL;
 	SignatureVerdict verdict;
 
@@ -59,9 +72,19 @@ run(const uint8_t *data, size_t size)
 		initStringInfo(&twice);
 		if (!canonical(&twice, back, NULL, &why) || strcmp(once.data, twice.data) != 0)
 			fuzz_finding("canonicalizing the canonical form changes it");
+		initStringInfo(&streamed);
+		if (!stream(jb, "signature", collect, &streamed, &why) ||
+			streamed.len != once.len || memcmp(streamed.data, once.data, once.len) != 0)
+			fuzz_finding("the streamed canonical form differs from the written one");
 	}
-	else if (why == NULL || why[0] == '\0')
-		fuzz_finding("a value without canonical form, and no reason");
+	else
+	{
+		if (why == NULL || why[0] == '\0')
+			fuzz_finding("a value without canonical form, and no reason");
+		initStringInfo(&streamed);
+		if (stream(jb, "signature", collect, &streamed, &why))
+			fuzz_finding("a value without canonical form streams one");
+	}
 
 	verify(jb, GetCurrentTimestamp(), &verdict);
 	if (verdict.status == SIG_VALID)

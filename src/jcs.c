@@ -14,6 +14,11 @@
  * for a double), while 12345678901234567890 (nearest double
  * 12345678901234567000) and 1e400 (no finite double) are refused: a
  * verifier's parser would read them as another value than the one stored.
+ *
+ * The form is written in one pass over the stored jsonb (jsonb_cursor.h, no
+ * iterator), either whole into a StringInfo or streamed to a sink (the HMAC
+ * in signing.c) through a small staging buffer, long string runs passed on
+ * without a copy.
  */
 #include "postgres.h"
 
@@ -24,14 +29,55 @@
 #include "utils/numeric.h"
 
 #include "jcs.h"
+#include "json_plain_bytes.h"
+#include "jsonb_cursor.h"
 
-static bool append_container(StringInfo out, JsonbContainer *c, const char *omit_key, char **why);
+/* bytes staged before a sink gets them: few calls into the MAC */
+#define JCS_FLUSH_AT 256
+/* a run of plain string bytes this long goes to a sink without a copy */
+#define JCS_DIRECT_RUN 64
+/* members of an object sorted in arrays on the stack up to this many */
+#define JCS_STACK_MEMBERS 16
 
-typedef struct Member
+/* Where the form goes: all into buf, or through buf to the sink. */
+typedef struct JcsOut
 {
-	JsonbValue	key;
-	JsonbValue	value;
-} Member;
+	StringInfo	buf;
+	JcsSink		sink;			/* NULL: buf keeps everything */
+	void	   *arg;
+} JcsOut;
+
+static bool append_container(JcsOut *out, JsonbContainer *c, const char *omit_key, char **why);
+
+static void
+flush_out(JcsOut *out)
+{
+	if (out->sink != NULL && out->buf->len > 0)
+	{
+		out->sink(out->arg, out->buf->data, out->buf->len);
+		resetStringInfo(out->buf);
+	}
+}
+
+static inline void
+maybe_flush(JcsOut *out)
+{
+	if (out->sink != NULL && out->buf->len >= JCS_FLUSH_AT)
+		flush_out(out);
+}
+
+/* Bytes of a string that need no escape. */
+static inline void
+append_run(JcsOut *out, const char *s, int len)
+{
+	if (out->sink != NULL && len >= JCS_DIRECT_RUN)
+	{
+		flush_out(out);
+		out->sink(out->arg, s, len);
+	}
+	else
+		appendBinaryStringInfo(out->buf, s, len);
+}
 
 /*
  * Keys in UTF-16 code unit order.  UTF-8 byte order is code point order,
@@ -63,49 +109,60 @@ key_cmp(const JsonbValue *ka, const JsonbValue *kb)
 	return la < lb ? -1 : (la > lb ? 1 : 0);
 }
 
+/* The keys of one object, for qsort_arg over an index array. */
 static int
-member_cmp(const void *a, const void *b)
+index_cmp(const void *a, const void *b, void *arg)
 {
-	return key_cmp(&((const Member *) a)->key, &((const Member *) b)->key);
+	const JsonbValue *keys = arg;
+
+	return key_cmp(&keys[*(const int *) a], &keys[*(const int *) b]);
 }
 
-/* Most objects are small: insertion sort, qsort for the others. */
+/*
+ * Sorts the member indexes (not the members) by key.  Most objects are
+ * small, and jsonb stores them shorter key first, often close to the
+ * order wanted: insertion sort, qsort for the others.
+ */
 static void
-sort_members(Member *members, int n)
+sort_indexes(int *order, int n, const JsonbValue *keys)
 {
-	if (n > 16)
+	if (n > JCS_STACK_MEMBERS)
 	{
-		qsort(members, n, sizeof(Member), member_cmp);
+		qsort_arg(order, n, sizeof(int), index_cmp, (void *) keys);
 		return;
 	}
 	for (int i = 1; i < n; i++)
 	{
-		Member		m = members[i];
+		int			m = order[i];
 		int			j = i - 1;
 
-		while (j >= 0 && key_cmp(&members[j].key, &m.key) > 0)
+		while (j >= 0 && key_cmp(&keys[order[j]], &keys[m]) > 0)
 		{
-			members[j + 1] = members[j];
+			order[j + 1] = order[j];
 			j--;
 		}
-		members[j + 1] = m;
+		order[j + 1] = m;
 	}
 }
 
 static void
-append_string(StringInfo out, const char *s, int len)
+append_string(JcsOut *out, const char *s, int len)
 {
 	int			run = 0;		/* start of the bytes not yet copied */
 
-	appendStringInfoCharMacro(out, '"');
+	appendStringInfoCharMacro(out->buf, '"');
 	for (int i = 0; i < len; i++)
 	{
-		unsigned char c = (unsigned char) s[i];
+		unsigned char c;
 		const char *escape;
 
+		i += json_plain_words(s + i, s + len);
+		if (i >= len)
+			break;
+		c = (unsigned char) s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;			/* copied with its run */
-		appendBinaryStringInfo(out, s + run, i - run);
+		append_run(out, s + run, i - run);
 		run = i + 1;
 		switch (c)
 		{
@@ -131,13 +188,13 @@ append_string(StringInfo out, const char *s, int len)
 				escape = "\\r";
 				break;
 			default:
-				appendStringInfo(out, "\\u%04x", c);
+				appendStringInfo(out->buf, "\\u%04x", c);
 				continue;
 		}
-		appendBinaryStringInfo(out, escape, 2);
+		appendBinaryStringInfo(out->buf, escape, 2);
 	}
-	appendBinaryStringInfo(out, s + run, len - run);
-	appendStringInfoCharMacro(out, '"');
+	append_run(out, s + run, len - run);
+	appendStringInfoCharMacro(out->buf, '"');
 }
 
 /*
@@ -306,15 +363,22 @@ jcs_simple_decimal(StringInfo out, const char *decimal)
 	return true;
 }
 
+/* A number shown in an error: the decimal, or its start when long. */
+static const char *
+shown_number(const char *decimal)
+{
+	size_t		len = strlen(decimal);
+
+	return len <= 60 ? decimal : psprintf("%.40s... (%zu characters)", decimal, len);
+}
+
 static bool
 append_number(StringInfo out, Numeric num, char **why)
 {
 	char	   *decimal = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
-	double		d = strtod(decimal, NULL);
+	double		d;
 	int			start = out->len;
 	Numeric		back;
-	const char *shown = strlen(decimal) <= 60 ? decimal :
-		psprintf("%.40s... (%zu characters)", decimal, strlen(decimal));
 
 	/*
 	 * The usual number: at most 15 significant digits (DBL_DIG) and well
@@ -322,10 +386,14 @@ append_number(StringInfo out, Numeric num, char **why)
 	 * these digits, so they are the shortest form: laid out directly.
 	 */
 	if (jcs_simple_decimal(out, decimal))
+	{
+		pfree(decimal);
 		return true;
+	}
+	d = strtod(decimal, NULL);
 	if (!isfinite(d))
 	{
-		*why = psprintf("number %s is beyond the range of an IEEE double", shown);
+		*why = psprintf("number %s is beyond the range of an IEEE double", shown_number(decimal));
 		return false;
 	}
 	append_es_double(out, d);
@@ -334,28 +402,32 @@ append_number(StringInfo out, Numeric num, char **why)
 	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num), NumericGetDatum(back))) != 0)
 	{
 		*why = psprintf("number %s has more digits than an IEEE double keeps (the nearest double is %s)",
-						shown, out->data + start);
+						shown_number(decimal), out->data + start);
 		return false;
 	}
+	pfree(decimal);
 	return true;
 }
 
 static bool
-append_value(StringInfo out, JsonbValue *v, char **why)
+append_value(JcsOut *out, JsonbValue *v, char **why)
 {
 	switch (v->type)
 	{
 		case jbvNull:
-			appendStringInfoString(out, "null");
+			appendBinaryStringInfo(out->buf, "null", 4);
 			return true;
 		case jbvBool:
-			appendStringInfoString(out, v->val.boolean ? "true" : "false");
+			if (v->val.boolean)
+				appendBinaryStringInfo(out->buf, "true", 4);
+			else
+				appendBinaryStringInfo(out->buf, "false", 5);
 			return true;
 		case jbvString:
 			append_string(out, v->val.string.val, v->val.string.len);
 			return true;
 		case jbvNumeric:
-			return append_number(out, v->val.numeric, why);
+			return append_number(out->buf, v->val.numeric, why);
 		case jbvBinary:
 			return append_container(out, v->val.binary.data, NULL, why);
 		default:
@@ -365,73 +437,119 @@ append_value(StringInfo out, JsonbValue *v, char **why)
 }
 
 static bool
-append_container(StringInfo out, JsonbContainer *c, const char *omit_key, char **why)
+append_array(JcsOut *out, JsonbContainer *c, char **why)
 {
-	JsonbIterator *it;
+	int			n = JsonContainerSize(c);
+	JsCursor	cur;
 	JsonbValue	v;
-	JsonbIteratorToken tok;
 
+	cursor_init(&cur, c, 0);
+	if (JsonContainerIsScalar(c))
+	{
+		cursor_next(&cur, &v);
+		return append_value(out, &v, why);
+	}
+	appendStringInfoCharMacro(out->buf, '[');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoCharMacro(out->buf, ',');
+		cursor_next(&cur, &v);
+		if (!append_value(out, &v, why))
+			return false;
+		maybe_flush(out);
+	}
+	appendStringInfoCharMacro(out->buf, ']');
+	return true;
+}
+
+/*
+ * An object: its keys (entries 0..n-1) and values (n..2n-1) read once in
+ * jsonb's order, then written in the order of an index array sorted by key.
+ */
+static bool
+append_object(JcsOut *out, JsonbContainer *c, const char *omit_key, char **why)
+{
+	int			n = JsonContainerSize(c);
+	JsonbValue	keys_here[JCS_STACK_MEMBERS];
+	JsonbValue	values_here[JCS_STACK_MEMBERS];
+	int			order_here[JCS_STACK_MEMBERS];
+	JsonbValue *keys = keys_here;
+	JsonbValue *values = values_here;
+	int		   *order = order_here;
+	int			omit_len = omit_key != NULL ? strlen(omit_key) : 0;
+	int			kept = 0;
+	JsCursor	cur;
+	bool		ok = true;
+
+	if (n > JCS_STACK_MEMBERS)
+	{
+		keys = palloc(sizeof(JsonbValue) * n);
+		values = palloc(sizeof(JsonbValue) * n);
+		order = palloc(sizeof(int) * n);
+	}
+	cursor_init(&cur, c, 0);
+	for (int i = 0; i < n; i++)
+	{
+		cursor_next(&cur, &keys[i]);
+		if (omit_key != NULL && keys[i].val.string.len == omit_len &&
+			memcmp(keys[i].val.string.val, omit_key, omit_len) == 0)
+			continue;
+		order[kept++] = i;
+	}
+	for (int i = 0; i < n; i++)
+		cursor_next(&cur, &values[i]);
+	sort_indexes(order, kept, keys);
+
+	appendStringInfoCharMacro(out->buf, '{');
+	for (int i = 0; i < kept && ok; i++)
+	{
+		if (i > 0)
+			appendStringInfoCharMacro(out->buf, ',');
+		append_string(out, keys[order[i]].val.string.val, keys[order[i]].val.string.len);
+		appendStringInfoCharMacro(out->buf, ':');
+		ok = append_value(out, &values[order[i]], why);
+		maybe_flush(out);
+	}
+	appendStringInfoCharMacro(out->buf, '}');
+	if (keys != keys_here)
+	{
+		pfree(keys);
+		pfree(values);
+		pfree(order);
+	}
+	return ok;
+}
+
+static bool
+append_container(JcsOut *out, JsonbContainer *c, const char *omit_key, char **why)
+{
 	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
-	it = JsonbIteratorInit(c);
-	tok = JsonbIteratorNext(&it, &v, true);
-	if (tok == WJB_BEGIN_ARRAY)
-	{
-		bool		first = true;
-
-		if (v.val.array.rawScalar)
-		{
-			tok = JsonbIteratorNext(&it, &v, true);
-			return append_value(out, &v, why);
-		}
-		appendStringInfoChar(out, '[');
-		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM)
-		{
-			if (!first)
-				appendStringInfoChar(out, ',');
-			first = false;
-			if (!append_value(out, &v, why))
-				return false;
-		}
-		appendStringInfoChar(out, ']');
-		return true;
-	}
-	else
-	{
-		int			n = 0;
-		int			size = JsonContainerSize(c);
-		Member	   *members = palloc(sizeof(Member) * Max(size, 1));
-		bool		first = true;
-
-		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_KEY)
-		{
-			members[n].key = v;
-			(void) JsonbIteratorNext(&it, &members[n].value, true);
-			if (omit_key != NULL && v.val.string.len == (int) strlen(omit_key) &&
-				memcmp(v.val.string.val, omit_key, v.val.string.len) == 0)
-				continue;
-			n++;
-		}
-		sort_members(members, n);
-		appendStringInfoChar(out, '{');
-		for (int i = 0; i < n; i++)
-		{
-			if (!first)
-				appendStringInfoChar(out, ',');
-			first = false;
-			append_string(out, members[i].key.val.string.val, members[i].key.val.string.len);
-			appendStringInfoChar(out, ':');
-			if (!append_value(out, &members[i].value, why))
-				return false;
-		}
-		appendStringInfoChar(out, '}');
-		pfree(members);
-		return true;
-	}
+	if (JsonContainerIsObject(c))
+		return append_object(out, c, omit_key, why);
+	return append_array(out, c, why);
 }
 
 bool
 jcs_append(StringInfo out, Jsonb *jb, const char *omit_key, char **why)
 {
-	return append_container(out, &jb->root, omit_key, why);
+	JcsOut		o = {out, NULL, NULL};
+
+	return append_container(&o, &jb->root, omit_key, why);
+}
+
+bool
+jcs_stream(Jsonb *jb, const char *omit_key, JcsSink sink, void *arg, char **why)
+{
+	StringInfoData staged;
+	JcsOut		o = {&staged, sink, arg};
+	bool		ok;
+
+	initStringInfo(&staged);
+	ok = append_container(&o, &jb->root, omit_key, why);
+	if (ok)
+		flush_out(&o);
+	pfree(staged.data);
+	return ok;
 }

@@ -20,4 +20,14 @@
  */
 extern bool jcs_append(StringInfo out, Jsonb *jb, const char *omit_key, char **why);
 
+/* Receives the canonical form piece by piece, in order. */
+typedef void (*JcsSink) (void *arg, const char *data, size_t len);
+
+/*
+ * The same form, passed to sink as it is written (a MAC needs no copy of
+ * it); what jcs_append() returns for the same arguments.  On false the sink
+ * has had part of the form.
+ */
+extern bool jcs_stream(Jsonb *jb, const char *omit_key, JcsSink sink, void *arg, char **why);
+
 #endif

@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
+#include "json_plain_bytes.h"
 #include "jsonb_text.h"
 #include "pg_compat.h"		/* the JSON lexer's API is 15's */
 
@@ -92,8 +93,6 @@ unexpected(JsonLexContext *lex, JsonParseErrorType in_place)
 static bool
 lex_plain_string(JsonLexContext *lex)
 {
-	const uint64 ones = UINT64CONST(0x0101010101010101);
-	const uint64 highs = UINT64CONST(0x8080808080808080);
 	char	   *end = lex->input + lex->input_length;
 	char	   *s = lex->token_terminator;
 	char	   *c;
@@ -110,20 +109,7 @@ lex_plain_string(JsonLexContext *lex)
 	}
 	if (s >= end || *s != '"')
 		return false;
-	for (c = s + 1; end - c >= 8; c += 8)
-	{
-		uint64		w,
-					quote,
-					backslash;
-
-		memcpy(&w, c, 8);
-		quote = w ^ (ones * '"');
-		backslash = w ^ (ones * '\\');
-		/* a byte of quote or backslash is zero, or a byte of w below 0x20 */
-		if ((((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) |
-			 ((w - ones * 0x20) & ~w)) & highs)
-			break;
-	}
+	c = s + 1 + json_plain_words(s + 1, end);
 	for (; c < end; c++)
 	{
 		unsigned char ch = (unsigned char) *c;

@@ -336,16 +336,14 @@ free_mac(void *arg)
 /*
  * HMAC-SHA256 with OpenSSL (linked already for amqps://): its SHA-256 uses
  * the CPU's SHA extensions where there are some, libsodium's is portable C.
- * The MAC keyed with the secret (its inner and outer pads absorbed) is kept
- * with the cached key and copied per message; it is freed with the cache.
+ * One MAC per cached key, keyed once (its inner and outer pads absorbed) and
+ * freed with the cache; each message re-initialises it without a key, which
+ * starts again from the absorbed pads, no allocation.
  */
-static void
-hmac_sha256(SigningKey *key, const char *msg, int len, unsigned char mac[crypto_auth_hmacsha256_BYTES])
+static EVP_MAC_CTX *
+start_mac(SigningKey *key)
 {
 	static EVP_MAC *hmac = NULL;
-	EVP_MAC_CTX *ctx;
-	size_t		maclen = 0;
-	bool		ok;
 
 	if (hmac == NULL && (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
 		ereport(ERROR,
@@ -355,6 +353,7 @@ hmac_sha256(SigningKey *key, const char *msg, int len, unsigned char mac[crypto_
 	{
 		OSSL_PARAM	params[2];
 		MemoryContextCallback *cb;
+		EVP_MAC_CTX *ctx;
 
 		params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
 		params[1] = OSSL_PARAM_construct_end();
@@ -373,16 +372,43 @@ hmac_sha256(SigningKey *key, const char *msg, int len, unsigned char mac[crypto_
 		cb->arg = ctx;
 		MemoryContextRegisterResetCallback(key_cxt, cb);
 		key->mac = ctx;
+		return ctx;
 	}
-	ctx = EVP_MAC_CTX_dup(key->mac);
-	ok = ctx != NULL && EVP_MAC_update(ctx, (const unsigned char *) msg, len) &&
-		EVP_MAC_final(ctx, mac, &maclen, crypto_auth_hmacsha256_BYTES) &&
-		maclen == crypto_auth_hmacsha256_BYTES;
-	EVP_MAC_CTX_free(ctx);
-	if (!ok)
+	if (!EVP_MAC_init(key->mac, NULL, 0, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("HMAC-SHA256 could not be restarted in OpenSSL")));
+	return key->mac;
+}
+
+/* jcs_stream()'s sink: the canonical form goes into the MAC as it is written. */
+static void
+mac_update(void *arg, const char *data, size_t len)
+{
+	if (!EVP_MAC_update((EVP_MAC_CTX *) arg, (const unsigned char *) data, len))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("HMAC-SHA256 failed in OpenSSL")));
+}
+
+/*
+ * The HMAC-SHA256 of the envelope's signed form (without "signature"), in
+ * one pass with no copy of the form; false, *why set, when it has none.
+ */
+static bool
+hmac_signed_form(SigningKey *key, Jsonb *envelope, unsigned char mac[crypto_auth_hmacsha256_BYTES], char **why)
+{
+	EVP_MAC_CTX *ctx = start_mac(key);
+	size_t		maclen = 0;
+
+	if (!jcs_stream(envelope, "signature", mac_update, ctx, why))
+		return false;
+	if (!EVP_MAC_final(ctx, mac, &maclen, crypto_auth_hmacsha256_BYTES) ||
+		maclen != crypto_auth_hmacsha256_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("HMAC-SHA256 failed in OpenSSL")));
+	return true;
 }
 
 /* A string member of the signature object, or NULL. */
@@ -465,6 +491,7 @@ signing_verify(Jsonb *envelope, TimestampTz at, SignatureVerdict *verdict)
 	SigningKey *key;
 	StringInfoData signed_form;
 	char	   *why;
+	bool		canonical;
 	bool		ok;
 
 	memset(verdict, 0, sizeof(*verdict));
@@ -486,30 +513,31 @@ signing_verify(Jsonb *envelope, TimestampTz at, SignatureVerdict *verdict)
 	verdict->status = key_usable(key, at, &verdict->detail);
 	if (verdict->status != SIG_VALID)
 		return;
-	initStringInfo(&signed_form);
-	if (!jcs_append(&signed_form, envelope, "signature", &why))
+	ensure_sodium();
+	if (strcmp(alg, "hmac-sha256") == 0 && key->secret != NULL)
+	{
+		unsigned char mac[crypto_auth_hmacsha256_BYTES];
+
+		canonical = hmac_signed_form(key, envelope, mac, &why);
+		ok = canonical && sodium_memcmp(mac, value, sizeof(mac)) == 0;
+	}
+	else
+	{
+		/* Ed25519 signs the whole message (or an HMAC key without its secret) */
+		initStringInfo(&signed_form);
+		canonical = jcs_append(&signed_form, envelope, "signature", &why);
+		ok = canonical && strcmp(alg, "ed25519") == 0 &&
+			key->public_key != NULL && VARSIZE_ANY_EXHDR(key->public_key) == crypto_sign_PUBLICKEYBYTES &&
+			crypto_sign_verify_detached(value, (const unsigned char *) signed_form.data, signed_form.len,
+										(const unsigned char *) VARDATA_ANY(key->public_key)) == 0;
+		pfree(signed_form.data);
+	}
+	if (!canonical)
 	{
 		verdict->status = SIG_NOT_CANONICAL;
 		verdict->detail = psprintf("The envelope has no canonical form: the %s.", why);
 		return;
 	}
-	ensure_sodium();
-	if (strcmp(alg, "ed25519") == 0)
-		ok = key->public_key != NULL && VARSIZE_ANY_EXHDR(key->public_key) == crypto_sign_PUBLICKEYBYTES &&
-			crypto_sign_verify_detached(value, (const unsigned char *) signed_form.data, signed_form.len,
-										(const unsigned char *) VARDATA_ANY(key->public_key)) == 0;
-	else
-	{
-		unsigned char mac[crypto_auth_hmacsha256_BYTES];
-
-		ok = key->secret != NULL;
-		if (ok)
-		{
-			hmac_sha256(key, signed_form.data, signed_form.len, mac);
-			ok = sodium_memcmp(mac, value, sizeof(mac)) == 0;
-		}
-	}
-	pfree(signed_form.data);
 	if (!ok)
 	{
 		verdict->status = SIG_BAD_SIGNATURE;
@@ -547,6 +575,7 @@ signing_sign(Jsonb *envelope, const char *key_id)
 	StringInfoData sig;
 	char	   *why;
 	char	   *detail;
+	bool		canonical;
 	unsigned char value[crypto_sign_BYTES];
 	size_t		value_len;
 	char		b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
@@ -570,13 +599,6 @@ signing_sign(Jsonb *envelope, const char *key_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_SIGNATURE_REFUSED),
 				 errmsg("cannot sign with key \"%s\": only its public key is registered", key_id)));
-	initStringInfo(&signed_form);
-	if (!jcs_append(&signed_form, envelope, "signature", &why))
-		ereport(ERROR,
-				(errcode(ERRCODE_SIGNATURE_REFUSED),
-				 errmsg("cannot sign the envelope: it has no canonical form"),
-				 errdetail("The %s.", why),
-				 errhint("Send such numbers as strings.")));
 	ensure_sodium();
 	if (strcmp(key->alg, "ed25519") == 0)
 	{
@@ -585,16 +607,27 @@ signing_sign(Jsonb *envelope, const char *key_id)
 
 		if (VARSIZE_ANY_EXHDR(key->secret) != crypto_sign_SEEDBYTES)
 			elog(ERROR, "the Ed25519 seed of key \"%s\" is not %d bytes", key_id, crypto_sign_SEEDBYTES);
-		crypto_sign_seed_keypair(pk, sk, (const unsigned char *) VARDATA_ANY(key->secret));
-		crypto_sign_detached(value, NULL, (const unsigned char *) signed_form.data, signed_form.len, sk);
-		sodium_memzero(sk, sizeof(sk));
+		initStringInfo(&signed_form);
+		canonical = jcs_append(&signed_form, envelope, "signature", &why);
+		if (canonical)
+		{
+			crypto_sign_seed_keypair(pk, sk, (const unsigned char *) VARDATA_ANY(key->secret));
+			crypto_sign_detached(value, NULL, (const unsigned char *) signed_form.data, signed_form.len, sk);
+			sodium_memzero(sk, sizeof(sk));
+		}
 		value_len = crypto_sign_BYTES;
 	}
 	else
 	{
-		hmac_sha256(key, signed_form.data, signed_form.len, value);
+		canonical = hmac_signed_form(key, envelope, value, &why);
 		value_len = crypto_auth_hmacsha256_BYTES;
 	}
+	if (!canonical)
+		ereport(ERROR,
+				(errcode(ERRCODE_SIGNATURE_REFUSED),
+				 errmsg("cannot sign the envelope: it has no canonical form"),
+				 errdetail("The %s.", why),
+				 errhint("Send such numbers as strings.")));
 	sodium_bin2base64(b64, sizeof(b64), value, value_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 
 	initStringInfo(&sig);

@@ -121,6 +121,7 @@ typedef struct Batch
 {
 	Delivery   *d;
 	int			n;
+	int			capacity;		/* deliveries d has room for */
 	bool		isolate;		/* outcome.c: try each message alone */
 	MemoryContext cxt;			/* the deliveries live here */
 	TimestampTz started;		/* when its first delivery came */
@@ -208,6 +209,21 @@ restore_failures(Batch *batch, Delivery *d)
 }
 
 /*
+ * Room for one more delivery, when candystore.batch_size was raised by a
+ * reload.  The array is sized by the setting, not by its upper bound
+ * (WORKER_MAX_BATCH): a Delivery is ~300 bytes, 100,000 of them 30 MB.
+ * It never shrinks: a lowered setting leaves the larger array in place.
+ */
+static void
+grow_batch(Batch *batch)
+{
+	int			limit = Min(worker_batch_size, WORKER_MAX_BATCH);
+
+	batch->capacity = Min(Max(limit, batch->capacity * 2), WORKER_MAX_BATCH);
+	batch->d = repalloc(batch->d, sizeof(Delivery) * batch->capacity);
+}
+
+/*
  * Takes a complete delivery from the link; false when none is ready, or when
  * the link is lost (*error set) or the broker cancelled our consumer (its
  * queue deleted, say: *cancelled set; the batch in hand can still be acked
@@ -247,6 +263,8 @@ take_delivery(AmqpLink *link, Batch *batch, bool *cancelled, char **error)
 						  amqp_error_string2(res.library_error) : "broker exception");
 		return false;
 	}
+	if (batch->n == batch->capacity)
+		grow_batch(batch);
 	old = MemoryContextSwitchTo(batch->cxt);
 	memset(&batch->d[batch->n], 0, sizeof(Delivery));
 	copy_delivery(&batch->d[batch->n++], &env);
@@ -575,6 +593,7 @@ candystore_ingest_main(Datum arg)
 
 	batch.cxt = AllocSetContextCreate(TopMemoryContext, "candystore ingest batch",
 									  ALLOCSET_DEFAULT_SIZES);
-	batch.d = MemoryContextAlloc(TopMemoryContext, sizeof(Delivery) * WORKER_MAX_BATCH);
+	batch.capacity = Min(worker_batch_size, WORKER_MAX_BATCH);
+	batch.d = MemoryContextAlloc(TopMemoryContext, sizeof(Delivery) * batch.capacity);
 	worker_loop_run(&loop);
 }

@@ -32,6 +32,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "jsonb_cursor.h"
 #include "jsonschema.h"
 #include "keywords.h"
 
@@ -222,69 +223,6 @@ typedef struct JsWalker
 	const JsJump *jumps;
 	bool		gave_up;		/* validate.c must decide */
 } JsWalker;
-
-/* ---------------------------------------------------------------------
- * Reading containers as stored: entry by entry, with a running offset.
- * ---------------------------------------------------------------------
- */
-typedef struct JsCursor
-{
-	const JsonbContainer *c;
-	const char *data;			/* start of the variable-length part */
-	int			index;
-	uint32		offset;
-} JsCursor;
-
-static inline void
-cursor_init(JsCursor *cur, const JsonbContainer *c, int first)
-{
-	uint32		n = JsonContainerSize(c);
-
-	cur->c = c;
-	cur->data = (const char *) &c->children[JsonContainerIsObject(c) ? 2 * n : n];
-	cur->index = first;
-	cur->offset = first == 0 ? 0 : getJsonbOffset(c, first);
-}
-
-static inline void
-cursor_next(JsCursor *cur, JsonbValue *out)
-{
-	JEntry		e = cur->c->children[cur->index];
-	uint32		off = cur->offset;
-	uint32		len = JBE_HAS_OFF(e) ? JBE_OFFLENFLD(e) - off : JBE_OFFLENFLD(e);
-
-	if (JBE_ISSTRING(e))
-	{
-		out->type = jbvString;
-		out->val.string.val = (char *) cur->data + off;
-		out->val.string.len = len;
-	}
-	else if (JBE_ISNUMERIC(e))
-	{
-		out->type = jbvNumeric;
-		out->val.numeric = (Numeric) (cur->data + INTALIGN(off));
-	}
-	else if (JBE_ISBOOL_TRUE(e))
-	{
-		out->type = jbvBool;
-		out->val.boolean = true;
-	}
-	else if (JBE_ISBOOL_FALSE(e))
-	{
-		out->type = jbvBool;
-		out->val.boolean = false;
-	}
-	else if (JBE_ISNULL(e))
-		out->type = jbvNull;
-	else
-	{
-		out->type = jbvBinary;
-		out->val.binary.data = (JsonbContainer *) (cur->data + INTALIGN(off));
-		out->val.binary.len = len - (INTALIGN(off) - off);
-	}
-	cur->offset = off + len;
-	cur->index++;
-}
 
 /*
  * jsonb's object key order: shorter first, then bytewise.  Keys are short:

@@ -1,0 +1,42 @@
+/*
+ * json_plain_bytes.h
+ *	  How many bytes at the start of a string need no escape in JSON: no
+ *	  '"', no '\\', no control character below 0x20.  Read eight bytes at a
+ *	  time, since strings are most of an event's bytes: for the message
+ *	  parser (jsonb_text.c) and the canonical form (jcs.c).
+ */
+#ifndef CANDYSTORE_JSON_PLAIN_BYTES_H
+#define CANDYSTORE_JSON_PLAIN_BYTES_H
+
+#include "postgres.h"
+
+/*
+ * A count of whole eight-byte words from s, up to end, with no byte that
+ * needs an escape: the first such byte, if any, is at or after s + the
+ * count (the caller reads on byte by byte from there).
+ */
+static inline size_t
+json_plain_words(const char *s, const char *end)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	const uint64 highs = UINT64CONST(0x8080808080808080);
+	const char *c;
+
+	for (c = s; end - c >= 8; c += 8)
+	{
+		uint64		w,
+					quote,
+					backslash;
+
+		memcpy(&w, c, 8);
+		quote = w ^ (ones * '"');
+		backslash = w ^ (ones * '\\');
+		/* a byte of quote or backslash is zero, or a byte of w below 0x20 */
+		if ((((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) |
+			 ((w - ones * 0x20) & ~w)) & highs)
+			break;
+	}
+	return c - s;
+}
+
+#endif
