@@ -19,7 +19,7 @@ N=${1:-200000}
 cs_ensure_packages
 bench_cluster purge
 
-# layout DB VERSION PARTITION_SQL: a database with N events, the oldest 10 % old
+# layout DB VERSION PARTITION_SQL LOAD_SQL: a database with N events, the oldest 10 % old
 layout() {
     bench_psql -c "CREATE DATABASE $1"
     bench_envelope_functions -d "$1"
@@ -28,14 +28,16 @@ CREATE EXTENSION candystore VERSION '$2';
 $3
 SELECT bench_staging('staging', :n);
 UPDATE staging SET doc = jsonb_set(doc, '{timestamp}', '"1990-01-01T00:00:00Z"') WHERE n <= :n / 10;
-SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n <= :n / 2 ORDER BY n), NULL);
-SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n > :n / 2 ORDER BY n), NULL);
+$4
 DROP TABLE staging;
 VACUUM ANALYZE;
 SQL
 }
-layout old_layout 0.1.0 ""
-layout partitioned 0.2.0 "SELECT count(*) FROM candystore.make_partitions(ahead => 11, size => $N / 10);"
+# 0.1.0 has no append_many(): append() one by one (the same rows result)
+layout old_layout 0.1.0 "" "SELECT count(candystore.append(doc)) FROM (SELECT doc FROM staging ORDER BY n) s;"
+layout partitioned 0.2.0 "SELECT count(*) FROM candystore.make_partitions(ahead => 11, size => $N / 10);" \
+    "SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n <= :n / 2 ORDER BY n), NULL);
+SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n > :n / 2 ORDER BY n), NULL);"
 
 # measure DB: one row of the table
 measure() {

@@ -270,11 +270,11 @@ sub build_amqp_tool
 }
 
 # A started node NAME with candystore preloaded and created in database
-# postgres, its workers pointed at the broker; EXTRA_CONF is appended to
-# postgresql.conf.
+# postgres (at VERSION if given, else the current one), its workers pointed
+# at the broker; EXTRA_CONF is appended to postgresql.conf.
 sub node_with_worker
 {
-	my ($name, $extra_conf) = @_;
+	my ($name, $extra_conf, $version) = @_;
 	my $port = amqp_port();
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
@@ -285,7 +285,8 @@ candystore.database = 'postgres'
 candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$port/'
 } . ($extra_conf // ''));
 	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION candystore');
+	$node->safe_psql('postgres',
+		'CREATE EXTENSION candystore' . (defined $version ? " VERSION '$version'" : ''));
 	return $node;
 }
 

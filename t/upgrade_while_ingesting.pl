@@ -19,17 +19,10 @@ my $amqp_port = start_broker();
 my $publisher = build_amqp_tool('cs_publish');
 my ($first_run, $second_run, $per_run, $before_update) = (1, 3, 3000, 1000);
 
-my $node = PostgreSQL::Test::Cluster->new('upgrade_ingesting');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
+my $node = node_with_worker('upgrade_ingesting', q{
 candystore.outbox_publisher = off
 candystore.reconnect_max_ms = 500
-});
-$node->start;
-$node->safe_psql('postgres', q{CREATE EXTENSION candystore VERSION '0.1.0'});
+}, '0.1.0');
 $node->poll_query_until('postgres',
 	q{SELECT pid IS NOT NULL FROM candystore.worker_status() WHERE kind = 'ingest'})
   or die "the worker never started";
