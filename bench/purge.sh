@@ -23,7 +23,7 @@ bench_cluster purge
 layout() {
     bench_psql -c "CREATE DATABASE $1"
     bench_envelope_functions -d "$1"
-    bench_psql -d "$1" -v n="$N" <<SQL
+    bench_psql -d "$1" -o /dev/null -v n="$N" <<SQL
 CREATE EXTENSION candystore VERSION '$2';
 $3
 SELECT bench_staging('staging', :n);
@@ -39,9 +39,9 @@ layout partitioned 0.2.0 "SELECT count(*) FROM candystore.make_partitions(ahead 
     "SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n <= :n / 2 ORDER BY n), NULL);
 SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n > :n / 2 ORDER BY n), NULL);"
 
-# measure DB: one row of the table
+# measure DB LEDGER_SQL: one row of the table
 measure() {
-    bench_psql -d "$1" -At -F ' | ' <<'SQL'
+    bench_psql -d "$1" -At -F ' | ' <<SQL
 SELECT pg_stat_force_next_flush();
 \o /dev/null
 SELECT clock_timestamp() AS t0 \gset
@@ -53,16 +53,14 @@ SELECT current_database(), :ms, :purged,
        (SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables
          WHERE schemaname = 'candystore' AND relname LIKE 'event_%'),
        (SELECT count(*) FROM candystore.events),
-       CASE WHEN to_regclass('candystore.event_ids') IS NOT NULL
-            THEN round(pg_total_relation_size('candystore.event_ids')::numeric
-                       / (SELECT count(*) FROM candystore.event_ids)) END;
+       $2;
 SQL
 }
 echo
 echo "purge_events() of the oldest 10 % of $N events"
 echo "layout | purge ms | purged | dead tuples left | events left | event_ids bytes/event"
-measure old_layout
-measure partitioned
+measure old_layout NULL
+measure partitioned "round(pg_total_relation_size('candystore.event_ids')::numeric / (SELECT count(*) FROM candystore.event_ids))"
 # the ledger trimmed by hand afterwards, as an operator would
 bench_psql -d partitioned -At <<'SQL'
 SELECT clock_timestamp() AS t0 \gset
