@@ -95,19 +95,17 @@ purge_statement(const char *purged, bool unlist, Oid *types, Datum *values, int 
 }
 
 /*
- * The range partitions that can go whole: every position handed out, every
- * event older than the horizon, no event the outbox has yet to send, none a
- * subscription (or member) has yet to read.  The rest is left to the row
- * DELETE, which keeps unsent events and counts what subscriptions lose.
+ * The range partitions that can go whole: every position handed out, no
+ * event the outbox has yet to send, none a subscription (or member) has yet
+ * to read, and (young_events, partition by partition) every event older
+ * than the horizon.  The rest is left to the row DELETE, which keeps unsent
+ * events and counts what subscriptions lose.
  */
 static const char *const droppable_partitions =
 "SELECT p.partition::pg_catalog.oid, p.first_position, p.last_position"
 "  FROM candystore.event_log_partitions p"
 " WHERE p.last_position <= (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
 "                             FROM candystore.event_ids_position_seq)"
-"   AND NOT EXISTS (SELECT 1 FROM candystore.event_log e"
-"                    WHERE e.position BETWEEN p.first_position AND p.last_position"
-"                      AND e.occurred_at >= pg_catalog.now() - $1)"
 "   AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
 "                    WHERE o.position BETWEEN p.first_position AND p.last_position"
 "                      AND o.published_at IS NULL)"
@@ -128,18 +126,34 @@ typedef struct DroppedRange
 	int64		last;
 } DroppedRange;
 
-/* One SPI statement returning one bigint. */
+/* One SPI statement returning one bigint (or how many rows it changed). */
 static int64
 count_of(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 {
 	bool		isnull;
+	Datum		value;
 	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
 
 	if (rc != expected)
 		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(rc));
 	if (expected != SPI_OK_SELECT)
 		return (int64) SPI_processed;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(value);
+}
+
+/*
+ * Whether a partition holds an event younger than the horizon: its newest
+ * occurred_at, read from its own index (one probe, not a scan).
+ */
+static bool
+young_events(Oid relid, Datum older_than)
+{
+	Oid			types[1] = {INTERVALOID};
+
+	return count_of(psprintf("SELECT (max(occurred_at) >= pg_catalog.now() - $1)::int4::int8 FROM %s",
+							 quote_qualified_identifier("candystore", get_rel_name(relid))),
+					1, types, &older_than, SPI_OK_SELECT) > 0;
 }
 
 /*
@@ -336,7 +350,8 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 		for (int i = 0; i < ndrop; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
-			purged += drop_partition(&drop[i]);
+			if (!young_events(drop[i].relid, values[0]))
+				purged += drop_partition(&drop[i]);
 		}
 
 		/* the remainder, row by row */
