@@ -109,14 +109,16 @@ static const char *const droppable_partitions =
 "   AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
 "                    WHERE o.position BETWEEN p.first_position AND p.last_position"
 "                      AND o.published_at IS NULL)"
-"   AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, candystore.event_log e"
-"                    WHERE e.position BETWEEN p.first_position AND p.last_position"
-"                      AND (e.xid, e.position) > (k.xid, k.position))"
-"   AND NOT EXISTS (SELECT 1 FROM candystore.subscription s, candystore.event_log e"
-"                    WHERE e.position BETWEEN p.first_position AND p.last_position"
-"                      AND (e.xid, e.position) > (s.start_xid, s.start_position)"
-"                      AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
-"                                       WHERE k.name = s.name))"
+/* without a subscription (so without a checkpoint) no partition is searched */
+"   AND (NOT EXISTS (SELECT 1 FROM candystore.subscription)"
+"        OR NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, candystore.event_log e"
+"                        WHERE e.position BETWEEN p.first_position AND p.last_position"
+"                          AND (e.xid, e.position) > (k.xid, k.position))"
+"           AND NOT EXISTS (SELECT 1 FROM candystore.subscription s, candystore.event_log e"
+"                            WHERE e.position BETWEEN p.first_position AND p.last_position"
+"                              AND (e.xid, e.position) > (s.start_xid, s.start_position)"
+"                              AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
+"                                               WHERE k.name = s.name)))"
 " ORDER BY p.first_position";
 
 typedef struct DroppedRange
