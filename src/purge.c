@@ -208,8 +208,6 @@ forget_ids(const char *victims, Oid *types, Datum *values, int nargs)
 	return forgotten;
 }
 
-static uint64 forget_envelope_ids(Oid *types, Datum *envelopes);
-
 static Oid
 relation_owner(Oid relid)
 {
@@ -247,7 +245,13 @@ purge_forget_envelopes(Datum envelopes)
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		forgotten = forget_envelope_ids(types, &envelopes);
+		forgotten = forget_ids("SELECT c.ctid FROM candystore.event_ids c, candystore.purged_ranges r"
+							   " WHERE c.event_id = ANY (ARRAY("
+							   "   SELECT CASE WHEN e->>'event_id' ~ '^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$'"
+							   "               THEN (e->>'event_id')::uuid END"
+							   "     FROM pg_catalog.unnest($1) e))"
+							   "   AND c.position BETWEEN r.first_position AND r.last_position",
+							   types, &envelopes, 1);
 	}
 	PG_FINALLY();
 	{
@@ -255,18 +259,6 @@ purge_forget_envelopes(Datum envelopes)
 	}
 	PG_END_TRY();
 	return forgotten;
-}
-
-static uint64
-forget_envelope_ids(Oid *types, Datum *envelopes)
-{
-	return forget_ids("SELECT c.ctid FROM candystore.event_ids c, candystore.purged_ranges r"
-					  " WHERE c.event_id = ANY (ARRAY("
-					  "   SELECT CASE WHEN e->>'event_id' ~ '^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$'"
-					  "               THEN (e->>'event_id')::uuid END"
-					  "     FROM pg_catalog.unnest($1) e))"
-					  "   AND c.position BETWEEN r.first_position AND r.last_position",
-					  types, envelopes, 1);
 }
 
 PG_FUNCTION_INFO_V1(candystore_forget_purged_ids);
