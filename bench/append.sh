@@ -12,26 +12,10 @@ ROUNDS=${2:-3}
 
 cs_ensure_packages
 bench_cluster append
+bench_envelope_functions
 bench_psql <<'SQL'
 CREATE EXTENSION candystore;
 CREATE TABLE plain_events (event_id uuid PRIMARY KEY, envelope jsonb NOT NULL);
--- a Bloodbank-shaped fireflies.transcript.ready envelope of about 1 KB
-CREATE FUNCTION bench_envelope(id uuid, parent uuid) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object(
-        'event_id', id, 'event_type', 'fireflies.transcript.ready',
-        'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'version', '1.0.0',
-        'source', jsonb_build_object('host', 'bigchungus', 'type', 'webhook', 'app', 'fireflies', 'meta', NULL),
-        'correlation_ids', jsonb_build_array(parent), 'agent_context', NULL,
-        'payload', jsonb_build_object(
-            'id', 'ff_' || left(id::text, 8), 'title', 'Team Standup', 'duration', 60.5,
-            'summary', repeat('Release on Friday; Bob owns the migration. ', 12),
-            'sentences', jsonb_build_array(
-                jsonb_build_object('index', 0, 'speaker_name', 'Ada', 'text', 'Morning all, quick one today.', 'start_time', 0.4, 'end_time', 1.6),
-                jsonb_build_object('index', 1, 'speaker_name', 'Bob', 'text', 'Migration is on track for Friday.', 'start_time', 1.9, 'end_time', 4.2)),
-            'participants', jsonb_build_array('ada@example.com', 'bob@example.com'),
-            'session_id', 'standup-' || left(parent::text, 8)))
-$$;
 SQL
 bench_psql -Atc "SELECT 'envelope size: ' || octet_length(bench_envelope(gen_random_uuid(), gen_random_uuid())::text) || ' bytes'"
 

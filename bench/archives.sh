@@ -18,30 +18,14 @@ N=${1:-50000}
 
 cs_ensure_packages
 bench_cluster archives
+bench_envelope_functions
 FILES=$BENCH_DIR/files
 mkdir -p "$FILES"
 chmod 0777 "$FILES"   # written by the server's own user
 
 bench_psql -v n="$N" -v files="$FILES" <<'SQL'
 CREATE EXTENSION candystore;
-CREATE FUNCTION bench_envelope(id uuid, parent uuid) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object(
-        'event_id', id, 'event_type', 'fireflies.transcript.ready',
-        'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'version', '1.0.0',
-        'source', jsonb_build_object('host', 'bigchungus', 'type', 'webhook', 'app', 'fireflies', 'meta', NULL),
-        'correlation_ids', CASE WHEN parent IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(parent) END,
-        'agent_context', NULL,
-        'payload', jsonb_build_object(
-            'id', 'ff_' || left(id::text, 8), 'title', 'Team Standup', 'duration', 60.5,
-            'summary', repeat('Release on Friday; Bob owns the migration. ', 12),
-            'participants', jsonb_build_array('ada@example.com', 'bob@example.com'),
-            'session_id', 'standup-' || left(id::text, 8)))
-$$;
-CREATE TABLE staging AS
-WITH ids AS (SELECT i, gen_random_uuid() AS id FROM generate_series(1, :n) i)
-SELECT c.i AS n, bench_envelope(c.id, p.id) AS doc
-  FROM ids c LEFT JOIN ids p ON p.i = c.i - 1 AND c.i % 10 <> 1;
+SELECT bench_staging('staging', :n);
 SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging ORDER BY n), NULL);
 CREATE TABLE plain (LIKE candystore.event_log);
 CREATE TABLE timing (step int, method text, wall_ms numeric, events bigint, file text);

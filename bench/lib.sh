@@ -25,6 +25,40 @@ bench_rate() {
     awk -v t="$tps" -v r="$3" 'BEGIN { printf "%.0f", t * r }'
 }
 
+# bench_envelope_functions [PSQL ARGS]: creates, in the benchmark's database,
+# bench_envelope(id, parent), a Bloodbank-shaped fireflies.transcript.ready
+# envelope of about 1 KB (a NULL parent: a root), and bench_staging(tab, n),
+# a table tab(n, doc) of n such envelopes in flows of 10, parents first.
+bench_envelope_functions() {
+    bench_psql "$@" <<'SQL'
+CREATE FUNCTION bench_envelope(id uuid, parent uuid) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object(
+        'event_id', id, 'event_type', 'fireflies.transcript.ready',
+        'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        'version', '1.0.0',
+        'source', jsonb_build_object('host', 'bigchungus', 'type', 'webhook', 'app', 'fireflies', 'meta', NULL),
+        'correlation_ids', CASE WHEN parent IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(parent) END,
+        'agent_context', NULL,
+        'payload', jsonb_build_object(
+            'id', 'ff_' || left(id::text, 8), 'title', 'Team Standup', 'duration', 60.5,
+            'summary', repeat('Release on Friday; Bob owns the migration. ', 12),
+            'sentences', jsonb_build_array(
+                jsonb_build_object('index', 0, 'speaker_name', 'Ada', 'text', 'Morning all, quick one today.', 'start_time', 0.4, 'end_time', 1.6),
+                jsonb_build_object('index', 1, 'speaker_name', 'Bob', 'text', 'Migration is on track for Friday.', 'start_time', 1.9, 'end_time', 4.2)),
+            'participants', jsonb_build_array('ada@example.com', 'bob@example.com'),
+            'session_id', 'standup-' || left(id::text, 8)))
+$$;
+CREATE FUNCTION bench_staging(tab text, n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE %I (n int PRIMARY KEY, doc jsonb NOT NULL)', tab);
+    EXECUTE format($q$
+        WITH ids AS (SELECT i, gen_random_uuid() AS id FROM generate_series(1, %s) i)
+        INSERT INTO %I SELECT c.i, bench_envelope(c.id, p.id)
+          FROM ids c LEFT JOIN ids p ON p.i = c.i - 1 AND c.i %% 10 <> 1$q$, n, tab);
+END $$;
+SQL
+}
+
 # median of the arguments
 bench_median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 

@@ -51,7 +51,27 @@ SELECT partition, first_position, last_position, bytes > 0 AS has_bytes, newest_
 SELECT partitions, bytes > 0 AS has_bytes, events_in_default_partition, oldest_partition, newest_partition,
        positions_made_ahead, next_retention_action
   FROM candystore.partition_status;
--- the child of the purged event still names it, and appending it again finds the child
+-- dropping 1-5 touched no event_ids row: its ids stay, the range is noted,
+-- and the event_ids rows deleted are those of the 11 events purged row by row
+SELECT first_position, last_position FROM candystore.purged_ranges;
+SELECT n_tup_del AS event_ids_rows_deleted FROM pg_stat_user_tables WHERE relid = 'candystore.event_ids'::regclass;
+-- a purged event redelivered is a duplicate, stored at its old position, not resurrected
+SELECT candystore.append(pg_temp.env(1)) AS redelivered_purged_event;
+SELECT outcome, position FROM candystore.append_many(ARRAY[pg_temp.env(2, '2001-01-01T00:00:00Z')]);
+SELECT candystore.get_event('cb000000-0000-4000-8000-000000000001') IS NULL AS purged_event_gone;
+-- the walks skip purged events: 1 is a missing parent of 19
+SELECT right(event_id::text, 2) AS id, event_type IS NULL AS missing
+  FROM candystore.trace('cb000000-0000-4000-8000-000000000019') ORDER BY 1;
+SELECT count(*) AS ancestors_of_19 FROM candystore.ancestors('cb000000-0000-4000-8000-000000000019');
+SELECT count(*) AS trace_from_purged FROM candystore.trace('cb000000-0000-4000-8000-000000000001');
+-- forgetting the ids, in batches; the range goes with the last of them
+SELECT candystore.forget_purged_ids(2) AS forgotten;
+SELECT count(*) AS ranges_while_ids_remain FROM candystore.purged_ranges;
+SELECT candystore.forget_purged_ids(100) AS forgotten;
+SELECT candystore.forget_purged_ids() AS forgotten, count(*) AS ranges FROM candystore.purged_ranges;
+SELECT count(*) AS ids FROM candystore.event_ids;
+SELECT pg_temp.expect_error($$SELECT candystore.forget_purged_ids(0)$$);
+-- once forgotten, the child of the purged event still names it, and appending it again finds the child
 SELECT candystore.append(pg_temp.env(1)) > 19 AS parent_appended_again;
 SELECT count(*) AS in_trace FROM candystore.trace('cb000000-0000-4000-8000-000000000019');
 

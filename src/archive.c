@@ -35,6 +35,7 @@
 #include "utils/memutils.h"
 
 #include "archive_lines.h"
+#include "purge.h"
 
 PG_FUNCTION_INFO_V1(candystore_archive_events);
 PG_FUNCTION_INFO_V1(candystore_restore_archive);
@@ -372,6 +373,8 @@ append_batch(Datum *envs, Datum *keys, bool *key_nulls, int n)
 	Datum		args[2] = {PointerGetDatum(env_array), PointerGetDatum(key_array)};
 	bool		isnull;
 
+	/* events purged with their partition: their ids must not make them duplicates */
+	purge_forget_envelopes(args[0]);
 	if (SPI_execute_with_args("SELECT count(*) FILTER (WHERE outcome = 'stored')"
 							  " FROM candystore.append_many($1, $2)",
 							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)

@@ -7,7 +7,15 @@
  * has not yet sent are kept (deleting them would lose a publish); their
  * already-published outbox rows go with them.
  *
- * A purged event with a surviving child leaves its id linked to its causation
+ * Whole partitions go first, and touch no row: the partition is dropped, its
+ * position range noted in purged_ranges, and event_ids keeps its events' rows
+ * (the id ledger: a redelivered purged event is a duplicate, not stored
+ * again; the walks skip rows in purged ranges).  forget_purged_ids() trims
+ * those rows later, in batches, for an operator who wants the space back.
+ * The rest of the horizon (the boundary partition, an unpartitioned store)
+ * goes row by row, event_ids rows with them.
+ *
+ * A forgotten event with a surviving child leaves its id linked to its causation
  * group (trace_links.h): should the event be appended again, it must find
  * that child, whose group may be named after neither it nor its parents.
  * There is no index on correlation_ids; a child of a purged event p sits in
@@ -17,15 +25,18 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "partitions.h"
+#include "purge.h"
 #include "store.h"
 #include "trace_catalog.h"
 
@@ -63,17 +74,17 @@ static const char *const purge_bookkeeping =
 " SELECT count(*) FROM purged";
 
 /*
- * One statement purging the rows of "purged".  A 0.1.0 catalog (the library
- * is replaced before ALTER EXTENSION UPDATE runs) has no event_ids: the
- * groups are read from event_log.
+ * One statement purging the rows of "purged", their event_ids rows too when
+ * unlist.  A 0.1.0 catalog (the library is replaced before ALTER EXTENSION
+ * UPDATE runs) has no event_ids: the groups are read from event_log.
  */
 static uint64
-purge_statement(const char *purged, Oid *types, Datum *values, int nargs)
+purge_statement(const char *purged, bool unlist, Oid *types, Datum *values, int nargs)
 {
 	bool		partitioned = trace_catalog()->partitioned;
 	char	   *bookkeeping = psprintf(purge_bookkeeping, partitioned ? "event_ids" : "event_log");
 	char	   *sql = psprintf("WITH RECURSIVE purged AS (%s), %s %s", purged,
-							   partitioned ? purge_unlisting : "", bookkeeping);
+							   partitioned && unlist ? purge_unlisting : "", bookkeeping);
 	int			rc;
 	bool		isnull;
 
@@ -84,31 +95,202 @@ purge_statement(const char *purged, Oid *types, Datum *values, int nargs)
 }
 
 /*
- * The range partitions that can go whole: every position handed out, every
- * event older than the horizon, no event the outbox has yet to send, none a
- * subscription (or member) has yet to read.  The rest is left to the row
- * DELETE, which keeps unsent events and counts what subscriptions lose.
+ * The range partitions that can go whole: every position handed out, no
+ * event the outbox has yet to send, none a subscription (or member) has yet
+ * to read, and (young_events, partition by partition) every event older
+ * than the horizon.  The rest is left to the row DELETE, which keeps unsent
+ * events and counts what subscriptions lose.
  */
 static const char *const droppable_partitions =
-"SELECT p.partition::pg_catalog.oid"
+"SELECT p.partition::pg_catalog.oid, p.first_position, p.last_position"
 "  FROM candystore.event_log_partitions p"
 " WHERE p.last_position <= (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
 "                             FROM candystore.event_ids_position_seq)"
-"   AND NOT EXISTS (SELECT 1 FROM candystore.event_log e"
-"                    WHERE e.position BETWEEN p.first_position AND p.last_position"
-"                      AND e.occurred_at >= pg_catalog.now() - $1)"
 "   AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
 "                    WHERE o.position BETWEEN p.first_position AND p.last_position"
 "                      AND o.published_at IS NULL)"
-"   AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, candystore.event_log e"
-"                    WHERE e.position BETWEEN p.first_position AND p.last_position"
-"                      AND (e.xid, e.position) > (k.xid, k.position))"
-"   AND NOT EXISTS (SELECT 1 FROM candystore.subscription s, candystore.event_log e"
-"                    WHERE e.position BETWEEN p.first_position AND p.last_position"
-"                      AND (e.xid, e.position) > (s.start_xid, s.start_position)"
-"                      AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
-"                                       WHERE k.name = s.name))"
+/* without a subscription (so without a checkpoint) no partition is searched */
+"   AND (NOT EXISTS (SELECT 1 FROM candystore.subscription)"
+"        OR NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, candystore.event_log e"
+"                        WHERE e.position BETWEEN p.first_position AND p.last_position"
+"                          AND (e.xid, e.position) > (k.xid, k.position))"
+"           AND NOT EXISTS (SELECT 1 FROM candystore.subscription s, candystore.event_log e"
+"                            WHERE e.position BETWEEN p.first_position AND p.last_position"
+"                              AND (e.xid, e.position) > (s.start_xid, s.start_position)"
+"                              AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
+"                                               WHERE k.name = s.name)))"
 " ORDER BY p.first_position";
+
+typedef struct DroppedRange
+{
+	Oid			relid;
+	int64		first;
+	int64		last;
+} DroppedRange;
+
+/* One SPI statement returning one bigint (or how many rows it changed). */
+static int64
+count_of(const char *sql, int nargs, Oid *types, Datum *values, int expected)
+{
+	bool		isnull;
+	Datum		value;
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(rc));
+	if (expected != SPI_OK_SELECT)
+		return (int64) SPI_processed;
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(value);
+}
+
+/*
+ * Whether a partition holds an event younger than the horizon: its newest
+ * occurred_at, read from its own index (one probe, not a scan).
+ */
+static bool
+young_events(Oid relid, Datum older_than)
+{
+	Oid			types[1] = {INTERVALOID};
+
+	return count_of(psprintf("SELECT (max(occurred_at) >= pg_catalog.now() - $1)::int4::int8 FROM %s",
+							 quote_qualified_identifier("candystore", get_rel_name(relid))),
+					1, types, &older_than, SPI_OK_SELECT) > 0;
+}
+
+/*
+ * Drops a whole partition past the horizon; returns how many events it held.
+ * No row of event_ids is touched (see the top).  Its outbox rows are all
+ * sent (droppable_partitions) and go with it.
+ */
+static int64
+drop_partition(const DroppedRange *range)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(range->first), Int64GetDatum(range->last)};
+	int64		held;
+
+	held = count_of(psprintf("SELECT count(*) FROM %s",
+							 quote_qualified_identifier("candystore", get_rel_name(range->relid))),
+					0, NULL, NULL, SPI_OK_SELECT);
+	count_of("INSERT INTO candystore.purged_ranges (first_position, last_position) VALUES ($1, $2)",
+			 2, types, values, SPI_OK_INSERT);
+	count_of("DELETE FROM candystore.outbox WHERE position BETWEEN $1 AND $2",
+			 2, types, values, SPI_OK_DELETE);
+	partition_drop(range->relid);
+	return held;
+}
+
+/*
+ * Forgets the event_ids rows of purged events that "victims" (a query of
+ * their ctids) names, with the bookkeeping of a purge (links kept for
+ * surviving children); returns how many.
+ */
+static uint64
+forget_ids(const char *victims, Oid *types, Datum *values, int nargs)
+{
+	char	   *purged = psprintf("DELETE FROM candystore.event_ids i"
+								  " WHERE i.ctid = ANY (ARRAY(%s))"
+								  " RETURNING i.position, i.event_id, i.causation_group",
+								  victims);
+	volatile uint64 forgotten = 0;
+
+	PG_TRY();
+	{
+		store_removal_allowed = true;
+		forgotten = purge_statement(purged, false, types, values, nargs);
+	}
+	PG_FINALLY();
+	{
+		store_removal_allowed = false;
+	}
+	PG_END_TRY();
+	return forgotten;
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Forgets the purged events among envelopes (a jsonb[]) so that they can be
+ * appended again (restore_archive).  An id that is not a canonical uuid is
+ * left to append's own check.
+ */
+uint64
+purge_forget_envelopes(Datum envelopes)
+{
+	Oid			types[1] = {JSONBARRAYOID};
+	Oid			save_user;
+	int			save_sec;
+	volatile uint64 forgotten = 0;
+
+	if (!OidIsValid(trace_catalog()->purged_ranges))
+		return 0;
+	/*
+	 * As the owner of event_ids, as append_many() (SECURITY DEFINER) will
+	 * store them: the caller is one the owner let restore archives.
+	 */
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(relation_owner(trace_catalog()->event_ids),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		forgotten = forget_ids("SELECT c.ctid FROM candystore.event_ids c, candystore.purged_ranges r"
+							   " WHERE c.event_id = ANY (ARRAY("
+							   "   SELECT CASE WHEN e->>'event_id' ~ '^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$'"
+							   "               THEN (e->>'event_id')::uuid END"
+							   "     FROM pg_catalog.unnest($1) e))"
+							   "   AND c.position BETWEEN r.first_position AND r.last_position",
+							   types, &envelopes, 1);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	return forgotten;
+}
+
+PG_FUNCTION_INFO_V1(candystore_forget_purged_ids);
+
+/*
+ * candystore.forget_purged_ids(max_ids bigint) RETURNS bigint: deletes up to
+ * max_ids event_ids rows of purged events; once none is left, their ranges.
+ * Each call is one short transaction's worth, so that vacuum can follow.
+ */
+Datum
+candystore_forget_purged_ids(PG_FUNCTION_ARGS)
+{
+	int64		max_ids = PG_GETARG_INT64(0);
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(max_ids)};
+	uint64		forgotten;
+
+	if (max_ids < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_ids must be at least 1, not " INT64_FORMAT, max_ids)));
+	SPI_connect();
+	/* a sequential scan that stops at max_ids: purged rows are the oldest, near the start */
+	forgotten = forget_ids("SELECT c.ctid FROM candystore.event_ids c, candystore.purged_ranges r"
+						   " WHERE c.position BETWEEN r.first_position AND r.last_position"
+						   " LIMIT $1",
+						   types, values, 1);
+	if (forgotten < (uint64) max_ids)
+		count_of("DELETE FROM candystore.purged_ranges", 0, NULL, NULL, SPI_OK_DELETE);
+	SPI_finish();
+	PG_RETURN_INT64((int64) forgotten);
+}
 
 PG_FUNCTION_INFO_V1(candystore_purge_events);
 
@@ -136,7 +318,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 		int			rc;
 
 		int			ndrop;
-		Oid		   *drop;
+		DroppedRange *drop;
 
 		store_removal_allowed = true;
 		/* whole partitions first: no row deletes in event_log, no dead tuples */
@@ -148,21 +330,22 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 				elog(ERROR, "finding partitions to purge failed: %s", SPI_result_code_string(rc));
 			ndrop = (int) SPI_processed;
 		}
-		drop = palloc(sizeof(Oid) * Max(ndrop, 1));
+		drop = palloc(sizeof(DroppedRange) * Max(ndrop, 1));
 		for (int i = 0; i < ndrop; i++)
 		{
+			HeapTuple	row = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
 
-			drop[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			drop[i].relid = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+			drop[i].first = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
+			drop[i].last = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
 		}
 		for (int i = 0; i < ndrop; i++)
 		{
-			char	   *name = quote_qualified_identifier("candystore", get_rel_name(drop[i]));
-
 			CHECK_FOR_INTERRUPTS();
-			purged += purge_statement(psprintf("SELECT e.position, e.event_id, e.causation_group FROM %s e", name),
-									  NULL, NULL, 0);
-			partition_drop(drop[i]);
+			if (!young_events(drop[i].relid, values[0]))
+				purged += drop_partition(&drop[i]);
 		}
 
 		/* the remainder, row by row */
@@ -171,7 +354,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 								  "     AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
 								  "                      WHERE o.position = e.position AND o.published_at IS NULL)"
 								  "  RETURNING e.position, e.event_id, e.causation_group",
-								  types, values, 1);
+								  true, types, values, 1);
 	}
 	PG_FINALLY();
 	{

@@ -175,8 +175,8 @@ prepare_lookup_plan(void)
 	partitioned = trace_catalog()->partitioned;
 	if (lookup_plans[partitioned] == NULL)
 		lookup_plans[partitioned] = spi_prepare_kept(partitioned ?
-													 "SELECT l.position, l.envelope FROM candystore.event_ids i"
-													 " JOIN candystore.event_log l ON l.position = i.position"
+													 "SELECT i.position, l.envelope FROM candystore.event_ids i"
+													 " LEFT JOIN candystore.event_log l ON l.position = i.position"
 													 " WHERE i.event_id = $1" :
 													 "SELECT position, envelope FROM candystore.event_log"
 													 " WHERE event_id = $1",
@@ -246,11 +246,14 @@ differing_fields(Jsonb *stored, Jsonb *incoming)
  * The stored event with this id, if any: its position and envelope.  Not
  * read-only: the row may come from an earlier command of this very
  * statement, or this very chunk, visible only after a command-counter bump.
+ * *stored is NULL for an event purged with its partition whose id event_ids
+ * still holds (purge.c): it was stored, its content can no longer be told.
  */
 static bool
 lookup_stored(const pg_uuid_t *event_id, int64 *position, Jsonb **stored)
 {
 	Datum		id = UUIDPGetDatum(event_id);
+	Datum		envelope;
 	bool		isnull;
 	int			rc;
 
@@ -260,7 +263,8 @@ lookup_stored(const pg_uuid_t *event_id, int64 *position, Jsonb **stored)
 	if (SPI_processed != 1)
 		return false;
 	*position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*stored = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	envelope = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	*stored = isnull ? NULL : DatumGetJsonbP(envelope);
 	return true;
 }
 
@@ -272,7 +276,8 @@ stored_duplicate(Jsonb *envelope, const Envelope *parsed)
 	int64		position;
 	Jsonb	   *stored;
 
-	if (!lookup_stored(&parsed->event_id, &position, &stored) || !same_event(stored, envelope))
+	if (!lookup_stored(&parsed->event_id, &position, &stored) ||
+		(stored != NULL && !same_event(stored, envelope)))
 		return -1;
 	return position;
 }
@@ -289,7 +294,8 @@ resolve_conflict(StoreRow *row)
 	row_at_fault = row;
 	if (!lookup_stored(&row->parsed->event_id, &row->position, &stored))
 		elog(ERROR, "event id conflict reported but no stored event found");
-	if (!same_event(stored, row->envelope))
+	/* a redelivery of a purged event stays purged: a duplicate */
+	if (stored != NULL && !same_event(stored, row->envelope))
 	{
 		char	   *id = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&row->parsed->event_id)));
 

@@ -335,6 +335,74 @@ fill_node_from_slot(Walk *walk, TraceNode *node, TupleTableSlot *slot, const Tra
 }
 
 /*
+ * The position ranges of dropped partitions (purged_ranges): event_ids keeps
+ * their events' rows (ids recognised, groups intact) until
+ * forget_purged_ids(), but the events are no longer stored, so a walk skips
+ * them.  A few rows, one per dropped partition, read once per walk.
+ */
+typedef struct PurgedRanges
+{
+	int			n;
+	int64	   *first;
+	int64	   *last;
+} PurgedRanges;
+
+static void
+purged_ranges_load(MemoryContext cxt, Snapshot snapshot, PurgedRanges *ranges)
+{
+	const TraceCatalog *cat = trace_catalog();
+	Relation	heap;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int			cap = 8;
+
+	ranges->n = 0;
+	if (!OidIsValid(cat->purged_ranges))
+		return;
+	heap = table_open(cat->purged_ranges, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	scan = table_beginscan(heap, snapshot, 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		if (ranges->n == 0)
+		{
+			ranges->first = MemoryContextAlloc(cxt, cap * sizeof(int64));
+			ranges->last = MemoryContextAlloc(cxt, cap * sizeof(int64));
+		}
+		else if (ranges->n == cap)
+		{
+			cap *= 2;
+			ranges->first = repalloc(ranges->first, cap * sizeof(int64));
+			ranges->last = repalloc(ranges->last, cap * sizeof(int64));
+		}
+		ranges->first[ranges->n] = DatumGetInt64(slot_getattr(slot, 1, &isnull));
+		ranges->last[ranges->n] = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+		ranges->n++;
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, AccessShareLock);
+}
+
+/* Whether the event_ids row in slot is that of a purged event. */
+static bool
+slot_purged(TupleTableSlot *slot, const PurgedRanges *ranges, const TraceCatalog *c)
+{
+	int64		position;
+
+	if (ranges->n == 0)
+		return false;
+	slot_getsomeattrs(slot, c->last_column);
+	position = DatumGetInt64(slot->tts_values[c->position - 1]);
+	for (int i = 0; i < ranges->n; i++)
+		if (position >= ranges->first[i] && position <= ranges->last[i])
+			return true;
+	return false;
+}
+
+/*
  * Loads the start event and every event of its linked groups into the walk.
  * Returns the start's node, or NULL when the event is not stored.
  */
@@ -348,9 +416,12 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	IndexScanDesc scan = index_beginscan(heap, by_id, snapshot, 1, 0);
 	TraceNode  *first = NULL;
+	PurgedRanges purged;
 
+	purged_ranges_load(walk->cxt, snapshot, &purged);
 	scan_for(scan, start);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	if (index_getnext_slot(scan, ForwardScanDirection, slot) &&
+		!slot_purged(slot, &purged, cat))
 	{
 		bool		is_new;
 		pg_uuid_t	group;
@@ -378,6 +449,8 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 				pg_uuid_t  *id;
 
 				CHECK_FOR_INTERRUPTS();
+				if (slot_purged(slot, &purged, cat))
+					continue;
 				slot_getsomeattrs(slot, cat->last_column);
 				id = DatumGetUUIDP(slot->tts_values[cat->event_id - 1]);
 				/*

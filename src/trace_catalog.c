@@ -27,7 +27,8 @@ forget_catalog(Datum arg, Oid relid)
 	invalidations++;
 	if (relid == InvalidOid || relid == catalog.event_ids ||
 		relid == catalog.event_id_index || relid == catalog.group_index ||
-		relid == catalog.links || relid == catalog.links_index)
+		relid == catalog.links || relid == catalog.links_index ||
+		relid == catalog.purged_ranges || !OidIsValid(catalog.purged_ranges))
 		catalog_valid = false;
 }
 
@@ -90,6 +91,7 @@ trace_catalog(void)
 	}
 	catalog.links = relation(nsp, "causation_links");
 	catalog.links_index = relation(nsp, "causation_links_pkey");
+	catalog.purged_ranges = get_relname_relid("purged_ranges", nsp);
 	catalog.position = column("position");
 	catalog.event_id = column("event_id");
 	catalog.event_type = column("event_type");

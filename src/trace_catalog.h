@@ -18,6 +18,9 @@ typedef struct TraceCatalog
 	Oid			group_index;		/* event_ids_causation_group_idx */
 	Oid			links;				/* causation_links */
 	Oid			links_index;		/* causation_links_pkey, on (a, b) */
+	Oid			purged_ranges;		/* positions of dropped partitions whose ids
+									 * event_ids still holds (InvalidOid: none
+									 * in a 0.1.0 catalog) */
 	/* event_ids columns */
 	AttrNumber	position;
 	AttrNumber	event_id;

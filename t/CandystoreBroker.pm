@@ -278,18 +278,19 @@ sub build_amqp_tool
 }
 
 # A started node NAME with candystore preloaded and created in database
-# postgres, its workers pointed at the broker; EXTRA_CONF is appended to
-# postgresql.conf.
+# postgres (at VERSION if given, else the current one), its workers pointed
+# at the broker; EXTRA_CONF is appended to postgresql.conf.
 sub node_with_worker
 {
-	my ($name, $extra_conf) = @_;
-	return candystore_node($name, conf => $extra_conf);
+	my ($name, $extra_conf, $version) = @_;
+	return candystore_node($name, conf => $extra_conf, version => $version);
 }
 
 # A started node NAME with candystore preloaded and created in database
 # postgres.  Options: amqp_url (the private broker's by default),
 # allows_streaming (for a primary with standbys), conf (appended to
-# postgresql.conf).
+# postgresql.conf), version (the extension version to create; the current
+# one by default).
 sub candystore_node
 {
 	my ($name, %opt) = @_;
@@ -303,7 +304,8 @@ candystore.database = 'postgres'
 candystore.amqp_url = '$url'
 } . ($opt{conf} // ''));
 	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION candystore');
+	$node->safe_psql('postgres',
+		'CREATE EXTENSION candystore' . (defined $opt{version} ? " VERSION '$opt{version}'" : ''));
 	return $node;
 }
 

@@ -85,6 +85,12 @@ like($err, qr/could not create archive file.*File exists/, '... saying it exists
 $node->safe_psql('postgres', q{SELECT candystore.purge_events('0 seconds')});
 is($node->safe_psql('postgres', 'SELECT count(*) FROM candystore.event_log'), '0',
 	'every event purged');
+# Dropped partitions keep their ids in event_ids (the ledger): appended
+# again, a purged event is a duplicate; restore_archive forgets them first.
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM candystore.purged_ranges'), '>', 0,
+	'the dropped partitions are noted');
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM candystore.event_ids'), '>', 0,
+	'their ids are kept');
 
 # Damaged archives: nothing appended.
 sub copy_file
@@ -170,6 +176,10 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM candystore.event_log'), '0
 # Restore: every envelope back, byte for byte; twice stores nothing.
 is($node->safe_psql('postgres', qq{SELECT r->>'count', r->>'stored' FROM candystore.restore_archive('$all') r}),
 	'120|120', 'restore appends every event');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM candystore.event_ids i
+	  LEFT JOIN candystore.event_log l ON l.position = i.position WHERE l.position IS NULL}),
+	'0', 'no restored event keeps a stale id in the ledger');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM kept k
 	 WHERE candystore.get_event((k.envelope->>'event_id')::uuid) = k.envelope}),

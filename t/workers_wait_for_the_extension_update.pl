@@ -16,17 +16,10 @@ my ($current) = slurp_file("$root/candystore.control") =~ /^default_version = '(
 my $amqp_port = start_broker();
 my $publisher = build_amqp_tool('cs_publish');
 
-my $node = PostgreSQL::Test::Cluster->new('version_gap');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'candystore'
-candystore.database = 'postgres'
-candystore.amqp_url = 'amqp://guest:guest\@127.0.0.1:$amqp_port/'
+my $node = node_with_worker('version_gap', q{
 candystore.outbox_publisher = off
 candystore.reconnect_max_ms = 500
-});
-$node->start;
-$node->safe_psql('postgres', q{CREATE EXTENSION candystore VERSION '0.1.0'});
+}, '0.1.0');
 
 # 0.1.0's worker_status() is served by this library too
 $node->poll_query_until('postgres',

@@ -2359,3 +2359,25 @@ AS $$
         RETURNING 1)
     SELECT count(*) FROM enqueued
 $$;
+
+-- Retention: the id ledger of purged partitions ---------------------
+-- purge_events() drops a whole partition without touching a row: event_ids
+-- keeps its events' rows, so a purged event redelivered is recognised as a
+-- duplicate (not stored again), and this table says which positions are gone
+-- (the walks skip them).  forget_purged_ids() trims those rows in batches.
+CREATE TABLE @extschema@.purged_ranges (
+    first_position  bigint NOT NULL CONSTRAINT purged_ranges_pkey PRIMARY KEY,
+    last_position   bigint NOT NULL,
+    purged_at       timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE @extschema@.purged_ranges IS
+    'Positions of the partitions purge_events() dropped whose ids event_ids still holds.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.purged_ranges', '');
+REVOKE ALL ON @extschema@.purged_ranges FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.forget_purged_ids(max_ids bigint DEFAULT 10000) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'candystore_forget_purged_ids'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.forget_purged_ids(bigint) IS
+    'Deletes up to max_ids event_ids rows of events purged with their partitions (their ids are then no longer recognised as duplicates); returns how many.  Call until it returns 0, vacuuming between calls.';
+REVOKE ALL ON FUNCTION @extschema@.forget_purged_ids(bigint) FROM PUBLIC;
