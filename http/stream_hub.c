@@ -276,11 +276,7 @@ seq_after(const char *pos)
 
 /* ---- clients (hub.lock held) ----------------------------------------- */
 
-/*
- * Whether c wants ring entry e.  Entries from a live client's next_seq on
- * are all after its position (it joined at seq_after(pos) and the reader
- * only ever appends later cursors), so only the type is compared.
- */
+/* Whether c's role may see events of this type (its event type grants). */
 static bool
 permitted(hub_client *c, const char *type)
 {
@@ -303,9 +299,17 @@ permitted(hub_client *c, const char *type)
 	return false;
 }
 
+/*
+ * Whether c wants ring entry e (c->pos being the last event it was given).
+ * The cursor is compared too: a catch-up page can read events the reader
+ * has not read yet, so a client may join the ring ahead of its head, and
+ * the reader then appends events the client already has.
+ */
 static bool
 wants(hub_client *c, const ring_entry *e)
 {
+	if (strcmp(e->cursor, c->pos) <= 0)
+		return false;			/* given already (from a catch-up page) */
 	if (!permitted(c, e->type))
 		return false;			/* the ring is read as the hub's role: filter as the client's */
 	if (c->ntypes == 0)

@@ -3,7 +3,8 @@
 # cursors as SSE ids; a client that reconnects with Last-Event-ID after the
 # server was restarted while events kept being appended misses nothing and
 # gets nothing twice; the type filter; a client behind the in-memory ring
-# catches up from the database; a client that stops reading is cut and
+# catches up from the database, also past the ring's head without getting
+# those events twice; a client that stops reading is cut and
 # resumes where it was; more clients than --max-stream-clients get 503; one
 # database reader however many clients; a role that may not read is refused;
 # /metrics passes promtool; /health/ready turns 503 for an outbox lag and a
@@ -60,8 +61,10 @@ my $http_port;
 my $server;
 my $server_log = PostgreSQL::Test::Utils::tempdir() . '/http.log';
 
+# Options: read_interval_ms (the reader's CANDYSTORE_HTTP_STREAM_READ_INTERVAL_MS)
 sub start_server
 {
+	my (%o) = @_;
 	$http_port = free_port();
 	local $ENV{CANDYSTORE_HTTP_LISTEN} = "127.0.0.1:$http_port";
 	local $ENV{CANDYSTORE_HTTP_DB} = $node->connstr('postgres') . ' user=candystore_authenticator';
@@ -74,6 +77,7 @@ sub start_server
 	local $ENV{CANDYSTORE_HTTP_STREAM_PAGE_EVENTS} = 25;
 	local $ENV{CANDYSTORE_HTTP_STREAM_CLIENT_MAX_LAG_BYTES} = 30000;
 	local $ENV{CANDYSTORE_HTTP_STREAM_KEEPALIVE_S} = 2;
+	local $ENV{CANDYSTORE_HTTP_STREAM_READ_INTERVAL_MS} = $o{read_interval_ms} // 5;
 	$server = IPC::Run::start([$server_exe], '<', \undef, '>>', $server_log, '2>>', $server_log);
 	for (1 .. 100)
 	{
@@ -366,6 +370,34 @@ my %seen;
 my @dups = grep { $seen{$_}++ } (ids($reader), ids($again));
 is(scalar @dups, 0, 'no event twice');
 close $again->{sock};
+
+# ---- a catch-up that reads past the ring's head ---------------------------
+# The reader reads at most every 4 s here.  A client catching up from the
+# database (type-filtered, so its last page is short) reads events the
+# reader has not read yet and joins the ring ahead of its head: when the
+# reader then appends those events, the client must not get them again.
+is(stop_server(), 0, 'the server stops for a slow reader');
+start_server(read_interval_ms => 4000);
+my $watch = sse_open('/v1/stream');
+sse_read($watch, sub { 0 }, 0.5);
+my $seam_from = $node->safe_psql('postgres',
+	"SELECT max(cursor COLLATE \"C\") FROM candystore.read_all(NULL, 100000)");
+append_events('stream.seam_other', 45);    # more than the ring holds: the client is behind it
+my $seam_other_last = (cursors_after($seam_from))[-1];
+sse_read($watch, sub { $watch->{events}[-1] && $watch->{events}[-1]{id} eq $seam_other_last }, 20);
+# the reader has just read: the next 2 events stay unread by it for about 4 s
+append_events('stream.seam', 2);
+my $seam = sse_open("/v1/stream?type=stream.seam&after=$seam_from");
+sse_read($seam, sub { @{ $seam->{events} } >= 2 }, 10);
+sse_read($watch, sub { @{ $watch->{events} } >= 47 }, 15);    # the reader has read them
+append_events('stream.seam', 1);
+my @seam_expected = cursors_after($seam_from, 'stream.seam');
+sse_read($seam, sub { $seam->{events}[-1] && $seam->{events}[-1]{id} eq $seam_expected[-1] }, 15);
+is_deeply([ ids($seam) ], \@seam_expected,
+	'a client whose catch-up read past the ring\'s head joins it without a repeat');
+close $_->{sock} for ($watch, $seam);
+is(stop_server(), 0, 'the slow reader\'s server stops');
+start_server();
 
 # ---- metrics (of the restarted server) --------------------------------------
 ($st, $body) = http_get('/health/ready');
