@@ -73,7 +73,7 @@ sub start_server
 	# /health/ready must answer when the extension (and with it the tokens) is gone
 	local $ENV{CANDYSTORE_HTTP_PUBLIC_READY} = 'true';
 	# small, so that clients fall behind the ring and catch up from the database
-	local $ENV{CANDYSTORE_HTTP_STREAM_RING_EVENTS} = 40;
+	local $ENV{CANDYSTORE_HTTP_STREAM_RING_EVENTS} = 50;    # two pages: a client joining at the oldest entry is not pushed out by the next page
 	local $ENV{CANDYSTORE_HTTP_STREAM_PAGE_EVENTS} = 25;
 	local $ENV{CANDYSTORE_HTTP_STREAM_CLIENT_MAX_LAG_BYTES} = 30000;
 	local $ENV{CANDYSTORE_HTTP_STREAM_KEEPALIVE_S} = 2;
