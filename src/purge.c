@@ -95,13 +95,15 @@ purge_statement(const char *purged, bool unlist, Oid *types, Datum *values, int 
 }
 
 /*
- * The range partitions that can go whole: every position handed out, no
- * event the outbox has yet to send, none a subscription (or member) has yet
- * to read, and (young_events, partition by partition) every event older
- * than the horizon.  The rest is left to the row DELETE, which keeps unsent
- * events and counts what subscriptions lose.
+ * The range partitions that may go whole: every position handed out, no
+ * event the outbox has yet to send.  This reads the catalog, the sequence and
+ * the outbox only: a query naming event_log would open (and plan over) every
+ * partition and its indexes, most of a purge's time in a fresh session.
+ * partition_purgeable() then looks at each candidate alone.  The rest is left
+ * to the row DELETE, which keeps unsent events and counts what subscriptions
+ * lose.
  */
-static const char *const droppable_partitions =
+static const char *const candidate_partitions =
 "SELECT p.partition::pg_catalog.oid, p.first_position, p.last_position"
 "  FROM candystore.event_log_partitions p"
 " WHERE p.last_position <= (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
@@ -109,17 +111,22 @@ static const char *const droppable_partitions =
 "   AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
 "                    WHERE o.position BETWEEN p.first_position AND p.last_position"
 "                      AND o.published_at IS NULL)"
-/* without a subscription (so without a checkpoint) no partition is searched */
-"   AND (NOT EXISTS (SELECT 1 FROM candystore.subscription)"
-"        OR NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, candystore.event_log e"
-"                        WHERE e.position BETWEEN p.first_position AND p.last_position"
-"                          AND (e.xid, e.position) > (k.xid, k.position))"
-"           AND NOT EXISTS (SELECT 1 FROM candystore.subscription s, candystore.event_log e"
-"                            WHERE e.position BETWEEN p.first_position AND p.last_position"
-"                              AND (e.xid, e.position) > (s.start_xid, s.start_position)"
-"                              AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
-"                                               WHERE k.name = s.name)))"
 " ORDER BY p.first_position";
+
+/*
+ * Whether a partition (%s) holds an event younger than the horizon ($1), one
+ * probe of its occurred_at index; with subscriptions, also one that a
+ * subscription (or member) has yet to read.
+ */
+static const char *const partition_kept =
+"SELECT (EXISTS (SELECT 1 FROM %1$s e WHERE e.occurred_at >= pg_catalog.now() - $1)%2$s)::int4::int8";
+static const char *const partition_unread =
+"        OR EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, %1$s e"
+"                    WHERE (e.xid, e.position) > (k.xid, k.position))"
+"        OR EXISTS (SELECT 1 FROM candystore.subscription s, %1$s e"
+"                    WHERE (e.xid, e.position) > (s.start_xid, s.start_position)"
+"                      AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
+"                                       WHERE k.name = s.name))";
 
 typedef struct DroppedRange
 {
@@ -144,18 +151,22 @@ count_of(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 	return isnull ? 0 : DatumGetInt64(value);
 }
 
-/*
- * Whether a partition holds an event younger than the horizon: its newest
- * occurred_at, read from its own index (one probe, not a scan).
- */
+static char *
+partition_name(Oid relid)
+{
+	return quote_qualified_identifier("candystore", get_rel_name(relid));
+}
+
+/* Whether a candidate partition can go whole (see partition_kept). */
 static bool
-young_events(Oid relid, Datum older_than)
+partition_purgeable(Oid relid, Datum older_than, bool subscriptions)
 {
 	Oid			types[1] = {INTERVALOID};
+	char	   *name = partition_name(relid);
 
-	return count_of(psprintf("SELECT (max(occurred_at) >= pg_catalog.now() - $1)::int4::int8 FROM %s",
-							 quote_qualified_identifier("candystore", get_rel_name(relid))),
-					1, types, &older_than, SPI_OK_SELECT) > 0;
+	return count_of(psprintf(partition_kept, name,
+							 subscriptions ? psprintf(partition_unread, name) : ""),
+					1, types, &older_than, SPI_OK_SELECT) == 0;
 }
 
 /*
@@ -170,8 +181,7 @@ drop_partition(const DroppedRange *range)
 	Datum		values[2] = {Int64GetDatum(range->first), Int64GetDatum(range->last)};
 	int64		held;
 
-	held = count_of(psprintf("SELECT count(*) FROM %s",
-							 quote_qualified_identifier("candystore", get_rel_name(range->relid))),
+	held = count_of(psprintf("SELECT count(*) FROM %s", partition_name(range->relid)),
 					0, NULL, NULL, SPI_OK_SELECT);
 	count_of("INSERT INTO candystore.purged_ranges (first_position, last_position) VALUES ($1, $2)",
 			 2, types, values, SPI_OK_INSERT);
@@ -319,13 +329,16 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 
 		int			ndrop;
 		DroppedRange *drop;
+		bool		subscriptions = false;
 
 		store_removal_allowed = true;
 		/* whole partitions first: no row deletes in event_log, no dead tuples */
 		ndrop = 0;
 		if (trace_catalog()->partitioned)
 		{
-			rc = SPI_execute_with_args(droppable_partitions, 1, types, values, NULL, true, 0);
+			subscriptions = count_of("SELECT count(*) FROM (SELECT FROM candystore.subscription LIMIT 1) s",
+									 0, NULL, NULL, SPI_OK_SELECT) > 0;
+			rc = SPI_execute(candidate_partitions, true, 0);
 			if (rc != SPI_OK_SELECT)
 				elog(ERROR, "finding partitions to purge failed: %s", SPI_result_code_string(rc));
 			ndrop = (int) SPI_processed;
@@ -344,17 +357,24 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 		for (int i = 0; i < ndrop; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
-			if (!young_events(drop[i].relid, values[0]))
+			if (partition_purgeable(drop[i].relid, values[0], subscriptions))
 				purged += drop_partition(&drop[i]);
 		}
 
-		/* the remainder, row by row */
-		purged += purge_statement("  DELETE FROM candystore.event_log e"
-								  "   WHERE e.occurred_at < pg_catalog.now() - $1"
-								  "     AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
-								  "                      WHERE o.position = e.position AND o.published_at IS NULL)"
-								  "  RETURNING e.position, e.event_id, e.causation_group",
-								  true, types, values, 1);
+		/*
+		 * The remainder, row by row; the statement (planned over every
+		 * partition) only when one probe of the occurred_at indexes finds
+		 * an event past the horizon.
+		 */
+		if (count_of("SELECT count(*) FROM (SELECT FROM candystore.event_log e"
+					 " WHERE e.occurred_at < pg_catalog.now() - $1 LIMIT 1) o",
+					 1, types, values, SPI_OK_SELECT) > 0)
+			purged += purge_statement("  DELETE FROM candystore.event_log e"
+									  "   WHERE e.occurred_at < pg_catalog.now() - $1"
+									  "     AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
+									  "                      WHERE o.position = e.position AND o.published_at IS NULL)"
+									  "  RETURNING e.position, e.event_id, e.causation_group",
+									  true, types, values, 1);
 	}
 	PG_FINALLY();
 	{
