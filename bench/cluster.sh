@@ -16,7 +16,7 @@
 #                leads the quorum queue) while a client publishes through
 #                another node: time to the worker's reconnection and to the
 #                first event stored through another node
-# Usage: flock /work/wt/_bench.lock bash bench/cluster.sh [N]   (default 20000)
+# Usage: bash bench/cluster.sh [N]   (default 20000)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"

@@ -13,7 +13,7 @@
 #              first event stored on the new primary, and to all 1,000.
 #              Failure detection (a failover manager's health checks) is
 #              not included: add its timeouts.
-# Usage: flock /work/wt/_bench.lock bash bench/failover.sh [N] [SECONDS] [RATE]
+# Usage: bash bench/failover.sh [N] [SECONDS] [RATE]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 

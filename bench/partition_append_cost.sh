@@ -11,6 +11,7 @@
 # the appends cross partitions.  Payload validation is off.  Run by hand;
 # not part of `make test`.
 source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/append_cost_lib.sh"
 APPENDS=${1:-2048}
 BASE=${BASE:-164f16b}
 cs_ensure_packages valgrind
@@ -24,13 +25,6 @@ if [ "$(cat "$RUN/base-src/.base" 2>/dev/null)" != "$BASE" ]; then
 fi
 BASE_BIN=$(CS_ROOT=$RUN/base-src cs_private_install "$RUN/base-pg")
 
-envelope() {    # the envelope of event i, its parent i - 1 (every 4th a root)
-    echo "jsonb_build_object('event_id', md5('e' || i)::uuid, 'event_type', 'fireflies.transcript.ready', 'timestamp', '2026-01-27T10:15:00.123456Z', 'version', '1.0.0', 'source', jsonb_build_object('host','b','type','webhook','app','fireflies','meta',null), 'correlation_ids', CASE WHEN i % 4 = 0 THEN '[]'::jsonb ELSE jsonb_build_array(md5('e' || (i - 1))::uuid) END, 'agent_context', null, 'payload', jsonb_build_object('id', 'ff_' || i, 'meeting_id', 'm' || (i / 4)))"
-}
-singles() { echo "SELECT count(candystore.append($(envelope))) FROM generate_series($1, $1 + $2 - 1) i;"; }
-batches() {     # $2 appends in batches of 64
-    echo "SELECT sum((SELECT count(*) FROM candystore.append_many(ARRAY(SELECT $(envelope) FROM generate_series(b, b + 63) i)))) FROM generate_series($1, $1 + $2 - 1, 64) b;"
-}
 
 # variant NAME BINDIR SETUP: prints "NAME single_Ir batch_Ir" per append
 variant() {
@@ -40,13 +34,11 @@ variant() {
     { echo "shared_preload_libraries = 'candystore'"; echo "candystore.validation = off"; } >> "$dir/data/postgresql.conf"
     { echo "CREATE EXTENSION candystore;"; echo "$setup"; } |
         cs_as_pg "$bin/postgres" --single -j -D "$dir/data" postgres >/dev/null 2>&1
-    # check_envelope() between the parts makes callgrind dump the counts so far
-    local mark="SELECT candystore.check_envelope('{\"event_id\":\"0b9c4b4e-6f0e-4f38-9a70-0c8f2b7ad3a1\",\"event_type\":\"a.b\",\"timestamp\":\"2026-01-27T10:15:00Z\",\"version\":\"1.0.0\",\"source\":{\"host\":\"h\",\"type\":\"webhook\",\"app\":\"a\",\"meta\":null},\"correlation_ids\":[],\"agent_context\":null,\"payload\":{}}');"
     {
         singles 1000000 256; batches 2000000 256     # warm-up
-        echo "$mark"
+        echo "$COST_MARK"
         singles 0 "$APPENDS"
-        echo "$mark"
+        echo "$COST_MARK"
         batches 3000000 "$APPENDS"
     } > "$dir/appends.sql"
     (cd "$dir" && cs_as_pg valgrind -q --tool=callgrind \

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# bench/append_index_cost.sh [APPENDS]: what each index on event_log's
+# partitions and on event_ids costs an append, in instructions counted by
+# valgrind (callgrind): the store as installed (partitions of 1,000
+# positions, made ahead), then the same store with one index dropped before
+# the partitions are made (they copy the default partition's indexes), then
+# every row in the default partition (no range partitions: what routing a
+# row among the partitions costs).  append() one by one and append_many()
+# in batches of 64, events whose parent is stored, payload validation off,
+# as bench/partition_append_cost.sh.  The differences say what an index
+# costs; whether a read path can do without it is docs/benchmarks.md's
+# ("Append: what each index costs").  Run by hand; not part of `make test`.
+source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/append_cost_lib.sh"
+APPENDS=${1:-1024}
+cs_ensure_packages valgrind
+RUN=$CS_RUN/bench-append-index-cost
+mkdir -p "$RUN"
+BIN=$(cs_private_install "$RUN/pg")
+
+PARTITIONS="SELECT count(*) FROM candystore.make_partitions(ahead => 20, size => 1000);"
+
+# variant NAME SETUP: prints "NAME single_Ir batch_Ir" per append
+variant() {
+    local name=$1 setup=$2 dir=$RUN/$1
+    rm -rf "$dir" && mkdir -p "$dir" && chown "$(cs_pg_user)" "$dir"
+    cs_as_pg "$BIN/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+    { echo "shared_preload_libraries = 'candystore'"; echo "candystore.validation = off"; } >> "$dir/data/postgresql.conf"
+    { echo "CREATE EXTENSION candystore;"; echo "$setup"; } |
+        cs_as_pg "$BIN/postgres" --single -j -D "$dir/data" postgres >/dev/null 2>&1
+    {
+        singles 1000000 128; batches 2000000 128     # warm-up
+        echo "$COST_MARK"
+        singles 0 "$APPENDS"
+        echo "$COST_MARK"
+        batches 3000000 "$APPENDS"
+    } > "$dir/appends.sql"
+    (cd "$dir" && cs_as_pg valgrind -q --tool=callgrind \
+        --dump-before=candystore_check_envelope --callgrind-out-file="$dir/cg.out" \
+        "$BIN/postgres" --single -j -D "$dir/data" postgres < "$dir/appends.sql" >/dev/null 2>&1)
+    local s b
+    s=$(sed -n 's/^summary: //p' "$dir/cg.out.2"); b=$(sed -n 's/^totals: //p;s/^summary: //p' "$dir/cg.out" | head -1)
+    echo "$name $((s / APPENDS)) $((b / APPENDS))"
+    rm -rf "$dir/data"
+}
+
+drop() { echo "DROP INDEX candystore.$1; $PARTITIONS"; }
+declare -A ir
+names=(as_installed no_event_type_idx no_occurred_at_idx no_event_id_idx no_session_idx no_xid_idx
+       btrees_fillfactor_100_no_dedup default_partition_only)
+# (event_ids' two indexes cannot go: append() itself probes event_ids_pkey for
+# duplicates and event_ids_causation_group_idx to file the event in its group.)
+# Keys that are unique (every index here holds position or a unique id)
+# gain nothing from deduplication; ascending keys split best with full pages.
+LEAN="ALTER INDEX candystore.event_log_default_pkey SET (fillfactor = 100);
+ALTER INDEX candystore.event_log_default_occurred_at_idx SET (fillfactor = 100, deduplicate_items = off);
+ALTER INDEX candystore.event_log_default_event_type_idx SET (deduplicate_items = off);
+ALTER INDEX candystore.event_log_default_event_id_idx SET (deduplicate_items = off);
+ALTER INDEX candystore.event_ids_pkey SET (deduplicate_items = off);
+$PARTITIONS"
+while read -r name s b; do ir[$name.single]=$s; ir[$name.batch]=$b; done < <(
+    variant as_installed "$PARTITIONS"
+    variant no_event_type_idx "$(drop event_log_default_event_type_idx)"
+    variant no_occurred_at_idx "$(drop event_log_default_occurred_at_idx)"
+    variant no_event_id_idx "$(drop event_log_default_event_id_idx)"
+    variant no_session_idx "$(drop event_log_default_session_idx)"
+    variant no_xid_idx "$(drop event_log_default_xid_idx)"
+    variant btrees_fillfactor_100_no_dedup "$LEAN"
+    variant default_partition_only "")
+echo
+echo "Instructions per append ($APPENDS appends each, callgrind; partitions of 1,000 positions unless said)"
+printf '%-24s %12s %10s %16s %10s\n' "" "append()" "saved" "append_many(64)" "saved"
+for v in "${names[@]}"; do
+    printf '%-24s %12s %9s%% %16s %9s%%\n' "$v" "${ir[$v.single]}" \
+        "$(awk -v a="${ir[as_installed.single]}" -v x="${ir[$v.single]}" 'BEGIN {printf "%.1f", (a - x) * 100 / a}')" \
+        "${ir[$v.batch]}" \
+        "$(awk -v a="${ir[as_installed.batch]}" -v x="${ir[$v.batch]}" 'BEGIN {printf "%.1f", (a - x) * 100 / a}')"
+done
