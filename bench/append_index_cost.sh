@@ -21,28 +21,7 @@ BIN=$(cs_private_install "$RUN/pg")
 PARTITIONS="SELECT count(*) FROM candystore.make_partitions(ahead => 20, size => 1000);"
 
 # variant NAME SETUP: prints "NAME single_Ir batch_Ir" per append
-variant() {
-    local name=$1 setup=$2 dir=$RUN/$1
-    rm -rf "$dir" && mkdir -p "$dir" && chown "$(cs_pg_user)" "$dir"
-    cs_as_pg "$BIN/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
-    { echo "shared_preload_libraries = 'candystore'"; echo "candystore.validation = off"; } >> "$dir/data/postgresql.conf"
-    { echo "CREATE EXTENSION candystore;"; echo "$setup"; } |
-        cs_as_pg "$BIN/postgres" --single -j -D "$dir/data" postgres >/dev/null 2>&1
-    {
-        singles 1000000 128; batches 2000000 128     # warm-up
-        echo "$COST_MARK"
-        singles 0 "$APPENDS"
-        echo "$COST_MARK"
-        batches 3000000 "$APPENDS"
-    } > "$dir/appends.sql"
-    (cd "$dir" && cs_as_pg valgrind -q --tool=callgrind \
-        --dump-before=candystore_check_envelope --callgrind-out-file="$dir/cg.out" \
-        "$BIN/postgres" --single -j -D "$dir/data" postgres < "$dir/appends.sql" >/dev/null 2>&1)
-    local s b
-    s=$(sed -n 's/^summary: //p' "$dir/cg.out.2"); b=$(sed -n 's/^totals: //p;s/^summary: //p' "$dir/cg.out" | head -1)
-    echo "$name $((s / APPENDS)) $((b / APPENDS))"
-    rm -rf "$dir/data"
-}
+variant() { count_append_cost "$1" "$BIN" "$2" 128; }
 
 drop() { echo "DROP INDEX candystore.$1; $PARTITIONS"; }
 declare -A ir

@@ -27,27 +27,7 @@ BASE_BIN=$(CS_ROOT=$RUN/base-src cs_private_install "$RUN/base-pg")
 
 
 # variant NAME BINDIR SETUP: prints "NAME single_Ir batch_Ir" per append
-variant() {
-    local name=$1 bin=$2 setup=$3 dir=$RUN/$1
-    rm -rf "$dir" && mkdir -p "$dir" && chown "$(cs_pg_user)" "$dir"
-    cs_as_pg "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
-    { echo "shared_preload_libraries = 'candystore'"; echo "candystore.validation = off"; } >> "$dir/data/postgresql.conf"
-    { echo "CREATE EXTENSION candystore;"; echo "$setup"; } |
-        cs_as_pg "$bin/postgres" --single -j -D "$dir/data" postgres >/dev/null 2>&1
-    {
-        singles 1000000 256; batches 2000000 256     # warm-up
-        echo "$COST_MARK"
-        singles 0 "$APPENDS"
-        echo "$COST_MARK"
-        batches 3000000 "$APPENDS"
-    } > "$dir/appends.sql"
-    (cd "$dir" && cs_as_pg valgrind -q --tool=callgrind \
-        --dump-before=candystore_check_envelope --callgrind-out-file="$dir/cg.out" \
-        "$bin/postgres" --single -j -D "$dir/data" postgres < "$dir/appends.sql" >/dev/null 2>&1)
-    local s b
-    s=$(sed -n 's/^summary: //p' "$dir/cg.out.2"); b=$(sed -n 's/^totals: //p;s/^summary: //p' "$dir/cg.out" | head -1)
-    echo "$name $((s / APPENDS)) $((b / APPENDS))"
-}
+variant() { count_append_cost "$1" "$2" "$3" 256; }
 
 declare -A ir
 while read -r name s b; do ir[$name.single]=$s; ir[$name.batch]=$b; done < <(
