@@ -11,6 +11,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "stream.h"
+#include "../src/hex_digit.h"
 
 static const cs_route routes[] = {
 	{"GET", "/v1/events", api_list_events, ACCESS_TOKEN, false},
@@ -102,18 +103,6 @@ router_match(cs_request *r, const char *method, const char *path,
 	return path_known ? ROUTE_METHOD_NOT_ALLOWED : ROUTE_NOT_FOUND;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 size_t
 router_unescape(void *cls, struct MHD_Connection *c, char *s)
 {
@@ -127,7 +116,7 @@ router_unescape(void *cls, struct MHD_Connection *c, char *s)
 		int			hi,
 					lo;
 
-		if (in[0] == '%' && (hi = hexval(in[1])) >= 0 && (lo = hexval(in[2])) >= 0)
+		if (in[0] == '%' && (hi = hex_digit_value(in[1])) >= 0 && (lo = hex_digit_value(in[2])) >= 0)
 		{
 			int			v = hi * 16 + lo;
 

@@ -24,6 +24,7 @@
 #include "../json.h"
 #include "../problem.h"
 #include "../router.h"
+#include "../../src/hex_digit.h"
 
 #define CHECK(cond, what) \
 	do { if (!(cond)) { fprintf(stderr, "http_input: %s\n", what); abort(); } } while (0)
@@ -64,18 +65,6 @@ ref_utf8(const unsigned char *s, size_t n, bool allow_nul)
 	}
 #undef IN
 	return true;
-}
-
-static int
-hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void
@@ -155,7 +144,7 @@ json_string_decode(const char *s, size_t n, jbuf *out)
 						return false;
 					for (int k = 2; k < 6; k++)
 					{
-						int			h = hex(s[i + k]);
+						int			h = hex_digit_value(s[i + k]);
 
 						if (h < 0)
 							return false;
@@ -223,7 +212,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		CHECK(clen == 36, "a UUID of another length");
 		for (size_t i = 0; i < 36; i++)
-			CHECK((i == 8 || i == 13 || i == 18 || i == 23) ? cstr[i] == '-' : hex(cstr[i]) >= 0,
+			CHECK((i == 8 || i == 13 || i == 18 || i == 23) ? cstr[i] == '-' : hex_digit_value(cstr[i]) >= 0,
 				  "a UUID of another shape");
 	}
 

@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 
 #include "jsonschema.h"
+#include "hex_digit.h"
 
 /* PCRE2 has no empty class: these stand for "nothing" and "anything" */
 #define MATCH_NOTHING	"(?:(?!))"
@@ -176,18 +177,6 @@ is_syntax_char(char c)
 	return c != '\0' && strchr("^$\\.*+?()[]{}|/", c) != NULL;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* n hexadecimal digits at e->pos, consumed; -1 if there are not n */
 static long
 hex_digits(Ecma *e, int n)
@@ -196,7 +185,7 @@ hex_digits(Ecma *e, int n)
 
 	for (int i = 0; i < n; i++)
 	{
-		int			h = hex_value(peek(e, i));
+		int			h = hex_digit_value(peek(e, i));
 
 		if (h < 0)
 			return -1;
@@ -229,9 +218,9 @@ unicode_escape(Ecma *e, long *cp)
 		int			digits = 0;
 
 		e->pos++;
-		while (hex_value(peek(e, 0)) >= 0)
+		while (hex_digit_value(peek(e, 0)) >= 0)
 		{
-			v = v * 16 + hex_value(peek(e, 0));
+			v = v * 16 + hex_digit_value(peek(e, 0));
 			if (v > 0x10ffff)
 				return fail(e, "\\u{...} names no code point");
 			e->pos++;
