@@ -113,14 +113,18 @@ sub start_cluster
 	return $n;
 }
 
-# The AMQP port of cluster node I (from 1).
-sub cluster_port
+# What the start of cluster node I (from 1) wrote in the file NAME of its
+# directory: its port, node name or pid.
+sub cluster_file
 {
-	my ($i) = @_;
-	my $port = slurp_file("$cluster[$i - 1]/port");
-	chomp $port;
-	return $port;
+	my ($i, $name) = @_;
+	my $value = slurp_file("$cluster[$i - 1]/$name");
+	chomp $value;
+	return $value;
 }
+
+# The AMQP port of cluster node I (from 1).
+sub cluster_port { return cluster_file($_[0], 'port'); }
 
 # rabbitmqctl ARGS against cluster node I; returns its output.
 sub cluster_ctl
@@ -130,30 +134,17 @@ sub cluster_ctl
 }
 
 # The Erlang node name of cluster node I.
-sub cluster_node_name
-{
-	my ($i) = @_;
-	my $name = slurp_file("$cluster[$i - 1]/node");
-	chomp $name;
-	return $name;
-}
+sub cluster_node_name { return cluster_file($_[0], 'node'); }
 
 # The pid of cluster node I (its Erlang VM).
-sub cluster_pid
-{
-	my ($i) = @_;
-	my $pid = slurp_file("$cluster[$i - 1]/pid");
-	chomp $pid;
-	return $pid;
-}
+sub cluster_pid { return cluster_file($_[0], 'pid'); }
 
 # Kills cluster node I at once (SIGKILL, by its pid), as a crash would.
 sub kill_cluster_node
 {
 	my ($i) = @_;
 	my $dir = $cluster[ $i - 1 ];
-	my $pid = slurp_file("$dir/pid");
-	chomp $pid;
+	my $pid = cluster_pid($i);
 	kill('KILL', $pid) or die "cannot kill node $i ($pid): $!";
 	while (kill(0, $pid)) { select(undef, undef, undef, 0.1); }
 	unlink("$dir/pid");
