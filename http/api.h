@@ -49,6 +49,18 @@ enum MHD_Result api_query_one(cs_request *r, const char *sql, int nparams,
 PGresult   *api_query(cs_request *r, const char *sql, int nparams, const char *const *values,
 					  unsigned invalid_input_status, enum MHD_Result *ret);
 
+/*
+ * api_query() through the lookup queue (lookup_queue.h), for a lookup that
+ * may wait in a batch: the first call queues it, suspends the connection
+ * and returns NULL with *ret MHD_YES; libmicrohttpd calls the handler again
+ * once the result is in, and this call returns it as api_query() would.
+ * The handler must do nothing between (nothing queued, no header added)
+ * when it gets NULL and *ret is MHD_YES without a response queued.
+ */
+PGresult   *api_query_batched(cs_request *r, const char *sql, int nparams,
+							  const char *const *values, unsigned invalid_input_status,
+							  enum MHD_Result *ret);
+
 /* a canonical UUID (8-4-4-4-12 hex digits) */
 bool		api_is_uuid(const char *s);
 

@@ -11,6 +11,7 @@
 #include "api.h"
 #include "config.h"
 #include "json.h"
+#include "lookup_queue.h"
 #include "pool.h"
 #include "problem.h"
 
@@ -32,6 +33,34 @@ api_query(cs_request *r, const char *sql, int nparams, const char *const *values
 	res = pool_exec_as(conn, cs_request_role(r), config_current()->statement_timeout_ms,
 					   sql, nparams, values);
 	pool_release(conn, PQstatus(conn) != CONNECTION_OK);
+	if (!pool_result_ok(res))
+	{
+		*ret = problem_from_result(r, res, invalid_input_status, NULL);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+PGresult *
+api_query_batched(cs_request *r, const char *sql, int nparams, const char *const *values,
+				  unsigned invalid_input_status, enum MHD_Result *ret)
+{
+	PGresult   *res;
+	const char *error;
+
+	if (!lookup_queue_result(r, &res, &error))
+	{
+		if (!lookup_queue_submit(r, sql, nparams, values))
+			return api_query(r, sql, nparams, values, invalid_input_status, ret);
+		*ret = MHD_YES;			/* suspended: called again with the result */
+		return NULL;
+	}
+	if (res == NULL)
+	{
+		*ret = problem_unavailable(r, error);
+		return NULL;
+	}
 	if (!pool_result_ok(res))
 	{
 		*ret = problem_from_result(r, res, invalid_input_status, NULL);

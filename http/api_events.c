@@ -170,7 +170,7 @@ api_get_event(cs_request *r)
 
 	if (!api_event_id(r, &id, &ret))
 		return ret;
-	res = api_query(r, sql, 1, &id, 400, &ret);
+	res = api_query_batched(r, sql, 1, &id, 400, &ret);
 	if (res == NULL)
 		return ret;
 	if (PQntuples(res) != 1)

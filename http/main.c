@@ -27,6 +27,7 @@
 #include "cors.h"
 #include "json.h"
 #include "log.h"
+#include "lookup_queue.h"
 #include "metrics.h"
 #include "pool.h"
 #include "problem.h"
@@ -358,6 +359,12 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	pool_init(cfg.db, cfg.pool_size);
+	/* one batch of lookups in flight per CPU: each keeps one backend busy */
+	{
+		long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		lookup_queue_start(cpus < 1 ? 1 : cpus < cfg.pool_size ? (int) cpus : cfg.pool_size);
+	}
 	slow_clients_start();
 	if (!stream_start(config_current()))
 	{
@@ -450,6 +457,7 @@ main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(daemon);
+	lookup_queue_stop();
 	slow_clients_stop();
 	pool_shutdown();
 	cs_log(CS_LOG_INFO, NULL, "stopped", NULL);

@@ -523,3 +523,89 @@ pool_exec_steps_as(PGconn *conn, const char *role, int statement_timeout_ms,
 	}
 	return result;
 }
+
+/* whether the session holds role and timeout with sql prepared for role: its name, else -1 */
+static int
+ready_for(pool_slot *slot, const char *role, int statement_timeout_ms, const char *sql)
+{
+	const char *want_role = role ? role : "none";
+
+	if (slot == NULL || !slot->role_known || slot->timeout_ms != statement_timeout_ms ||
+		strcmp(slot->role, want_role) != 0)
+		return -1;
+	return find_prepared(slot, sql, role, stmt_hash(sql, role));
+}
+
+void
+pool_exec_batch_as(PGconn *conn, const char *role, int statement_timeout_ms,
+				   const char *sql, int nparams, const char *const *const *values,
+				   int n, PGresult **results)
+{
+	pool_slot  *slot = slot_of(conn);
+	char		name[16];
+	int			idx = -1,
+				i = 0,
+				sent,
+				nulls = 0;
+
+	for (int j = 0; j < n; j++)
+		results[j] = NULL;
+	/* one by one until the session holds the settings and the statement is prepared */
+	while (i < n && (idx = ready_for(slot, role, statement_timeout_ms, sql)) < 0)
+	{
+		results[i] = pool_exec_as(conn, role, statement_timeout_ms, sql, nparams, values[i]);
+		i++;
+		if (PQstatus(conn) != CONNECTION_OK)
+			break;
+	}
+	if (i == n || PQstatus(conn) != CONNECTION_OK || !PQenterPipelineMode(conn))
+		goto fill;
+	snprintf(name, sizeof(name), "cs%d", idx);
+	for (sent = i; sent < n; sent++)
+		if (!PQsendQueryPrepared(conn, name, nparams, values[sent], NULL, NULL, 0) ||
+			!PQpipelineSync(conn))
+			break;
+
+	/* each execution's result, a NULL, then its Sync */
+	while (i < sent)
+	{
+		PGresult   *res = PQgetResult(conn);
+
+		if (res == NULL)
+		{
+			if (PQstatus(conn) != CONNECTION_OK || ++nulls > 2)
+				break;
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+		{
+			PQclear(res);
+			i++;
+			continue;
+		}
+		if (results[i] == NULL)
+			results[i] = res;
+		else
+			PQclear(res);
+	}
+	PQexitPipelineMode(conn);
+
+	/* a statement whose tables changed shape: drop the cache, as pool_exec_steps_as() does */
+	for (int j = 0; j < n; j++)
+	{
+		const char *state = results[j] ? PQresultErrorField(results[j], PG_DIAG_SQLSTATE) : NULL;
+
+		if (state != NULL && strcmp(state, "0A000") == 0 && slot != NULL &&
+			PQpipelineStatus(conn) == PQ_PIPELINE_OFF && PQstatus(conn) == CONNECTION_OK)
+		{
+			PQclear(PQexec(conn, "DEALLOCATE ALL"));
+			forget_session(slot);
+			break;
+		}
+	}
+fill:
+	for (int j = 0; j < n; j++)
+		if (results[j] == NULL)
+			results[j] = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+}

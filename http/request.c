@@ -14,6 +14,7 @@
 
 #include "cors.h"
 #include "json.h"
+#include "lookup_queue.h"
 
 typedef struct header
 {
@@ -37,6 +38,7 @@ struct cs_request
 	header	   *headers;
 	unsigned	status;
 	struct timespec start;
+	lookup_job *lookup;
 };
 
 /* an X-Request-Id a client or proxy sent is kept when it is short and plain */
@@ -119,6 +121,7 @@ request_free(cs_request *r)
 		free(r->param_values[i]);
 	}
 	jbuf_free(&r->body);
+	lookup_queue_job_free(r->lookup);
 	free(r->role);
 	free(r->method);
 	free(r->path);
@@ -174,6 +177,14 @@ bool
 request_responded(const cs_request *r)
 {
 	return r->status != 0;
+}
+
+lookup_job *
+request_lookup_job(cs_request *r, size_t size)
+{
+	if (r->lookup == NULL && size > 0 && (r->lookup = calloc(1, size)) == NULL)
+		abort();
+	return r->lookup;
 }
 
 double

@@ -70,5 +70,11 @@ unsigned	request_status(const cs_request *r);
 double		request_elapsed(const cs_request *r);
 /* set once the handler has run (or a response was queued early) */
 bool		request_responded(const cs_request *r);
+/*
+ * The request's job in the lookup queue (lookup_queue.c): size > 0 makes it
+ * (zeroed) if need be; 0 only looks.  Freed with the request.
+ */
+typedef struct lookup_job lookup_job;
+lookup_job *request_lookup_job(cs_request *r, size_t size);
 
 #endif

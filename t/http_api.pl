@@ -592,6 +592,30 @@ is(req('POST', '/v1/dead-letters/redrive', token => $reader, body => '{}', base 
 	403, 'one connection: a reader after the writer still may not redrive');
 is(req('GET', "/v1/events/$flow_ids[0]", token => $tok{http_nothing}, base => $one->{base})->{status}, 403,
 	'one connection: nor may a role without privileges read an event');
+
+# lookups in flight together are batched on the connection (lookup_queue.c):
+# each is still answered as its own token's role, however they interleave
+my %want = (reader => 200, nothing => 403, hidden => 404);
+my @gets;
+for my $i (1 .. 20)
+{
+	push @gets, [ $reader, $flow_ids[0], 'reader' ], [ $tok{http_nothing}, $flow_ids[0], 'nothing' ],
+	  [ $art, $flow_ids[0], 'hidden' ];
+}
+my @batch_cmd = ('curl', '-sS', '--max-time', 20, '--parallel', '--parallel-immediate', '--parallel-max', 60);
+for my $g (@gets)
+{
+	push @batch_cmd, '-H', "Authorization: Bearer $g->[0]", '-o', '/dev/null', '-w', "%{http_code} $g->[2]\n",
+	  "$one->{base}/v1/events/$g->[1]", '--next';
+}
+pop @batch_cmd;
+my ($bout, $berr) = ('', '');
+IPC::Run::run(\@batch_cmd, '>', \$bout, '2>', \$berr);
+my %seen;
+$seen{$2}{$1}++ while $bout =~ /^(\d{3}) (\w+)$/mg;
+is_deeply(\%seen, { map { $_ => { $want{$_} => 20 } } keys %want },
+	'one connection, 60 lookups at once with three tokens: each answered as its own role')
+  or diag($bout . $berr);
 is(stop_server($one), 0, 'the one-connection server stops');
 
 # CORS: only the origins named may read answers from a browser page
