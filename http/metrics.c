@@ -17,6 +17,7 @@
 #include "metrics.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,19 +36,46 @@
 static const double bucket_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
+/*
+ * A series' labels are written once, under the lock, before nseries counts
+ * it; its counters are atomics, so a request adds to a known series without
+ * the lock (every handler thread observes every request).
+ */
 typedef struct series
 {
 	char		route[ROUTE_MAX];
 	const char *method;			/* one of methods[] */
 	unsigned	status;
+	_Atomic uint64_t count;
+	_Atomic uint64_t sum_ns;
+	_Atomic uint64_t bucket[NBUCKETS];	/* not cumulative; summed when written */
+} series;
+
+/* what a scrape copies of a series */
+typedef struct series_snapshot
+{
+	const char *route;
+	const char *method;
+	unsigned	status;
 	uint64_t	count;
 	double		sum;
-	uint64_t	bucket[NBUCKETS];	/* not cumulative; summed when written */
-} series;
+	uint64_t	bucket[NBUCKETS];
+} series_snapshot;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static series table[MAX_SERIES];
-static int	nseries;
+static _Atomic int nseries;
+
+/* the series with these labels among the first n, or NULL */
+static series *
+find_series(int n, const char *route, const char *ml, unsigned status)
+{
+	for (int i = 0; i < n; i++)
+		if (table[i].status == status && table[i].method == ml &&
+			strncmp(table[i].route, route, ROUTE_MAX - 1) == 0)
+			return &table[i];
+	return NULL;
+}
 
 /* a client can send any method token: keep the label set bounded */
 static const char *
@@ -72,34 +100,34 @@ metrics_observe_request(const char *route, const char *method, unsigned status, 
 		route = "unmatched";
 	if (status < 100 || status > 599)
 		status = 0;
-	pthread_mutex_lock(&lock);
-	for (int i = 0; i < nseries; i++)
-		if (table[i].status == status && table[i].method == ml &&
-			strncmp(table[i].route, route, ROUTE_MAX - 1) == 0)
-		{
-			s = &table[i];
-			break;
-		}
+	s = find_series(atomic_load_explicit(&nseries, memory_order_acquire), route, ml, status);
 	if (s == NULL)
 	{
+		int			n;
+
+		pthread_mutex_lock(&lock);
+		n = atomic_load_explicit(&nseries, memory_order_relaxed);
+		s = find_series(n, route, ml, status);
 		/* the label set is bounded by the routes; a full table folds the rest into "other" */
-		if (nseries == MAX_SERIES)
+		if (s == NULL && n == MAX_SERIES)
 			s = &table[MAX_SERIES - 1];
-		else
+		else if (s == NULL)
 		{
-			s = &table[nseries++];
-			snprintf(s->route, sizeof(s->route), "%s", nseries == MAX_SERIES ? "other" : route);
+			s = &table[n];
+			snprintf(s->route, sizeof(s->route), "%s", n + 1 == MAX_SERIES ? "other" : route);
 			s->method = ml;
 			s->status = status;
+			atomic_store_explicit(&nseries, n + 1, memory_order_release);
 		}
+		pthread_mutex_unlock(&lock);
 	}
-	s->count++;
-	s->sum += seconds;
+	/* the count before the bucket: a scrape reads them the other way round, so +Inf >= every bucket */
+	atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->sum_ns, (uint64_t) (seconds * 1e9), memory_order_relaxed);
 	for (b = 0; b < NBUCKETS && seconds > bucket_le[b]; b++)
 		;
 	if (b < NBUCKETS)
-		s->bucket[b]++;
-	pthread_mutex_unlock(&lock);
+		atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_release);
 }
 
 /* ---- writing the exposition ------------------------------------------ */
@@ -130,17 +158,23 @@ label_value(jbuf *o, const char *v)
 static void
 http_series(jbuf *o)
 {
-	series	   *snap;
-	int			n;
+	series_snapshot *snap;
+	int			n = atomic_load_explicit(&nseries, memory_order_acquire);
 
-	pthread_mutex_lock(&lock);
-	n = nseries;
-	snap = malloc(sizeof(series) * (size_t) (n > 0 ? n : 1));
-	if (snap != NULL)
-		memcpy(snap, table, sizeof(series) * (size_t) n);
-	pthread_mutex_unlock(&lock);
+	snap = malloc(sizeof(series_snapshot) * (size_t) (n > 0 ? n : 1));
 	if (snap == NULL)
 		return;
+	for (int i = 0; i < n; i++)
+	{
+		snap[i].route = table[i].route;
+		snap[i].method = table[i].method;
+		snap[i].status = table[i].status;
+		snap[i].sum = (double) atomic_load_explicit(&table[i].sum_ns, memory_order_relaxed) / 1e9;
+		for (size_t b = 0; b < NBUCKETS; b++)
+			snap[i].bucket[b] = atomic_load_explicit(&table[i].bucket[b], memory_order_acquire);
+		/* read last: +Inf (the count) is never below a bucket read before it */
+		snap[i].count = atomic_load_explicit(&table[i].count, memory_order_relaxed);
+	}
 
 	family(o, "candystore_http_requests_total", "counter",
 		   "HTTP requests answered, by route template, method and status.");

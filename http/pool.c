@@ -544,67 +544,86 @@ pool_exec_batch_as(PGconn *conn, const char *role, int statement_timeout_ms,
 	pool_slot  *slot = slot_of(conn);
 	char		name[16];
 	int			idx = -1,
-				i = 0,
-				sent,
-				nulls = 0;
+				i = 0;
 
 	for (int j = 0; j < n; j++)
 		results[j] = NULL;
-	/* one by one until the session holds the settings and the statement is prepared */
-	while (i < n && (idx = ready_for(slot, role, statement_timeout_ms, sql)) < 0)
+	while (i < n && PQstatus(conn) == CONNECTION_OK)
 	{
-		results[i] = pool_exec_as(conn, role, statement_timeout_ms, sql, nparams, values[i]);
-		i++;
-		if (PQstatus(conn) != CONNECTION_OK)
-			break;
-	}
-	if (i == n || PQstatus(conn) != CONNECTION_OK || !PQenterPipelineMode(conn))
-		goto fill;
-	snprintf(name, sizeof(name), "cs%d", idx);
-	for (sent = i; sent < n; sent++)
-		if (!PQsendQueryPrepared(conn, name, nparams, values[sent], NULL, NULL, 0) ||
-			!PQpipelineSync(conn))
-			break;
+		int			sent,
+					aborted = -1,
+					nulls = 0;
 
-	/* each execution's result, a NULL, then its Sync */
-	while (i < sent)
-	{
-		PGresult   *res = PQgetResult(conn);
-
-		if (res == NULL)
+		/* one by one until the session holds the settings and the statement is prepared */
+		if ((idx = ready_for(slot, role, statement_timeout_ms, sql)) < 0)
 		{
-			if (PQstatus(conn) != CONNECTION_OK || ++nulls > 2)
-				break;
-			continue;
-		}
-		nulls = 0;
-		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
-		{
-			PQclear(res);
+			results[i] = pool_exec_as(conn, role, statement_timeout_ms, sql, nparams, values[i]);
 			i++;
 			continue;
 		}
-		if (results[i] == NULL)
-			results[i] = res;
-		else
-			PQclear(res);
-	}
-	PQexitPipelineMode(conn);
-
-	/* a statement whose tables changed shape: drop the cache, as pool_exec_steps_as() does */
-	for (int j = 0; j < n; j++)
-	{
-		const char *state = results[j] ? PQresultErrorField(results[j], PG_DIAG_SQLSTATE) : NULL;
-
-		if (state != NULL && strcmp(state, "0A000") == 0 && slot != NULL &&
-			PQpipelineStatus(conn) == PQ_PIPELINE_OFF && PQstatus(conn) == CONNECTION_OK)
+		if (!PQenterPipelineMode(conn))
+			break;
+		snprintf(name, sizeof(name), "cs%d", idx);
+		for (sent = i; sent < n; sent++)
+			if (!PQsendQueryPrepared(conn, name, nparams, values[sent], NULL, NULL, 0))
+				break;
+		if (sent == i || !PQpipelineSync(conn))
 		{
-			PQclear(PQexec(conn, "DEALLOCATE ALL"));
-			forget_session(slot);
+			PQexitPipelineMode(conn);
 			break;
 		}
+		/* each one's result and a NULL, then the Sync; after a failure, the rest aborted */
+		for (int j = i; j <= sent;)
+		{
+			PGresult   *res = PQgetResult(conn);
+
+			if (res == NULL)
+			{
+				if (PQstatus(conn) != CONNECTION_OK || ++nulls > 2)
+					break;
+				continue;
+			}
+			nulls = 0;
+			switch (PQresultStatus(res))
+			{
+				case PGRES_PIPELINE_SYNC:
+					PQclear(res);
+					j = sent + 1;
+					break;
+				case PGRES_PIPELINE_ABORTED:
+					PQclear(res);
+					if (aborted < 0)
+						aborted = j;
+					j++;
+					break;
+				default:
+					if (j < sent && results[j] == NULL)
+						results[j] = res;
+					else
+						PQclear(res);
+					j++;
+					break;
+			}
+		}
+		PQexitPipelineMode(conn);
+		if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+			break;
+		/* a statement whose tables changed shape: drop the cache, as pool_exec_steps_as() does */
+		for (int j = i; j < sent; j++)
+		{
+			const char *state = results[j] ? PQresultErrorField(results[j], PG_DIAG_SQLSTATE) : NULL;
+
+			if (state != NULL && strcmp(state, "0A000") == 0 && slot != NULL &&
+				PQstatus(conn) == CONNECTION_OK)
+			{
+				PQclear(PQexec(conn, "DEALLOCATE ALL"));
+				forget_session(slot);
+				break;
+			}
+		}
+		/* the ones a failure aborted go again, in a transaction of their own */
+		i = aborted >= 0 ? aborted : sent;
 	}
-fill:
 	for (int j = 0; j < n; j++)
 		if (results[j] == NULL)
 			results[j] = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);

@@ -60,14 +60,16 @@ PGresult   *pool_exec_steps_as(PGconn *conn, const char *role, int statement_tim
 								const char *const *values);
 
 /*
- * One statement for each of n requests of the same role and timeout, in
- * one round trip: a libpq pipeline with a Sync after each execution, so
- * that each runs in its own transaction and a failure stays its own.  The
+ * One read-only statement for each of n requests of the same role and
+ * timeout, in one round trip: a libpq pipeline of the n executions and one
+ * Sync, so they share one transaction (and the backend one wake-up, one
+ * read and one commit).  A failure aborts the ones after it, which are then
+ * run again, from the first of them, in a transaction of their own.  The
  * batch is pipelined only on a session known to hold the role and timeout,
  * with the statement prepared (until then requests go one by one through
- * pool_exec_as(), which sets both): a failed statement then rolls back no
- * setting the next one relies on.  results[i] is each one's result (as
- * pool_exec_as()'s; never NULL; the caller PQclear()s them).
+ * pool_exec_as(), which sets both): nothing in a batch changes a setting.
+ * results[i] is each one's result (as pool_exec_as()'s; never NULL; the
+ * caller PQclear()s them).
  */
 void		pool_exec_batch_as(PGconn *conn, const char *role, int statement_timeout_ms,
 							   const char *sql, int nparams, const char *const *const *values,

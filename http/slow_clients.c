@@ -9,6 +9,7 @@
 #include "slow_clients.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -20,7 +21,8 @@
 typedef struct watched
 {
 	MHD_socket	fd;
-	double		deadline;		/* monotonic seconds; 0: none (a request being answered) */
+	/* monotonic seconds; 0: none (a request being answered); set without the lock */
+	_Atomic double deadline;
 	struct watched *prev,
 			   *next;
 } watched;
@@ -52,12 +54,16 @@ watchdog(void *arg)
 		int			cut = 0;
 
 		for (watched *w = head; w; w = w->next)
-			if (w->deadline > 0 && now > w->deadline)
+		{
+			double		d = atomic_load(&w->deadline);
+
+			/* not if a request began meanwhile (it set 0) */
+			if (d > 0 && now > d && atomic_compare_exchange_strong(&w->deadline, &d, 0.0))
 			{
 				shutdown(w->fd, SHUT_RDWR);
-				w->deadline = 0;
 				cut++;
 			}
+		}
 		if (cut > 0)
 			cs_logf(CS_LOG_INFO, NULL, "cut %d connection(s) that did not send a whole request in %d s",
 					cut, config_current()->request_timeout_s);
@@ -107,8 +113,8 @@ slow_clients_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		if (ci == NULL || (w = calloc(1, sizeof(*w))) == NULL)
 			return;
 		w->fd = ci->connect_fd;
+		atomic_init(&w->deadline, now_s() + config_current()->request_timeout_s);
 		pthread_mutex_lock(&lock);
-		w->deadline = now_s() + config_current()->request_timeout_s;
 		w->next = head;
 		if (head)
 			head->prev = w;
@@ -140,11 +146,10 @@ set_deadline(struct MHD_Connection *c, bool none)
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	watched    *w = ci ? ci->socket_context : NULL;
 
+	/* the record lives until the connection's "closed" notification, after its requests */
 	if (w == NULL)
 		return;
-	pthread_mutex_lock(&lock);
-	w->deadline = none ? 0 : now_s() + config_current()->request_timeout_s;
-	pthread_mutex_unlock(&lock);
+	atomic_store(&w->deadline, none ? 0.0 : now_s() + config_current()->request_timeout_s);
 }
 
 void
