@@ -40,6 +40,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -139,28 +140,38 @@ static long next_due_ms = -1;
 static WorkerLoop loop;
 static MemoryContext batches_cxt;
 
-/* Records the oldest batch's outcome and forgets it. */
+/*
+ * Records the outcome of the count oldest batches, in one transaction (one
+ * commit for all of them), and forgets them.
+ */
 static void
-record_oldest(void)
+record_oldest(int count)
 {
-	OutboxBatch *b = &inflight[0];
+	bool		confirmed = false;
 
-	if (worker_outbox_test_mark_delay_ms > 0 && any_confirmed(b->rows, b->n))
+	for (int i = 0; i < count; i++)
+	{
+		/* rows left pending are due again, or say when they will be */
+		if (!all_confirmed(inflight[i].rows, inflight[i].n))
+			maybe_due = true;
+		confirmed |= any_confirmed(inflight[i].rows, inflight[i].n);
+	}
+	if (worker_outbox_test_mark_delay_ms > 0 && confirmed)
 	{
 		worker_loop_status(&loop, "delaying mark (test)");
 		worker_loop_sleep(worker_outbox_test_mark_delay_ms);
 	}
-	/* rows left pending are due again, or say when they will be */
-	if (!all_confirmed(b->rows, b->n))
-		maybe_due = true;
-	publisher_record_outcomes(b->rows, b->n, &failed_keys, keys_cxt);
-	if (any_confirmed(b->rows, b->n))
+	publisher_record_outcomes(inflight, count, &failed_keys, keys_cxt);
+	if (confirmed)
 		worker_loop_progress(&loop);
-	worker_stats_add(WC_OUTBOX_BATCHES, 1);
-	isolate_rows = Max(0, isolate_rows - b->n);
-	MemoryContextDelete(b->cxt);
-	memmove(&inflight[0], &inflight[1], sizeof(OutboxBatch) * (ninflight - 1));
-	ninflight--;
+	worker_stats_add(WC_OUTBOX_BATCHES, count);
+	for (int i = 0; i < count; i++)
+	{
+		isolate_rows = Max(0, isolate_rows - inflight[i].n);
+		MemoryContextDelete(inflight[i].cxt);
+	}
+	memmove(&inflight[0], &inflight[count], sizeof(OutboxBatch) * (ninflight - count));
+	ninflight -= count;
 	if (ninflight == 0)
 	{
 		/* every row sent after a failure has been recorded */
@@ -173,8 +184,8 @@ record_oldest(void)
 static void
 drop_link(const char *error)
 {
-	while (ninflight > 0)
-		record_oldest();
+	if (ninflight > 0)
+		record_oldest(ninflight);
 	worker_loop_link_lost(&loop, error);
 }
 
@@ -215,8 +226,8 @@ channel_closed(AmqpLink *link, char *error, bool refused)
 		suspect->outcome = ROW_FAILED;
 		suspect->error = error;
 	}
-	while (ninflight > 0)
-		record_oldest();
+	if (ninflight > 0)
+		record_oldest(ninflight);
 	if (suspects > 1)
 		isolate_rows = Max(isolate_rows, suspects);
 	if (!publisher_reopen_channel(link, &error))
@@ -291,8 +302,11 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 		return;
 	if (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
 	{
-		while (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
-			record_oldest();
+		int			settled = 0;
+
+		while (settled < ninflight && inflight[settled].settled >= inflight[settled].sent)
+			settled++;
+		record_oldest(settled);
 		if (ninflight == 0)
 			worker_loop_status(l, "idle");
 	}
@@ -407,6 +421,19 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	loop.ops = &publisher_ops;
 	loop.link.publishing = true;
 	worker_loop_start(&loop, "candystore outbox publisher");
+
+	/*
+	 * Every query of the publisher walks an index in order or probes it by
+	 * id.  The outbox's statistics are nearly always stale (a burst of rows
+	 * arrives and leaves between two analyses), and without them the
+	 * planner takes the pending rows to be a handful: it then reads all of
+	 * them in a bitmap scan, probes each for a held-back row of its key and
+	 * sorts them, for every batch, which is quadratic in a burst.  Without
+	 * bitmap scans and sorts it walks the pending index in id order and
+	 * stops at the batch's last row.
+	 */
+	SetConfigOption("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("enable_sort", "off", PGC_USERSET, PGC_S_SESSION);
 
 	batches_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox batches",
 										ALLOCSET_DEFAULT_SIZES);

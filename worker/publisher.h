@@ -64,7 +64,7 @@ typedef enum OutboxLinkResult
 
 extern int	publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude,
 								long *next_due_ms);
-extern void publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys,
+extern void publisher_record_outcomes(OutboxBatch *batches, int nbatches, List **failed_keys,
 									  MemoryContext keys_cxt);
 extern void publisher_record_outage(const char *error);
 

@@ -382,60 +382,78 @@ key_in(List *keys, const char *key)
 	return false;
 }
 
+/* Schedules a failed row again (or parks it); returns the rows updated (0 or 1). */
+static uint64
+record_failure(OutboxRow *r)
+{
+	Datum		args[5];
+	const char *error = r->error ? r->error : "failed";
+	bool		isnull;
+
+	args[0] = Int64GetDatum(r->id);
+	args[1] = CStringGetTextDatum(error);
+	args[2] = Float8GetDatum((double) worker_outbox_retry_max_ms);
+	args[3] = BoolGetDatum(r->unsendable);
+	args[4] = Int32GetDatum(worker_outbox_max_attempts);
+	if (SPI_execute_plan(mark_failed_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "updating the outbox failed");
+	if (SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(LOG,
+				(errmsg("candystore outbox publisher parked outbox row %lld after %d failed attempts",
+						(long long) r->id,
+						DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull))),
+				 errdetail_internal("%s", error),
+				 errhint("Later rows of its routing key wait for it. Remove the cause, then call candystore.retry_outbox().")));
+	return SPI_processed;
+}
+
 /*
- * Records a batch's outcome in one transaction: confirmed rows are marked
- * published, failed rows are scheduled again with backoff and their error.
- * A confirmed row that was sent after a failed row of the same routing key
- * (in this batch or an earlier one still in *failed_keys) is left pending,
- * to be sent again after it: per key, the last copy a consumer sees is in
- * order.  Failed keys are added to *failed_keys, allocated in keys_cxt.
+ * Records the outcome of batches (oldest first) in one transaction: confirmed
+ * rows are marked published, in one UPDATE, and failed rows are scheduled
+ * again with backoff and their error.  A confirmed row that was sent after
+ * a failed row of the same routing key (in these batches or an earlier one
+ * still in *failed_keys) is left pending, to be sent again after it: per
+ * key, the last copy a consumer sees is in order.  Failed keys are added to
+ * *failed_keys, allocated in keys_cxt.
  */
 void
-publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys, MemoryContext keys_cxt)
+publisher_record_outcomes(OutboxBatch *batches, int nbatches, List **failed_keys,
+						  MemoryContext keys_cxt)
 {
-	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *ids;
 	int			nids = 0;
+	int			n = 0;
 	uint64		failed = 0;
 	MemoryContext caller;
 
+	for (int b = 0; b < nbatches; b++)
+		n += batches[b].n;
+	ids = palloc(sizeof(Datum) * Max(n, 1));
 	caller = begin("candystore outbox publisher: marking rows");
 	prepare_plans();
-	for (int i = 0; i < n; i++)
+	for (int b = 0; b < nbatches; b++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (rows[i].outcome == ROW_FAILED)
+		OutboxRow  *rows = batches[b].rows;
+
+		for (int i = 0; i < batches[b].n; i++)
 		{
-			Datum		args[5];
-			const char *error = rows[i].error ? rows[i].error : "failed";
-			bool		isnull;
-
-			args[0] = Int64GetDatum(rows[i].id);
-			args[1] = CStringGetTextDatum(error);
-			args[2] = Float8GetDatum((double) worker_outbox_retry_max_ms);
-			args[3] = BoolGetDatum(rows[i].unsendable);
-			args[4] = Int32GetDatum(worker_outbox_max_attempts);
-			if (SPI_execute_plan(mark_failed_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-				elog(ERROR, "updating the outbox failed");
-			failed += SPI_processed;
-			if (SPI_processed == 1 &&
-				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-				ereport(LOG,
-						(errmsg("candystore outbox publisher parked outbox row %lld after %d failed attempts",
-								(long long) rows[i].id,
-								DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-															SPI_tuptable->tupdesc, 1, &isnull))),
-						 errdetail_internal("%s", error),
-						 errhint("Later rows of its routing key wait for it. Remove the cause, then call candystore.retry_outbox().")));
-			if (!key_in(*failed_keys, rows[i].routing_key))
+			CHECK_FOR_INTERRUPTS();
+			if (rows[i].outcome == ROW_FAILED)
 			{
-				MemoryContext old = MemoryContextSwitchTo(keys_cxt);
+				failed += record_failure(&rows[i]);
+				if (!key_in(*failed_keys, rows[i].routing_key))
+				{
+					MemoryContext old = MemoryContextSwitchTo(keys_cxt);
 
-				*failed_keys = lappend(*failed_keys, pstrdup(rows[i].routing_key));
-				MemoryContextSwitchTo(old);
+					*failed_keys = lappend(*failed_keys, pstrdup(rows[i].routing_key));
+					MemoryContextSwitchTo(old);
+				}
 			}
+			else if (rows[i].outcome == ROW_CONFIRMED && !key_in(*failed_keys, rows[i].routing_key))
+				ids[nids++] = Int64GetDatum(rows[i].id);
 		}
-		else if (rows[i].outcome == ROW_CONFIRMED && !key_in(*failed_keys, rows[i].routing_key))
-			ids[nids++] = Int64GetDatum(rows[i].id);
 	}
 	if (nids > 0)
 	{
@@ -446,6 +464,7 @@ publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys, MemoryCont
 		worker_stats_add(WC_OUTBOX_PUBLISHED, SPI_processed);
 	}
 	end(caller);
+	pfree(ids);
 	worker_stats_add(WC_OUTBOX_RETRIES, failed);
 }
 
