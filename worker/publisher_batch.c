@@ -46,27 +46,6 @@
 	"                    WHERE b.published_at IS NULL AND b.next_attempt_at > now()" \
 	"                      AND b.routing_key = o.routing_key AND b.id < o.id)"
 
-/*
- * The W3C trace headers of the stored trace_context (tc): its traceparent
- * when that is one, else one made of trace_id and span_id (and trace_flags,
- * else 01) when they are lowercase hex and not all zeros; with its
- * tracestate, when a string.  The row's own headers win over these.
- */
-#define TC "(e.envelope->'trace_context')"
-#define TRACE_HEADERS \
-	"CASE WHEN " TC "->>'traceparent' ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'" \
-	"       AND " TC "->>'traceparent' !~ '^ff-|^..-0{32}-|-0{16}-..$'" \
-	"     THEN jsonb_build_object('traceparent', " TC "->>'traceparent')" \
-	"     WHEN " TC "->>'trace_id' ~ '^[0-9a-f]{32}$' AND " TC "->>'trace_id' !~ '^0+$'" \
-	"      AND " TC "->>'span_id' ~ '^[0-9a-f]{16}$' AND " TC "->>'span_id' !~ '^0+$'" \
-	"     THEN jsonb_build_object('traceparent', '00-' || (" TC "->>'trace_id') || '-' ||" \
-	"          (" TC "->>'span_id') || '-' ||" \
-	"          CASE WHEN " TC "->>'trace_flags' ~ '^[0-9a-f]{2}$' THEN " TC "->>'trace_flags' ELSE '01' END)" \
-	"     ELSE '{}'::jsonb END" \
-	" || CASE WHEN jsonb_typeof(" TC "->'tracestate') = 'string'" \
-	"      AND (" TC "->>'traceparent' IS NOT NULL OR " TC "->>'trace_id' IS NOT NULL)" \
-	"     THEN jsonb_build_object('tracestate', " TC "->'tracestate') ELSE '{}'::jsonb END"
-
 /* The wait before the next attempt of a row that failed 'attempts' times before. */
 #define BACKOFF \
 	" now() + least($%d::float8, %d * power(2, least(attempts, 30))) * interval '1 millisecond'"
@@ -115,8 +94,8 @@ prepare_plans(void)
 	if (fetch_plan != NULL)
 		return;
 	fetch_plan = spi_prepare_kept(
-		"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, (" TRACE_HEADERS ") || o.headers,"
-		"       e.event_id::text, e.envelope::text"
+		"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, o.headers,"
+		"       e.event_id::text, e.envelope::text, e.envelope->'trace_context'"
 		"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS
 		"           AND o.id <> ALL ($3)"
 		"         ORDER BY o.id LIMIT $2) o"
@@ -323,6 +302,7 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		bool		isnull;
 		Jsonb	   *headers;
+		Datum		trace_context;
 		amqp_field_value_t field;
 		MemoryContext old;
 
@@ -349,6 +329,9 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 			container_to_field(&headers->root, &field);
 			r->headers = field.value.table;
 		}
+		trace_context = SPI_getbinval(tup, SPI_tuptable->tupdesc, 7, &isnull);
+		if (!isnull)
+			publisher_add_trace_headers(DatumGetJsonbPCopy(trace_context), &r->headers);
 		MemoryContextSwitchTo(old);
 	}
 
