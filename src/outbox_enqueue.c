@@ -23,7 +23,6 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
@@ -31,14 +30,14 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "outbox_enqueue.h"
 #include "spi_plans.h"
+#include "table_watch.h"
 
 /* candystore.outbox's columns, in order, as 70_outbox.sql creates them */
 static const struct
@@ -62,22 +61,17 @@ static const struct
 
 #define OUTBOX_NATTS lengthof(outbox_columns)
 
-/* What the relcache callback forgets when the table changes. */
-static Oid	outbox_relid = InvalidOid;
+/* The table, and its identity sequence, looked up again after any change to it. */
+static TableWatch outbox_table = {.name = "candystore outbox enqueue",.tables = {"outbox", NULL}};
 static Oid	outbox_id_seq = InvalidOid;
-static bool callback_registered = false;
 static Datum empty_headers = (Datum) 0;
 
 static SPIPlanPtr enqueue_plan = NULL;
 
-static void
-forget_outbox(Datum arg pg_attribute_unused(), Oid relid)
+void
+outbox_enqueue_init(void)
 {
-	if (relid == InvalidOid || relid == outbox_relid)
-	{
-		outbox_relid = InvalidOid;
-		outbox_id_seq = InvalidOid;
-	}
+	table_watch_register(&outbox_table);
 }
 
 /* The SQL INSERT, for a table the direct path does not know. */
@@ -150,15 +144,11 @@ insert_row(Relation rel, Datum *values, bool *nulls)
 void
 outbox_enqueue(int64 position, text *routing_key, text *exchange)
 {
+	Oid			outbox_relid;
 	Relation	rel;
 	Datum		values[OUTBOX_NATTS];
 	bool		nulls[OUTBOX_NATTS];
 
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(forget_outbox, (Datum) 0);
-		callback_registered = true;
-	}
 	if (empty_headers == (Datum) 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -166,14 +156,17 @@ outbox_enqueue(int64 position, text *routing_key, text *exchange)
 		empty_headers = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
 		MemoryContextSwitchTo(old);
 	}
-	if (outbox_relid == InvalidOid)
+	if (outbox_table.stale || !OidIsValid(outbox_table.relids[0]))
 	{
-		Oid			nsp = get_namespace_oid("candystore", false);
-
-		outbox_relid = get_relname_relid("outbox", nsp);
-		if (outbox_relid == InvalidOid)
-			elog(ERROR, "candystore.outbox does not exist");
+		outbox_table.stale = false;
+		outbox_id_seq = InvalidOid;
+		if (!table_watch_resolve(&outbox_table))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("candystore.outbox does not exist"),
+					 errhint("Update the extension: ALTER EXTENSION candystore UPDATE.")));
 	}
+	outbox_relid = outbox_table.relids[0];
 
 	rel = table_open(outbox_relid, RowExclusiveLock);
 	if (!direct_insert_possible(rel) ||
@@ -184,7 +177,8 @@ outbox_enqueue(int64 position, text *routing_key, text *exchange)
 		enqueue_with_sql(position, routing_key, exchange);
 		return;
 	}
-	if (outbox_id_seq == InvalidOid)
+	/* changed while this waited for its lock: look the sequence up again */
+	if (outbox_id_seq == InvalidOid || outbox_table.stale)
 		outbox_id_seq = getIdentitySequence(outbox_relid, 1, false);
 
 	memset(nulls, true, sizeof(nulls));

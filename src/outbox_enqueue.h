@@ -7,6 +7,9 @@
 
 #include "postgres.h"
 
+/* From _PG_init: the table's lookup is dropped when it changes. */
+extern void outbox_enqueue_init(void);
+
 /*
  * Enqueues the event at position for routing_key on exchange (NULL: the
  * publisher's candystore.exchange), in the current transaction.

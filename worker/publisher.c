@@ -114,9 +114,11 @@ all_confirmed(OutboxRow *rows, int n)
  * The batches in flight, oldest first, and the routing keys that failed
  * while they were sent.  Up to MAX_INFLIGHT batches are published before the
  * oldest is confirmed, so that neither throughput nor a commit's latency
- * waits for the broker's confirms.
+ * waits for the broker's confirms: a broker confirms persistent messages
+ * once they are on its disk, which under load takes a good part of a
+ * second, and a window of a few batches would be sent in less.
  */
-#define MAX_INFLIGHT 4
+#define MAX_INFLIGHT 16
 
 static OutboxBatch inflight[MAX_INFLIGHT];
 static int	ninflight = 0;
@@ -125,6 +127,19 @@ static MemoryContext keys_cxt = NULL;
 
 /* rows may be due that were not read yet */
 static bool maybe_due = true;
+
+/*
+ * In a burst, each batch is read on from the last row of the one before
+ * (read_after), rather than from the first pending row past every row in
+ * flight, which would make a burst quadratic.  A row that this skips (a
+ * transaction that took its id earlier but committed later, a retry that
+ * came due) is read by the next read from the start: when a read finds
+ * fewer rows than a batch, after any row fails or the link is lost, on the
+ * poll, and at least every FULL_READ_EVERY reads.
+ */
+#define FULL_READ_EVERY 16
+static int64 read_after = 0;	/* 0: read from the start */
+static int	reads_after = 0;
 
 /* rows still to be sent one at a time after an unexplained channel close */
 static int	isolate_rows = 0;
@@ -153,7 +168,10 @@ record_oldest(int count)
 	{
 		/* rows left pending are due again, or say when they will be */
 		if (!all_confirmed(inflight[i].rows, inflight[i].n))
+		{
 			maybe_due = true;
+			read_after = 0;
+		}
 		confirmed |= any_confirmed(inflight[i].rows, inflight[i].n);
 	}
 	if (worker_outbox_test_mark_delay_ms > 0 && confirmed)
@@ -184,6 +202,7 @@ record_oldest(int count)
 static void
 drop_link(const char *error)
 {
+	read_after = 0;
 	if (ninflight > 0)
 		record_oldest(ninflight);
 	worker_loop_link_lost(&loop, error);
@@ -203,6 +222,7 @@ channel_closed(AmqpLink *link, char *error, bool refused)
 	int			suspects = 0;
 
 	worker_status_error(WORKER_PUBLISHER_SLOT, error);
+	read_after = 0;
 	for (int i = 0; i < ninflight && !refused; i++)
 	{
 		for (int k = 0; k < inflight[i].sent; k++)
@@ -331,16 +351,22 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 		b->cxt = AllocSetContextCreate(batches_cxt, "candystore outbox batch",
 									   ALLOCSET_DEFAULT_SIZES);
 		old = MemoryContextSwitchTo(b->cxt);
-		for (int i = 0; i < ninflight; i++)
+		if (isolate_rows > 0 || reads_after >= FULL_READ_EVERY)
+			read_after = 0;
+		reads_after = read_after > 0 ? reads_after + 1 : 0;
+		/* reading from the start: past the rows in flight */
+		for (int i = 0; i < ninflight && read_after == 0; i++)
 			nexclude += inflight[i].n;
 		exclude = palloc(sizeof(Datum) * Max(1, nexclude));
 		nexclude = 0;
-		for (int i = 0; i < ninflight; i++)
+		for (int i = 0; i < ninflight && read_after == 0; i++)
 			for (int j = 0; j < inflight[i].n; j++)
 				exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
 		b->rows = palloc(sizeof(OutboxRow) * limit);
-		b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, &next_due_ms);
+		b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, read_after, &next_due_ms);
 		MemoryContextSwitchTo(old);
+		/* a full batch: more are waiting after its last row */
+		read_after = b->n == limit ? b->rows[b->n - 1].id : 0;
 		if (b->n > 0)
 		{
 			ninflight++;
@@ -374,6 +400,8 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	rc = worker_loop_wait(l, timeout_ms);
 	if (rc & (WL_LATCH_SET | WL_TIMEOUT))
 		maybe_due = true;
+	if (rc & WL_TIMEOUT)
+		read_after = 0;			/* the poll, or a held-back row came due */
 }
 
 /*
@@ -388,6 +416,7 @@ publisher_fault(WorkerLoop *l, void *arg pg_attribute_unused())
 
 	MemoryContextReset(batches_cxt);	/* every batch's context */
 	ninflight = 0;
+	read_after = 0;
 	MemoryContextReset(keys_cxt);
 	failed_keys = NIL;
 	isolate_rows = 0;

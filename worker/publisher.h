@@ -64,7 +64,7 @@ typedef enum OutboxLinkResult
 #define OUTBOX_OLD_EXTENSION (-2)	/* an older version, before ALTER EXTENSION UPDATE */
 
 extern int	publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude,
-								long *next_due_ms);
+								int64 after, long *next_due_ms);
 extern void publisher_record_outcomes(OutboxBatch *batches, int nbatches, List **failed_keys,
 									  MemoryContext keys_cxt);
 extern void publisher_record_outage(const char *error);

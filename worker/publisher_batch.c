@@ -51,6 +51,7 @@
 	" now() + least($%d::float8, %d * power(2, least(attempts, 30))) * interval '1 millisecond'"
 
 static SPIPlanPtr fetch_plan = NULL;
+static SPIPlanPtr fetch_after_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr mark_published_plan = NULL;
 static SPIPlanPtr mark_failed_plan = NULL;
@@ -88,20 +89,25 @@ end(MemoryContext caller)
  */
 #define CUSTOM CURSOR_OPT_CUSTOM_PLAN
 
+/* Up to $2 due rows that meet cond ($3), in send order, with their events. */
+#define FETCH(cond) \
+	"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, o.headers," \
+	"       e.event_id::text, e.envelope::text, e.envelope->'trace_context'" \
+	"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS \
+	"           " cond \
+	"         ORDER BY o.id LIMIT $2) o" \
+	"  JOIN candystore.event_log e ON e.position = o.position" \
+	" ORDER BY o.id"
+
 static void
 prepare_plans(void)
 {
 	if (fetch_plan != NULL)
 		return;
-	fetch_plan = spi_prepare_kept(
-		"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, o.headers,"
-		"       e.event_id::text, e.envelope::text, e.envelope->'trace_context'"
-		"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS
-		"           AND o.id <> ALL ($3)"
-		"         ORDER BY o.id LIMIT $2) o"
-		"  JOIN candystore.event_log e ON e.position = o.position"
-		" ORDER BY o.id",
-		3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, CUSTOM);
+	fetch_plan = spi_prepare_kept(FETCH("AND o.id <> ALL ($3)"),
+								  3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, CUSTOM);
+	fetch_after_plan = spi_prepare_kept(FETCH("AND o.id > $3"),
+										3, (Oid[]) {TEXTOID, INT4OID, INT8OID}, CUSTOM);
 	next_due_plan = spi_prepare_kept(
 		"SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int8"
 		"  FROM candystore.outbox WHERE published_at IS NULL AND next_attempt_at > now()"
@@ -260,7 +266,10 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
 
 /*
  * Fills rows[] with up to max due rows, in send order, leaving out the ids in
- * exclude[] (rows in flight), allocated in the current memory context, and
+ * exclude[] (rows in flight), or, when after > 0, only rows whose id is
+ * greater (the caller knows every row in flight to be at most that, and
+ * every due row up to it to be in flight: reading on from there spares the
+ * walk past the rows in flight), allocated in the current memory context, and
  * returns how many, or OUTBOX_NO_EXTENSION when the extension is not (yet)
  * created in the database, or OUTBOX_OLD_EXTENSION when it is of another
  * version than the library (ALTER EXTENSION UPDATE not yet run).  When
@@ -268,7 +277,8 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
  * becomes due (-1: none).
  */
 int
-publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long *next_due_ms)
+publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, int64 after,
+					long *next_due_ms)
 {
 	MemoryContext batch_cxt;
 	Datum		args[3];
@@ -292,8 +302,12 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 	prepare_plans();
 	args[0] = CStringGetTextDatum(worker_exchange);
 	args[1] = Int32GetDatum(max);
-	args[2] = PointerGetDatum(construct_array(exclude, nexclude, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (SPI_execute_plan(fetch_plan, args, NULL, true, max) != SPI_OK_SELECT)
+	if (after > 0)
+		args[2] = Int64GetDatum(after);
+	else
+		args[2] = PointerGetDatum(construct_array(exclude, nexclude, INT8OID, 8, FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+	if (SPI_execute_plan(after > 0 ? fetch_after_plan : fetch_plan, args, NULL, true, max) != SPI_OK_SELECT)
 		elog(ERROR, "reading the outbox failed");
 	n = (int) SPI_processed;
 	for (int i = 0; i < n; i++)

@@ -18,6 +18,7 @@
 #include "utils/numeric.h"
 
 #include "publisher.h"
+#include "traceparent.h"
 
 /*
  * The value of key as ->> gives it: false for a missing key or JSON null,
@@ -54,27 +55,12 @@ field_text(JsonbContainer *tc, const char *key, const char **s, int *len, bool *
 	return true;
 }
 
-/* Whether s[0..n) is lowercase hex (and, with nonzero, not all zeros). */
-static bool
-lower_hex(const char *s, int n, bool nonzero)
-{
-	bool		zeros = true;
-
-	for (int i = 0; i < n; i++)
-	{
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-		zeros &= s[i] == '0';
-	}
-	return !(nonzero && zeros);
-}
-
 static bool
 valid_traceparent(const char *s, int len)
 {
 	return len == 55 && s[2] == '-' && s[35] == '-' && s[52] == '-' &&
-		lower_hex(s, 2, false) && strncmp(s, "ff", 2) != 0 &&
-		lower_hex(s + 3, 32, true) && lower_hex(s + 36, 16, true) && lower_hex(s + 53, 2, false);
+		traceparent_lower_hex(s, 2, false) && strncmp(s, "ff", 2) != 0 &&
+		traceparent_lower_hex(s + 3, 32, true) && traceparent_lower_hex(s + 36, 16, true) && traceparent_lower_hex(s + 53, 2, false);
 }
 
 static bool
@@ -138,10 +124,10 @@ publisher_add_trace_headers(Jsonb *trace_context, amqp_table_t *headers)
 
 	if (has_tp && valid_traceparent(tp, tp_len))
 		traceparent = pnstrdup(tp, tp_len);
-	else if (has_trace_id && trace_id_len == 32 && lower_hex(trace_id, 32, true) &&
-			 has_span_id && span_id_len == 16 && lower_hex(span_id, 16, true))
+	else if (has_trace_id && trace_id_len == 32 && traceparent_lower_hex(trace_id, 32, true) &&
+			 has_span_id && span_id_len == 16 && traceparent_lower_hex(span_id, 16, true))
 		traceparent = psprintf("00-%.*s-%.*s-%.*s", 32, trace_id, 16, span_id, 2,
-							   has_flags && flags_len == 2 && lower_hex(flags, 2, false) ? flags : "01");
+							   has_flags && flags_len == 2 && traceparent_lower_hex(flags, 2, false) ? flags : "01");
 	if (!(has_state && (has_tp || has_trace_id)))
 		state = NULL;
 	if (traceparent == NULL && state == NULL)
