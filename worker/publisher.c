@@ -345,6 +345,7 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 		Datum	   *exclude;
 		int			nexclude = 0;
 		int			limit = isolate_rows > 0 ? 1 : worker_outbox_batch_size;
+		bool		read_on;
 		MemoryContext old;
 
 		memset(b, 0, sizeof(*b));
@@ -363,6 +364,7 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 			for (int j = 0; j < inflight[i].n; j++)
 				exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
 		b->rows = palloc(sizeof(OutboxRow) * limit);
+		read_on = read_after > 0;
 		b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, read_after, &next_due_ms);
 		MemoryContextSwitchTo(old);
 		/* a full batch: more are waiting after its last row */
@@ -370,14 +372,17 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 		if (b->n > 0)
 		{
 			ninflight++;
-			maybe_due = b->n == limit;
+			/* the end of a burst: read from the start for the rows it skipped */
+			maybe_due = b->n == limit || read_on;
 			worker_loop_status(l, "publishing");
 			res = publisher_publish(link, inflight, ninflight, &error);
 			(void) link_result_ok(link, res, error);
 			return;
 		}
 		MemoryContextDelete(b->cxt);
-		maybe_due = false;
+		maybe_due = read_on;
+		if (read_on)
+			return;
 		if (ninflight == 0 && b->n == OUTBOX_NO_EXTENSION)
 			worker_loop_retrying(l, EXTENSION_MISSING_CAUSE);
 		else if (ninflight == 0 && b->n == OUTBOX_OLD_EXTENSION)
