@@ -7,9 +7,9 @@
  *
  *	  It reads due rows in batches (candystore.outbox_batch_size) and
  *	  publishes each batch at once; while up to MAX_INFLIGHT batches await
- *	  their confirms it goes on reading and publishing, and it records each
- *	  batch (one transaction) once the broker has settled all of it, oldest
- *	  first.  It sleeps on its latch, which a transaction that enqueued rows
+ *	  their confirms it goes on reading and publishing, and it records the
+ *	  batches the broker has settled, oldest first, all in one transaction,
+ *	  once nothing more can be sent for now or a row failed.  It sleeps on its latch, which a transaction that enqueued rows
  *	  sets when it commits (src/notify.c, through src/outbox_wake.c), and on
  *	  the broker socket, with candystore.outbox_poll_ms as the longest sleep.
  *	  It runs in worker_loop.c's loop (start-up, reloads, the broker link and
@@ -198,6 +198,18 @@ record_oldest(int count)
 	}
 }
 
+/* Whether every row of the count oldest batches was confirmed. */
+static bool
+batches_confirmed(int count)
+{
+	for (int i = 0; i < count; i++)
+	{
+		if (!all_confirmed(inflight[i].rows, inflight[i].n))
+			return false;
+	}
+	return true;
+}
+
 /* The link is lost: record what the broker settled, drop the rest, close. */
 static void
 drop_link(const char *error)
@@ -315,22 +327,36 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	OutboxLinkResult res;
 	long		timeout_ms;
 	int			rc;
+	int			settled;
+	bool		can_send;
 
-	/* settle what the broker confirmed; record finished batches in order */
+	/* settle what the broker confirmed */
 	res = publisher_read_confirms(link, inflight, ninflight, &error);
 	if (!link_result_ok(link, res, error))
 		return;
-	if (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
-	{
-		int			settled = 0;
+	settled = 0;
+	while (settled < ninflight && inflight[settled].settled >= inflight[settled].sent)
+		settled++;
+	can_send = maybe_due && ninflight < MAX_INFLIGHT && !worker_loop_reconnect_pending(l) &&
+		!(isolate_rows > 0 && ninflight > 0);
 
-		while (settled < ninflight && inflight[settled].settled >= inflight[settled].sent)
-			settled++;
+	/*
+	 * Record the finished batches, oldest first, in one transaction; while
+	 * another batch can be sent and all of them were confirmed, send it
+	 * first: in a burst the marks then wait until the window is full or the
+	 * burst is sent, instead of holding up each next batch.  A failed row is
+	 * recorded at once, so that its key is held back.
+	 */
+	if (settled > 0 && (!can_send || !batches_confirmed(settled)))
+	{
 		record_oldest(settled);
+		settled = 0;
 		if (ninflight == 0)
 			worker_loop_status(l, "idle");
+		can_send = maybe_due && ninflight < MAX_INFLIGHT && !worker_loop_reconnect_pending(l) &&
+			!(isolate_rows > 0 && ninflight > 0);
 	}
-	if (ninflight > 0 && GetCurrentTimestamp() >= inflight[0].deadline)
+	if (settled < ninflight && GetCurrentTimestamp() >= inflight[settled].deadline)
 	{
 		drop_link(psprintf("%s: no publisher confirm within %d ms", link->broker,
 								 worker_outbox_confirm_timeout_ms));
@@ -338,8 +364,7 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	}
 
 	/* read and publish the next batch while earlier ones await confirms */
-	if (maybe_due && ninflight < MAX_INFLIGHT && !worker_loop_reconnect_pending(l) &&
-		!(isolate_rows > 0 && ninflight > 0))
+	if (can_send)
 	{
 		OutboxBatch *b = &inflight[ninflight];
 		Datum	   *exclude;
@@ -383,6 +408,12 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 		maybe_due = read_on;
 		if (read_on)
 			return;
+		/* nothing more to send: record what was finished before sleeping */
+		if (settled > 0)
+		{
+			record_oldest(settled);
+			settled = 0;
+		}
 		if (ninflight == 0 && b->n == OUTBOX_NO_EXTENSION)
 			worker_loop_retrying(l, EXTENSION_MISSING_CAUSE);
 		else if (ninflight == 0 && b->n == OUTBOX_OLD_EXTENSION)
@@ -398,10 +429,10 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	timeout_ms = worker_outbox_poll_ms;
 	if (next_due_ms >= 0)
 		timeout_ms = Max(1, Min(timeout_ms, next_due_ms));
-	if (ninflight > 0)
+	if (settled < ninflight)
 		timeout_ms = Max(1, Min(timeout_ms,
 								TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-																inflight[0].deadline)));
+																inflight[settled].deadline)));
 	rc = worker_loop_wait(l, timeout_ms);
 	if (rc & (WL_LATCH_SET | WL_TIMEOUT))
 		maybe_due = true;
