@@ -115,10 +115,13 @@ all_confirmed(OutboxRow *rows, int n)
  * while they were sent.  Up to MAX_INFLIGHT batches are published before the
  * oldest is confirmed, so that neither throughput nor a commit's latency
  * waits for the broker's confirms: a broker confirms persistent messages
- * once they are on its disk, which under load takes a good part of a
- * second, and a window of a few batches would be sent in less.
+ * once they are on its disk, and a window of a few batches is sent faster.
+ * Beyond MIN_INFLIGHT batches, only while fewer than WINDOW_ROWS rows are
+ * in flight: large batches would otherwise hold a lot of memory.
  */
 #define MAX_INFLIGHT 16
+#define MIN_INFLIGHT 4			/* however large the batches */
+#define WINDOW_ROWS 8192		/* beyond MIN_INFLIGHT batches, rows in flight */
 
 static OutboxBatch inflight[MAX_INFLIGHT];
 static int	ninflight = 0;
@@ -196,6 +199,20 @@ record_oldest(int count)
 		MemoryContextReset(keys_cxt);
 		failed_keys = NIL;
 	}
+}
+
+/* Whether another batch may be read and sent now. */
+static bool
+room_to_send(WorkerLoop *l)
+{
+	int			rows = 0;
+
+	if (!maybe_due || ninflight >= MAX_INFLIGHT || worker_loop_reconnect_pending(l) ||
+		(isolate_rows > 0 && ninflight > 0))
+		return false;
+	for (int i = 0; i < ninflight; i++)
+		rows += inflight[i].n;
+	return ninflight < MIN_INFLIGHT || rows < WINDOW_ROWS;
 }
 
 /* Whether every row of the count oldest batches was confirmed. */
@@ -337,8 +354,7 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	settled = 0;
 	while (settled < ninflight && inflight[settled].settled >= inflight[settled].sent)
 		settled++;
-	can_send = maybe_due && ninflight < MAX_INFLIGHT && !worker_loop_reconnect_pending(l) &&
-		!(isolate_rows > 0 && ninflight > 0);
+	can_send = room_to_send(l);
 
 	/*
 	 * Record the finished batches, oldest first, in one transaction; while
@@ -353,8 +369,7 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 		settled = 0;
 		if (ninflight == 0)
 			worker_loop_status(l, "idle");
-		can_send = maybe_due && ninflight < MAX_INFLIGHT && !worker_loop_reconnect_pending(l) &&
-			!(isolate_rows > 0 && ninflight > 0);
+		can_send = room_to_send(l);
 	}
 	if (settled < ninflight && GetCurrentTimestamp() >= inflight[settled].deadline)
 	{
