@@ -10,7 +10,8 @@
 #              and transaction; rate = N / (COMMIT -> the consumer has all
 #              N), and N / (start of the statement -> the consumer has all
 #              N), the enqueue included; the publisher at
-#              candystore.outbox_batch_size = 500
+#              candystore.outbox_batch_size = 500; the publisher's CPU time
+#              over it, and when the first message arrived
 #   publish    publish() against append() in instructions (callgrind), in
 #              bulk and one per statement: bench/publish_instructions.sh,
 #              run here (PUBLISH_BULK, PUBLISH_SINGLE)
@@ -65,6 +66,10 @@ wait $consumer
 pipe_n=$(count "$RUN/pipelined.txt"); pipe_s=$(awk "BEGIN { print ($(last_receipt "$RUN/pipelined.txt") - $t0) / 1e6 }")
 
 cs_log "outbox: $N publish() in one transaction, then the publisher"
+# the publisher's CPU time (user + system clock ticks) over the delivery
+pub_pid=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'candystore outbox publisher'")
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pub_pid/stat" 2>/dev/null || echo 0; }
+pub_cpu0=$(cpu_ticks)
 "$RUN/cs_consume" 127.0.0.1 "$RP" consume bench_outbox "$N" 20000 > "$RUN/outbox.txt" &
 consumer=$!
 psql_ <<SQL
@@ -75,8 +80,10 @@ SELECT count(candystore.publish(bench_envelope(n), 'bench.outbox')) FROM generat
 COMMIT;
 SQL
 wait $consumer
+pub_cpu_s=$(awk -v a="$pub_cpu0" -v b="$(cpu_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
 t0=$(cat "$RUN/commit_us")
 outbox_n=$(count "$RUN/outbox.txt"); outbox_s=$(awk "BEGIN { print ($(last_receipt "$RUN/outbox.txt") - $t0) / 1e6 }")
+first_s=$(awk "BEGIN { print ($(head -1 "$RUN/outbox.txt" | cut -d' ' -f1) - $t0) / 1e6 }")
 enqueue_s=$(awk "BEGIN { print ($t0 - $(cat "$RUN/start_us")) / 1e6 }")
 outbox_all_s=$(awk "BEGIN { print $outbox_s + $enqueue_s }")
 stats=$(psql_ -c "SELECT format('published %s, confirms %s, nacks %s, batches %s', outbox_published, outbox_confirms, outbox_nacks, outbox_batches) FROM candystore.stats")
@@ -108,7 +115,8 @@ printf '%-52s %10s %10.2f %10s\n' "raw rabbitmq-c publisher, confirms (500 in fl
 printf '%-52s %10s %10.2f %10s\n' "raw rabbitmq-c publisher, pipelined confirms" "$pipe_n" "$pipe_s" "$pipe_r"
 printf '%-52s %10s %10.2f %10s\n' "outbox publisher (batch 500), from COMMIT" "$outbox_n" "$outbox_s" "$outbox_r"
 printf '%-52s %10s %10.2f %10s\n' "outbox, from the start of the publish() statement" "$outbox_n" "$outbox_all_s" "$outbox_all_r"
-echo "(the statement of $N publish() calls took $enqueue_s s before its COMMIT)"
+echo "(the statement of $N publish() calls took $enqueue_s s before its COMMIT; the first message"
+echo " arrived $first_s s after it; the publisher used $pub_cpu_s s of CPU from the statement's start to the last arrival)"
 echo
 printf '%-52s %12s %12s\n' "measure" "result" "target"
 printf '%-52s %11s%% %12s\n' "outbox from COMMIT / raw, 500 in flight" "$(pct "$outbox_r" "$raw_r")" ""

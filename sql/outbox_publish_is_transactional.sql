@@ -54,3 +54,33 @@ SELECT pg_temp.expect_error($$SELECT candystore.publish(pg_temp.sample_envelope(
 SELECT count(*) > 0 AS reader_sees_outbox FROM candystore.outbox;
 RESET ROLE;
 DROP ROLE regress_cs_pub_reader, regress_cs_pub_writer;
+
+-- publish() writes the row without SQL (src/outbox_enqueue.c): it has the
+-- defaults the table declares, like a row an INSERT enqueues
+BEGIN;
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000008')) > 0 AS published;
+INSERT INTO candystore.outbox (position, routing_key)
+SELECT position, 'by.insert' FROM candystore.events WHERE event_id = 'b8000000-0000-4000-8000-000000000008';
+SELECT count(DISTINCT (o.headers, o.enqueued_at, o.attempts, o.next_attempt_at, o.last_error,
+                       o.published_at, o.failures, o.parked_at, o.exchange)) AS one_set_of_defaults,
+       bool_and(o.enqueued_at = now() AND o.headers = '{}' AND o.attempts = 0 AND o.failures = 0
+                AND o.published_at IS NULL AND o.next_attempt_at IS NULL) AS declared_defaults,
+       max(o.id) FILTER (WHERE o.routing_key = 'by.insert') > max(o.id) FILTER (WHERE o.routing_key <> 'by.insert')
+           AS identity_shared
+  FROM candystore.outbox o JOIN candystore.events e USING (position)
+ WHERE e.event_id = 'b8000000-0000-4000-8000-000000000008';
+-- and an entry in every index that should have it (amcheck finds a missing one)
+CREATE EXTENSION IF NOT EXISTS amcheck;
+SELECT count(public.bt_index_check(i.indexrelid, true)) AS indexes_checked
+  FROM pg_index i WHERE i.indrelid = 'candystore.outbox'::regclass;
+ROLLBACK;
+
+-- a trigger added to the outbox fires for publish() too (the SQL INSERT is used then)
+BEGIN;
+CREATE TEMP TABLE outbox_seen (routing_key text);
+CREATE FUNCTION pg_temp.note_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO outbox_seen VALUES (NEW.routing_key); RETURN NEW; END $$;
+CREATE TRIGGER note_outbox AFTER INSERT ON candystore.outbox FOR EACH ROW EXECUTE FUNCTION pg_temp.note_outbox();
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000009'), 'seen.by.trigger') > 0 AS published;
+SELECT routing_key FROM outbox_seen;
+ROLLBACK;

@@ -11,6 +11,7 @@
 #include "event_type_grants.h"
 #include "jsonschema/jsonschema.h"
 #include "notify.h"
+#include "outbox_enqueue.h"
 #include "outbox_wake.h"
 #include "pg_compat.h"		/* the PostgreSQL versions it builds against */
 #include "schema_registry.h"
@@ -40,6 +41,7 @@ _PG_init(void)
 	registry_init();
 	signing_init();
 	event_type_grants_init();
+	outbox_enqueue_init();
 	worker_init();
 	publisher_init();
 

@@ -14,43 +14,16 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
 #include "notify.h"
+#include "outbox_enqueue.h"
 #include "outbox_limits.h"
 #include "signing.h"
-#include "spi_plans.h"
 #include "store.h"
-
-static SPIPlanPtr enqueue_plan = NULL;
-
-static void
-enqueue(int64 position, text *routing_key, text *exchange)
-{
-	Oid			types[] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	int			rc;
-
-	SPI_connect();
-	if (enqueue_plan == NULL)
-		enqueue_plan = spi_prepare_kept("INSERT INTO candystore.outbox (position, routing_key, exchange)"
-										" VALUES ($1, $2, $3)", 3, types, 0);
-	values[0] = Int64GetDatum(position);
-	values[1] = PointerGetDatum(routing_key);
-	values[2] = exchange ? PointerGetDatum(exchange) : (Datum) 0;
-	nulls[2] = exchange ? ' ' : 'n';
-	rc = SPI_execute_plan(enqueue_plan, values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "inserting into candystore.outbox failed: %s", SPI_result_code_string(rc));
-	SPI_finish();
-	notify_outbox_enqueued();
-}
 
 PG_FUNCTION_INFO_V1(candystore_publish);
 
@@ -92,7 +65,8 @@ candystore_publish(PG_FUNCTION_ARGS)
 							 routing_key, envelope,
 							 "Publish it with a routing key and exchange of at most 255 bytes"
 							 " each, and an envelope within candystore.outbox_max_message_bytes.");
-		enqueue(position, routing_key, exchange);
+		outbox_enqueue(position, routing_key, exchange);
+		notify_outbox_enqueued();
 	}
 	PG_RETURN_INT64(position);
 }

@@ -242,6 +242,25 @@ is(join(',', map { substr($_->{id}, -3) . " $_->{rk} $_->{replay}" } @got),
 	'001 test.committed true,003 test.committed true,006 test.committed true,007 test.committed.custom true',
 	'replayed events arrive in order, on their routing keys, marked as replays');
 
+# 6. A transaction that took its outbox id before a burst and commits while
+# the burst is sent: the burst is read on from each batch's last row, and the
+# row that skips is read from the start when the burst ends (or sixteen
+# batches later), not left to the poll.
+{
+	my $late = $node->background_psql('postgres');
+	$late->query_safe('BEGIN');
+	$late->query_safe(q{SELECT candystore.publish(test_event(6, 1, 'test.late'), 'test.late')});
+	$node->safe_psql('postgres',
+		q{SELECT count(candystore.publish(test_event(6, n, 'test.burst'), 'test.burst')) FROM generate_series(2, 1001) n});
+	$late->query_safe('COMMIT');
+	$late->quit;
+}
+@got = consume(2000, 3000);
+is(scalar(@got), 1001, 'a burst of 1,000 rows and a row committed behind it arrive, each once');
+is(scalar(grep { $_->{rk} eq 'test.late' } @got), 1, 'the row whose id is below the burst is sent (the poll is ten minutes)');
+my @burst = map { 0 + substr($_->{id}, -12) } grep { $_->{rk} eq 'test.burst' } @got;
+is(join(',', @burst), join(',', 2 .. 1001), 'the burst arrives in order');
+
 # Everything the publisher sent came back to the ingest worker: nothing new
 # was stored and nothing dead-lettered, and its queue is drained.
 my $queues = queues_until(qr/^event_store_manager_queue\s+0$/m, 100);
@@ -250,7 +269,7 @@ is( $node->safe_psql(
 		'postgres', q{
 		SELECT (SELECT count(*) FROM candystore.event_log) || ' events, '
 		    || (SELECT count(*) FROM candystore.dead_letters) || ' dead letters'}),
-	'247 events, 0 dead letters',
+	'1248 events, 0 dead letters',
 	'the store holds exactly the published events');
 is(stat_values('stored || \' \' || dead_lettered || \' \' || outbox_pending || \' \' || outbox_nacks || \' \' || (outbox_oldest_pending_age IS NULL)'),
 	'0 0 0 0 true', 'stats: no echo stored or dead-lettered; nothing pending; no nacks');

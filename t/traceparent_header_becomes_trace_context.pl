@@ -82,8 +82,12 @@ $node->safe_psql('postgres', join(";\n",
 	sprintf(q{SELECT candystore.publish('%s', 'test.out.2')},
 		sprintf($out, 2, ',"trace_context":{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331"}')),
 	sprintf(q{SELECT candystore.publish('%s', 'test.out.3')}, sprintf($out, 3, '')),
-	sprintf(q{SELECT candystore.publish('%s', 'test.out.4')}, sprintf($out, 4, ',"trace_context":{"trace_id":"nothex"}'))));
-my @lines = `$consumer 127.0.0.1 $amqp_port consume trace_observer 4 10000 trace`;
+	sprintf(q{SELECT candystore.publish('%s', 'test.out.4')}, sprintf($out, 4, ',"trace_context":{"trace_id":"nothex"}')),
+	sprintf(q{SELECT candystore.publish('%s', 'test.out.5')},
+		sprintf($out, 5, ',"trace_context":{"traceparent":"00-00000000000000000000000000000000-00f067aa0ba902b7-01",'
+			  . '"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","trace_flags":"00","tracestate":"a=1"}')),
+	sprintf(q{SELECT candystore.publish('%s', 'test.out.6')}, sprintf($out, 6, ',"trace_context":{"tracestate":"a=1"}'))));
+my @lines = `$consumer 127.0.0.1 $amqp_port consume trace_observer 6 10000 trace`;
 die "consumer failed" if $? != 0;
 my %got = map { my @f = split / /; ($f[1] => "$f[7] $f[8]") } map { chomp; $_ } @lines;
 is($got{'test.out.1'}, "traceparent=$tp tracestate=congo=t61rcWkgMzE",
@@ -92,6 +96,9 @@ is($got{'test.out.2'}, 'traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b71
 	'a trace_context of trace_id and span_id is sent as a traceparent');
 is($got{'test.out.3'}, 'traceparent=- tracestate=-', 'no trace_context: no traceparent');
 is($got{'test.out.4'}, 'traceparent=- tracestate=-', 'a trace_context that makes no traceparent sends none');
+is($got{'test.out.5'}, 'traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00 tracestate=a=1',
+	'a traceparent with a zero trace id gives way to trace_id, span_id and trace_flags');
+is($got{'test.out.6'}, 'traceparent=- tracestate=-', 'a tracestate alone is not sent');
 
 $node->stop;
 stop_broker();

@@ -7,9 +7,9 @@
  *
  *	  It reads due rows in batches (candystore.outbox_batch_size) and
  *	  publishes each batch at once; while up to MAX_INFLIGHT batches await
- *	  their confirms it goes on reading and publishing, and it records each
- *	  batch (one transaction) once the broker has settled all of it, oldest
- *	  first.  It sleeps on its latch, which a transaction that enqueued rows
+ *	  their confirms it goes on reading and publishing, and it records the
+ *	  batches the broker has settled, oldest first, all in one transaction,
+ *	  once nothing more can be sent for now or a row failed.  It sleeps on its latch, which a transaction that enqueued rows
  *	  sets when it commits (src/notify.c, through src/outbox_wake.c), and on
  *	  the broker socket, with candystore.outbox_poll_ms as the longest sleep.
  *	  It runs in worker_loop.c's loop (start-up, reloads, the broker link and
@@ -40,6 +40,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -113,9 +114,14 @@ all_confirmed(OutboxRow *rows, int n)
  * The batches in flight, oldest first, and the routing keys that failed
  * while they were sent.  Up to MAX_INFLIGHT batches are published before the
  * oldest is confirmed, so that neither throughput nor a commit's latency
- * waits for the broker's confirms.
+ * waits for the broker's confirms: a broker confirms persistent messages
+ * once they are on its disk, and a window of a few batches is sent faster.
+ * Beyond MIN_INFLIGHT batches, only while fewer than WINDOW_ROWS rows are
+ * in flight: large batches would otherwise hold a lot of memory.
  */
-#define MAX_INFLIGHT 4
+#define MAX_INFLIGHT 16
+#define MIN_INFLIGHT 4			/* however large the batches */
+#define WINDOW_ROWS 8192		/* beyond MIN_INFLIGHT batches, rows in flight */
 
 static OutboxBatch inflight[MAX_INFLIGHT];
 static int	ninflight = 0;
@@ -124,6 +130,19 @@ static MemoryContext keys_cxt = NULL;
 
 /* rows may be due that were not read yet */
 static bool maybe_due = true;
+
+/*
+ * In a burst, each batch is read on from the last row of the one before
+ * (read_after), rather than from the first pending row past every row in
+ * flight, which would make a burst quadratic.  A row that this skips (a
+ * transaction that took its id earlier but committed later, a retry that
+ * came due) is read by the next read from the start: when a read finds
+ * fewer rows than a batch, after any row fails or the link is lost, on the
+ * poll, and at least every FULL_READ_EVERY reads.
+ */
+#define FULL_READ_EVERY 16
+static int64 read_after = 0;	/* 0: read from the start */
+static int	reads_after = 0;
 
 /* rows still to be sent one at a time after an unexplained channel close */
 static int	isolate_rows = 0;
@@ -139,28 +158,41 @@ static long next_due_ms = -1;
 static WorkerLoop loop;
 static MemoryContext batches_cxt;
 
-/* Records the oldest batch's outcome and forgets it. */
+/*
+ * Records the outcome of the count oldest batches, in one transaction (one
+ * commit for all of them), and forgets them.
+ */
 static void
-record_oldest(void)
+record_oldest(int count)
 {
-	OutboxBatch *b = &inflight[0];
+	bool		confirmed = false;
 
-	if (worker_outbox_test_mark_delay_ms > 0 && any_confirmed(b->rows, b->n))
+	for (int i = 0; i < count; i++)
+	{
+		/* rows left pending are due again, or say when they will be */
+		if (!all_confirmed(inflight[i].rows, inflight[i].n))
+		{
+			maybe_due = true;
+			read_after = 0;
+		}
+		confirmed |= any_confirmed(inflight[i].rows, inflight[i].n);
+	}
+	if (worker_outbox_test_mark_delay_ms > 0 && confirmed)
 	{
 		worker_loop_status(&loop, "delaying mark (test)");
 		worker_loop_sleep(worker_outbox_test_mark_delay_ms);
 	}
-	/* rows left pending are due again, or say when they will be */
-	if (!all_confirmed(b->rows, b->n))
-		maybe_due = true;
-	publisher_record_outcomes(b->rows, b->n, &failed_keys, keys_cxt);
-	if (any_confirmed(b->rows, b->n))
+	publisher_record_outcomes(inflight, count, &failed_keys, keys_cxt);
+	if (confirmed)
 		worker_loop_progress(&loop);
-	worker_stats_add(WC_OUTBOX_BATCHES, 1);
-	isolate_rows = Max(0, isolate_rows - b->n);
-	MemoryContextDelete(b->cxt);
-	memmove(&inflight[0], &inflight[1], sizeof(OutboxBatch) * (ninflight - 1));
-	ninflight--;
+	worker_stats_add(WC_OUTBOX_BATCHES, count);
+	for (int i = 0; i < count; i++)
+	{
+		isolate_rows = Max(0, isolate_rows - inflight[i].n);
+		MemoryContextDelete(inflight[i].cxt);
+	}
+	memmove(&inflight[0], &inflight[count], sizeof(OutboxBatch) * (ninflight - count));
+	ninflight -= count;
 	if (ninflight == 0)
 	{
 		/* every row sent after a failure has been recorded */
@@ -169,12 +201,39 @@ record_oldest(void)
 	}
 }
 
+/* Whether another batch may be read and sent now. */
+static bool
+room_to_send(WorkerLoop *l)
+{
+	int			rows = 0;
+
+	if (!maybe_due || ninflight >= MAX_INFLIGHT || worker_loop_reconnect_pending(l) ||
+		(isolate_rows > 0 && ninflight > 0))
+		return false;
+	for (int i = 0; i < ninflight; i++)
+		rows += inflight[i].n;
+	return ninflight < MIN_INFLIGHT || rows < WINDOW_ROWS;
+}
+
+/* Whether every row of the count oldest batches was confirmed. */
+static bool
+batches_confirmed(int count)
+{
+	for (int i = 0; i < count; i++)
+	{
+		if (!all_confirmed(inflight[i].rows, inflight[i].n))
+			return false;
+	}
+	return true;
+}
+
 /* The link is lost: record what the broker settled, drop the rest, close. */
 static void
 drop_link(const char *error)
 {
-	while (ninflight > 0)
-		record_oldest();
+	read_after = 0;
+	if (ninflight > 0)
+		record_oldest(ninflight);
 	worker_loop_link_lost(&loop, error);
 }
 
@@ -192,6 +251,7 @@ channel_closed(AmqpLink *link, char *error, bool refused)
 	int			suspects = 0;
 
 	worker_status_error(WORKER_PUBLISHER_SLOT, error);
+	read_after = 0;
 	for (int i = 0; i < ninflight && !refused; i++)
 	{
 		for (int k = 0; k < inflight[i].sent; k++)
@@ -215,8 +275,8 @@ channel_closed(AmqpLink *link, char *error, bool refused)
 		suspect->outcome = ROW_FAILED;
 		suspect->error = error;
 	}
-	while (ninflight > 0)
-		record_oldest();
+	if (ninflight > 0)
+		record_oldest(ninflight);
 	if (suspects > 1)
 		isolate_rows = Max(isolate_rows, suspects);
 	if (!publisher_reopen_channel(link, &error))
@@ -284,19 +344,34 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	OutboxLinkResult res;
 	long		timeout_ms;
 	int			rc;
+	int			settled;
+	bool		can_send;
 
-	/* settle what the broker confirmed; record finished batches in order */
+	/* settle what the broker confirmed */
 	res = publisher_read_confirms(link, inflight, ninflight, &error);
 	if (!link_result_ok(link, res, error))
 		return;
-	if (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
+	settled = 0;
+	while (settled < ninflight && inflight[settled].settled >= inflight[settled].sent)
+		settled++;
+	can_send = room_to_send(l);
+
+	/*
+	 * Record the finished batches, oldest first, in one transaction; while
+	 * another batch can be sent and all of them were confirmed, send it
+	 * first: in a burst the marks then wait until the window is full or the
+	 * burst is sent, instead of holding up each next batch.  A failed row is
+	 * recorded at once, so that its key is held back.
+	 */
+	if (settled > 0 && (!can_send || !batches_confirmed(settled)))
 	{
-		while (ninflight > 0 && inflight[0].settled >= inflight[0].sent)
-			record_oldest();
+		record_oldest(settled);
+		settled = 0;
 		if (ninflight == 0)
 			worker_loop_status(l, "idle");
+		can_send = room_to_send(l);
 	}
-	if (ninflight > 0 && GetCurrentTimestamp() >= inflight[0].deadline)
+	if (settled < ninflight && GetCurrentTimestamp() >= inflight[settled].deadline)
 	{
 		drop_link(psprintf("%s: no publisher confirm within %d ms", link->broker,
 								 worker_outbox_confirm_timeout_ms));
@@ -304,40 +379,56 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	}
 
 	/* read and publish the next batch while earlier ones await confirms */
-	if (maybe_due && ninflight < MAX_INFLIGHT && !worker_loop_reconnect_pending(l) &&
-		!(isolate_rows > 0 && ninflight > 0))
+	if (can_send)
 	{
 		OutboxBatch *b = &inflight[ninflight];
 		Datum	   *exclude;
 		int			nexclude = 0;
 		int			limit = isolate_rows > 0 ? 1 : worker_outbox_batch_size;
+		bool		read_on;
 		MemoryContext old;
 
 		memset(b, 0, sizeof(*b));
 		b->cxt = AllocSetContextCreate(batches_cxt, "candystore outbox batch",
 									   ALLOCSET_DEFAULT_SIZES);
 		old = MemoryContextSwitchTo(b->cxt);
-		for (int i = 0; i < ninflight; i++)
+		if (isolate_rows > 0 || reads_after >= FULL_READ_EVERY)
+			read_after = 0;
+		reads_after = read_after > 0 ? reads_after + 1 : 0;
+		/* reading from the start: past the rows in flight */
+		for (int i = 0; i < ninflight && read_after == 0; i++)
 			nexclude += inflight[i].n;
 		exclude = palloc(sizeof(Datum) * Max(1, nexclude));
 		nexclude = 0;
-		for (int i = 0; i < ninflight; i++)
+		for (int i = 0; i < ninflight && read_after == 0; i++)
 			for (int j = 0; j < inflight[i].n; j++)
 				exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
 		b->rows = palloc(sizeof(OutboxRow) * limit);
-		b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, &next_due_ms);
+		read_on = read_after > 0;
+		b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, read_after, &next_due_ms);
 		MemoryContextSwitchTo(old);
+		/* a full batch: more are waiting after its last row */
+		read_after = b->n == limit ? b->rows[b->n - 1].id : 0;
 		if (b->n > 0)
 		{
 			ninflight++;
-			maybe_due = b->n == limit;
+			/* the end of a burst: read from the start for the rows it skipped */
+			maybe_due = b->n == limit || read_on;
 			worker_loop_status(l, "publishing");
 			res = publisher_publish(link, inflight, ninflight, &error);
 			(void) link_result_ok(link, res, error);
 			return;
 		}
 		MemoryContextDelete(b->cxt);
-		maybe_due = false;
+		maybe_due = read_on;
+		if (read_on)
+			return;
+		/* nothing more to send: record what was finished before sleeping */
+		if (settled > 0)
+		{
+			record_oldest(settled);
+			settled = 0;
+		}
 		if (ninflight == 0 && b->n == OUTBOX_NO_EXTENSION)
 			worker_loop_retrying(l, EXTENSION_MISSING_CAUSE);
 		else if (ninflight == 0 && b->n == OUTBOX_OLD_EXTENSION)
@@ -353,13 +444,15 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	timeout_ms = worker_outbox_poll_ms;
 	if (next_due_ms >= 0)
 		timeout_ms = Max(1, Min(timeout_ms, next_due_ms));
-	if (ninflight > 0)
+	if (settled < ninflight)
 		timeout_ms = Max(1, Min(timeout_ms,
 								TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-																inflight[0].deadline)));
+																inflight[settled].deadline)));
 	rc = worker_loop_wait(l, timeout_ms);
 	if (rc & (WL_LATCH_SET | WL_TIMEOUT))
 		maybe_due = true;
+	if (rc & WL_TIMEOUT)
+		read_after = 0;			/* the poll, or a held-back row came due */
 }
 
 /*
@@ -374,6 +467,7 @@ publisher_fault(WorkerLoop *l, void *arg pg_attribute_unused())
 
 	MemoryContextReset(batches_cxt);	/* every batch's context */
 	ninflight = 0;
+	read_after = 0;
 	MemoryContextReset(keys_cxt);
 	failed_keys = NIL;
 	isolate_rows = 0;
@@ -407,6 +501,19 @@ candystore_publisher_main(Datum arg pg_attribute_unused())
 	loop.ops = &publisher_ops;
 	loop.link.publishing = true;
 	worker_loop_start(&loop, "candystore outbox publisher");
+
+	/*
+	 * Every query of the publisher walks an index in order or probes it by
+	 * id.  The outbox's statistics are nearly always stale (a burst of rows
+	 * arrives and leaves between two analyses), and without them the
+	 * planner takes the pending rows to be a handful: it then reads all of
+	 * them in a bitmap scan, probes each for a held-back row of its key and
+	 * sorts them, for every batch, which is quadratic in a burst.  Without
+	 * bitmap scans and sorts it walks the pending index in id order and
+	 * stops at the batch's last row.
+	 */
+	SetConfigOption("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("enable_sort", "off", PGC_USERSET, PGC_S_SESSION);
 
 	batches_cxt = AllocSetContextCreate(TopMemoryContext, "candystore outbox batches",
 										ALLOCSET_DEFAULT_SIZES);

@@ -10,6 +10,7 @@
 #include <amqp.h>
 
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "amqp_link.h"
@@ -63,10 +64,13 @@ typedef enum OutboxLinkResult
 #define OUTBOX_OLD_EXTENSION (-2)	/* an older version, before ALTER EXTENSION UPDATE */
 
 extern int	publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude,
-								long *next_due_ms);
-extern void publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys,
+								int64 after, long *next_due_ms);
+extern void publisher_record_outcomes(OutboxBatch *batches, int nbatches, List **failed_keys,
 									  MemoryContext keys_cxt);
 extern void publisher_record_outage(const char *error);
+
+/* publisher_trace.c */
+extern void publisher_add_trace_headers(Jsonb *trace_context, amqp_table_t *headers);
 
 /* publisher_send.c */
 extern OutboxLinkResult publisher_publish(AmqpLink *link, OutboxBatch *inflight, int ninflight,

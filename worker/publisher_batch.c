@@ -46,32 +46,12 @@
 	"                    WHERE b.published_at IS NULL AND b.next_attempt_at > now()" \
 	"                      AND b.routing_key = o.routing_key AND b.id < o.id)"
 
-/*
- * The W3C trace headers of the stored trace_context (tc): its traceparent
- * when that is one, else one made of trace_id and span_id (and trace_flags,
- * else 01) when they are lowercase hex and not all zeros; with its
- * tracestate, when a string.  The row's own headers win over these.
- */
-#define TC "(e.envelope->'trace_context')"
-#define TRACE_HEADERS \
-	"CASE WHEN " TC "->>'traceparent' ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'" \
-	"       AND " TC "->>'traceparent' !~ '^ff-|^..-0{32}-|-0{16}-..$'" \
-	"     THEN jsonb_build_object('traceparent', " TC "->>'traceparent')" \
-	"     WHEN " TC "->>'trace_id' ~ '^[0-9a-f]{32}$' AND " TC "->>'trace_id' !~ '^0+$'" \
-	"      AND " TC "->>'span_id' ~ '^[0-9a-f]{16}$' AND " TC "->>'span_id' !~ '^0+$'" \
-	"     THEN jsonb_build_object('traceparent', '00-' || (" TC "->>'trace_id') || '-' ||" \
-	"          (" TC "->>'span_id') || '-' ||" \
-	"          CASE WHEN " TC "->>'trace_flags' ~ '^[0-9a-f]{2}$' THEN " TC "->>'trace_flags' ELSE '01' END)" \
-	"     ELSE '{}'::jsonb END" \
-	" || CASE WHEN jsonb_typeof(" TC "->'tracestate') = 'string'" \
-	"      AND (" TC "->>'traceparent' IS NOT NULL OR " TC "->>'trace_id' IS NOT NULL)" \
-	"     THEN jsonb_build_object('tracestate', " TC "->'tracestate') ELSE '{}'::jsonb END"
-
 /* The wait before the next attempt of a row that failed 'attempts' times before. */
 #define BACKOFF \
 	" now() + least($%d::float8, %d * power(2, least(attempts, 30))) * interval '1 millisecond'"
 
 static SPIPlanPtr fetch_plan = NULL;
+static SPIPlanPtr fetch_after_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr mark_published_plan = NULL;
 static SPIPlanPtr mark_failed_plan = NULL;
@@ -109,20 +89,25 @@ end(MemoryContext caller)
  */
 #define CUSTOM CURSOR_OPT_CUSTOM_PLAN
 
+/* Up to $2 due rows that meet cond ($3), in send order, with their events. */
+#define FETCH(cond) \
+	"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, o.headers," \
+	"       e.event_id::text, e.envelope::text, e.envelope->'trace_context'" \
+	"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS \
+	"           " cond \
+	"         ORDER BY o.id LIMIT $2) o" \
+	"  JOIN candystore.event_log e ON e.position = o.position" \
+	" ORDER BY o.id"
+
 static void
 prepare_plans(void)
 {
 	if (fetch_plan != NULL)
 		return;
-	fetch_plan = spi_prepare_kept(
-		"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, (" TRACE_HEADERS ") || o.headers,"
-		"       e.event_id::text, e.envelope::text"
-		"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS
-		"           AND o.id <> ALL ($3)"
-		"         ORDER BY o.id LIMIT $2) o"
-		"  JOIN candystore.event_log e ON e.position = o.position"
-		" ORDER BY o.id",
-		3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, CUSTOM);
+	fetch_plan = spi_prepare_kept(FETCH("AND o.id <> ALL ($3)"),
+								  3, (Oid[]) {TEXTOID, INT4OID, INT8ARRAYOID}, CUSTOM);
+	fetch_after_plan = spi_prepare_kept(FETCH("AND o.id > $3"),
+										3, (Oid[]) {TEXTOID, INT4OID, INT8OID}, CUSTOM);
 	next_due_plan = spi_prepare_kept(
 		"SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int8"
 		"  FROM candystore.outbox WHERE published_at IS NULL AND next_attempt_at > now()"
@@ -281,7 +266,10 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
 
 /*
  * Fills rows[] with up to max due rows, in send order, leaving out the ids in
- * exclude[] (rows in flight), allocated in the current memory context, and
+ * exclude[] (rows in flight), or, when after > 0, only rows whose id is
+ * greater (the caller knows every row in flight to be at most that, and
+ * every due row up to it to be in flight: reading on from there spares the
+ * walk past the rows in flight), allocated in the current memory context, and
  * returns how many, or OUTBOX_NO_EXTENSION when the extension is not (yet)
  * created in the database, or OUTBOX_OLD_EXTENSION when it is of another
  * version than the library (ALTER EXTENSION UPDATE not yet run).  When
@@ -289,7 +277,8 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
  * becomes due (-1: none).
  */
 int
-publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long *next_due_ms)
+publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, int64 after,
+					long *next_due_ms)
 {
 	MemoryContext batch_cxt;
 	Datum		args[3];
@@ -313,8 +302,12 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 	prepare_plans();
 	args[0] = CStringGetTextDatum(worker_exchange);
 	args[1] = Int32GetDatum(max);
-	args[2] = PointerGetDatum(construct_array(exclude, nexclude, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (SPI_execute_plan(fetch_plan, args, NULL, true, max) != SPI_OK_SELECT)
+	if (after > 0)
+		args[2] = Int64GetDatum(after);
+	else
+		args[2] = PointerGetDatum(construct_array(exclude, nexclude, INT8OID, 8, FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+	if (SPI_execute_plan(after > 0 ? fetch_after_plan : fetch_plan, args, NULL, true, max) != SPI_OK_SELECT)
 		elog(ERROR, "reading the outbox failed");
 	n = (int) SPI_processed;
 	for (int i = 0; i < n; i++)
@@ -323,6 +316,7 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		bool		isnull;
 		Jsonb	   *headers;
+		Datum		trace_context;
 		amqp_field_value_t field;
 		MemoryContext old;
 
@@ -349,6 +343,9 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, long
 			container_to_field(&headers->root, &field);
 			r->headers = field.value.table;
 		}
+		trace_context = SPI_getbinval(tup, SPI_tuptable->tupdesc, 7, &isnull);
+		if (!isnull)
+			publisher_add_trace_headers(DatumGetJsonbPCopy(trace_context), &r->headers);
 		MemoryContextSwitchTo(old);
 	}
 
@@ -382,60 +379,78 @@ key_in(List *keys, const char *key)
 	return false;
 }
 
+/* Schedules a failed row again (or parks it); returns the rows updated (0 or 1). */
+static uint64
+record_failure(OutboxRow *r)
+{
+	Datum		args[5];
+	const char *error = r->error ? r->error : "failed";
+	bool		isnull;
+
+	args[0] = Int64GetDatum(r->id);
+	args[1] = CStringGetTextDatum(error);
+	args[2] = Float8GetDatum((double) worker_outbox_retry_max_ms);
+	args[3] = BoolGetDatum(r->unsendable);
+	args[4] = Int32GetDatum(worker_outbox_max_attempts);
+	if (SPI_execute_plan(mark_failed_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "updating the outbox failed");
+	if (SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(LOG,
+				(errmsg("candystore outbox publisher parked outbox row %lld after %d failed attempts",
+						(long long) r->id,
+						DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull))),
+				 errdetail_internal("%s", error),
+				 errhint("Later rows of its routing key wait for it. Remove the cause, then call candystore.retry_outbox().")));
+	return SPI_processed;
+}
+
 /*
- * Records a batch's outcome in one transaction: confirmed rows are marked
- * published, failed rows are scheduled again with backoff and their error.
- * A confirmed row that was sent after a failed row of the same routing key
- * (in this batch or an earlier one still in *failed_keys) is left pending,
- * to be sent again after it: per key, the last copy a consumer sees is in
- * order.  Failed keys are added to *failed_keys, allocated in keys_cxt.
+ * Records the outcome of batches (oldest first) in one transaction: confirmed
+ * rows are marked published, in one UPDATE, and failed rows are scheduled
+ * again with backoff and their error.  A confirmed row that was sent after
+ * a failed row of the same routing key (in these batches or an earlier one
+ * still in *failed_keys) is left pending, to be sent again after it: per
+ * key, the last copy a consumer sees is in order.  Failed keys are added to
+ * *failed_keys, allocated in keys_cxt.
  */
 void
-publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys, MemoryContext keys_cxt)
+publisher_record_outcomes(OutboxBatch *batches, int nbatches, List **failed_keys,
+						  MemoryContext keys_cxt)
 {
-	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *ids;
 	int			nids = 0;
+	int			n = 0;
 	uint64		failed = 0;
 	MemoryContext caller;
 
+	for (int b = 0; b < nbatches; b++)
+		n += batches[b].n;
+	ids = palloc(sizeof(Datum) * Max(n, 1));
 	caller = begin("candystore outbox publisher: marking rows");
 	prepare_plans();
-	for (int i = 0; i < n; i++)
+	for (int b = 0; b < nbatches; b++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (rows[i].outcome == ROW_FAILED)
+		OutboxRow  *rows = batches[b].rows;
+
+		for (int i = 0; i < batches[b].n; i++)
 		{
-			Datum		args[5];
-			const char *error = rows[i].error ? rows[i].error : "failed";
-			bool		isnull;
-
-			args[0] = Int64GetDatum(rows[i].id);
-			args[1] = CStringGetTextDatum(error);
-			args[2] = Float8GetDatum((double) worker_outbox_retry_max_ms);
-			args[3] = BoolGetDatum(rows[i].unsendable);
-			args[4] = Int32GetDatum(worker_outbox_max_attempts);
-			if (SPI_execute_plan(mark_failed_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-				elog(ERROR, "updating the outbox failed");
-			failed += SPI_processed;
-			if (SPI_processed == 1 &&
-				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-				ereport(LOG,
-						(errmsg("candystore outbox publisher parked outbox row %lld after %d failed attempts",
-								(long long) rows[i].id,
-								DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-															SPI_tuptable->tupdesc, 1, &isnull))),
-						 errdetail_internal("%s", error),
-						 errhint("Later rows of its routing key wait for it. Remove the cause, then call candystore.retry_outbox().")));
-			if (!key_in(*failed_keys, rows[i].routing_key))
+			CHECK_FOR_INTERRUPTS();
+			if (rows[i].outcome == ROW_FAILED)
 			{
-				MemoryContext old = MemoryContextSwitchTo(keys_cxt);
+				failed += record_failure(&rows[i]);
+				if (!key_in(*failed_keys, rows[i].routing_key))
+				{
+					MemoryContext old = MemoryContextSwitchTo(keys_cxt);
 
-				*failed_keys = lappend(*failed_keys, pstrdup(rows[i].routing_key));
-				MemoryContextSwitchTo(old);
+					*failed_keys = lappend(*failed_keys, pstrdup(rows[i].routing_key));
+					MemoryContextSwitchTo(old);
+				}
 			}
+			else if (rows[i].outcome == ROW_CONFIRMED && !key_in(*failed_keys, rows[i].routing_key))
+				ids[nids++] = Int64GetDatum(rows[i].id);
 		}
-		else if (rows[i].outcome == ROW_CONFIRMED && !key_in(*failed_keys, rows[i].routing_key))
-			ids[nids++] = Int64GetDatum(rows[i].id);
 	}
 	if (nids > 0)
 	{
@@ -446,6 +461,7 @@ publisher_record_outcomes(OutboxRow *rows, int n, List **failed_keys, MemoryCont
 		worker_stats_add(WC_OUTBOX_PUBLISHED, SPI_processed);
 	}
 	end(caller);
+	pfree(ids);
 	worker_stats_add(WC_OUTBOX_RETRIES, failed);
 }
 

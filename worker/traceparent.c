@@ -19,9 +19,8 @@
 
 #include "traceparent.h"
 
-/* n lowercase hex digits, not all zeros when nonzero is asked */
-static bool
-lower_hex(const char *s, int n, bool nonzero)
+bool
+traceparent_lower_hex(const char *s, int n, bool nonzero)
 {
 	bool		zero = true;
 
@@ -40,10 +39,10 @@ traceparent_parse(const char *s, size_t len, Traceparent *out)
 {
 	if (len < TRACEPARENT_LEN)
 		return false;
-	if (!lower_hex(s, 2, false) || s[2] != '-' ||
-		!lower_hex(s + 3, 32, true) || s[35] != '-' ||
-		!lower_hex(s + 36, 16, true) || s[52] != '-' ||
-		!lower_hex(s + 53, 2, false))
+	if (!traceparent_lower_hex(s, 2, false) || s[2] != '-' ||
+		!traceparent_lower_hex(s + 3, 32, true) || s[35] != '-' ||
+		!traceparent_lower_hex(s + 36, 16, true) || s[52] != '-' ||
+		!traceparent_lower_hex(s + 53, 2, false))
 		return false;
 	if (s[0] == 'f' && s[1] == 'f')
 		return false;			/* version ff is invalid */

@@ -31,6 +31,9 @@ typedef struct Traceparent
  */
 extern bool traceparent_parse(const char *s, size_t len, Traceparent *out);
 
+/* Whether s[0..n) is n lowercase hex digits, not all zeros when nonzero is asked. */
+extern bool traceparent_lower_hex(const char *s, int n, bool nonzero);
+
 /* Whether the bytes can be passed on as a tracestate: printable ASCII, at most TRACESTATE_MAX_LEN. */
 extern bool tracestate_acceptable(const char *s, size_t len);
 
