@@ -57,7 +57,7 @@ SELECT count(*) AS caused_by_1 FROM candystore.events_caused_by(pg_temp.id(1));
 
 -- positions beyond the partitions made land in the default partition; making
 -- partitions later moves them out, keeping every row
-SELECT count(*) AS more FROM candystore.append_many(ARRAY(SELECT pg_temp.env(n) FROM generate_series(300, 309) n));
+SELECT count(*) AS more FROM candystore.append_many(ARRAY(SELECT pg_temp.env(n) FROM generate_series(300, 314) n));
 SELECT count(*) AS in_default FROM candystore.event_log_default;
 CREATE TEMP TABLE before_moving AS SELECT * FROM candystore.event_log;
 SELECT string_agg(p, ', ') AS made FROM candystore.make_partitions(2) p;
