@@ -21,6 +21,15 @@
  * the columns' defaults (recorded_at, xid), the NOT NULL and CHECK
  * constraints of the partition; a table with triggers on INSERT or row
  * security is left to the statement (store_insert_begin() returns NULL).
+ *
+ * The open tables are kept for the rest of the statement that opened them
+ * (SELECT append(doc) FROM staging opens them once, not once per row): they
+ * are opened under the transaction's resource owner and closed when the
+ * resource owner that was current then is released (the statement's portal,
+ * or a subtransaction), before the transaction commits, when any relation
+ * changes (a relcache invalidation: a partition attached, an index made), and
+ * before ALTER TABLE or DROP TABLE (store_insert_forget(), from the
+ * partition guard), which refuse a table this session holds open.
  */
 #include "postgres.h"
 
@@ -38,7 +47,10 @@
 #include "utils/acl.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/xid8.h"
 
 #include "store_insert.h"
@@ -82,6 +94,11 @@ struct StoreInsert
 	Datum		recorded_at;
 	Datum		xid;
 };
+
+/* The open tables of the running statement (see above), or NULL. */
+static StoreInsert *kept = NULL;
+static ResourceOwner kept_owner;
+static bool kept_stale;
 
 /* Per backend: the relations' oids, looked up again when event_ids changes. */
 static Oid	known_event_ids = InvalidOid;
@@ -151,24 +168,33 @@ target_entry(Oid relid)
 	return rte;
 }
 
-StoreInsert *
-store_insert_begin(void)
+/* Closes what open_tables() opened, under the owner it opened them with. */
+static void
+close_tables(StoreInsert *ins)
+{
+	EState	   *estate = ins->estate;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	if (ins->proute != NULL)
+		ExecCleanupTupleRouting(ins->mtstate, ins->proute);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	ExecCloseResultRelations(estate);
+	ExecCloseRangeTableRelations(estate);
+	FreeExecutorState(estate);
+	pfree(ins);
+	CurrentResourceOwner = owner;
+}
+
+/* Opens the tables (see store_insert_begin()), or NULL. */
+static StoreInsert *
+open_tables(void)
 {
 	const TraceCatalog *catalog = trace_catalog();
 	StoreInsert *ins;
 	EState	   *estate;
 	MemoryContext old;
 
-	if (!catalog->partitioned)
-		return NULL;
-	if (known_event_ids != catalog->event_ids)
-	{
-		event_log_oid = get_relname_relid("event_log", get_rel_namespace(catalog->event_ids));
-		position_seq = getIdentitySequence(catalog->event_ids, catalog->position, false);
-		known_event_ids = catalog->event_ids;
-	}
-	require_insert_privilege(catalog->event_ids);
-	require_insert_privilege(event_log_oid);
 	LockRelationOid(catalog->event_ids, RowExclusiveLock);
 	LockRelationOid(event_log_oid, RowExclusiveLock);
 
@@ -190,7 +216,7 @@ store_insert_begin(void)
 					 ins->log_att))
 	{
 		MemoryContextSwitchTo(old);
-		store_insert_end(ins);
+		close_tables(ins);
 		return NULL;
 	}
 	CheckValidResultRel(ins->ids, CMD_INSERT);
@@ -287,6 +313,29 @@ insert_event_ids_row(StoreInsert *ins, TupleTableSlot *slot, AttrNumber position
 	}
 }
 
+/*
+ * The partition of the row in slot: opened on first use, under the owner of
+ * the other kept tables.
+ */
+static ResultRelInfo *
+find_partition(StoreInsert *ins, TupleTableSlot *slot)
+{
+	ResourceOwner owner = CurrentResourceOwner;
+	ResultRelInfo *partition;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	PG_TRY();
+	{
+		partition = ExecFindPartition(ins->mtstate, ins->log, ins->proute, slot, ins->estate);
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	return partition;
+}
+
 int64
 store_insert_row(StoreInsert *ins, const StoreInsertRow *row, bool on_conflict)
 {
@@ -335,8 +384,8 @@ store_insert_row(StoreInsert *ins, const StoreInsertRow *row, bool on_conflict)
 	set_column(slot, a[LOG_XID], ins->xid, false);
 	ExecStoreVirtualTuple(slot);
 
-	/* the partition of this position (opened once per batch), in its own column order */
-	partition = ExecFindPartition(ins->mtstate, ins->log, ins->proute, slot, estate);
+	/* the partition of this position, in its own column order */
+	partition = find_partition(ins, slot);
 	if (partition->ri_RootToPartitionMap != NULL)
 		slot = execute_attr_map_slot(partition->ri_RootToPartitionMap->attrMap, slot,
 									 partition->ri_PartitionTupleSlot);
@@ -358,13 +407,102 @@ store_insert_row(StoreInsert *ins, const StoreInsertRow *row, bool on_conflict)
 void
 store_insert_end(StoreInsert *ins)
 {
-	EState	   *estate = ins->estate;
+	/* kept for the rest of the statement */
+	(void) ins;
+}
 
-	if (ins->proute != NULL)
-		ExecCleanupTupleRouting(ins->mtstate, ins->proute);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	ExecCloseResultRelations(estate);
-	ExecCloseRangeTableRelations(estate);
-	FreeExecutorState(estate);
-	pfree(ins);
+void
+store_insert_forget(void)
+{
+	StoreInsert *ins = kept;
+
+	kept = NULL;
+	if (ins != NULL)
+		close_tables(ins);
+}
+
+/* An invalidation of any relation: the kept tables are set up again. */
+static void
+relation_changed(Datum arg, Oid relid)
+{
+	(void) arg;
+	(void) relid;
+	kept_stale = true;
+}
+
+/* The resource owner current when the tables were opened ends: close them. */
+static void
+owner_released(ResourceReleasePhase phase, bool isCommit, bool isTopLevel, void *arg)
+{
+	(void) isCommit;
+	(void) arg;
+	if (kept == NULL || phase != RESOURCE_RELEASE_BEFORE_LOCKS || CurrentResourceOwner != kept_owner)
+		return;
+	/* the transaction's own owner: closed before commit, released by an abort */
+	if (isTopLevel)
+		kept = NULL;
+	else
+		store_insert_forget();
+}
+
+static void
+transaction_ends(XactEvent event, void *arg)
+{
+	(void) arg;
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE ||
+		event == XACT_EVENT_PARALLEL_PRE_COMMIT)
+		store_insert_forget();
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		kept = NULL;
+}
+
+StoreInsert *
+store_insert_begin(void)
+{
+	static bool callbacks = false;
+	const TraceCatalog *catalog;
+	ResourceOwner owner = CurrentResourceOwner;
+	MemoryContext old;
+
+	if (!callbacks)
+	{
+		CacheRegisterRelcacheCallback(relation_changed, (Datum) 0);
+		RegisterResourceReleaseCallback(owner_released, NULL);
+		RegisterXactCallback(transaction_ends, NULL);
+		callbacks = true;
+	}
+	/* another session's ATTACH PARTITION, say, committed since the last call */
+	AcceptInvalidationMessages();
+	catalog = trace_catalog();
+	if (!catalog->partitioned)
+		return NULL;
+	if (known_event_ids != catalog->event_ids)
+	{
+		event_log_oid = get_relname_relid("event_log", get_rel_namespace(catalog->event_ids));
+		position_seq = getIdentitySequence(catalog->event_ids, catalog->position, false);
+		known_event_ids = catalog->event_ids;
+	}
+	/* the invoking role's, on every call */
+	require_insert_privilege(catalog->event_ids);
+	require_insert_privilege(event_log_oid);
+	if (kept != NULL && !kept_stale)
+		return kept;
+	store_insert_forget();
+
+	/* opened under the transaction's owner and memory, closed as said above */
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	PG_TRY();
+	{
+		kept_stale = false;
+		kept = open_tables();
+		kept_owner = owner;
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = owner;
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
+	return kept;
 }

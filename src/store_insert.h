@@ -27,7 +27,8 @@ typedef struct StoreInsertRow
 
 /*
  * Opens event_ids and event_log (0.2.0's partitioned layout) for inserting,
- * after checking the invoking role's INSERT privilege on both.  NULL when the
+ * or finds them open from an earlier call of the same statement, after
+ * checking the invoking role's INSERT privilege on both.  NULL when the
  * tables have something a direct insert would skip (triggers on INSERT, row
  * security, CHECK constraints, columns store.c does not know): the caller
  * then inserts through SQL.
@@ -44,7 +45,13 @@ extern StoreInsert *store_insert_begin(void);
  */
 extern int64 store_insert_row(StoreInsert *ins, const StoreInsertRow *row, bool on_conflict);
 
-/* Closes what store_insert_begin() opened. */
+/* The batch is done (the tables stay open for the rest of the statement). */
 extern void store_insert_end(StoreInsert *ins);
+
+/*
+ * Closes the tables kept open, if any: before DDL that refuses a table this
+ * session holds open (ALTER TABLE, DROP TABLE).
+ */
+extern void store_insert_forget(void);
 
 #endif
