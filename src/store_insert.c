@@ -262,29 +262,49 @@ set_column(TupleTableSlot *slot, AttrNumber att, Datum value, bool isnull)
 }
 
 /*
- * The event_ids row into slot's heap and indexes; false when, with
+ * The event_ids row of the event at this position, as the slot's virtual
+ * tuple.  Made anew for each attempt: clearing the slot frees the copy an
+ * insert made of the values.
+ */
+static TupleTableSlot *
+event_ids_row(StoreInsert *ins, const StoreInsertRow *row, int64 position)
+{
+	TupleTableSlot *slot = ins->ids_slot;
+	const AttrNumber *a = ins->ids_att;
+
+	clear_row(slot);
+	set_column(slot, a[IDS_EVENT_ID], UUIDPGetDatum(&row->parsed->event_id), false);
+	set_column(slot, a[IDS_POSITION], Int64GetDatum(position), false);
+	set_column(slot, a[IDS_EVENT_TYPE], PointerGetDatum(row->parsed->event_type), false);
+	set_column(slot, a[IDS_OCCURRED_AT], TimestampTzGetDatum(row->parsed->occurred_at), false);
+	set_column(slot, a[IDS_CORRELATION_IDS], PointerGetDatum(row->parsed->correlation_ids), false);
+	set_column(slot, a[IDS_CAUSATION_GROUP], UUIDPGetDatum(row->causation_group), false);
+	return ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * The event's event_ids row into its heap and indexes; false when, with
  * on_conflict, its event id is taken.  Does what ExecInsert() does for
  * ON CONFLICT DO NOTHING: check the unique index first, insert
  * speculatively, and when a concurrent insertion of the same id got in
  * between, take the row back and check again (waiting for that transaction).
+ * The position is only taken once the id was found free.
  */
 static bool
-insert_event_ids_row(StoreInsert *ins, TupleTableSlot *slot, AttrNumber position_att,
-					 int64 *position, bool on_conflict)
+insert_event_ids_row(StoreInsert *ins, const StoreInsertRow *row, int64 *position,
+					 bool on_conflict)
 {
 	Relation	rel = ins->ids->ri_RelationDesc;
 	CommandId	cid = GetCurrentCommandId(true);
-	List	   *recheck;
+	TupleTableSlot *slot;
 
 	if (!on_conflict)
 	{
 		*position = nextval_internal(ins->position_seq, false);
-		set_column(slot, position_att, Int64GetDatum(*position), false);
-		ExecStoreVirtualTuple(slot);
+		slot = event_ids_row(ins, row, *position);
 		table_tuple_insert(rel, slot, cid, 0, NULL);
 		/* a taken id raises unique_violation here */
-		recheck = ExecInsertIndexTuples(ins->ids, slot, ins->estate, false, false, NULL, NIL);
-		list_free(recheck);
+		list_free(ExecInsertIndexTuples(ins->ids, slot, ins->estate, false, false, NULL, NIL));
 		return true;
 	}
 	for (;;)
@@ -293,23 +313,19 @@ insert_event_ids_row(StoreInsert *ins, TupleTableSlot *slot, AttrNumber position
 		uint32		token;
 		bool		spec_conflict = false;
 
-		set_column(slot, position_att, Int64GetDatum(0), false);
-		ExecStoreVirtualTuple(slot);
+		slot = event_ids_row(ins, row, 0);
 		if (!ExecCheckIndexConstraints(ins->ids, slot, ins->estate, &conflict, ins->arbiter))
 			return false;
 		*position = nextval_internal(ins->position_seq, false);
-		/* the slot stays virtual: change the position in place */
-		slot->tts_values[position_att] = Int64GetDatum(*position);
+		slot = event_ids_row(ins, row, *position);
 		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
 		table_tuple_insert_speculative(rel, slot, cid, 0, NULL, token);
-		recheck = ExecInsertIndexTuples(ins->ids, slot, ins->estate, false, true,
-										&spec_conflict, ins->arbiter);
+		list_free(ExecInsertIndexTuples(ins->ids, slot, ins->estate, false, true,
+										&spec_conflict, ins->arbiter));
 		table_tuple_complete_speculative(rel, slot, token, !spec_conflict);
 		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
-		list_free(recheck);
 		if (!spec_conflict)
 			return true;
-		ExecClearTuple(slot);
 	}
 }
 
@@ -354,15 +370,7 @@ store_insert_row(StoreInsert *ins, const StoreInsertRow *row, bool on_conflict)
 	ResetPerTupleExprContext(estate);
 	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 
-	slot = ins->ids_slot;
-	a = ins->ids_att;
-	clear_row(slot);
-	set_column(slot, a[IDS_EVENT_ID], event_id, false);
-	set_column(slot, a[IDS_EVENT_TYPE], event_type, false);
-	set_column(slot, a[IDS_OCCURRED_AT], occurred_at, false);
-	set_column(slot, a[IDS_CORRELATION_IDS], correlation_ids, false);
-	set_column(slot, a[IDS_CAUSATION_GROUP], group, false);
-	if (!insert_event_ids_row(ins, slot, a[IDS_POSITION], &position, on_conflict))
+	if (!insert_event_ids_row(ins, row, &position, on_conflict))
 	{
 		MemoryContextSwitchTo(old);
 		return -1;
