@@ -57,7 +57,7 @@ SELECT count(*) AS caused_by_1 FROM candystore.events_caused_by(pg_temp.id(1));
 
 -- positions beyond the partitions made land in the default partition; making
 -- partitions later moves them out, keeping every row
-SELECT count(*) AS more FROM candystore.append_many(ARRAY(SELECT pg_temp.env(n) FROM generate_series(300, 309) n));
+SELECT count(*) AS more FROM candystore.append_many(ARRAY(SELECT pg_temp.env(n) FROM generate_series(300, 314) n));
 SELECT count(*) AS in_default FROM candystore.event_log_default;
 CREATE TEMP TABLE before_moving AS SELECT * FROM candystore.event_log;
 SELECT string_agg(p, ', ') AS made FROM candystore.make_partitions(2) p;
@@ -89,6 +89,24 @@ SELECT count(*) AS events, (SELECT count(*) FROM candystore.event_log_partitions
        (SELECT count(*) FROM public.smuggled) AS smuggled_kept
   FROM candystore.event_log;
 DROP TABLE public.smuggled;
+
+-- append() keeps event_ids and the partitions it wrote open for the rest of
+-- its statement (src/store_insert.c): partitions made within that statement
+-- (the default partition detached, rows moved, attached again) and appends
+-- after them still work, each row in its partition
+DO $$
+BEGIN
+    PERFORM candystore.append(pg_temp.env(400));
+    PERFORM candystore.append_many(ARRAY(SELECT pg_temp.env(n) FROM generate_series(401, 430) n));
+    RAISE NOTICE 'in the default partition: %', (SELECT count(*) FROM candystore.event_log_default);
+    PERFORM candystore.make_partitions(3);
+    PERFORM candystore.append(pg_temp.env(431));
+END $$;
+SELECT count(*) AS in_default, (SELECT count(*) FROM candystore.event_log
+                                  WHERE (envelope->'payload'->>'n')::int BETWEEN 400 AND 431) AS stored
+  FROM candystore.event_log_default;
+SELECT max(last_position) >= (SELECT max(position) FROM candystore.event_log) AS every_row_in_a_range_partition
+  FROM candystore.event_log_partitions;
 
 \c :home_database
 DROP DATABASE regress_candystore_partitions;

@@ -41,6 +41,7 @@
 #include "signing.h"
 #include "spi_plans.h"
 #include "store.h"
+#include "store_insert.h"
 #include "trace_catalog.h"
 #include "trace_links.h"
 
@@ -315,28 +316,28 @@ resolve_conflict(StoreRow *row)
 }
 
 /*
- * One multi-row INSERT of 2^log2rows rows, then their conflicts resolved and
- * their causation links recorded.
+ * The rows (2^k of them) in one multi-row INSERT through SPI: for a 0.1.0
+ * catalog not yet updated, or tables store_insert_begin() leaves to SQL.
+ * Sets the positions of the rows stored and inserted[] for them.
  */
 static void
-insert_chunk(StoreRow *rows, int log2rows, bool duplicates_expected)
+insert_statement(StoreRow *rows, int n, const TraceLinks *links, text **sessions,
+				 bool *inserted, bool duplicates_expected)
 {
-	int			n = 1 << log2rows;
+	int			log2rows = 0;
 	Datum	   *values = palloc(sizeof(Datum) * n * STORE_COLUMNS);
 	char	   *nulls = palloc(n * STORE_COLUMNS);
-	bool	   *inserted = palloc0(sizeof(bool) * n);
-	TraceLinks *links = palloc(sizeof(TraceLinks) * n);
-	TraceLinksScope scope;
 	uint64		returned;
 	uint64		next = 0;
 	int			rc;
 
-	trace_links_begin(&scope);
+	while ((1 << log2rows) < n)
+		log2rows++;
+	Assert((1 << log2rows) == n);
 	for (int r = 0; r < n; r++)
 	{
 		Datum	   *v = values + r * STORE_COLUMNS;
 		char	   *nl = nulls + r * STORE_COLUMNS;
-		text	   *session = session_key(rows[r].envelope);
 
 		memset(nl, ' ', STORE_COLUMNS);
 		v[0] = UUIDPGetDatum(&rows[r].parsed->event_id);
@@ -347,11 +348,9 @@ insert_chunk(StoreRow *rows, int log2rows, bool duplicates_expected)
 			nl[3] = 'n';
 		v[4] = PointerGetDatum(rows[r].parsed->correlation_ids);
 		v[5] = JsonbPGetDatum(rows[r].envelope);
-		/* sees the rows before it in this chunk, which the INSERT stores first */
-		trace_links_before_insert(&scope, links, r, rows[r].parsed);
 		v[6] = UUIDPGetDatum(&links[r].group);
-		v[7] = PointerGetDatum(session);
-		if (session == NULL)
+		v[7] = PointerGetDatum(sessions[r]);
+		if (sessions[r] == NULL)
 			nl[7] = 'n';
 	}
 	rc = SPI_execute_plan(insert_plan(log2rows, duplicates_expected), values, nulls, false, 0);
@@ -373,14 +372,56 @@ insert_chunk(StoreRow *rows, int log2rows, bool duplicates_expected)
 		if (memcmp(id, &rows[r].parsed->event_id, sizeof(pg_uuid_t)) != 0)
 			continue;
 		rows[r].position = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-		rows[r].outcome = APPEND_STORED;
-		notify_note_position(rows[r].position);
 		inserted[r] = true;
 		next++;
 	}
 	if (next != returned)
 		elog(ERROR, "candystore.event_log insert returned its rows out of order");
 	SPI_freetuptable(SPI_tuptable);
+	pfree(values);
+	pfree(nulls);
+}
+
+/*
+ * One chunk of rows inserted (through ins, or else one multi-row INSERT of
+ * 2^log2rows rows), then their conflicts resolved and their causation links
+ * recorded.
+ */
+static void
+insert_chunk(StoreInsert *ins, StoreRow *rows, int n, bool duplicates_expected)
+{
+	bool	   *inserted = palloc0(sizeof(bool) * n);
+	TraceLinks *links = palloc(sizeof(TraceLinks) * n);
+	text	  **sessions = palloc(sizeof(text *) * n);
+	TraceLinksScope scope;
+
+	trace_links_begin(&scope);
+	for (int r = 0; r < n; r++)
+	{
+		sessions[r] = session_key(rows[r].envelope);
+		/* sees the rows before it in this chunk, which are stored first */
+		trace_links_before_insert(&scope, links, r, rows[r].parsed);
+	}
+	if (ins != NULL)
+		for (int r = 0; r < n; r++)
+		{
+			StoreInsertRow row = {
+				.parsed = rows[r].parsed,.envelope = rows[r].envelope,
+				.routing_key = rows[r].routing_key,.causation_group = &links[r].group,
+				.session_key = sessions[r]
+			};
+
+			rows[r].position = store_insert_row(ins, &row, duplicates_expected);
+			inserted[r] = rows[r].position >= 0;
+		}
+	else
+		insert_statement(rows, n, links, sessions, inserted, duplicates_expected);
+	for (int r = 0; r < n; r++)
+		if (inserted[r])
+		{
+			rows[r].outcome = APPEND_STORED;
+			notify_note_position(rows[r].position);
+		}
 
 	for (int r = 0; r < n; r++)
 		if (!inserted[r])
@@ -392,9 +433,8 @@ insert_chunk(StoreRow *rows, int log2rows, bool duplicates_expected)
 	for (int r = 0; r < n; r++)
 		trace_links_after_insert(&scope, links, r);
 	trace_links_end(&scope);
-	pfree(values);
-	pfree(nulls);
 	pfree(inserted);
+	pfree(sessions);
 }
 
 /*
@@ -472,6 +512,7 @@ store_append_rows(StoreRow *rows, int n, bool duplicates_expected)
 {
 	int			done = 0;
 	StoreRow   *refused;
+	StoreInsert *ins;
 
 	/*
 	 * Every append comes through here: one row from candystore.append(), a
@@ -485,16 +526,20 @@ store_append_rows(StoreRow *rows, int n, bool duplicates_expected)
 	prepare_lookup_plan();
 	row_at_fault = NULL;
 	rows = rows_with_acceptable_payloads(rows, &n, &refused);
+	ins = n > 0 ? store_insert_begin() : NULL;
 	while (done < n)
 	{
-		int			log2rows = STORE_CHUNK_LOG2;
+		int			chunk = 1 << STORE_CHUNK_LOG2;
 
 		CHECK_FOR_INTERRUPTS();
-		while ((1 << log2rows) > n - done)
-			log2rows--;
-		insert_chunk(rows + done, log2rows, duplicates_expected);
-		done += 1 << log2rows;
+		/* a statement's chunk: a power of two, one plan each */
+		while (chunk > n - done)
+			chunk = ins != NULL ? n - done : chunk / 2;
+		insert_chunk(ins, rows + done, chunk, duplicates_expected);
+		done += chunk;
 	}
+	if (ins != NULL)
+		store_insert_end(ins);
 	if (refused != NULL)
 		copy_outcomes_back(refused, rows, n);
 	SPI_finish();

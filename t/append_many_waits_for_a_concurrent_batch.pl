@@ -2,7 +2,8 @@
 # events: the batch waits for it, then finds each shared event stored (a
 # duplicate, at the other transaction's position) if it committed, or
 # stores it itself if it rolled back; a shared id with other content is a
-# conflict (23505) that stores nothing of the batch.
+# conflict (23505) that stores nothing of the batch.  append() alike (its
+# row is inserted speculatively, as ON CONFLICT does: src/store_insert.c).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -41,7 +42,7 @@ sub race
 	$a->query_safe($first);
 	$b->query_until(qr/started/, "\\echo started\n$second;\n");
 	$node->poll_query_until('postgres',
-		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%append_many%'})
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candystore.append%'})
 	  or die 'the second batch never waited';
 	$a->query_safe($end);
 	my ($out, $failed) = $b->query('');
@@ -66,6 +67,23 @@ like(race(batch(8), batch(9, [ 8, '{"n": "other"}' ]), 'COMMIT'),
 is( $node->safe_psql('postgres',
 		q{SELECT string_agg(right(event_id::text, 2), ' ' ORDER BY event_id) FROM candystore.events}),
 	'01 02 03 04 06 07 08', 'the store holds exactly the committed events, nothing of the refused batch');
+
+# append() one by one: the same race, the row inserted speculatively
+sub single { return 'SELECT candystore.append(' . envelope(@_) . ')' }
+my $stored_at = race(single(10), single(10), 'COMMIT');
+is( $stored_at,
+	$node->safe_psql('postgres',
+		q{SELECT position FROM candystore.events WHERE event_id = '5b000000-0000-4000-8000-000000000010'}),
+	'append() of an event a concurrent transaction committed returns its position');
+like(race(single(11), single(11), 'ROLLBACK'),
+	qr/^\d+$/, 'append() of an event a concurrent transaction rolled back stores it');
+like(race(single(12), single(12, '{"n": "other"}'), 'COMMIT'),
+	qr/ERROR:  event 5b000000-0000-4000-8000-000000000012 is already stored with different content/,
+	'append() of a taken id with other content is a conflict');
+is( $node->safe_psql('postgres',
+		q{SELECT count(*) FROM candystore.events WHERE event_id IN ('5b000000-0000-4000-8000-000000000010',
+		  '5b000000-0000-4000-8000-000000000011', '5b000000-0000-4000-8000-000000000012')}),
+	'3', 'each stored once');
 
 $node->stop;
 done_testing();
