@@ -127,6 +127,9 @@ fast_escaped_string(FastParser *p, char *start, char *backslash, JsonbValue *v)
 	char	   *out = palloc(p->end - start);
 	size_t		len = backslash - start;
 	char	   *c = backslash;
+	static const char escapes[] = "\"\\/bfnrt";
+	static const char unescaped[] = "\"\\/\b\f\n\r\t";
+	const char *escape;
 
 	memcpy(out, start, len);
 	while (c < p->end)
@@ -151,33 +154,10 @@ fast_escaped_string(FastParser *p, char *start, char *backslash, JsonbValue *v)
 			c++;
 			continue;
 		}
-		if (c + 1 >= p->end)
+		/* the escapes JSON spells with one letter, and what each stands for */
+		if (c + 1 >= p->end || (escape = memchr(escapes, c[1], sizeof(escapes) - 1)) == NULL)
 			return false;
-		switch (c[1])
-		{
-			case '"':
-			case '\\':
-			case '/':
-				out[len++] = c[1];
-				break;
-			case 'b':
-				out[len++] = '\b';
-				break;
-			case 'f':
-				out[len++] = '\f';
-				break;
-			case 'n':
-				out[len++] = '\n';
-				break;
-			case 'r':
-				out[len++] = '\r';
-				break;
-			case 't':
-				out[len++] = '\t';
-				break;
-			default:
-				return false;
-		}
+		out[len++] = unescaped[escape - escapes];
 		c += 2;
 	}
 	return false;
@@ -275,100 +255,110 @@ another(FastParser *p, char closer, bool *ok)
 	return *ok && *p->s++ == ',';
 }
 
-static bool
-fast_object(FastParser *p, JsonbValue *v)
+/* A stack of the open containers (n on it, room for *max), with room for one more. */
+static void *
+room_for_one(void *stack, int n, int *max, Size size)
 {
-	int			base = p->npairs;
-	int			n;
-	bool		ok = true;
+	if (n == *max)
+	{
+		*max *= 2;
+		stack = repalloc(stack, size * *max);
+	}
+	return stack;
+}
 
-	p->s++;						/* past '{' */
+/* The entries of a stack from base on, copied into memory of their own. */
+static void *
+copy_from(void *stack, int base, int n, Size size)
+{
+	void	   *copy;
+
+	if (n == 0)
+		return NULL;
+	copy = palloc(size * n);
+	memcpy(copy, (char *) stack + size * base, size * n);
+	return copy;
+}
+
+/* An object's member, at its key: pushed on p->pairs. */
+static bool
+fast_member(FastParser *p, int base)
+{
+	JsonbPair	pair;
+
+	if (p->s >= p->end || *p->s != '"' || !fast_string(p, &pair.key))
+		return false;
 	skip_whitespace(p);
-	if (p->s < p->end && *p->s == '}')
-		p->s++;
-	else
-	{
-		do
-		{
-			JsonbPair	pair;
-
-			CHECK_FOR_INTERRUPTS();
-			skip_whitespace(p);
-			if (p->s >= p->end || *p->s != '"' || !fast_string(p, &pair.key))
-				return false;
-			skip_whitespace(p);
-			if (p->s >= p->end || *p->s++ != ':')
-				return false;
-			skip_whitespace(p);
-			if (!fast_value(p, &pair.value))
-				return false;
-			pair.order = p->npairs - base;
-			if (p->npairs == p->maxpairs)
-			{
-				p->maxpairs *= 2;
-				p->pairs = repalloc(p->pairs, sizeof(JsonbPair) * p->maxpairs);
-			}
-			p->pairs[p->npairs++] = pair;
-		} while (another(p, '}', &ok));
-		if (!ok)
-			return false;
-	}
-	n = p->npairs - base;
-	v->type = jbvObject;
-	v->val.object.pairs = NULL;
-	if (n > 0)
-	{
-		v->val.object.pairs = palloc(sizeof(JsonbPair) * n);
-		memcpy(v->val.object.pairs, p->pairs + base, sizeof(JsonbPair) * n);
-		n = order_members(v->val.object.pairs, n);
-	}
-	v->val.object.nPairs = n;
-	p->npairs = base;
+	if (p->s >= p->end || *p->s++ != ':')
+		return false;
+	skip_whitespace(p);
+	if (!fast_value(p, &pair.value))
+		return false;
+	pair.order = p->npairs - base;
+	p->pairs = room_for_one(p->pairs, p->npairs, &p->maxpairs, sizeof(JsonbPair));
+	p->pairs[p->npairs++] = pair;
 	return true;
 }
 
+/* An array's element: pushed on p->elems. */
 static bool
-fast_array(FastParser *p, JsonbValue *v)
+fast_element(FastParser *p)
 {
-	int			base = p->nelems;
+	JsonbValue	elem;
+
+	if (!fast_value(p, &elem))
+		return false;
+	p->elems = room_for_one(p->elems, p->nelems, &p->maxelems, sizeof(JsonbValue));
+	p->elems[p->nelems++] = elem;
+	return true;
+}
+
+/*
+ * An object or an array, from its opening bracket: its members or elements
+ * are pushed, then moved into a JsonbValue of their own (an object's put in
+ * jsonb's order) and popped.
+ */
+static bool
+fast_container(FastParser *p, JsonbValue *v, bool object)
+{
+	char		closer = object ? '}' : ']';
+	int			base = object ? p->npairs : p->nelems;
 	int			n;
 	bool		ok = true;
 
-	p->s++;						/* past '[' */
+	p->s++;						/* past the bracket */
 	skip_whitespace(p);
-	if (p->s < p->end && *p->s == ']')
+	if (p->s < p->end && *p->s == closer)
 		p->s++;
 	else
 	{
 		do
 		{
-			JsonbValue	elem;
-
 			CHECK_FOR_INTERRUPTS();
 			skip_whitespace(p);
-			if (!fast_value(p, &elem))
+			if (!(object ? fast_member(p, base) : fast_element(p)))
 				return false;
-			if (p->nelems == p->maxelems)
-			{
-				p->maxelems *= 2;
-				p->elems = repalloc(p->elems, sizeof(JsonbValue) * p->maxelems);
-			}
-			p->elems[p->nelems++] = elem;
-		} while (another(p, ']', &ok));
+		} while (another(p, closer, &ok));
 		if (!ok)
 			return false;
 	}
-	n = p->nelems - base;
-	v->type = jbvArray;
-	v->val.array.rawScalar = false;
-	v->val.array.nElems = n;
-	v->val.array.elems = NULL;
-	if (n > 0)
+	if (object)
 	{
-		v->val.array.elems = palloc(sizeof(JsonbValue) * n);
-		memcpy(v->val.array.elems, p->elems + base, sizeof(JsonbValue) * n);
+		n = p->npairs - base;
+		v->type = jbvObject;
+		v->val.object.pairs = copy_from(p->pairs, base, n, sizeof(JsonbPair));
+		v->val.object.nPairs = order_members(v->val.object.pairs, n);
+		p->npairs = base;
 	}
-	p->nelems = base;
+	else
+	{
+		n = p->nelems - base;
+		v->type = jbvArray;
+		v->val.array.rawScalar = false;
+		v->val.array.elems = copy_from(p->elems, base, n, sizeof(JsonbValue));
+		v->val.array.nElems = n;
+		p->nelems = base;
+	}
 	return true;
 }
 
@@ -389,7 +379,7 @@ fast_value(FastParser *p, JsonbValue *v)
 			/* deeper is the full parser's to report */
 			if (++p->depth > JSONB_TEXT_MAX_DEPTH)
 				return false;
-			ok = *p->s == '{' ? fast_object(p, v) : fast_array(p, v);
+			ok = fast_container(p, v, *p->s == '{');
 			p->depth--;
 			return ok;
 		case 't':
