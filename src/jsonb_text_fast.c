@@ -124,13 +124,20 @@ order_members(JsonbPair *pairs, int n)
 static bool
 fast_escaped_string(FastParser *p, char *start, char *backslash, JsonbValue *v)
 {
-	char	   *out = palloc(p->end - start);
 	size_t		len = backslash - start;
 	char	   *c = backslash;
+	char	   *close = backslash;
+	char	   *out;
 	static const char escapes[] = "\"\\/bfnrt";
 	static const char unescaped[] = "\"\\/\b\f\n\r\t";
 	const char *escape;
 
+	/* room for the string as it stands, not for the rest of the text */
+	while (close < p->end && *close != '"')
+		close += *close == '\\' ? 2 : 1;
+	if (close >= p->end)
+		return false;
+	out = palloc(close - start);
 	memcpy(out, start, len);
 	while (c < p->end)
 	{
