@@ -9,9 +9,13 @@
 # Batch sizes follow the wall clock (candystore.batch_timeout_ms) and the
 # count per message follows the batch sizes: to compare two builds on a busy
 # machine, fix them with CS_BENCH_BATCH_TIMEOUT_MS=60000 (full batches of 500).
+# CS_BENCH_COLLECT=candystore_ingest_main counts the whole worker instead
+# (taking deliveries from the socket, copying them, acking); the inclusive
+# profile then still shows outcome_record_batch's share.
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 N=${1:-5000}
+COLLECT=${CS_BENCH_COLLECT:-outcome_record_batch}
 cs_ensure_packages valgrind
 
 bench_broker_setup bench-ingest-instructions
@@ -33,9 +37,9 @@ CONF
 [ -z "${CS_BENCH_BATCH_TIMEOUT_MS:-}" ] ||
     echo "candystore.batch_timeout_ms = $CS_BENCH_BATCH_TIMEOUT_MS" >> "$D/data/postgresql.conf"
 # every process of the cluster runs under callgrind; only the ingest worker
-# calls outcome_record_batch, so only its file counts anything
+# calls $COLLECT, so only its file counts anything
 (cd "$D" && cs_as_pg valgrind -q --tool=callgrind --trace-children=yes \
-    --toggle-collect=outcome_record_batch --callgrind-out-file="$D/callgrind.%p" \
+    --toggle-collect="$COLLECT" --callgrind-out-file="$D/callgrind.%p" \
     "$BIN/postgres" -D "$D/data" > "$D/server.log" 2>&1) &
 trap 'cs_as_pg "$BIN/pg_ctl" -D "$D/data" -m fast -w stop >/dev/null 2>&1 || true; wait; bench_broker_cleanup' EXIT
 psql_() { "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "$1"; }
@@ -61,5 +65,5 @@ cs_as_pg "$BIN/pg_ctl" -D "$D/data" -m fast -w stop >/dev/null
 wait
 total=$(sed -n 's/^totals: //p' "$D/callgrind.$wpid" | head -1)
 echo "worker: $outcome"
-echo "instructions in outcome_record_batch: $total, per message: $((total / N))"
+echo "instructions in $COLLECT: $total, per message: $((total / N))"
 echo "(callgrind_annotate --inclusive=yes $D/callgrind.$wpid shows where they go)"

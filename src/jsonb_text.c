@@ -34,6 +34,7 @@
 
 #include "json_plain_bytes.h"
 #include "jsonb_text.h"
+#include "jsonb_text_fast.h"
 #include "pg_compat.h"		/* the JSON lexer's API is 15's */
 
 typedef struct Parser
@@ -337,7 +338,10 @@ jsonb_from_text(char *json, int len, JsonbTextError *error)
 {
 	Parser		p = {0};
 	JsonParseErrorType rc;
+	Jsonb	   *fast = jsonb_from_text_fast(json, len);
 
+	if (fast != NULL)
+		return fast;
 	p.lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), false);
 	rc = next_token(&p);
 	if (rc == JSON_SUCCESS)

@@ -89,31 +89,72 @@ connection_settings(void)
 }
 
 /*
- * The delivery, copied out of rabbitmq-c's buffers.  Nothing here throws for
- * what a publisher sent: text that is not valid is kept escaped (and
- * check_message() dead-letters a message whose routing key is not valid);
- * a body of any size is kept whole, for the dead letter.
+ * The delivery's method and properties, copied out of rabbitmq-c's buffers
+ * (the body follows, read_body()).  Nothing here throws for what a
+ * publisher sent: text that is not valid is kept escaped (and
+ * check_message() dead-letters a message whose routing key is not valid).
  */
 static void
-copy_delivery(Delivery *d, amqp_envelope_t *env)
+copy_delivery(Delivery *d, amqp_basic_deliver_t *deliver, amqp_basic_properties_t *props)
 {
-	amqp_basic_properties_t *props = &env->message.properties;
-
-	d->delivery_tag = env->delivery_tag;
-	d->from_broker_dlq = env->consumer_tag.len == strlen(DLQ_CONSUMER_TAG) &&
-		memcmp(env->consumer_tag.bytes, DLQ_CONSUMER_TAG, env->consumer_tag.len) == 0;
-	d->redelivered = env->redelivered;
-	d->routing_key = amqp_text(env->routing_key.bytes, env->routing_key.len, &d->routing_key_valid);
-	d->body_len = env->message.body.len;
-	d->body = palloc_extended(d->body_len + 1, MCXT_ALLOC_HUGE);
-	if (d->body_len > 0)
-		memcpy(d->body, env->message.body.bytes, d->body_len);
-	d->body[d->body_len] = '\0';
+	d->delivery_tag = deliver->delivery_tag;
+	d->from_broker_dlq = deliver->consumer_tag.len == strlen(DLQ_CONSUMER_TAG) &&
+		memcmp(deliver->consumer_tag.bytes, DLQ_CONSUMER_TAG, deliver->consumer_tag.len) == 0;
+	d->redelivered = deliver->redelivered;
+	d->routing_key = amqp_text(deliver->routing_key.bytes, deliver->routing_key.len, &d->routing_key_valid);
 	d->headers_json = amqp_link_headers_json(props);
 	if (props->_flags & AMQP_BASIC_HEADERS_FLAG)
 		d->trace_context_json = trace_context_from_headers(&props->headers);
 	/* the rest only a dead letter needs: copied, rendered then */
-	amqp_properties_copy(&d->properties, &d->exchange, props, env->exchange);
+	amqp_properties_copy(&d->properties, &d->exchange, props, deliver->exchange);
+}
+
+/*
+ * The next frame of the delivery under way, which the broker sends right
+ * after its method: a content header, or a body frame; NULL if it is one,
+ * else why not (the link is then unusable).
+ */
+static char *
+next_content_frame(AmqpLink *link, amqp_frame_t *frame, uint8_t type)
+{
+	int			rc = amqp_simple_wait_frame(link->conn, frame);
+
+	if (rc != AMQP_STATUS_OK)
+		return psprintf("%s: %s", link->broker, amqp_error_string2(rc));
+	if (frame->frame_type != type || frame->channel != AMQP_LINK_CHANNEL)
+	{
+		char	   *closed = amqp_link_frame_error(link, frame);
+
+		return closed ? closed : psprintf("%s: a delivery's content was interrupted by a frame of type %d",
+										  link->broker, frame->frame_type);
+	}
+	return NULL;
+}
+
+/* The body, a body frame at a time, kept whole whatever its size (for the dead letter). */
+static char *
+read_body(AmqpLink *link, Delivery *d, uint64_t size)
+{
+	size_t		got = 0;
+
+	if (size > MaxAllocHugeSize - 1)
+		return psprintf("%s: a message body of %llu bytes", link->broker, (unsigned long long) size);
+	d->body_len = (size_t) size;
+	d->body = palloc_extended(d->body_len + 1, MCXT_ALLOC_HUGE);
+	while (got < d->body_len)
+	{
+		amqp_frame_t frame;
+		char	   *error = next_content_frame(link, &frame, AMQP_FRAME_BODY);
+
+		if (error != NULL)
+			return error;
+		if (frame.payload.body_fragment.len > d->body_len - got)
+			return psprintf("%s: a message body longer than its header said", link->broker);
+		memcpy(d->body + got, frame.payload.body_fragment.bytes, frame.payload.body_fragment.len);
+		got += frame.payload.body_fragment.len;
+	}
+	d->body[d->body_len] = '\0';
+	return NULL;
 }
 
 /* The deliveries in hand, not yet acked. */
@@ -228,53 +269,60 @@ grow_batch(Batch *batch)
  * the link is lost (*error set) or the broker cancelled our consumer (its
  * queue deleted, say: *cancelled set; the batch in hand can still be acked
  * on the open channel before the link is reopened, which declares the queue
- * again).
+ * again).  The delivery is read frame by frame and copied straight into the
+ * batch: amqp_consume_message() would copy it into memory of its own first
+ * (a pool page zeroed per message, the body, the names), then we would copy
+ * it again.  Once its method has come, the rest of a delivery is waited for
+ * (the broker sends it at once), as amqp_consume_message() waits for it.
  */
 static bool
 take_delivery(AmqpLink *link, Batch *batch, bool *cancelled, char **error)
 {
-	amqp_envelope_t env;
-	amqp_rpc_reply_t res;
+	amqp_frame_t frame;
 	struct timeval zero = {0, 0};
+	amqp_basic_deliver_t *deliver;
+	Delivery   *d;
 	MemoryContext old;
+	int			rc;
 
 	amqp_maybe_release_buffers(link->conn);
-	res = amqp_consume_message(link->conn, &env, &zero, 0);
-	if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-		res.library_error == AMQP_STATUS_TIMEOUT)
+	rc = amqp_simple_wait_frame_noblock(link->conn, &frame, &zero);
+	if (rc == AMQP_STATUS_TIMEOUT)
 		return false;			/* nothing complete to read yet */
-	if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-		res.library_error == AMQP_STATUS_UNEXPECTED_STATE)
+	if (rc != AMQP_STATUS_OK)
 	{
-		amqp_frame_t frame;
-
+		*error = psprintf("%s: %s", link->broker, amqp_error_string2(rc));
+		return false;
+	}
+	if (frame.frame_type != AMQP_FRAME_METHOD || frame.payload.method.id != AMQP_BASIC_DELIVER_METHOD)
+	{
 		/* a method other than a delivery: a close, or a basic.cancel */
-		if (amqp_simple_wait_frame_noblock(link->conn, &frame, &zero) == AMQP_STATUS_OK &&
-			(*error = amqp_link_frame_error(link, &frame)) == NULL &&
+		if ((*error = amqp_link_frame_error(link, &frame)) == NULL &&
 			frame.frame_type == AMQP_FRAME_METHOD &&
 			frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD)
 			*cancelled = true;
 		return false;
 	}
-	if (res.reply_type != AMQP_RESPONSE_NORMAL)
-	{
-		*error = psprintf("%s: %s", link->broker,
-						  res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ?
-						  amqp_error_string2(res.library_error) : "broker exception");
+	/* the method's memory is rabbitmq-c's until the next release of its buffers */
+	deliver = frame.payload.method.decoded;
+	if ((*error = next_content_frame(link, &frame, AMQP_FRAME_HEADER)) != NULL)
 		return false;
-	}
 	if (batch->n == batch->capacity)
 		grow_batch(batch);
 	old = MemoryContextSwitchTo(batch->cxt);
-	memset(&batch->d[batch->n], 0, sizeof(Delivery));
-	copy_delivery(&batch->d[batch->n++], &env);
-	if (carried != NULL && env.redelivered && hash_get_num_entries(carried) > 0)
-		restore_failures(batch, &batch->d[batch->n - 1]);
+	d = &batch->d[batch->n];
+	memset(d, 0, sizeof(Delivery));
+	copy_delivery(d, deliver, frame.payload.properties.decoded);
+	*error = read_body(link, d, frame.payload.properties.body_size);
 	MemoryContextSwitchTo(old);
+	if (*error != NULL)
+		return false;			/* not in the batch: the link is dropped */
+	batch->n++;
+	if (carried != NULL && d->redelivered && hash_get_num_entries(carried) > 0)
+		restore_failures(batch, d);
 	worker_stats_add(WC_DELIVERED, 1);
-	if (env.redelivered)
+	if (d->redelivered)
 		worker_stats_add(WC_REDELIVERED, 1);
-	amqp_destroy_envelope(&env);
 	return true;
 }
 
