@@ -241,7 +241,8 @@ echo "layout | ms | purged | dead tuples left"
 echo "partitioned (partition dropped) | ${PURGE_P//|/ | }"
 echo "0.1.0 (row DELETE) | ${PURGE_O//|/ | }"
 awk -F '|' -v a="$PURGE_O" -v b="$PURGE_P" 'BEGIN { split(a, x, "|"); split(b, y, "|"); printf "ratio | %.1fx |\n", x[1] / y[1] }'
-echo "partitioned, inside purge_events(): $(sed -n 's/.*purge_events: //p' "$FILES/purge_steps")"
+echo "inside purge_events(), partitioned then 0.1.0:"
+sed -n 's/.*purge_events: //p' "$FILES/purge_steps"
 echo
 echo "Archives: the first partition ($P events) against COPY of the same rows"
 bench_psql -d part -v p="$P" -F ' | ' -A <<'SQL'

@@ -65,7 +65,8 @@ echo "layout | purge ms | purged | dead tuples left | events left | event_ids by
 : >"$BENCH_DIR/purge_steps"
 measure old_layout NULL
 measure partitioned "round(pg_total_relation_size('candystore.event_ids')::numeric / (SELECT count(*) FROM candystore.event_ids))"
-echo "partitioned, inside purge_events(): $(sed -n 's/.*purge_events: //p' "$BENCH_DIR/purge_steps")"
+echo "inside purge_events(), 0.1.0 layout then partitioned:"
+sed -n 's/.*purge_events: //p' "$BENCH_DIR/purge_steps"
 # the ledger trimmed by hand afterwards, as an operator would
 bench_psql -d partitioned -At <<'SQL'
 SELECT clock_timestamp() AS t0 \gset
