@@ -7,13 +7,17 @@
 #   0.1.0         CREATE EXTENSION candystore VERSION '0.1.0' in a second
 #                 database (one heap), holding the same rows: event_log and
 #                 causation_links copied over with COPY (0.1.0 has no bulk
-#                 append; the rows and groups are those append() makes)
+#                 append; the rows and groups are those append() makes),
+#                 as one loads a table: its indexes dropped first and built
+#                 after the rows are in.  The copy runs beside the load,
+#                 each committed range as soon as it is committed.
 # Reported: bench/trace.sh's causation queries in both (median of RUNS after
 # a warm-up) and their ratio; bytes per stored event with and without
 # indexes; purge_events() of the oldest 10 % (the first partition's events,
 # dated 1990) in both; archive_partition() and restore_archive() of that
-# partition against COPY TO/FROM of the same rows.  One run; the machine's
-# other load counts (compare within the tables only).
+# partition against COPY TO/FROM of the same rows; the seconds each phase
+# took.  One run; the machine's other load counts (compare within the
+# tables only).
 # Usage: bash bench/large_store.sh [events, default 2000000]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -32,45 +36,110 @@ bench_cluster large_store
 FILES=$BENCH_DIR/files
 mkdir -p "$FILES"
 chmod 0777 "$FILES"   # written by the server's own user
-T0=$SECONDS
-lap() { cs_log "$1 ($((SECONDS - T0)) s)"; }
+T0=$(date +%s)
+# phase NAME [END]: the phase that ended at END (epoch seconds, default now)
+# took the seconds since the previous one ended; for the table at the end
+PHASES=""
+PHASE_T=$T0
+phase() {
+    local end=${2:-$(date +%s)}
+    PHASES+="$1|$((end - PHASE_T))"$'\n'
+    PHASE_T=$end
+    cs_log "$1 ($((end - T0)) s)"
+}
+COLS="position, event_id, event_type, occurred_at, recorded_at, routing_key, correlation_ids, envelope, causation_group, session_key"
 
 bench_psql -c "CREATE DATABASE part" -c "CREATE DATABASE old"
 bench_psql -d old -c "CREATE EXTENSION candystore VERSION '0.1.0'"
+bench_psql -d part -o /dev/null -c "CREATE EXTENSION candystore" \
+    -c "SELECT candystore.make_partitions(ahead => 11, size => $P)"
+# 0.1.0's tables loaded as one loads a table: the indexes (and the
+# constraints they back) dropped now, built again once the rows are in
+bench_psql -d old -At >"$FILES/old_indexes.sql" <<'SQL'
+SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s;', conrelid::regclass, conname, pg_get_constraintdef(oid))
+  FROM pg_constraint
+ WHERE conrelid IN ('candystore.event_log'::regclass, 'candystore.causation_links'::regclass)
+   AND contype IN ('p', 'u')
+UNION ALL
+SELECT pg_get_indexdef(i.indexrelid) || ';'
+  FROM pg_index i
+ WHERE i.indrelid IN ('candystore.event_log'::regclass, 'candystore.causation_links'::regclass)
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid);
+SQL
+bench_psql -d old -At <<'SQL' | bench_psql -d old
+SELECT format('ALTER TABLE %s DROP CONSTRAINT %I;', conrelid::regclass, conname)
+  FROM pg_constraint
+ WHERE conrelid IN ('candystore.event_log'::regclass, 'candystore.causation_links'::regclass)
+   AND contype IN ('p', 'u')
+UNION ALL
+SELECT format('DROP INDEX %s;', i.indexrelid::regclass)
+  FROM pg_index i
+ WHERE i.indrelid IN ('candystore.event_log'::regclass, 'candystore.causation_links'::regclass)
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid);
+SQL
+[ "$(bench_psql -d old -At -c "SELECT count(*) FROM pg_index WHERE indrelid IN ('candystore.event_log'::regclass, 'candystore.causation_links'::regclass)")" = 0 ] ||
+    cs_die "0.1.0's indexes were not all dropped"
+
+# copy_to_old: copies the partitioned store's committed rows into 0.1.0's
+# event_log, range by range, while the load runs (one loading session: once
+# a position is committed, every lower one is); the last pass after
+# $FILES/loaded appears
+copy_to_old() {
+    local done=0 upto final=""
+    while :; do
+        [ -e "$FILES/loaded" ] && final=1
+        upto=$(bench_psql -d part -At -c "SELECT coalesce(max(position), 0) FROM candystore.event_log")
+        if [ "$upto" -gt "$done" ]; then
+            bench_psql -d part -c "COPY (SELECT $COLS FROM candystore.event_log WHERE position > $done AND position <= $upto ORDER BY position) TO STDOUT" |
+                bench_psql -d old -c "COPY candystore.event_log ($COLS) FROM STDIN"
+            done=$upto
+        fi
+        [ -n "$final" ] && break
+        sleep 5
+    done
+}
+
+rm -f "$FILES/loaded"
+copy_to_old &
+COPIER=$!
+export FILES
 bench_psql -d part -v flows="$FLOWS" -v p="$P" -v batch="$BATCH" <<'SQL'
 \set ON_ERROR_STOP on
 SET jit = off;
+SET temp_buffers = '512MB';
 SET candystore.validation = off;   -- the generated payloads follow no schema
-CREATE EXTENSION candystore;
-\o /dev/null
-SELECT candystore.make_partitions(ahead => 11, size => :p);
-\o
 \cd :bench
 \ir trace_data.sql
--- the oldest 10 % (the first partition) dated 1990, for purge_events('1 year')
-CREATE UNLOGGED TABLE staging AS
-SELECT n, CASE WHEN n <= :p THEN jsonb_set(doc, '{timestamp}', '"1990-01-01T00:00:00Z"') ELSE doc END AS doc
-  FROM (SELECT n, pg_temp.env(name, type, parents, n, payload) AS doc
-          FROM (SELECT *, row_number() OVER (ORDER BY ord) AS n FROM gen) g) s;
+-- gen's rows numbered in the order they are stored
+CREATE TEMP TABLE staging AS
+SELECT row_number() OVER (ORDER BY ord) AS n, name, type, parents, payload FROM gen;
 CREATE INDEX ON staging (n);
+ANALYZE staging;
 DROP TABLE gen;
+\! date +%s > "$FILES/generated_at"
+-- the envelopes built batch by batch, the oldest 10 % (the first partition)
+-- dated 1990, for purge_events('1 year')
 \o /dev/null
-SELECT format('SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n BETWEEN %s AND %s ORDER BY n))',
-              b, b + :batch - 1)
+SELECT format($q$SELECT count(*) FROM candystore.append_many(ARRAY(
+                   SELECT CASE WHEN n <= %s THEN jsonb_set(doc, '{timestamp}', '"1990-01-01T00:00:00Z"') ELSE doc END
+                     FROM (SELECT n, pg_temp.env(name, type, parents, n, payload) AS doc
+                             FROM staging WHERE n BETWEEN %s AND %s) s ORDER BY n))$q$,
+              :p, b, b + :batch - 1)
   FROM generate_series(1, (SELECT max(n) FROM staging), :batch) b \gexec
 \o
-DROP TABLE staging;
 SQL
-LOAD_S=$((SECONDS - T0))
-lap "partitioned store loaded"
-COLS="position, event_id, event_type, occurred_at, recorded_at, routing_key, correlation_ids, envelope, causation_group, session_key"
-bench_psql -d part -c "COPY (SELECT $COLS FROM candystore.event_log ORDER BY position) TO STDOUT" |
-    bench_psql -d old -c "COPY candystore.event_log ($COLS) FROM STDIN"
+touch "$FILES/loaded"
+phase "generated (bench/trace_data.sql's shapes)" "$(cat "$FILES/generated_at")"
+phase "stored with append_many() (the copy into 0.1.0 beside it)"
+wait "$COPIER"
 bench_psql -d part -c "COPY candystore.causation_links TO STDOUT" |
     bench_psql -d old -c "COPY candystore.causation_links FROM STDIN"
-for db in part old; do bench_psql -d "$db" -c "VACUUM ANALYZE"; done
-COPY_S=$((SECONDS - T0 - LOAD_S))
-lap "0.1.0 store copied, both vacuumed"
+phase "copy into 0.1.0 finished"
+bench_psql -d part -c "VACUUM ANALYZE" &
+VACUUMER=$!
+bench_psql -d old -c "SET maintenance_work_mem = '1GB'" -f "$FILES/old_indexes.sql" -c "VACUUM ANALYZE"
+wait "$VACUUMER"
+phase "0.1.0's indexes built, both vacuumed"
 
 # queries DB: "ord|query|rows|ms" of each causation query
 queries() {
@@ -96,21 +165,31 @@ SELECT (SELECT count(*) FROM candystore.event_log),
          WHERE c.relnamespace = 'candystore'::regnamespace AND c.relname IN ($(printf "'%s'," "$@" | sed 's/,$//'))) t;
 SQL
 }
-QP=$(queries part); lap "queries on the partitioned store"
-QO=$(queries old); lap "queries on the 0.1.0 store"
+QP=$(queries part)
+QO=$(queries old)
+phase "causation queries in both"
 SP=$(sizes part event_ids causation_links)
 cs_log "sizes, partitioned: $SP"
 SO=$(sizes old event_log causation_links)
 cs_log "sizes, 0.1.0: $SO"
 
-# purge_events('1 year') in a fresh session of each: "ms|purged"
+# purge_events('1 year') in a fresh session of each: "ms|purged|dead tuples
+# left in event_log (its partitions), event_ids"; purge_events()'s own
+# account of its steps (DEBUG1) in $FILES/purge_steps
 purge() {
-    bench_psql -d "$1" -At <<'SQL'
+    bench_psql -d "$1" -At 2>>"$FILES/purge_steps" <<'SQL'
 \o /dev/null
+SELECT pg_stat_force_next_flush();
+SET client_min_messages = debug1;
 SELECT clock_timestamp() AS t0 \gset
 SELECT candystore.purge_events('1 year') AS purged \gset
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
+RESET client_min_messages;
+SELECT pg_stat_force_next_flush();
 \o
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) || '|' || :purged;
+SELECT :ms || '|' || :purged || '|'
+       || (SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables
+            WHERE schemaname = 'candystore' AND relname LIKE 'event_%');
 SQL
 }
 # Archives, on the partitioned store: the first partition archived and
@@ -131,22 +210,21 @@ CALL bench_one(1, 'archive_partition()', format('SELECT candystore.archive_parti
 CALL bench_one(2, 'COPY TO file', format('COPY (SELECT * FROM %s) TO %L', :'first_partition', :'files' || '/c.txt'));
 CALL bench_one(3, 'COPY TO PROGRAM gzip', format('COPY (SELECT * FROM %s) TO PROGRAM %L', :'first_partition', 'gzip > ' || :'files' || '/c.txt.gz'));
 SQL
-PURGE_P=$(purge part)
-PURGE_O=$(purge old)
-lap "purged"
+PURGE_P=$(purge part) || { cat "$FILES/purge_steps" >&2; exit 1; }
+PURGE_O=$(purge old) || { cat "$FILES/purge_steps" >&2; exit 1; }
+phase "archived and copied out, purged in both"
 bench_psql -d part -v files="$FILES" <<'SQL'
 SET candystore.validation = off;
 CALL bench_one(4, 'restore_archive()', format('SELECT candystore.restore_archive(%L)', :'files' || '/a.jsonl.gz'));
-CALL bench_one(5, 'restore again (duplicates)', format('SELECT candystore.restore_archive(%L)', :'files' || '/a.jsonl.gz'));
-CALL bench_one(6, 'COPY FROM file', format('COPY plain FROM %L', :'files' || '/c.txt'));
+CALL bench_one(5, 'COPY FROM file', format('COPY plain FROM %L', :'files' || '/c.txt'));
 SQL
-lap "archives done"
+phase "restored and copied in"
 
 IFS='|' read -r EP NP IP <<<"$SP"
 IFS='|' read -r EO NO IO <<<"$SO"
 echo
 echo "Large store: $EP events (partitioned: $(bench_psql -d part -At -c "SELECT count(*) FROM candystore.event_log_partitions") partitions of $P positions; 0.1.0: the same rows in one heap)"
-echo "Generated, stored with append_many() ($BATCH a statement) and vacuumed in $LOAD_S s; copied into 0.1.0 and both vacuumed in $COPY_S s"
+echo "Stored with append_many(), $BATCH envelopes a statement"
 echo "Causation queries, median ms of $RUNS runs after a warm-up"
 echo "query | rows partitioned | rows 0.1.0 | partitioned ms | 0.1.0 ms | partitioned / 0.1.0"
 join -t '|' <(echo "$QP" | sort -t '|' -k1,1) <(echo "$QO" | sort -t '|' -k1,1) | sort -t '|' -k1,1n |
@@ -159,10 +237,12 @@ awk -v n="$NO" -v i="$IO" -v e="$EO" 'BEGIN { printf "0.1.0 | %.0f | %.0f\n", n 
 echo "(envelope: $(bench_psql -d old -At -c "SELECT round(avg(octet_length(envelope::text))) FROM candystore.event_log") bytes of JSON text on average)"
 echo
 echo "purge_events('1 year') of the oldest 10 % ($P events), fresh session"
-echo "layout | ms | purged"
-echo "partitioned (partition dropped) | ${PURGE_P/|/ | }"
-echo "0.1.0 (row DELETE) | ${PURGE_O/|/ | }"
+echo "layout | ms | purged | dead tuples left"
+echo "partitioned (partition dropped) | ${PURGE_P//|/ | }"
+echo "0.1.0 (row DELETE) | ${PURGE_O//|/ | }"
 awk -F '|' -v a="$PURGE_O" -v b="$PURGE_P" 'BEGIN { split(a, x, "|"); split(b, y, "|"); printf "ratio | %.1fx |\n", x[1] / y[1] }'
+echo "inside purge_events(), partitioned then 0.1.0:"
+sed -n 's/.*purge_events: //p' "$FILES/purge_steps"
 echo
 echo "Archives: the first partition ($P events) against COPY of the same rows"
 bench_psql -d part -v p="$P" -F ' | ' -A <<'SQL'
@@ -172,4 +252,8 @@ SELECT method, round(wall_ms) AS wall_ms, round(:p / (wall_ms / 1000)) AS events
 SELECT (SELECT count(*) FROM candystore.event_log) AS events_after_restore,
        (SELECT count(*) FROM plain) AS copied_rows;
 SQL
-lap "done"
+phase "reported"
+echo
+echo "Phases, seconds (wall, $(( $(date +%s) - T0 )) s in all)"
+echo "phase | s"
+printf '%s' "$PHASES" | sed 's/|/ | /'

@@ -39,14 +39,17 @@ layout partitioned 0.2.0 "SELECT count(*) FROM candystore.make_partitions(ahead 
     "SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n <= :n / 2 ORDER BY n), NULL);
 SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE n > :n / 2 ORDER BY n), NULL);"
 
-# measure DB LEDGER_SQL: one row of the table
+# measure DB LEDGER_SQL: one row of the table; purge_events()'s own account
+# of its steps (DEBUG1) goes to $BENCH_DIR/purge_steps
 measure() {
-    bench_psql -d "$1" -At -F ' | ' <<SQL
+    bench_psql -d "$1" -At -F ' | ' 2>>"$BENCH_DIR/purge_steps" <<SQL
 SELECT pg_stat_force_next_flush();
 \o /dev/null
+SET client_min_messages = debug1;
 SELECT clock_timestamp() AS t0 \gset
 SELECT candystore.purge_events('1 year') AS purged \gset
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
+RESET client_min_messages;
 SELECT pg_stat_force_next_flush();
 \o
 SELECT current_database(), :ms, :purged,
@@ -59,8 +62,11 @@ SQL
 echo
 echo "purge_events() of the oldest 10 % of $N events"
 echo "layout | purge ms | purged | dead tuples left | events left | event_ids bytes/event"
+: >"$BENCH_DIR/purge_steps"
 measure old_layout NULL
 measure partitioned "round(pg_total_relation_size('candystore.event_ids')::numeric / (SELECT count(*) FROM candystore.event_ids))"
+echo "inside purge_events(), 0.1.0 layout then partitioned:"
+sed -n 's/.*purge_events: //p' "$BENCH_DIR/purge_steps"
 # the ledger trimmed by hand afterwards, as an operator would
 bench_psql -d partitioned -At <<'SQL'
 SELECT clock_timestamp() AS t0 \gset

@@ -30,6 +30,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -128,6 +129,32 @@ static const char *const partition_unread =
 "                      AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
 "                                       WHERE k.name = s.name))";
 
+/*
+ * Where a purge's time goes, reported at DEBUG1 (bench/purge.sh and
+ * bench/large_store.sh print it): milliseconds in each step.
+ */
+typedef struct PurgeSteps
+{
+	instr_time	mark;
+	double		candidates;
+	double		probes;
+	double		counts;
+	double		drops;
+	double		remainder;
+} PurgeSteps;
+
+/* Adds the time since the last mark to *step, and marks now. */
+static void
+purge_step(PurgeSteps *steps, double *step)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, steps->mark);
+	*step += INSTR_TIME_GET_MILLISEC(now);
+	INSTR_TIME_SET_CURRENT(steps->mark);
+}
+
 typedef struct DroppedRange
 {
 	Oid			relid;
@@ -175,7 +202,7 @@ partition_purgeable(Oid relid, Datum older_than, bool subscriptions)
  * sent (droppable_partitions) and go with it.
  */
 static int64
-drop_partition(const DroppedRange *range)
+drop_partition(const DroppedRange *range, PurgeSteps *steps)
 {
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(range->first), Int64GetDatum(range->last)};
@@ -183,11 +210,13 @@ drop_partition(const DroppedRange *range)
 
 	held = count_of(psprintf("SELECT count(*) FROM %s", partition_name(range->relid)),
 					0, NULL, NULL, SPI_OK_SELECT);
+	purge_step(steps, &steps->counts);
 	count_of("INSERT INTO candystore.purged_ranges (first_position, last_position) VALUES ($1, $2)",
 			 2, types, values, SPI_OK_INSERT);
 	count_of("DELETE FROM candystore.outbox WHERE position BETWEEN $1 AND $2",
 			 2, types, values, SPI_OK_DELETE);
 	partition_drop(range->relid);
+	purge_step(steps, &steps->drops);
 	return held;
 }
 
@@ -313,6 +342,8 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 	Oid			types[] = {INTERVALOID};
 	Datum		values[1];
 	volatile uint64 purged = 0;
+	PurgeSteps	steps = {0};
+	volatile int ndropped = 0;
 
 	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(older_than),
 										 IntervalPGetDatum(&zero))))
@@ -322,6 +353,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 				 errhint("For example candystore.purge_events('90 days') removes events that occurred more than 90 days ago.")));
 
 	values[0] = IntervalPGetDatum(older_than);
+	INSTR_TIME_SET_CURRENT(steps.mark);
 	SPI_connect();
 	PG_TRY();
 	{
@@ -354,11 +386,19 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 			drop[i].first = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
 			drop[i].last = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
 		}
+		purge_step(&steps, &steps.candidates);
 		for (int i = 0; i < ndrop; i++)
 		{
+			bool		purgeable;
+
 			CHECK_FOR_INTERRUPTS();
-			if (partition_purgeable(drop[i].relid, values[0], subscriptions))
-				purged += drop_partition(&drop[i]);
+			purgeable = partition_purgeable(drop[i].relid, values[0], subscriptions);
+			purge_step(&steps, &steps.probes);
+			if (purgeable)
+			{
+				purged += drop_partition(&drop[i], &steps);
+				ndropped++;
+			}
 		}
 
 		/*
@@ -375,6 +415,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 									  "                      WHERE o.position = e.position AND o.published_at IS NULL)"
 									  "  RETURNING e.position, e.event_id, e.causation_group",
 									  true, types, values, 1);
+		purge_step(&steps, &steps.remainder);
 	}
 	PG_FINALLY();
 	{
@@ -382,5 +423,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
+	elog(DEBUG1, "purge_events: candidates %.1f ms, probes %.1f ms, counting %d dropped partitions %.1f ms, dropping them %.1f ms, remainder %.1f ms",
+		 steps.candidates, steps.probes, ndropped, steps.counts, steps.drops, steps.remainder);
 	PG_RETURN_INT64((int64) purged);
 }
