@@ -177,6 +177,7 @@ hub_limits_default(hub_limits *lim)
 	lim->page_events = (int) env_size("CANDYSTORE_HTTP_STREAM_PAGE_EVENTS", 500);
 	lim->keepalive_s = (int) env_size("CANDYSTORE_HTTP_STREAM_KEEPALIVE_S", 15);
 	lim->min_read_interval_ms = (int) env_size("CANDYSTORE_HTTP_STREAM_READ_INTERVAL_MS", 5);
+	lim->timing = env_size("CANDYSTORE_HTTP_STREAM_TIMING", 0) != 0;
 }
 
 bool
@@ -206,6 +207,44 @@ hub_format_frame(const char *cursor, const char *type, const char *json, size_t 
 	/* the type is checked by append() ([a-z0-9_.]); the item is one line (JSON text from PostgreSQL) */
 	n = snprintf(f, cap, "id: %s\nevent: %s\ndata: %s\n\n", cursor, type, json);
 	*len = (size_t) n;
+	return f;
+}
+
+/*
+ * Benchmark stamps (CANDYSTORE_HTTP_STREAM_TIMING): SSE comment lines, which
+ * clients ignore, carrying the wall clock in µs: ": t <read> <queued>" before
+ * each frame of the ring (when the reader's query returned, when the frame
+ * entered the ring), ": w <written>" before the first frame of each block
+ * handed to a client's connection.  Fixed width, so that the queued time can
+ * be written into the frame in place.
+ */
+#define STAMP_DIGITS 16
+#define T_STAMP_LEN (4 + STAMP_DIGITS + 1 + STAMP_DIGITS + 1)
+#define W_STAMP_LEN (4 + STAMP_DIGITS + 1)
+
+static int64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* frame with a ": t" stamp in front (queued left 0 for ring_append); frees frame */
+static char *
+stamp_frame(char *frame, size_t *len, int64_t read_us)
+{
+	char	   *f = frame ? malloc(T_STAMP_LEN + *len + 1) : NULL;
+
+	if (f != NULL)
+	{
+		snprintf(f, T_STAMP_LEN + 1, ": t %0*lld %0*d\n", STAMP_DIGITS, (long long) read_us,
+				 STAMP_DIGITS, 0);
+		memcpy(f + T_STAMP_LEN, frame, *len);
+		*len += T_STAMP_LEN;
+	}
+	free(frame);
 	return f;
 }
 
@@ -244,6 +283,13 @@ ring_append(const char *cursor, const char *type, char *frame, size_t len)
 	while (hub.next_seq > hub.first_seq &&
 		   (hub.next_seq - hub.first_seq >= hub.cap || hub.bytes + len > hub.lim.ring_bytes))
 		evict_oldest();
+	if (hub.lim.timing)
+	{
+		char		queued[STAMP_DIGITS + 1];
+
+		snprintf(queued, sizeof(queued), "%0*lld", STAMP_DIGITS, (long long) wall_us());
+		memcpy(frame + 4 + STAMP_DIGITS + 1, queued, STAMP_DIGITS);
+	}
 	e = entry(hub.next_seq);
 	snprintf(e->cursor, sizeof(e->cursor), "%s", cursor);
 	e->type = strdup(type);
@@ -583,6 +629,8 @@ hub_client_read(hub_client *c, char *buf, size_t max, size_t *n)
 			pthread_mutex_unlock(&hub.lock);
 			return got ? HUB_DATA : HUB_CUT;
 		}
+		bool		stamped = !hub.lim.timing;
+
 		while (got < max && c->next_seq < hub.next_seq)
 		{
 			ring_entry *e = entry(c->next_seq);
@@ -596,6 +644,12 @@ hub_client_read(hub_client *c, char *buf, size_t max, size_t *n)
 				c->next_seq++;
 				continue;
 			}
+			if (!stamped && c->frame_off == 0 && max - got > W_STAMP_LEN)
+			{
+				snprintf(buf + got, W_STAMP_LEN + 1, ": w %0*lld\n", STAMP_DIGITS, (long long) wall_us());
+				got += W_STAMP_LEN;
+			}
+			stamped = true;
 			k = e->len - c->frame_off;
 			if (k > max - got)
 				k = max - got;
@@ -816,6 +870,7 @@ reader_read(PGconn *pg)
 	const char *params[3];
 	PGresult   *res;
 	int			rows;
+	int64_t		read_us;
 
 	pthread_mutex_lock(&hub.lock);
 	memcpy(after, head_cursor(), sizeof(after));
@@ -832,6 +887,7 @@ reader_read(PGconn *pg)
 		return -1;
 	}
 	rows = PQntuples(res);
+	read_us = hub.lim.timing ? wall_us() : 0;
 	pthread_mutex_lock(&hub.lock);
 	hub.reads++;
 	pthread_mutex_unlock(&hub.lock);
@@ -842,8 +898,12 @@ reader_read(PGconn *pg)
 		size_t	   *lens = malloc(sizeof(size_t) * (size_t) rows);
 
 		for (int i = 0; i < rows; i++)
+		{
 			frames[i] = hub_format_frame(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 										 PQgetvalue(res, i, 2), &lens[i]);
+			if (hub.lim.timing)
+				frames[i] = stamp_frame(frames[i], &lens[i], read_us);
+		}
 		pthread_mutex_lock(&hub.lock);
 		for (int i = 0; i < rows; i++)
 			if (frames[i] != NULL)

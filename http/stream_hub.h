@@ -34,6 +34,7 @@ typedef struct hub_limits
 	int			page_events;		/* rows per read_all() call (reader and catch-up pages) */
 	int			keepalive_s;		/* a comment to an idle client this often */
 	int			min_read_interval_ms;	/* the reader reads at most this often when caught up */
+	bool		timing;			/* benchmarks: stamp frames with when they were read, queued, written */
 } hub_limits;
 
 /* The defaults; each can be overridden by an environment variable (see stream_hub.c). */
