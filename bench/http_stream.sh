@@ -134,18 +134,18 @@ for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
     wait "$spid"
     rss=$(( $(cat "$RUN/rss") / 1024 ))
     stored=$(( $(bench_psql -At -c "SELECT count(*) FROM candystore.events") - before ))
-    read -r _ _ _ ok _ events _ _ _ _ _ ccpu _ negative _ unresolved < <(head -1 "$RUN/clients.out")
+    read -r _ _ _ ok _ events _ _ _ _ _ ccpu _ unresolved _ < <(head -1 "$RUN/clients.out")
     lat=commit; [ "$LOADER" = pgbench ] && lat=append
-    read -r _ _ p50 p95 p99 max < <(grep "^$lat " "$RUN/clients.out")
+    read -r _ _ p50 p95 p99 max _ < <(grep "^$lat " "$RUN/clients.out")
     us=$(awk -v c="$cpu" -v e="$events" -v hz="$HZ" 'BEGIN { printf "%.1f", e ? c / hz * 1e6 / e : 0 }')
     rows+=("$n $rate $ok $stored $events $((stored * n)) $p50 $p95 $p99 $max $rss $readers $pool $us $reads")
-    while read -r name samples s50 s95 s99 smax; do
-        stages+=("$n $rate $name $samples $s50 $s95 $s99 $smax")
+    while read -r name samples s50 s95 s99 smax sneg; do
+        stages+=("$n $rate $name $samples $s50 $s95 $s99 $smax $sneg")
     done < <(tail -n +2 "$RUN/clients.out")
     lcpu=$(sed -n 's/.*cpu_s \([0-9.]*\).*/\1/p' "$RUN/load.out")
     cpus+=("$n $rate $(awk -v s="$cpu" -v p="$pgcpu" -v hz="$HZ" -v l="${lcpu:--}" -v c="$ccpu" -v t="$SECONDS_" \
         'BEGIN { printf "%.0f%% %.0f%% %s %.0f%%", s / hz / t * 100, p / hz / t * 100, l == "-" ? "-" : sprintf("%.0f%%", l / t * 100), c / t * 100 }') \
-        $load0 $(cut -d' ' -f1 /proc/loadavg) $negative $unresolved")
+        $load0 $(cut -d' ' -f1 /proc/loadavg) $unresolved")
     cs_log "load: $(cat "$RUN/load.out" | tail -1)"
     # the clients have gone: one more event makes the server notice, before the next run
     bench_psql -c "$(cat "$RUN/append.sql")" >/dev/null
@@ -177,23 +177,23 @@ echo " CPU µs/ev: the server's CPU time (user + system) over the run per event 
 echo " targets: p99 < 50 ms, RSS < 100 MB, one reader)"
 echo
 echo "Latency by stage, ms, over every delivery:"
-printf '%8s %6s  %-8s %11s %8s %8s %8s %8s\n' clients rate/s stage samples p50 p95 p99 max
+printf '%8s %6s  %-8s %11s %8s %8s %8s %8s %9s\n' clients rate/s stage samples p50 p95 p99 max "below 0"
 for r in "${stages[@]}"; do
-    read -r n rate name samples s50 s95 s99 smax <<<"$r"
-    printf '%8s %6s  %-8s %11s %8s %8s %8s %8s\n' "$n" "$rate" "$name" "$samples" "$s50" "$s95" "$s99" "$smax"
+    read -r n rate name samples s50 s95 s99 smax sneg <<<"$r"
+    printf '%8s %6s  %-8s %11s %8s %8s %8s %8s %9s\n' "$n" "$rate" "$name" "$samples" "$s50" "$s95" "$s99" "$smax" "$sneg"
 done
 echo "(commit: COMMIT returned → client read; append: append() → client read; flush: append() → COMMIT returned;"
 echo " fetch: COMMIT returned → the stream's reader had the rows; queue: → in the ring; write: → handed to the"
-echo " client's connection; read: → the client read it)"
+echo " client's connection; read: → the client read it; below 0: samples counted as 0, e.g. the reader had the rows"
+echo " before the loader saw its COMMIT return)"
 echo
 echo "CPU over each run, in % of one core (2 cores shared by all), and the load average at its start and end:"
-printf '%8s %6s %8s %10s %8s %8s %11s %9s %9s %10s\n' clients rate/s server PostgreSQL loader clients "load start" "load end" negative unresolved
+printf '%8s %6s %8s %10s %8s %8s %11s %9s %10s\n' clients rate/s server PostgreSQL loader clients "load start" "load end" unresolved
 for r in "${cpus[@]}"; do
-    read -r n rate s p l c l0 l1 neg unres <<<"$r"
-    printf '%8s %6s %8s %10s %8s %8s %11s %9s %9s %10s\n' "$n" "$rate" "$s" "$p" "$l" "$c" "$l0" "$l1" "$neg" "$unres"
+    read -r n rate s p l c l0 l1 unres <<<"$r"
+    printf '%8s %6s %8s %10s %8s %8s %11s %9s %10s\n' "$n" "$rate" "$s" "$p" "$l" "$c" "$l0" "$l1" "$unres"
 done
-echo "(negative: stage latencies below 0 counted as 0, the reader having the rows before the loader saw its COMMIT"
-echo " return; unresolved: deliveries whose commit time never came)"
+echo "(unresolved: deliveries whose commit time never came)"
 if [ -n "${STREAM_PROFILE:-}" ]; then
     for who in server clients; do
         echo; echo "perf, $who, 3 s of the last run (self %, top 30):"

@@ -376,6 +376,51 @@ wake(hub_client *c)
 	}
 }
 
+/*
+ * The reader's wakes of a batch, made once it has released the lock, so
+ * that the connections' threads can take it (and send) while it resumes
+ * the rest.  Deciding under the lock (parked = false) is what orders a
+ * wake after its park: a suspended connection runs nothing, and is not
+ * freed, until it is resumed.  Reader thread only.
+ */
+static struct
+{
+	hub_hooks  *hooks;
+	int			n,
+				cap;
+} later;
+
+static void
+wake_later(hub_client *c)
+{
+	if (!c->parked)
+		return;
+	if (later.n == later.cap)
+	{
+		int			cap = later.cap ? later.cap * 2 : 256;
+		hub_hooks  *bigger = realloc(later.hooks, sizeof(hub_hooks) * (size_t) cap);
+
+		if (bigger == NULL)
+		{
+			wake(c);			/* now, under the lock, as before */
+			return;
+		}
+		later.hooks = bigger;
+		later.cap = cap;
+	}
+	c->parked = false;
+	later.hooks[later.n++] = c->hooks;
+}
+
+/* hub.lock not held */
+static void
+wake_now(void)
+{
+	for (int i = 0; i < later.n; i++)
+		later.hooks[i].wake(later.hooks[i].arg);
+	later.n = 0;
+}
+
 static void
 cut(hub_client *c)
 {
@@ -411,7 +456,11 @@ place(hub_client *c)
 		c->mode = C_CATCH_UP;	/* the database has what the ring no longer holds */
 }
 
-/* After the ring grew or moved: cut clients too far behind, wake parked ones with something to read. */
+/*
+ * After the ring grew or moved (the reader, under the lock): cut clients too
+ * far behind, and list the parked ones with something to read for
+ * wake_now() once the lock is released.
+ */
 static void
 look_over_clients(void)
 {
@@ -422,7 +471,7 @@ look_over_clients(void)
 		if (c->mode == C_JOIN)
 		{
 			if (hub.ready)
-				wake(c);
+				wake_later(c);
 			continue;
 		}
 		if (c->mode != C_LIVE)
@@ -440,7 +489,7 @@ look_over_clients(void)
 		while (c->next_seq < hub.next_seq && !wants(c, entry(c->next_seq)))
 			c->next_seq++;
 		if (c->next_seq < hub.next_seq)
-			wake(c);
+			wake_later(c);
 	}
 }
 
@@ -911,6 +960,7 @@ reader_read(PGconn *pg)
 		hub.events_read += (uint64_t) rows;
 		look_over_clients();
 		pthread_mutex_unlock(&hub.lock);
+		wake_now();
 		free(frames);
 		free(lens);
 	}
@@ -980,6 +1030,7 @@ reader_main(void *arg)
 			hub.ready = true;
 			look_over_clients();
 			pthread_mutex_unlock(&hub.lock);
+			wake_now();
 		}
 		backoff_ms = 200;
 		for (;;)

@@ -9,8 +9,10 @@
  *	  query, as the client's role, and hands the rows in), then joins the
  *	  ring.  Clients hold no thread and no database connection: when a
  *	  client has nothing to send, the hub calls its "park" hook (the HTTP
- *	  layer suspends the connection) and later its "wake" hook (resume),
- *	  both under the hub's lock, so a wake never overtakes its park.
+ *	  layer suspends the connection) under the hub's lock, and later its
+ *	  "wake" hook (resume), decided under the lock, so a wake never
+ *	  overtakes its park (the reader makes its wakes just after releasing
+ *	  the lock: a parked connection runs nothing until it is woken).
  *
  *	  Cursors (16 hex digits, '-', 16 hex digits) sort as text in reading
  *	  order, so the hub orders and de-duplicates by strcmp(): a client never
