@@ -87,8 +87,11 @@ metric() { curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HTTP_POR
 rows=()
 stages=()
 cpus=()
-for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
-    read -r n rate <<<"$run"
+runs=("1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE")
+# STREAM_PROFILE=1: one more run of CLIENTS at RATE, with perf (not in the tables: perf slows what it watches)
+[ -n "${STREAM_PROFILE:-}" ] && runs+=("$CLIENTS $RATE profile")
+for run in "${runs[@]}"; do
+    read -r n rate profile <<<"$run"
     cs_log "$n stream client(s), $rate events/s for ${SECONDS_}s"
     rm -f "$RUN/ready" "$RUN/commits"
     # room for every event's commit time (the loader only ever grows it)
@@ -119,7 +122,7 @@ for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
     spid=$!
     sleep "$((SECONDS_ / 2))"
     read -r readers pool < <(connections)
-    if [ -n "${STREAM_PROFILE:-}" ] && [ "$n" = "$CLIENTS" ] && [ "$rate" = "$RATE" ]; then
+    if [ -n "$profile" ]; then
         # where the server's and the clients' CPU goes, 3 s mid-run (STREAM_PROFILE=1)
         perf record -q -F 499 -g -o "$RUN/perf.server" -p "$SERVER_PID" -- sleep 3 2>/dev/null &
         perf record -q -F 499 -g -o "$RUN/perf.clients" -p "$cpid" -- sleep 3 2>/dev/null
@@ -138,6 +141,7 @@ for run in "1 $RATE" "$CLIENTS $((RATE / 10))" "$CLIENTS $RATE"; do
     lat=commit; [ "$LOADER" = pgbench ] && lat=append
     read -r _ _ p50 p95 p99 max _ < <(grep "^$lat " "$RUN/clients.out")
     us=$(awk -v c="$cpu" -v e="$events" -v hz="$HZ" 'BEGIN { printf "%.1f", e ? c / hz * 1e6 / e : 0 }')
+    [ -n "$profile" ] && continue
     rows+=("$n $rate $ok $stored $events $((stored * n)) $p50 $p95 $p99 $max $rss $readers $pool $us $reads")
     while read -r name samples s50 s95 s99 smax sneg; do
         stages+=("$n $rate $name $samples $s50 $s95 $s99 $smax $sneg")
@@ -196,9 +200,9 @@ done
 echo "(unresolved: deliveries whose commit time never came)"
 if [ -n "${STREAM_PROFILE:-}" ]; then
     for who in server clients; do
-        echo; echo "perf, $who, 3 s of the last run (self %, top 30):"
+        echo; echo "perf, $who, 3 s of the profiled run (self %, top 30):"
         perf report -q --no-children -i "$RUN/perf.$who" --sort dso,sym 2>/dev/null | grep -v '^$' | grep '%' | head -30
     done
-    echo; echo "the server's system calls, 2 s of the last run:"
+    echo; echo "the server's system calls, 2 s of the profiled run:"
     sed -n '/syscall/,$p' "$RUN/syscalls.server" | head -30
 fi
