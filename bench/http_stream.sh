@@ -18,7 +18,9 @@
 # pool mid-run, the reader's reads, the server's CPU time per delivered
 # event; then each run's latency by stage and the CPU time of each party
 # (server, PostgreSQL, loader, clients) over the run.  Three runs: 1 client
-# at RATE, CLIENTS at RATE / 10, CLIENTS at RATE.
+# at RATE, CLIENTS at RATE / 10, CLIENTS at RATE; STREAM_PROFILE=1 adds a
+# fourth, CLIENTS at RATE under perf, and prints where server and clients
+# spend their CPU and the server's system calls.
 #   bash bench/http_stream.sh [CLIENTS] [RATE] [SECONDS] [PER_COMMIT]
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
