@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,15 +39,6 @@ static const char append_sql[] =
 "    'payload', jsonb_build_object('seq', s, 'sent_us', (extract(epoch FROM clock_timestamp()) * 1e6)::bigint,"
 "                                  'title', 'Team Standup', 'meeting_id', 'ff_meeting_456'))))"
 "  FROM generate_series($1::bigint, $2::bigint) s";
-
-static double
-cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 int
 main(int argc, char **argv)

@@ -396,15 +396,6 @@ hist_pct(const hist *h, double p)
 	return h->max / 1000.0;
 }
 
-static double
-cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* the loader's commit times, mapped read-only (the loader writes them as it goes) */
 static void
 map_commits(const char *path)
