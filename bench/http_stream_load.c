@@ -106,9 +106,10 @@ main(int argc, char **argv)
 	cpu0 = cpu_seconds();
 	start = now_us();
 	end = start + (int64_t) seconds * 1000000;
-	for (long slot = 1;; slot++)
+	for (;;)
 	{
-		int64_t		due_at = start + (int64_t) (slot * per_commit * 1e6 / rate);
+		/* the next commit is due when PER_COMMIT more events are */
+		int64_t		due_at = start + (int64_t) ((seq + per_commit) * 1e6 / rate);
 		int64_t		now = now_us(),
 					t0,
 					t1;
