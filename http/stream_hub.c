@@ -57,6 +57,7 @@ struct hub_client
 	bool		need_base;		/* caught up before the reader had a base: wait for it */
 	char		pos[HUB_CURSOR_LEN + 1];	/* delivered (or skipped) everything up to here */
 	uint64_t	next_seq;		/* C_LIVE: the next ring entry to look at */
+	bool		behind_pos;		/* C_LIVE: ring entries from next_seq on may be at or before pos */
 	size_t		frame_off;		/* C_LIVE: bytes of entry next_seq already copied */
 	char	  **types;
 	int			ntypes;
@@ -354,8 +355,13 @@ permitted(hub_client *c, const char *type)
 static bool
 wants(hub_client *c, const ring_entry *e)
 {
-	if (strcmp(e->cursor, c->pos) <= 0)
-		return false;			/* given already (from a catch-up page) */
+	if (c->behind_pos)
+	{
+		if (strcmp(e->cursor, c->pos) <= 0)
+			return false;		/* given already (from a catch-up page) */
+		/* the ring's cursors only grow: every later entry is after pos too */
+		c->behind_pos = false;
+	}
 	if (!permitted(c, e->type))
 		return false;			/* the ring is read as the hub's role: filter as the client's */
 	if (c->ntypes == 0)
@@ -451,6 +457,7 @@ place(hub_client *c)
 		c->mode = C_LIVE;
 		c->next_seq = seq_after(c->pos);
 		c->frame_off = 0;
+		c->behind_pos = true;
 	}
 	else
 		c->mode = C_CATCH_UP;	/* the database has what the ring no longer holds */
@@ -693,12 +700,13 @@ hub_client_read(hub_client *c, char *buf, size_t max, size_t *n)
 				c->next_seq++;
 				continue;
 			}
+			/* before the first frame that starts in this block */
 			if (!stamped && c->frame_off == 0 && max - got > W_STAMP_LEN)
 			{
 				snprintf(buf + got, W_STAMP_LEN + 1, ": w %0*lld\n", STAMP_DIGITS, (long long) wall_us());
 				got += W_STAMP_LEN;
+				stamped = true;
 			}
-			stamped = true;
 			k = e->len - c->frame_off;
 			if (k > max - got)
 				k = max - got;
