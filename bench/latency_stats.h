@@ -1,7 +1,9 @@
 /*
  * latency_stats.h
- *	  What the latency benchmarks (latency.c, wait_latency.c) share: a
- *	  wall-clock in microseconds and percentiles of sorted samples.
+ *	  What the latency benchmarks (latency.c, wait_latency.c,
+ *	  http_stream_load.c, sse_clients.c) share: a wall-clock in
+ *	  microseconds, the process's CPU time, and percentiles of sorted
+ *	  samples.
  */
 #ifndef LATENCY_STATS_H
 #define LATENCY_STATS_H
@@ -17,6 +19,16 @@ now_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* CPU time (user + system) of the whole process, all threads, in seconds */
+static inline double
+cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* qsort() comparator of int64_t samples */

@@ -57,6 +57,7 @@ struct hub_client
 	bool		need_base;		/* caught up before the reader had a base: wait for it */
 	char		pos[HUB_CURSOR_LEN + 1];	/* delivered (or skipped) everything up to here */
 	uint64_t	next_seq;		/* C_LIVE: the next ring entry to look at */
+	bool		behind_pos;		/* C_LIVE: ring entries from next_seq on may be at or before pos */
 	size_t		frame_off;		/* C_LIVE: bytes of entry next_seq already copied */
 	char	  **types;
 	int			ntypes;
@@ -177,6 +178,7 @@ hub_limits_default(hub_limits *lim)
 	lim->page_events = (int) env_size("CANDYSTORE_HTTP_STREAM_PAGE_EVENTS", 500);
 	lim->keepalive_s = (int) env_size("CANDYSTORE_HTTP_STREAM_KEEPALIVE_S", 15);
 	lim->min_read_interval_ms = (int) env_size("CANDYSTORE_HTTP_STREAM_READ_INTERVAL_MS", 5);
+	lim->timing = env_size("CANDYSTORE_HTTP_STREAM_TIMING", 0) != 0;
 }
 
 bool
@@ -206,6 +208,44 @@ hub_format_frame(const char *cursor, const char *type, const char *json, size_t 
 	/* the type is checked by append() ([a-z0-9_.]); the item is one line (JSON text from PostgreSQL) */
 	n = snprintf(f, cap, "id: %s\nevent: %s\ndata: %s\n\n", cursor, type, json);
 	*len = (size_t) n;
+	return f;
+}
+
+/*
+ * Benchmark stamps (CANDYSTORE_HTTP_STREAM_TIMING): SSE comment lines, which
+ * clients ignore, carrying the wall clock in µs: ": t <read> <queued>" before
+ * each frame of the ring (when the reader's query returned, when the frame
+ * entered the ring), ": w <written>" before the first frame of each block
+ * handed to a client's connection.  Fixed width, so that the queued time can
+ * be written into the frame in place.
+ */
+#define STAMP_DIGITS 16
+#define T_STAMP_LEN (4 + STAMP_DIGITS + 1 + STAMP_DIGITS + 1)
+#define W_STAMP_LEN (4 + STAMP_DIGITS + 1)
+
+static int64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* frame with a ": t" stamp in front (queued left 0 for ring_append); frees frame */
+static char *
+stamp_frame(char *frame, size_t *len, int64_t read_us)
+{
+	char	   *f = frame ? malloc(T_STAMP_LEN + *len + 1) : NULL;
+
+	if (f != NULL)
+	{
+		snprintf(f, T_STAMP_LEN + 1, ": t %0*lld %0*d\n", STAMP_DIGITS, (long long) read_us,
+				 STAMP_DIGITS, 0);
+		memcpy(f + T_STAMP_LEN, frame, *len);
+		*len += T_STAMP_LEN;
+	}
+	free(frame);
 	return f;
 }
 
@@ -244,6 +284,13 @@ ring_append(const char *cursor, const char *type, char *frame, size_t len)
 	while (hub.next_seq > hub.first_seq &&
 		   (hub.next_seq - hub.first_seq >= hub.cap || hub.bytes + len > hub.lim.ring_bytes))
 		evict_oldest();
+	if (hub.lim.timing)
+	{
+		char		queued[STAMP_DIGITS + 1];
+
+		snprintf(queued, sizeof(queued), "%0*lld", STAMP_DIGITS, (long long) wall_us());
+		memcpy(frame + 4 + STAMP_DIGITS + 1, queued, STAMP_DIGITS);
+	}
 	e = entry(hub.next_seq);
 	snprintf(e->cursor, sizeof(e->cursor), "%s", cursor);
 	e->type = strdup(type);
@@ -308,8 +355,13 @@ permitted(hub_client *c, const char *type)
 static bool
 wants(hub_client *c, const ring_entry *e)
 {
-	if (strcmp(e->cursor, c->pos) <= 0)
-		return false;			/* given already (from a catch-up page) */
+	if (c->behind_pos)
+	{
+		if (strcmp(e->cursor, c->pos) <= 0)
+			return false;		/* given already (from a catch-up page) */
+		/* the ring's cursors only grow: every later entry is after pos too */
+		c->behind_pos = false;
+	}
 	if (!permitted(c, e->type))
 		return false;			/* the ring is read as the hub's role: filter as the client's */
 	if (c->ntypes == 0)
@@ -328,6 +380,51 @@ wake(hub_client *c)
 		c->parked = false;
 		c->hooks.wake(c->hooks.arg);
 	}
+}
+
+/*
+ * The reader's wakes of a batch, made once it has released the lock, so
+ * that the connections' threads can take it (and send) while it resumes
+ * the rest.  Deciding under the lock (parked = false) is what orders a
+ * wake after its park: a suspended connection runs nothing, and is not
+ * freed, until it is resumed.  Reader thread only.
+ */
+static struct
+{
+	hub_hooks  *hooks;
+	int			n,
+				cap;
+} later;
+
+static void
+wake_later(hub_client *c)
+{
+	if (!c->parked)
+		return;
+	if (later.n == later.cap)
+	{
+		int			cap = later.cap ? later.cap * 2 : 256;
+		hub_hooks  *bigger = realloc(later.hooks, sizeof(hub_hooks) * (size_t) cap);
+
+		if (bigger == NULL)
+		{
+			wake(c);			/* now, under the lock, as before */
+			return;
+		}
+		later.hooks = bigger;
+		later.cap = cap;
+	}
+	c->parked = false;
+	later.hooks[later.n++] = c->hooks;
+}
+
+/* hub.lock not held */
+static void
+wake_now(void)
+{
+	for (int i = 0; i < later.n; i++)
+		later.hooks[i].wake(later.hooks[i].arg);
+	later.n = 0;
 }
 
 static void
@@ -360,12 +457,17 @@ place(hub_client *c)
 		c->mode = C_LIVE;
 		c->next_seq = seq_after(c->pos);
 		c->frame_off = 0;
+		c->behind_pos = true;
 	}
 	else
 		c->mode = C_CATCH_UP;	/* the database has what the ring no longer holds */
 }
 
-/* After the ring grew or moved: cut clients too far behind, wake parked ones with something to read. */
+/*
+ * After the ring grew or moved (the reader, under the lock): cut clients too
+ * far behind, and list the parked ones with something to read for
+ * wake_now() once the lock is released.
+ */
 static void
 look_over_clients(void)
 {
@@ -376,7 +478,7 @@ look_over_clients(void)
 		if (c->mode == C_JOIN)
 		{
 			if (hub.ready)
-				wake(c);
+				wake_later(c);
 			continue;
 		}
 		if (c->mode != C_LIVE)
@@ -394,7 +496,7 @@ look_over_clients(void)
 		while (c->next_seq < hub.next_seq && !wants(c, entry(c->next_seq)))
 			c->next_seq++;
 		if (c->next_seq < hub.next_seq)
-			wake(c);
+			wake_later(c);
 	}
 }
 
@@ -583,6 +685,8 @@ hub_client_read(hub_client *c, char *buf, size_t max, size_t *n)
 			pthread_mutex_unlock(&hub.lock);
 			return got ? HUB_DATA : HUB_CUT;
 		}
+		bool		stamped = !hub.lim.timing;
+
 		while (got < max && c->next_seq < hub.next_seq)
 		{
 			ring_entry *e = entry(c->next_seq);
@@ -595,6 +699,13 @@ hub_client_read(hub_client *c, char *buf, size_t max, size_t *n)
 					break;
 				c->next_seq++;
 				continue;
+			}
+			/* before the first frame that starts in this block */
+			if (!stamped && c->frame_off == 0 && max - got > W_STAMP_LEN)
+			{
+				snprintf(buf + got, W_STAMP_LEN + 1, ": w %0*lld\n", STAMP_DIGITS, (long long) wall_us());
+				got += W_STAMP_LEN;
+				stamped = true;
 			}
 			k = e->len - c->frame_off;
 			if (k > max - got)
@@ -816,6 +927,7 @@ reader_read(PGconn *pg)
 	const char *params[3];
 	PGresult   *res;
 	int			rows;
+	int64_t		read_us;
 
 	pthread_mutex_lock(&hub.lock);
 	memcpy(after, head_cursor(), sizeof(after));
@@ -832,6 +944,7 @@ reader_read(PGconn *pg)
 		return -1;
 	}
 	rows = PQntuples(res);
+	read_us = hub.lim.timing ? wall_us() : 0;
 	pthread_mutex_lock(&hub.lock);
 	hub.reads++;
 	pthread_mutex_unlock(&hub.lock);
@@ -842,8 +955,12 @@ reader_read(PGconn *pg)
 		size_t	   *lens = malloc(sizeof(size_t) * (size_t) rows);
 
 		for (int i = 0; i < rows; i++)
+		{
 			frames[i] = hub_format_frame(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 										 PQgetvalue(res, i, 2), &lens[i]);
+			if (hub.lim.timing)
+				frames[i] = stamp_frame(frames[i], &lens[i], read_us);
+		}
 		pthread_mutex_lock(&hub.lock);
 		for (int i = 0; i < rows; i++)
 			if (frames[i] != NULL)
@@ -851,6 +968,7 @@ reader_read(PGconn *pg)
 		hub.events_read += (uint64_t) rows;
 		look_over_clients();
 		pthread_mutex_unlock(&hub.lock);
+		wake_now();
 		free(frames);
 		free(lens);
 	}
@@ -920,6 +1038,7 @@ reader_main(void *arg)
 			hub.ready = true;
 			look_over_clients();
 			pthread_mutex_unlock(&hub.lock);
+			wake_now();
 		}
 		backoff_ms = 200;
 		for (;;)

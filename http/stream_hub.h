@@ -9,8 +9,10 @@
  *	  query, as the client's role, and hands the rows in), then joins the
  *	  ring.  Clients hold no thread and no database connection: when a
  *	  client has nothing to send, the hub calls its "park" hook (the HTTP
- *	  layer suspends the connection) and later its "wake" hook (resume),
- *	  both under the hub's lock, so a wake never overtakes its park.
+ *	  layer suspends the connection) under the hub's lock, and later its
+ *	  "wake" hook (resume), decided under the lock, so a wake never
+ *	  overtakes its park (the reader makes its wakes just after releasing
+ *	  the lock: a parked connection runs nothing until it is woken).
  *
  *	  Cursors (16 hex digits, '-', 16 hex digits) sort as text in reading
  *	  order, so the hub orders and de-duplicates by strcmp(): a client never
@@ -34,6 +36,7 @@ typedef struct hub_limits
 	int			page_events;		/* rows per read_all() call (reader and catch-up pages) */
 	int			keepalive_s;		/* a comment to an idle client this often */
 	int			min_read_interval_ms;	/* the reader reads at most this often when caught up */
+	bool		timing;			/* benchmarks: stamp frames with when they were read, queued, written */
 } hub_limits;
 
 /* The defaults; each can be overridden by an environment variable (see stream_hub.c). */
