@@ -173,11 +173,12 @@ cs_log "sizes, partitioned: $SP"
 SO=$(sizes old event_log causation_links)
 cs_log "sizes, 0.1.0: $SO"
 
-# purge_events('1 year') in a fresh session of each: "ms|purged|dead tuples
+# purge_events('1 year') in a fresh session of each, then (partitioned) the
+# deferred drop_purged_partitions(): "ms|drop ms|ms + drop ms|purged|dead tuples
 # left in event_log (its partitions), event_ids"; purge_events()'s own
 # account of its steps (DEBUG1) in $FILES/purge_steps
 purge() {
-    bench_psql -d "$1" -At 2>>"$FILES/purge_steps" <<'SQL'
+    bench_psql -d "$1" -At -v deferred_drop="$(cd "$(dirname "$0")" && pwd)/deferred_drop.sql" 2>>"$FILES/purge_steps" <<'SQL'
 \o /dev/null
 SELECT pg_stat_force_next_flush();
 SET client_min_messages = debug1;
@@ -185,15 +186,16 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT candystore.purge_events('1 year') AS purged \gset
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
 RESET client_min_messages;
+\i :deferred_drop
 SELECT pg_stat_force_next_flush();
 \o
-SELECT :ms || '|' || :purged || '|'
+SELECT :ms || '|' || :drop_ms || '|' || :ms + :drop_ms || '|' || :purged || '|'
        || (SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables
             WHERE schemaname = 'candystore' AND relname LIKE 'event_%');
 SQL
 }
 # Archives, on the partitioned store: the first partition archived and
-# copied out, dropped by purge_events(), then restored and copied back in.
+# copied out, detached by purge_events() and dropped, then restored and copied back in.
 bench_psql -d part -v files="$FILES" -v p="$P" <<'SQL'
 CREATE TABLE plain (LIKE candystore.event_log);
 CREATE TABLE timing (step int, method text, wall_ms numeric);
@@ -237,10 +239,11 @@ awk -v n="$NO" -v i="$IO" -v e="$EO" 'BEGIN { printf "0.1.0 | %.0f | %.0f\n", n 
 echo "(envelope: $(bench_psql -d old -At -c "SELECT round(avg(octet_length(envelope::text))) FROM candystore.event_log") bytes of JSON text on average)"
 echo
 echo "purge_events('1 year') of the oldest 10 % ($P events), fresh session"
-echo "layout | ms | purged | dead tuples left"
-echo "partitioned (partition dropped) | ${PURGE_P//|/ | }"
+echo "layout | purge_events() ms (commit included) | deferred drop ms | purge + drop ms | purged | dead tuples left"
+echo "partitioned (partition detached, dropped later) | ${PURGE_P//|/ | }"
 echo "0.1.0 (row DELETE) | ${PURGE_O//|/ | }"
-awk -F '|' -v a="$PURGE_O" -v b="$PURGE_P" 'BEGIN { split(a, x, "|"); split(b, y, "|"); printf "ratio | %.1fx |\n", x[1] / y[1] }'
+awk -F '|' -v a="$PURGE_O" -v b="$PURGE_P" 'BEGIN { split(a, x, "|"); split(b, y, "|");
+    printf "ratio (0.1.0 / partitioned) | purge_events() %.1fx | purge + drop %.1fx\n", x[1] / y[1], x[1] / y[3] }'
 echo "inside purge_events(), partitioned then 0.1.0:"
 sed -n 's/.*purge_events: //p' "$FILES/purge_steps"
 echo

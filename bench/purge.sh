@@ -4,7 +4,9 @@
 #   0.1.0 layout   CREATE EXTENSION candystore VERSION '0.1.0' (one heap,
 #                  event ids unique in it): the row-by-row DELETE
 #   partitioned    this tree's layout, partitions of N/10 positions: the
-#                  oldest partition dropped, no row touched
+#                  oldest partition detached by purge_events(), no row
+#                  touched, then dropped by drop_purged_partitions() (the
+#                  maintenance job's deferred step), timed apart
 # each in a database of its own on one cluster.  The events are the ~1 KB
 # envelopes of bench/lib.sh's bench_envelope_functions (flows of 10), the oldest 10 %
 # dated 1990.  Reported: purge wall time, events purged, dead tuples left in
@@ -15,6 +17,7 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 N=${1:-200000}
+DEFERRED_DROP="$(cd "$(dirname "$0")" && pwd)/deferred_drop.sql"
 
 cs_ensure_packages
 bench_cluster purge
@@ -42,7 +45,7 @@ SELECT count(*) FROM candystore.append_many(ARRAY(SELECT doc FROM staging WHERE 
 # measure DB LEDGER_SQL: one row of the table; purge_events()'s own account
 # of its steps (DEBUG1) goes to $BENCH_DIR/purge_steps
 measure() {
-    bench_psql -d "$1" -At -F ' | ' 2>>"$BENCH_DIR/purge_steps" <<SQL
+    bench_psql -d "$1" -At -F ' | ' -v deferred_drop="$DEFERRED_DROP" 2>>"$BENCH_DIR/purge_steps" <<SQL
 SELECT pg_stat_force_next_flush();
 \o /dev/null
 SET client_min_messages = debug1;
@@ -50,9 +53,10 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT candystore.purge_events('1 year') AS purged \gset
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
 RESET client_min_messages;
+\i :deferred_drop
 SELECT pg_stat_force_next_flush();
 \o
-SELECT current_database(), :ms, :purged,
+SELECT current_database(), :ms, :drop_ms, :ms + :drop_ms, :purged,
        (SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables
          WHERE schemaname = 'candystore' AND relname LIKE 'event_%'),
        (SELECT count(*) FROM candystore.events),
@@ -61,10 +65,14 @@ SQL
 }
 echo
 echo "purge_events() of the oldest 10 % of $N events"
-echo "layout | purge ms | purged | dead tuples left | events left | event_ids bytes/event"
+echo "layout | purge_events() ms (commit included) | deferred drop ms | purge + drop ms | purged | dead tuples left | events left | event_ids bytes/event"
 : >"$BENCH_DIR/purge_steps"
-measure old_layout NULL
-measure partitioned "round(pg_total_relation_size('candystore.event_ids')::numeric / (SELECT count(*) FROM candystore.event_ids))"
+OLD=$(measure old_layout NULL | grep .)
+PART=$(measure partitioned "round(pg_total_relation_size('candystore.event_ids')::numeric / (SELECT count(*) FROM candystore.event_ids))" | grep .)
+echo "$OLD"
+echo "$PART"
+awk -v a="$OLD" -v b="$PART" 'BEGIN { split(a, x, " [|] "); split(b, y, " [|] ");
+    printf "row DELETE / partitioned: purge_events() %.1fx, purge + drop %.1fx\n", x[2] / y[2], x[2] / y[4] }'
 echo "inside purge_events(), 0.1.0 layout then partitioned:"
 sed -n 's/.*purge_events: //p' "$BENCH_DIR/purge_steps"
 # the ledger trimmed by hand afterwards, as an operator would

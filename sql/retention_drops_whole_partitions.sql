@@ -1,5 +1,6 @@
--- purge_events() drops the partitions whose every event is past the horizon
--- (no row deletes: n_tup_del stays 0, no dead tuples), and deletes row by
+-- purge_events() detaches the partitions whose every event is past the horizon
+-- into candystore_purged (no row deletes: n_tup_del stays 0, no dead tuples;
+-- drop_purged_partitions() drops them later), and deletes row by
 -- row only in the partitions it must keep: one holding an event the outbox
 -- has yet to send, one a subscription has yet to read past, one with
 -- younger events.  In a database of its own; partitions of 5 positions.
@@ -38,8 +39,12 @@ SELECT partition, first_position, last_position FROM candystore.event_log_partit
 SELECT string_agg(right(event_id::text, 2), ' ' ORDER BY position) AS remaining FROM candystore.events;
 SELECT count(*) AS ids FROM candystore.event_ids;
 SELECT purged_unread FROM candystore.subscription_checkpoint WHERE name = 'regress_retention';
--- the dropped partition deleted no row (its statistics go with it): the
--- rows deleted in the kept ones (4 + 4 + 3) and its 5 rows are the 16 purged
+-- the detached partition is out of event_log, in candystore_purged, rows untouched
+SELECT c.relname, c.relispartition FROM pg_class c
+ WHERE c.relnamespace = 'candystore_purged'::regnamespace AND c.relkind = 'r';
+SELECT count(*) AS purged_rows_readable FROM candystore.event_log WHERE position <= 5;
+-- the detached partition deleted no row: the rows deleted in the kept
+-- ones (4 + 4 + 3) and its 5 rows are the 16 purged
 SELECT relname, n_tup_del FROM pg_stat_user_tables
  WHERE relname IN ('event_log_p1', 'event_log_p6', 'event_log_p11', 'event_log_p16') ORDER BY relname;
 SELECT sum(n_tup_del) AS deleted_row_by_row
@@ -51,7 +56,14 @@ SELECT partition, first_position, last_position, bytes > 0 AS has_bytes, newest_
 SELECT partitions, bytes > 0 AS has_bytes, events_in_default_partition, oldest_partition, newest_partition,
        positions_made_ahead, next_retention_action
   FROM candystore.partition_status;
--- dropping 1-5 touched no event_ids row: its ids stay, the range is noted,
+-- the deferred drop: the detached partition goes, and only it; no one else
+-- may detach or drop a partition still attached
+SELECT pg_temp.expect_error($$ALTER TABLE candystore.event_log DETACH PARTITION candystore.event_log_p6$$);
+SELECT pg_temp.expect_error($$DROP TABLE candystore.event_log_p11$$);
+SELECT candystore.drop_purged_partitions() AS dropped;
+SELECT count(*) AS left_in_candystore_purged FROM pg_class WHERE relnamespace = 'candystore_purged'::regnamespace;
+SELECT candystore.drop_purged_partitions() AS dropped_again;
+-- detaching 1-5 touched no event_ids row: its ids stay, the range is noted,
 -- and the event_ids rows deleted are those of the 11 events purged row by row
 SELECT first_position, last_position FROM candystore.purged_ranges;
 SELECT n_tup_del AS event_ids_rows_deleted FROM pg_stat_user_tables WHERE relid = 'candystore.event_ids'::regclass;

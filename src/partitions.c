@@ -247,13 +247,10 @@ candystore_make_partition(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-void
-partition_drop(Oid relid)
+/* Runs sql (a utility statement on a partition) past the guard. */
+static void
+run_partition_ddl(const char *sql)
 {
-	char	   *sql = psprintf("DROP TABLE %s",
-							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-														  get_rel_name(relid)));
-
 	store_insert_forget();
 	PG_TRY();
 	{
@@ -265,4 +262,20 @@ partition_drop(Oid relid)
 		partition_ddl_allowed = false;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Detaches the partition relid and moves it into candystore_purged, where
+ * drop_purged_partitions() drops it later: the detach only changes the
+ * catalog, while a DROP's commit unlinks every file of the partition and its
+ * indexes under the exclusive lock on event_log.
+ */
+void
+partition_detach(Oid relid)
+{
+	char	   *name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												  get_rel_name(relid));
+
+	run_partition_ddl(psprintf("ALTER TABLE candystore.event_log DETACH PARTITION %s", name));
+	run_partition_ddl(psprintf("ALTER TABLE %s SET SCHEMA candystore_purged", name));
 }

@@ -11,7 +11,10 @@
 /* True while candystore itself detaches, attaches or drops a partition. */
 extern bool partition_ddl_allowed;
 
-/* Drops the partition relid (retention); the caller has purged its bookkeeping. */
-extern void partition_drop(Oid relid);
+/*
+ * Detaches the partition relid into candystore_purged (retention); the caller
+ * has purged its bookkeeping.
+ */
+extern void partition_detach(Oid relid);
 
 #endif

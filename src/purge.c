@@ -7,7 +7,9 @@
  * has not yet sent are kept (deleting them would lose a publish); their
  * already-published outbox rows go with them.
  *
- * Whole partitions go first, and touch no row: the partition is dropped, its
+ * Whole partitions go first, and touch no row: the partition is detached
+ * and moved into the schema candystore_purged (out of every read; the DROP,
+ * whose commit unlinks its files, is left to drop_purged_partitions()), its
  * position range noted in purged_ranges, and event_ids keeps its events' rows
  * (the id ledger: a redelivered purged event is a duplicate, not stored
  * again; the walks skip rows in purged ranges).  forget_purged_ids() trims
@@ -139,7 +141,7 @@ typedef struct PurgeSteps
 	double		candidates;
 	double		probes;
 	double		counts;
-	double		drops;
+	double		detaches;
 	double		remainder;
 } PurgeSteps;
 
@@ -197,12 +199,12 @@ partition_purgeable(Oid relid, Datum older_than, bool subscriptions)
 }
 
 /*
- * Drops a whole partition past the horizon; returns how many events it held.
+ * Detaches a whole partition past the horizon; returns how many events it held.
  * No row of event_ids is touched (see the top).  Its outbox rows are all
  * sent (droppable_partitions) and go with it.
  */
 static int64
-drop_partition(const DroppedRange *range, PurgeSteps *steps)
+detach_partition(const DroppedRange *range, PurgeSteps *steps)
 {
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(range->first), Int64GetDatum(range->last)};
@@ -215,8 +217,8 @@ drop_partition(const DroppedRange *range, PurgeSteps *steps)
 			 2, types, values, SPI_OK_INSERT);
 	count_of("DELETE FROM candystore.outbox WHERE position BETWEEN $1 AND $2",
 			 2, types, values, SPI_OK_DELETE);
-	partition_drop(range->relid);
-	purge_step(steps, &steps->drops);
+	partition_detach(range->relid);
+	purge_step(steps, &steps->detaches);
 	return held;
 }
 
@@ -396,7 +398,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 			purge_step(&steps, &steps.probes);
 			if (purgeable)
 			{
-				purged += drop_partition(&drop[i], &steps);
+				purged += detach_partition(&drop[i], &steps);
 				ndropped++;
 			}
 		}
@@ -423,7 +425,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
-	elog(DEBUG1, "purge_events: candidates %.1f ms, probes %.1f ms, counting %d dropped partitions %.1f ms, dropping them %.1f ms, remainder %.1f ms",
-		 steps.candidates, steps.probes, ndropped, steps.counts, steps.drops, steps.remainder);
+	elog(DEBUG1, "purge_events: candidates %.1f ms, probes %.1f ms, counting %d detached partitions %.1f ms, detaching them %.1f ms, remainder %.1f ms",
+		 steps.candidates, steps.probes, ndropped, steps.counts, steps.detaches, steps.remainder);
 	PG_RETURN_INT64((int64) purged);
 }

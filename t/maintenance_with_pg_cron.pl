@@ -20,7 +20,7 @@ $node->safe_psql('postgres', 'CREATE EXTENSION pg_cron; CREATE EXTENSION candyst
 
 my $jobs = $node->safe_psql('postgres',
 	q{SELECT string_agg(job_name || ' ' || schedule, ',' ORDER BY job_name) FROM candystore.schedule_maintenance('2 days')});
-is($jobs, 'candystore-dead-letters-prune 47 * * * *,candystore-outbox-cleanup 17 * * * *,candystore-outbox-retry */5 * * * *,candystore-partitions-premake 7,37 * * * *', 'schedule_maintenance registers the jobs');
+is($jobs, 'candystore-dead-letters-prune 47 * * * *,candystore-outbox-cleanup 17 * * * *,candystore-outbox-retry */5 * * * *,candystore-partitions-premake 7,37 * * * *,candystore-purged-partitions-drop 27 * * * *', 'schedule_maintenance registers the jobs');
 is($node->safe_psql('postgres', q{SELECT command FROM cron.job WHERE jobname = 'candystore-outbox-cleanup'}),
 	q{SELECT candystore.cleanup_outbox('2 days')}, 'the job runs cleanup_outbox with the retention given');
 is($node->safe_psql('postgres', q{SELECT command FROM cron.job WHERE jobname = 'candystore-dead-letters-prune'}),
@@ -33,12 +33,12 @@ $node->safe_psql('postgres', q{SELECT cron.schedule('someone-elses-job', '0 3 * 
 
 $node->safe_psql('postgres', q{SELECT count(*) FROM candystore.schedule_maintenance('3 days', '30 days')});
 is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || string_agg(command, ', ' ORDER BY command) FROM cron.job WHERE jobname LIKE 'candystore-%'}),
-	q{4 SELECT candystore.cleanup_outbox('3 days'), SELECT candystore.make_partitions(), SELECT candystore.prune_dead_letters('30 days'), SELECT candystore.retry_outbox()},
+	q{5 SELECT candystore.cleanup_outbox('3 days'), SELECT candystore.drop_purged_partitions(), SELECT candystore.make_partitions(), SELECT candystore.prune_dead_letters('30 days'), SELECT candystore.retry_outbox()},
 	'scheduling again updates the jobs instead of adding more');
 my ($rc, $out, $err) = $node->psql('postgres', q{SELECT * FROM candystore.schedule_maintenance('3 days', '-1 day')});
 like($err, qr/dead_letter_retention must not be negative/, 'a negative dead-letter retention is refused');
 
-is($node->safe_psql('postgres', 'SELECT candystore.unschedule_maintenance()'), '4', 'unschedule_maintenance removes its jobs');
+is($node->safe_psql('postgres', 'SELECT candystore.unschedule_maintenance()'), '5', 'unschedule_maintenance removes its jobs');
 is($node->safe_psql('postgres', q{SELECT string_agg(jobname, ',') FROM cron.job}), 'someone-elses-job',
 	'and only its jobs');
 

@@ -15,7 +15,8 @@ AS $$
            ('candystore-dead-letters-prune', '47 * * * *',
             format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention)),
            ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()'),
-           ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()')
+           ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()'),
+           ('candystore-purged-partitions-drop', '27 * * * *', 'SELECT @extschema@.drop_purged_partitions()')
 $$;
 COMMENT ON FUNCTION @extschema@.maintenance_jobs(interval, interval) IS
     'The jobs schedule_maintenance() registers: name, cron schedule, command.';

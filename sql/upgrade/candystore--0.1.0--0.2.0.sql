@@ -2381,3 +2381,48 @@ CREATE FUNCTION @extschema@.forget_purged_ids(max_ids bigint DEFAULT 10000) RETU
 COMMENT ON FUNCTION @extschema@.forget_purged_ids(bigint) IS
     'Deletes up to max_ids event_ids rows of events purged with their partitions (their ids are then no longer recognised as duplicates); returns how many.  Call until it returns 0, vacuuming between calls.';
 REVOKE ALL ON FUNCTION @extschema@.forget_purged_ids(bigint) FROM PUBLIC;
+
+-- Retention: partitions detached, dropped later -------------------------------
+-- purge_events() detaches the partitions past the horizon into this schema
+-- (a catalog change, under event_log's lock only for that); dropping them,
+-- whose commit unlinks their files, is drop_purged_partitions()'s job, run by
+-- the maintenance job or by hand.  Nothing here is read by candystore.
+CREATE SCHEMA candystore_purged;
+COMMENT ON SCHEMA candystore_purged IS
+    'Partitions of candystore.event_log that purge_events() detached; candystore.drop_purged_partitions() drops them.';
+
+CREATE FUNCTION @extschema@.drop_purged_partitions() RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    purged regclass;
+    dropped integer := 0;
+BEGIN
+    FOR purged IN SELECT c.oid FROM pg_class c
+                   WHERE c.relnamespace = 'candystore_purged'::regnamespace AND c.relkind = 'r'
+                   ORDER BY c.relname LOOP
+        EXECUTE format('DROP TABLE %s', purged);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.drop_purged_partitions() IS
+    'Drops the partitions purge_events() detached into candystore_purged (their events are already out of every read); returns how many.';
+REVOKE ALL ON FUNCTION @extschema@.drop_purged_partitions() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '7 days',
+                                               dead_letter_retention interval DEFAULT '7 days')
+    RETURNS TABLE(job_name text, schedule text, command text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('candystore-outbox-cleanup', '17 * * * *',
+            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention)),
+           ('candystore-dead-letters-prune', '47 * * * *',
+            format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention)),
+           ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()'),
+           ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()'),
+           ('candystore-purged-partitions-drop', '27 * * * *', 'SELECT @extschema@.drop_purged_partitions()')
+$$;
