@@ -15,7 +15,15 @@ COMMENT ON COLUMN @extschema@.event_log.causation_group IS
 ALTER TABLE @extschema@.event_ids ADD COLUMN causation_group uuid NOT NULL;
 COMMENT ON COLUMN @extschema@.event_ids.causation_group IS
     'Bookkeeping for the causation walks, set by append(): the group this event was filed in.';
-CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids (causation_group);
+-- The walks read a group's rows from this index alone where the heap page is
+-- all-visible (index-only, trace.c): every column they read is in it, the
+-- parent ids as the one expression, NULL when more than 64 would not fit an
+-- index entry (the walk then fetches the heap row).  position orders a
+-- group's rows as they were appended.
+CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids
+    (causation_group, position,
+     (CASE WHEN pg_catalog.cardinality(correlation_ids) <= 64 THEN correlation_ids END))
+    INCLUDE (event_id, event_type, occurred_at);
 
 CREATE TABLE @extschema@.causation_links (
     a   uuid NOT NULL,

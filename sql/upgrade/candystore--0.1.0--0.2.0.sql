@@ -2381,3 +2381,12 @@ CREATE FUNCTION @extschema@.forget_purged_ids(max_ids bigint DEFAULT 10000) RETU
 COMMENT ON FUNCTION @extschema@.forget_purged_ids(bigint) IS
     'Deletes up to max_ids event_ids rows of events purged with their partitions (their ids are then no longer recognised as duplicates); returns how many.  Call until it returns 0, vacuuming between calls.';
 REVOKE ALL ON FUNCTION @extschema@.forget_purged_ids(bigint) FROM PUBLIC;
+
+-- Index-only causation walks ---------------------
+-- The walks read a group's rows from its index entries alone where the heap
+-- page is all-visible (trace.c; 40_trace.sql says which columns and why).
+DROP INDEX @extschema@.event_ids_causation_group_idx;
+CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids
+    (causation_group, position,
+     (CASE WHEN pg_catalog.cardinality(correlation_ids) <= 64 THEN correlation_ids END))
+    INCLUDE (event_id, event_type, occurred_at);
