@@ -118,7 +118,7 @@ RESET enable_seqscan;
 -- group index and never scans event_ids.
 SELECT c.relname, pg_get_indexdef(c.oid) ~ expected AS as_expected
   FROM (VALUES ('event_ids_pkey', 'UNIQUE INDEX .* ON candystore.event_ids USING btree \(event_id\)$'),
-               ('event_ids_causation_group_idx', 'ON candystore.event_ids USING btree \(causation_group, "position", \(\s*CASE\s+WHEN \(cardinality\(correlation_ids\) <= 64\) THEN correlation_ids\s+ELSE NULL::uuid\[\]\s+END\)\) INCLUDE \(event_id, event_type, occurred_at\)$'),
+               ('event_ids_causation_group_idx', 'ON candystore.event_ids USING btree \(causation_group, "position", event_id, occurred_at, \(\s*CASE\s+WHEN \(cardinality\(correlation_ids\) <= 64\) THEN correlation_ids\s+ELSE NULL::uuid\[\]\s+END\)\) INCLUDE \(event_type\)$'),
                ('causation_links_pkey', 'ON candystore.causation_links USING btree \(a, b\)$')) e(name, expected)
   JOIN pg_class c ON c.relname = e.name AND c.relnamespace = 'candystore'::regnamespace
  ORDER BY 1;

@@ -96,6 +96,7 @@ typedef struct Walk
 	int			chunk_left;
 	text	   *last_type;		/* the last event type copied, shared by the
 								 * nodes that follow with the same type */
+	bool		last_type_hidden;	/* whether the caller may not see it */
 	/* children of nodes[i]: child_list[child_start[i] .. child_start[i + 1]) */
 	int		   *child_start;
 	int		   *child_list;
@@ -179,6 +180,37 @@ walk_index_nodes(Walk *walk)
 	}
 }
 
+/* A stored node of the walk, or NULL (not stored, or not loaded). */
+static TraceNode *
+stored_node(Walk *walk, const pg_uuid_t *id)
+{
+	TraceIdEntry *entry = trace_ids_lookup(walk->ids, *id);
+
+	return entry != NULL && walk->nodes[entry->index]->found ? walk->nodes[entry->index] : NULL;
+}
+
+/*
+ * A copy of a stored uuid[] with a 4-byte header (palloc'd).  Short ones, as
+ * every index entry and most heap rows hold them, are copied here without
+ * the general detoasting path.
+ */
+static ArrayType *
+copy_parents(Datum value)
+{
+	Pointer		stored = DatumGetPointer(value);
+
+	if (VARATT_IS_SHORT(stored))
+	{
+		Size		len = VARSIZE_SHORT(stored) - VARHDRSZ_SHORT;
+		ArrayType  *copy = palloc(len + VARHDRSZ);
+
+		SET_VARSIZE(copy, len + VARHDRSZ);
+		memcpy(VARDATA(copy), VARDATA_SHORT(stored), len);
+		return copy;
+	}
+	return DatumGetArrayTypePCopy(value);
+}
+
 /* Copies an event's columns into its node (in the walk's context). */
 static void
 fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
@@ -199,19 +231,22 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 		(VARATT_IS_EXTENDED(type) && !VARATT_IS_SHORT(type)) ||
 		VARSIZE_ANY_EXHDR(walk->last_type) != VARSIZE_ANY_EXHDR(type) ||
 		memcmp(VARDATA_ANY(walk->last_type), VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type)) != 0)
+	{
 		walk->last_type = DatumGetTextPCopy(event_type);
+		walk->last_type_hidden = !event_type_permitted(VARDATA_ANY(walk->last_type),
+													   VARSIZE_ANY_EXHDR(walk->last_type));
+	}
 	node->event_type = walk->last_type;
 	node->occurred_at = DatumGetTimestampTz(occurred_at);
 	/* the walk goes on through it; only what it is stays unsaid */
-	node->hidden = !event_type_permitted(VARDATA_ANY(node->event_type),
-										 VARSIZE_ANY_EXHDR(node->event_type));
+	node->hidden = walk->last_type_hidden;
 	if (node->hidden)
 	{
 		node->event_type = cstring_to_text(TRACE_HIDDEN_TYPE);
 		node->occurred_at = 0;
 	}
 	/* a copy: it is kept, and returned as it is when it can be */
-	parents = DatumGetArrayTypePCopy(correlation_ids);
+	parents = copy_parents(correlation_ids);
 	nelems = ArrayGetNItems(ARR_NDIM(parents), ARR_DIMS(parents));
 	nullmap = ARR_NULLBITMAP(parents);
 	elem = ARR_DATA_PTR(parents);
@@ -468,8 +503,7 @@ fill_node(Walk *walk, TraceNode *node, const Datum *values, const RowColumns *co
  * fit the index, are fetched from the heap.
  */
 static void
-load_group(Walk *walk, IndexScanDesc scan, const pg_uuid_t *group, const pg_uuid_t *start,
-		   const PurgedRanges *purged, const RowColumns *index_cols, Buffer *vmbuffer,
+load_group(Walk *walk, IndexScanDesc scan, const pg_uuid_t *group, const PurgedRanges *purged, const RowColumns *index_cols, Buffer *vmbuffer,
 		   TupleTableSlot *slot)
 {
 	const TraceCatalog *cat = trace_catalog();
@@ -510,13 +544,9 @@ load_group(Walk *walk, IndexScanDesc scan, const pg_uuid_t *group, const pg_uuid
 		}
 		if (position_purged(DatumGetInt64(row[cols->position - 1]), purged))
 			continue;
+		/* an event is in one group: the id table is built once after */
 		id = DatumGetUUIDP(row[cols->event_id - 1]);
-		/*
-		 * An event is in one group, so only the start, loaded first, comes
-		 * again: the id table is built once after.
-		 */
-		if (memcmp(id, start, UUID_LEN) != 0)
-			fill_node(walk, walk_add_node(walk, id), row, cols);
+		fill_node(walk, walk_add_node(walk, id), row, cols);
 	}
 }
 
@@ -549,39 +579,38 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 	}
 	if (stored)
 	{
-		bool		is_new;
-		pg_uuid_t	group;
+		text	   *type = DatumGetTextPP(slot->tts_values[cat->event_type - 1]);
+
+		/* a walk from an event the caller may not see: as if not stored */
+		stored = event_type_permitted(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
+	}
+	if (stored)
+	{
+		pg_uuid_t	group = *DatumGetUUIDP(slot->tts_values[cat->causation_group - 1]);
 		GroupSet	groups = {0};
 		Relation	by_group;
 		RowColumns	index_cols;
 		bool		covering;
 		Buffer		vmbuffer = InvalidBuffer;
 
-		first = walk_node(walk, start, &is_new);
-		fill_node(walk, first, slot->tts_values, &heap_cols);
-		group = *DatumGetUUIDP(slot->tts_values[cat->causation_group - 1]);
 		ExecClearTuple(slot);
 		index_endscan(scan);
-		/* a walk from an event the caller may not see: as if not stored */
-		if (first->hidden)
-			groups.n = 0;
-		else
-			linked_groups(walk, snapshot, &group, &groups);
+		linked_groups(walk, snapshot, &group, &groups);
 
+		/* the start's row too, in its place: loading order is position order */
 		by_group = index_open(cat->group_index, AccessShareLock);
 		covering = group_index_columns(by_group, cat, &index_cols);
 		scan = index_beginscan(heap, by_group, snapshot, 1, 0);
 		scan->xs_want_itup = covering;
 		for (int g = 0; g < groups.n; g++)
-			load_group(walk, scan, &groups.names[g], start, &purged,
+			load_group(walk, scan, &groups.names[g], &purged,
 					   covering ? &index_cols : NULL, &vmbuffer, slot);
 		if (BufferIsValid(vmbuffer))
 			ReleaseBuffer(vmbuffer);
 		index_endscan(scan);
 		index_close(by_group, AccessShareLock);
 		walk_index_nodes(walk);
-		if (first->hidden)
-			first = NULL;
+		first = stored_node(walk, start);
 	}
 	else
 		index_endscan(scan);
@@ -607,15 +636,6 @@ walk_begin(FunctionCallInfo fcinfo, Walk *walk, const pg_uuid_t *start)
 	if (first == NULL)
 		MemoryContextDelete(walk->cxt);
 	return first;
-}
-
-/* A stored node of the walk, or NULL (not stored, or not loaded). */
-static TraceNode *
-stored_node(Walk *walk, const pg_uuid_t *id)
-{
-	TraceIdEntry *entry = trace_ids_lookup(walk->ids, *id);
-
-	return entry != NULL && walk->nodes[entry->index]->found ? walk->nodes[entry->index] : NULL;
 }
 
 /*
@@ -696,10 +716,42 @@ sorted_rows(Walk *walk, bool with_missing, int *nrows)
 	TraceNode **sorted = MemoryContextAlloc(walk->cxt, Max(walk->nnodes, 1) * sizeof(TraceNode *));
 	int			n = 0;
 
+	bool		by_position = true;		/* stored events only, loaded in position order */
+	int			max_depth = 0;
+
 	for (int i = 0; i < walk->nnodes; i++)
-		if (walk->nodes[i]->depth >= 0 && (with_missing || walk->nodes[i]->found))
-			sorted[n++] = walk->nodes[i];
-	qsort(sorted, n, sizeof(TraceNode *), compare_nodes);
+	{
+		TraceNode  *node = walk->nodes[i];
+
+		if (node->depth < 0 || !(with_missing || node->found))
+			continue;
+		by_position = by_position && node->found &&
+			(n == 0 || sorted[n - 1]->position < node->position);
+		max_depth = Max(max_depth, node->depth);
+		sorted[n++] = node;
+	}
+	if (by_position)
+	{
+		/*
+		 * The usual case, one group (its rows come in position order): a
+		 * stable counting sort by depth gives compare_nodes' order without
+		 * comparing.
+		 */
+		int		   *start = MemoryContextAllocZero(walk->cxt, (max_depth + 2) * sizeof(int));
+		TraceNode **in_order = MemoryContextAlloc(walk->cxt, Max(n, 1) * sizeof(TraceNode *));
+
+		for (int i = 0; i < n; i++)
+			start[sorted[i]->depth + 1]++;
+		for (int d = 0; d <= max_depth; d++)
+			start[d + 1] += start[d];
+		for (int i = 0; i < n; i++)
+			in_order[start[sorted[i]->depth]++] = sorted[i];
+		pfree(start);
+		pfree(sorted);
+		sorted = in_order;
+	}
+	else
+		qsort(sorted, n, sizeof(TraceNode *), compare_nodes);
 	for (int i = 0; i < n; i++)
 		sorted[i]->row = i;
 	*nrows = n;

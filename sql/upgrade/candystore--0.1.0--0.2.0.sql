@@ -2387,6 +2387,6 @@ REVOKE ALL ON FUNCTION @extschema@.forget_purged_ids(bigint) FROM PUBLIC;
 -- page is all-visible (trace.c; 40_trace.sql says which columns and why).
 DROP INDEX @extschema@.event_ids_causation_group_idx;
 CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids
-    (causation_group, position,
+    (causation_group, position, event_id, occurred_at,
      (CASE WHEN pg_catalog.cardinality(correlation_ids) <= 64 THEN correlation_ids END))
-    INCLUDE (event_id, event_type, occurred_at);
+    INCLUDE (event_type);
