@@ -87,3 +87,9 @@ SELECT pg_temp.pages(format('SELECT count(*) FROM candystore.descendants(%L)', p
 SELECT pg_temp.ev(1090, 'batch.item.queued', '{1}') > 0 AS late_child;
 SELECT count(*) AS tree_with_late_child, bool_or(event_id = pg_temp.v(1090)) AS late_child_seen
   FROM candystore.descendants(pg_temp.v(1), 1);
+
+-- Autovacuum marks new pages all-visible after every 10,000 appends (not
+-- after 20% more rows, the default for an insert-only table), so the walks
+-- of recent events read the index alone soon after they are stored.
+SELECT unnest(reloptions) AS event_ids_autovacuum
+  FROM pg_class WHERE oid = 'candystore.event_ids'::regclass ORDER BY 1;

@@ -2390,3 +2390,6 @@ CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids
     (causation_group, position, event_id, occurred_at,
      (CASE WHEN pg_catalog.cardinality(correlation_ids) <= 64 THEN correlation_ids END))
     INCLUDE (event_type);
+-- (40_trace.sql says why)
+ALTER TABLE @extschema@.event_ids SET (autovacuum_vacuum_insert_threshold = 10000,
+                                       autovacuum_vacuum_insert_scale_factor = 0);
