@@ -20,15 +20,7 @@ CREATE FUNCTION pg_temp.ev(n int, type text, parents int[]) RETURNS bigint LANGU
         'correlation_ids', (SELECT coalesce(jsonb_agg(pg_temp.v(p)), '[]') FROM unnest(parents) p),
         'agent_context', null, 'payload', '{}'::jsonb))
 $$;
-CREATE FUNCTION pg_temp.pages(query text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    plan jsonb;
-BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || query INTO plan;
-    RETURN (plan->0->'Plan'->>'Shared Hit Blocks')::bigint
-         + (plan->0->'Plan'->>'Shared Read Blocks')::bigint;
-END
-$$;
+\i sql/helpers/pages_touched.sql
 
 -- A root (1) and 80 children (1001..1080), each child after 60 events of
 -- other traffic (roots of their own, 100000 on), so that the children's
