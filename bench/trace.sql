@@ -30,6 +30,8 @@ VACUUM ANALYZE candystore.event_ids;
 VACUUM ANALYZE candystore.causation_links;
 VACUUM ANALYZE naive_plain;
 VACUUM ANALYZE naive_gin;
+SELECT relname, relpages, relallvisible FROM pg_class
+ WHERE oid IN ('candystore.event_ids'::regclass, 'naive_gin'::regclass) ORDER BY 1;
 SELECT count(*) AS events, count(DISTINCT causation_group) AS causation_groups,
        (SELECT count(*) FROM candystore.causation_links) AS link_rows
   FROM candystore.event_log;
