@@ -24,7 +24,10 @@ CREATE INDEX ON naive_gin USING gin (correlation_ids jsonb_path_ops);
 \timing off
 -- Every table the walks and the naive CTEs read is vacuumed alike (the
 -- walks read event_ids' group index alone where VACUUM set the visibility
--- map; the naive CTEs fetch their rows from the heap either way).
+-- map; the naive CTEs fetch their rows from the heap either way).  The
+-- cluster commits asynchronously: until the commits are flushed VACUUM
+-- cannot set the rows' hint bits, nor so mark a page all-visible.
+CHECKPOINT;
 VACUUM ANALYZE candystore.event_log;
 VACUUM ANALYZE candystore.event_ids;
 VACUUM ANALYZE candystore.causation_links;
