@@ -113,11 +113,12 @@ SELECT pg_temp.index_backed($$SELECT position FROM candystore.events WHERE envel
 RESET enable_seqscan;
 
 -- The causation walks (trace.c) scan the indexes they open by name, never a
--- table: these are the definitions they rely on, and a walk reads through
--- the group index and never scans event_ids.
+-- table: these are the definitions they rely on (the group index holds every
+-- column a walk reads, for index-only reads), and a walk reads through the
+-- group index and never scans event_ids.
 SELECT c.relname, pg_get_indexdef(c.oid) ~ expected AS as_expected
   FROM (VALUES ('event_ids_pkey', 'UNIQUE INDEX .* ON candystore.event_ids USING btree \(event_id\)$'),
-               ('event_ids_causation_group_idx', 'ON candystore.event_ids USING btree \(causation_group\)$'),
+               ('event_ids_causation_group_idx', 'ON candystore.event_ids USING btree \(causation_group, "position", event_id, occurred_at, \(\s*CASE\s+WHEN \(cardinality\(correlation_ids\) <= 64\) THEN correlation_ids\s+ELSE NULL::uuid\[\]\s+END\)\) INCLUDE \(event_type\)$'),
                ('causation_links_pkey', 'ON candystore.causation_links USING btree \(a, b\)$')) e(name, expected)
   JOIN pg_class c ON c.relname = e.name AND c.relnamespace = 'candystore'::regnamespace
  ORDER BY 1;

@@ -19,16 +19,7 @@ CREATE FUNCTION pg_temp.gev(g int, n int, parent int) RETURNS bigint LANGUAGE sq
                                 ELSE jsonb_build_array(pg_temp.gid(g, parent)) END,
         'agent_context', null, 'payload', '{}'::jsonb))
 $$;
--- Shared buffers one statement touches (its own and its functions').
-CREATE FUNCTION pg_temp.pages(query text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    plan jsonb;
-BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || query INTO plan;
-    RETURN (plan->0->'Plan'->>'Shared Hit Blocks')::bigint
-         + (plan->0->'Plan'->>'Shared Read Blocks')::bigint;
-END
-$$;
+\i sql/helpers/pages_touched.sql
 
 -- chains (each event the parent of the next): graphs 11 and 12;
 -- fan-outs (one root, every other event its child): graphs 21 and 22.

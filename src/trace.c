@@ -7,7 +7,8 @@
  * event through parent links lies in its group or in groups linked to it.
  * A walk therefore reads the start event (event_id btree), the linked group
  * names (causation_links), and every event of those groups (one range of the
- * causation_group btree each), then walks the parent links in memory: a
+ * causation_group btree each, read from the index entries alone where the
+ * heap page is all-visible), then walks the parent links in memory: a
  * hash table keyed by uuid holds each event once, so self links, cycles and
  * duplicated parent ids are harmless.  Parents not stored (not in the
  * groups) are missing: trace() reports them, the other walks skip them.
@@ -15,10 +16,12 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/itup.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/visibilitymap.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -26,6 +29,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -91,6 +96,7 @@ typedef struct Walk
 	int			chunk_left;
 	text	   *last_type;		/* the last event type copied, shared by the
 								 * nodes that follow with the same type */
+	bool		last_type_hidden;	/* whether the caller may not see it */
 	/* children of nodes[i]: child_list[child_start[i] .. child_start[i + 1]) */
 	int		   *child_start;
 	int		   *child_list;
@@ -174,6 +180,37 @@ walk_index_nodes(Walk *walk)
 	}
 }
 
+/* A stored node of the walk, or NULL (not stored, or not loaded). */
+static TraceNode *
+stored_node(Walk *walk, const pg_uuid_t *id)
+{
+	TraceIdEntry *entry = trace_ids_lookup(walk->ids, *id);
+
+	return entry != NULL && walk->nodes[entry->index]->found ? walk->nodes[entry->index] : NULL;
+}
+
+/*
+ * A copy of a stored uuid[] with a 4-byte header (palloc'd).  Short ones, as
+ * every index entry and most heap rows hold them, are copied here without
+ * the general detoasting path.
+ */
+static ArrayType *
+copy_parents(Datum value)
+{
+	Pointer		stored = DatumGetPointer(value);
+
+	if (VARATT_IS_SHORT(stored))
+	{
+		Size		len = VARSIZE_SHORT(stored) - VARHDRSZ_SHORT;
+		ArrayType  *copy = palloc(len + VARHDRSZ);
+
+		SET_VARSIZE(copy, len + VARHDRSZ);
+		memcpy(VARDATA(copy), VARDATA_SHORT(stored), len);
+		return copy;
+	}
+	return DatumGetArrayTypePCopy(value);
+}
+
 /* Copies an event's columns into its node (in the walk's context). */
 static void
 fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
@@ -194,19 +231,22 @@ fill_node_values(Walk *walk, TraceNode *node, Datum position, Datum event_type,
 		(VARATT_IS_EXTENDED(type) && !VARATT_IS_SHORT(type)) ||
 		VARSIZE_ANY_EXHDR(walk->last_type) != VARSIZE_ANY_EXHDR(type) ||
 		memcmp(VARDATA_ANY(walk->last_type), VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type)) != 0)
+	{
 		walk->last_type = DatumGetTextPCopy(event_type);
+		walk->last_type_hidden = !event_type_permitted(VARDATA_ANY(walk->last_type),
+													   VARSIZE_ANY_EXHDR(walk->last_type));
+	}
 	node->event_type = walk->last_type;
 	node->occurred_at = DatumGetTimestampTz(occurred_at);
 	/* the walk goes on through it; only what it is stays unsaid */
-	node->hidden = !event_type_permitted(VARDATA_ANY(node->event_type),
-										 VARSIZE_ANY_EXHDR(node->event_type));
+	node->hidden = walk->last_type_hidden;
 	if (node->hidden)
 	{
 		node->event_type = cstring_to_text(TRACE_HIDDEN_TYPE);
 		node->occurred_at = 0;
 	}
 	/* a copy: it is kept, and returned as it is when it can be */
-	parents = DatumGetArrayTypePCopy(correlation_ids);
+	parents = copy_parents(correlation_ids);
 	nelems = ArrayGetNItems(ARR_NDIM(parents), ARR_DIMS(parents));
 	nullmap = ARR_NULLBITMAP(parents);
 	elem = ARR_DATA_PTR(parents);
@@ -324,16 +364,6 @@ linked_groups(Walk *walk, Snapshot snapshot, const pg_uuid_t *first, GroupSet *s
 	table_close(heap, AccessShareLock);
 }
 
-static void
-fill_node_from_slot(Walk *walk, TraceNode *node, TupleTableSlot *slot, const TraceCatalog *c)
-{
-	slot_getsomeattrs(slot, c->last_column);
-	fill_node_values(walk, node, slot->tts_values[c->position - 1],
-					 slot->tts_values[c->event_type - 1],
-					 slot->tts_values[c->occurred_at - 1],
-					 slot->tts_values[c->correlation_ids - 1]);
-}
-
 /*
  * The position ranges of dropped partitions (purged_ranges): event_ids keeps
  * their events' rows (ids recognised, groups intact) until
@@ -357,6 +387,7 @@ purged_ranges_load(MemoryContext cxt, Snapshot snapshot, PurgedRanges *ranges)
 	int			cap = 8;
 
 	ranges->n = 0;
+	ranges->first = ranges->last = NULL;
 	if (!OidIsValid(cat->purged_ranges))
 		return;
 	heap = table_open(cat->purged_ranges, AccessShareLock);
@@ -386,20 +417,137 @@ purged_ranges_load(MemoryContext cxt, Snapshot snapshot, PurgedRanges *ranges)
 	table_close(heap, AccessShareLock);
 }
 
-/* Whether the event_ids row in slot is that of a purged event. */
+/* Whether the event at this position was purged with its partition. */
 static bool
-slot_purged(TupleTableSlot *slot, const PurgedRanges *ranges, const TraceCatalog *c)
+position_purged(int64 position, const PurgedRanges *ranges)
 {
-	int64		position;
-
-	if (ranges->n == 0)
-		return false;
-	slot_getsomeattrs(slot, c->last_column);
-	position = DatumGetInt64(slot->tts_values[c->position - 1]);
 	for (int i = 0; i < ranges->n; i++)
 		if (position >= ranges->first[i] && position <= ranges->last[i])
 			return true;
 	return false;
+}
+
+/*
+ * Where the walk finds an event_ids row's columns: in a heap tuple (slot
+ * attribute numbers) or, for an index-only read, in a group index tuple.
+ */
+typedef struct RowColumns
+{
+	int			position;
+	int			event_id;
+	int			event_type;
+	int			occurred_at;
+	int			parents;
+	int			causation_group;	/* heap tuples only */
+} RowColumns;
+
+static void
+heap_row_columns(const TraceCatalog *c, RowColumns *cols)
+{
+	cols->position = c->position;
+	cols->event_id = c->event_id;
+	cols->event_type = c->event_type;
+	cols->occurred_at = c->occurred_at;
+	cols->parents = c->correlation_ids;
+	cols->causation_group = c->causation_group;
+}
+
+/*
+ * Whether the group index covers a walk (40_trace.sql): position, event_id,
+ * event_type and occurred_at among its columns, and one expression, the
+ * parent ids when there are few enough to fit an index entry (else NULL).
+ * A 0.1.0 catalog's index (causation_group) alone does not.
+ */
+static bool
+group_index_columns(Relation index, const TraceCatalog *c, RowColumns *cols)
+{
+	Form_pg_index form = index->rd_index;
+	int			expressions = 0;
+
+	memset(cols, 0, sizeof(*cols));
+	for (int i = 0; i < form->indnatts; i++)
+	{
+		AttrNumber	attnum = form->indkey.values[i];
+
+		if (attnum == 0)
+		{
+			expressions++;
+			cols->parents = i + 1;
+		}
+		else if (attnum == c->position)
+			cols->position = i + 1;
+		else if (attnum == c->event_id)
+			cols->event_id = i + 1;
+		else if (attnum == c->event_type)
+			cols->event_type = i + 1;
+		else if (attnum == c->occurred_at)
+			cols->occurred_at = i + 1;
+	}
+	return expressions == 1 && cols->position && cols->event_id &&
+		cols->event_type && cols->occurred_at;
+}
+
+/* Copies a row's columns into the node (values/nulls by RowColumns). */
+static void
+fill_node(Walk *walk, TraceNode *node, const Datum *values, const RowColumns *cols)
+{
+	fill_node_values(walk, node, values[cols->position - 1], values[cols->event_type - 1],
+					 values[cols->occurred_at - 1], values[cols->parents - 1]);
+}
+
+/*
+ * Loads the rows of one causation group, in index order.  With a covering
+ * group index a row whose heap page is all-visible is read from its index
+ * entry alone (an index-only read: an event's rows sit on as many heap pages
+ * as other traffic spread them over); others, and rows whose parents did not
+ * fit the index, are fetched from the heap.
+ */
+static void
+load_group(Walk *walk, IndexScanDesc scan, const pg_uuid_t *group, const PurgedRanges *purged, const RowColumns *index_cols, Buffer *vmbuffer,
+		   TupleTableSlot *slot)
+{
+	const TraceCatalog *cat = trace_catalog();
+	RowColumns	heap_cols;
+	ItemPointer tid;
+
+	heap_row_columns(cat, &heap_cols);
+	scan_for(scan, group);
+	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+	{
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		const Datum *row = NULL;
+		const RowColumns *cols = NULL;
+		pg_uuid_t  *id;
+
+		CHECK_FOR_INTERRUPTS();
+		if (index_cols != NULL &&
+			VM_ALL_VISIBLE(scan->heapRelation, ItemPointerGetBlockNumber(tid), vmbuffer))
+		{
+			index_deform_tuple(scan->xs_itup, scan->xs_itupdesc, values, isnull);
+			if (!isnull[index_cols->parents - 1])
+			{
+				/* as an index-only scan does: no heap tuple to lock */
+				PredicateLockPage(scan->heapRelation, ItemPointerGetBlockNumber(tid),
+								  scan->xs_snapshot);
+				row = values;
+				cols = index_cols;
+			}
+		}
+		if (row == NULL)
+		{
+			if (!index_fetch_heap(scan, slot))
+				continue;		/* not visible to this snapshot */
+			slot_getsomeattrs(slot, cat->last_column);
+			row = slot->tts_values;
+			cols = &heap_cols;
+		}
+		if (position_purged(DatumGetInt64(row[cols->position - 1]), purged))
+			continue;
+		/* an event is in one group: the id table is built once after */
+		id = DatumGetUUIDP(row[cols->event_id - 1]);
+		fill_node(walk, walk_add_node(walk, id), row, cols);
+	}
 }
 
 /*
@@ -417,55 +565,52 @@ walk_load(Walk *walk, const pg_uuid_t *start)
 	IndexScanDesc scan = index_beginscan(heap, by_id, snapshot, 1, 0);
 	TraceNode  *first = NULL;
 	PurgedRanges purged;
+	RowColumns	heap_cols;
+	bool		stored;
 
+	heap_row_columns(cat, &heap_cols);
 	purged_ranges_load(walk->cxt, snapshot, &purged);
 	scan_for(scan, start);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot) &&
-		!slot_purged(slot, &purged, cat))
+	stored = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (stored)
 	{
-		bool		is_new;
-		pg_uuid_t	group;
+		slot_getsomeattrs(slot, cat->last_column);
+		stored = !position_purged(DatumGetInt64(slot->tts_values[cat->position - 1]), &purged);
+	}
+	if (stored)
+	{
+		text	   *type = DatumGetTextPP(slot->tts_values[cat->event_type - 1]);
+
+		/* a walk from an event the caller may not see: as if not stored */
+		stored = event_type_permitted(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
+	}
+	if (stored)
+	{
+		pg_uuid_t	group = *DatumGetUUIDP(slot->tts_values[cat->causation_group - 1]);
 		GroupSet	groups = {0};
 		Relation	by_group;
+		RowColumns	index_cols;
+		bool		covering;
+		Buffer		vmbuffer = InvalidBuffer;
 
-		first = walk_node(walk, start, &is_new);
-		fill_node_from_slot(walk, first, slot, cat);
-		group = *DatumGetUUIDP(slot->tts_values[cat->causation_group - 1]);
 		ExecClearTuple(slot);
 		index_endscan(scan);
-		/* a walk from an event the caller may not see: as if not stored */
-		if (first->hidden)
-			groups.n = 0;
-		else
-			linked_groups(walk, snapshot, &group, &groups);
+		linked_groups(walk, snapshot, &group, &groups);
 
+		/* the start's row too, in its place: loading order is position order */
 		by_group = index_open(cat->group_index, AccessShareLock);
+		covering = group_index_columns(by_group, cat, &index_cols);
 		scan = index_beginscan(heap, by_group, snapshot, 1, 0);
+		scan->xs_want_itup = covering;
 		for (int g = 0; g < groups.n; g++)
-		{
-			scan_for(scan, &groups.names[g]);
-			while (index_getnext_slot(scan, ForwardScanDirection, slot))
-			{
-				pg_uuid_t  *id;
-
-				CHECK_FOR_INTERRUPTS();
-				if (slot_purged(slot, &purged, cat))
-					continue;
-				slot_getsomeattrs(slot, cat->last_column);
-				id = DatumGetUUIDP(slot->tts_values[cat->event_id - 1]);
-				/*
-				 * An event is in one group, so only the start, loaded
-				 * first, comes again: the id table is built once after.
-				 */
-				if (memcmp(id, start, UUID_LEN) != 0)
-					fill_node_from_slot(walk, walk_add_node(walk, id), slot, cat);
-			}
-		}
+			load_group(walk, scan, &groups.names[g], &purged,
+					   covering ? &index_cols : NULL, &vmbuffer, slot);
+		if (BufferIsValid(vmbuffer))
+			ReleaseBuffer(vmbuffer);
 		index_endscan(scan);
 		index_close(by_group, AccessShareLock);
 		walk_index_nodes(walk);
-		if (first->hidden)
-			first = NULL;
+		first = stored_node(walk, start);
 	}
 	else
 		index_endscan(scan);
@@ -491,15 +636,6 @@ walk_begin(FunctionCallInfo fcinfo, Walk *walk, const pg_uuid_t *start)
 	if (first == NULL)
 		MemoryContextDelete(walk->cxt);
 	return first;
-}
-
-/* A stored node of the walk, or NULL (not stored, or not loaded). */
-static TraceNode *
-stored_node(Walk *walk, const pg_uuid_t *id)
-{
-	TraceIdEntry *entry = trace_ids_lookup(walk->ids, *id);
-
-	return entry != NULL && walk->nodes[entry->index]->found ? walk->nodes[entry->index] : NULL;
 }
 
 /*
@@ -580,10 +716,42 @@ sorted_rows(Walk *walk, bool with_missing, int *nrows)
 	TraceNode **sorted = MemoryContextAlloc(walk->cxt, Max(walk->nnodes, 1) * sizeof(TraceNode *));
 	int			n = 0;
 
+	bool		by_position = true;		/* stored events only, loaded in position order */
+	int			max_depth = 0;
+
 	for (int i = 0; i < walk->nnodes; i++)
-		if (walk->nodes[i]->depth >= 0 && (with_missing || walk->nodes[i]->found))
-			sorted[n++] = walk->nodes[i];
-	qsort(sorted, n, sizeof(TraceNode *), compare_nodes);
+	{
+		TraceNode  *node = walk->nodes[i];
+
+		if (node->depth < 0 || !(with_missing || node->found))
+			continue;
+		by_position = by_position && node->found &&
+			(n == 0 || sorted[n - 1]->position < node->position);
+		max_depth = Max(max_depth, node->depth);
+		sorted[n++] = node;
+	}
+	if (by_position)
+	{
+		/*
+		 * The usual case, one group (its rows come in position order): a
+		 * stable counting sort by depth gives compare_nodes' order without
+		 * comparing.
+		 */
+		int		   *start = MemoryContextAllocZero(walk->cxt, (max_depth + 2) * sizeof(int));
+		TraceNode **in_order = MemoryContextAlloc(walk->cxt, Max(n, 1) * sizeof(TraceNode *));
+
+		for (int i = 0; i < n; i++)
+			start[sorted[i]->depth + 1]++;
+		for (int d = 0; d <= max_depth; d++)
+			start[d + 1] += start[d];
+		for (int i = 0; i < n; i++)
+			in_order[start[sorted[i]->depth]++] = sorted[i];
+		pfree(start);
+		pfree(sorted);
+		sorted = in_order;
+	}
+	else
+		qsort(sorted, n, sizeof(TraceNode *), compare_nodes);
 	for (int i = 0; i < n; i++)
 		sorted[i]->row = i;
 	*nrows = n;

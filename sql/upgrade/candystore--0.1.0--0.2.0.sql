@@ -2426,3 +2426,15 @@ AS $$
            ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()'),
            ('candystore-purged-partitions-drop', '27 * * * *', 'SELECT @extschema@.drop_purged_partitions()')
 $$;
+
+-- Index-only causation walks ---------------------
+-- The walks read a group's rows from its index entries alone where the heap
+-- page is all-visible (trace.c; 40_trace.sql says which columns and why).
+DROP INDEX @extschema@.event_ids_causation_group_idx;
+CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids
+    (causation_group, position, event_id, occurred_at,
+     (CASE WHEN pg_catalog.cardinality(correlation_ids) <= 64 THEN correlation_ids END))
+    INCLUDE (event_type);
+-- (40_trace.sql says why)
+ALTER TABLE @extschema@.event_ids SET (autovacuum_vacuum_insert_threshold = 10000,
+                                       autovacuum_vacuum_insert_scale_factor = 0);
