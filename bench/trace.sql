@@ -26,7 +26,12 @@ CREATE INDEX ON naive_gin USING gin (correlation_ids jsonb_path_ops);
 -- walks read event_ids' group index alone where VACUUM set the visibility
 -- map; the naive CTEs fetch their rows from the heap either way).  The
 -- cluster commits asynchronously: until the commits are flushed VACUUM
--- cannot set the rows' hint bits, nor so mark a page all-visible.
+-- cannot set the rows' hint bits, nor so mark a page all-visible.  The
+-- CHECKPOINT flushes them, but the clog keeps one commit LSN per group of 32
+-- transaction ids: an ANALYZE committing asynchronously after it raises the
+-- group's LSN past what is flushed, and event_ids' rows (whose ids share
+-- that group) stay unhinted.  So from here on every commit is flushed.
+SET synchronous_commit = on;
 CHECKPOINT;
 VACUUM ANALYZE candystore.event_log;
 VACUUM ANALYZE candystore.event_ids;
