@@ -21,17 +21,22 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "common/int.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "partitioning/partdesc.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "partitions.h"
 #include "store_insert.h"
@@ -278,4 +283,55 @@ partition_detach(Oid relid)
 
 	run_partition_ddl(psprintf("ALTER TABLE candystore.event_log DETACH PARTITION %s", name));
 	run_partition_ddl(psprintf("ALTER TABLE %s SET SCHEMA candystore_purged", name));
+}
+
+static int
+range_order(const void *a, const void *b)
+{
+	int64		x = ((const PartitionRange *) a)->first;
+	int64		y = ((const PartitionRange *) b)->first;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * From the relcache's partition descriptor and each partition's bound in
+ * pg_class (syscache): no query, no planning over event_log.
+ */
+PartitionRange *
+partition_ranges(int *n)
+{
+	Relation	rel = table_open(event_log_oid(), AccessShareLock);
+	PartitionDesc desc = RelationGetPartitionDesc(rel, true);
+	PartitionRange *ranges = palloc(sizeof(PartitionRange) * Max(desc->nparts, 1));
+
+	*n = 0;
+	for (int i = 0; i < desc->nparts; i++)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(desc->oids[i]));
+		Datum		bound;
+		bool		isnull;
+		PartitionBoundSpec *spec;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for relation %u", desc->oids[i]);
+		bound = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
+		spec = isnull ? NULL : castNode(PartitionBoundSpec, stringToNode(TextDatumGetCString(bound)));
+		ReleaseSysCache(tup);
+		if (spec && spec->strategy == PARTITION_STRATEGY_RANGE && !spec->is_default)
+		{
+			PartitionRangeDatum *lower = linitial_node(PartitionRangeDatum, spec->lowerdatums);
+			PartitionRangeDatum *upper = linitial_node(PartitionRangeDatum, spec->upperdatums);
+
+			if (lower->kind != PARTITION_RANGE_DATUM_VALUE || upper->kind != PARTITION_RANGE_DATUM_VALUE)
+				continue;
+			ranges[*n].relid = desc->oids[i];
+			ranges[*n].first = DatumGetInt64(castNode(Const, lower->value)->constvalue);
+			ranges[*n].last = DatumGetInt64(castNode(Const, upper->value)->constvalue) - 1;
+			(*n)++;
+		}
+	}
+	table_close(rel, NoLock);
+	qsort(ranges, *n, sizeof(PartitionRange), range_order);
+	return ranges;
 }

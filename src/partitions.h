@@ -17,4 +17,18 @@ extern bool partition_ddl_allowed;
  */
 extern void partition_detach(Oid relid);
 
+/* A range partition of event_log: positions first to last. */
+typedef struct PartitionRange
+{
+	Oid			relid;
+	int64		first;
+	int64		last;
+} PartitionRange;
+
+/*
+ * event_log's range partitions (not the default one), lowest positions first,
+ * from its partition descriptor; *n is set to how many.
+ */
+extern PartitionRange *partition_ranges(int *n);
+
 #endif

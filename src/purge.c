@@ -98,31 +98,31 @@ purge_statement(const char *purged, bool unlist, Oid *types, Datum *values, int 
 }
 
 /*
- * The range partitions that may go whole: every position handed out, no
- * event the outbox has yet to send.  This reads the catalog, the sequence and
- * the outbox only: a query naming event_log would open (and plan over) every
- * partition and its indexes, most of a purge's time in a fresh session.
- * partition_purgeable() then looks at each candidate alone.  The rest is left
- * to the row DELETE, which keeps unsent events and counts what subscriptions
- * lose.
+ * The highest position handed out, and whether any subscription exists: the
+ * range partitions that may go whole lie at or below the former.
  */
-static const char *const candidate_partitions =
-"SELECT p.partition::pg_catalog.oid, p.first_position, p.last_position"
-"  FROM candystore.event_log_partitions p"
-" WHERE p.last_position <= (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
-"                             FROM candystore.event_ids_position_seq)"
-"   AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
-"                    WHERE o.position BETWEEN p.first_position AND p.last_position"
-"                      AND o.published_at IS NULL)"
-" ORDER BY p.first_position";
+static const char *const purge_horizon_facts =
+"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END,"
+"       EXISTS (SELECT FROM candystore.subscription)"
+"  FROM candystore.event_ids_position_seq";
 
 /*
- * Whether a partition (%s) holds an event younger than the horizon ($1), one
- * probe of its occurred_at index; with subscriptions, also one that a
- * subscription (or member) has yet to read.
+ * Why a whole partition (%1$s, positions $2 to $3) must stay, one indexed
+ * probe each: KEPT_UNSENT, an event the outbox has yet to send (later
+ * partitions may still go); KEPT_YOUNG, an event younger than the horizon
+ * ($1) or, with subscriptions, one a subscription (or member) has yet to
+ * read (later partitions hold later events: the probes stop).  The rest is
+ * left to the row DELETE, which keeps unsent events and counts what
+ * subscriptions lose.
  */
+#define PURGEABLE 0
+#define KEPT_UNSENT 1
+#define KEPT_YOUNG 2
 static const char *const partition_kept =
-"SELECT (EXISTS (SELECT 1 FROM %1$s e WHERE e.occurred_at >= pg_catalog.now() - $1)%2$s)::int4::int8";
+"SELECT CASE WHEN EXISTS (SELECT 1 FROM candystore.outbox o"
+"                          WHERE o.position BETWEEN $2 AND $3 AND o.published_at IS NULL) THEN 1"
+"            WHEN EXISTS (SELECT 1 FROM %1$s e WHERE e.occurred_at >= pg_catalog.now() - $1)%2$s THEN 2"
+"            ELSE 0 END::int8";
 static const char *const partition_unread =
 "        OR EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, %1$s e"
 "                    WHERE (e.xid, e.position) > (k.xid, k.position))"
@@ -130,7 +130,6 @@ static const char *const partition_unread =
 "                    WHERE (e.xid, e.position) > (s.start_xid, s.start_position)"
 "                      AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
 "                                       WHERE k.name = s.name))";
-
 /*
  * Where a purge's time goes, reported at DEBUG1 (bench/purge.sh and
  * bench/large_store.sh print it): milliseconds in each step.
@@ -157,12 +156,6 @@ purge_step(PurgeSteps *steps, double *step)
 	INSTR_TIME_SET_CURRENT(steps->mark);
 }
 
-typedef struct DroppedRange
-{
-	Oid			relid;
-	int64		first;
-	int64		last;
-} DroppedRange;
 
 /* One SPI statement returning one bigint (or how many rows it changed). */
 static int64
@@ -187,15 +180,16 @@ partition_name(Oid relid)
 }
 
 /* Whether a candidate partition can go whole (see partition_kept). */
-static bool
-partition_purgeable(Oid relid, Datum older_than, bool subscriptions)
+static int64
+partition_kept_by(const PartitionRange *range, Datum older_than, bool subscriptions)
 {
-	Oid			types[1] = {INTERVALOID};
-	char	   *name = partition_name(relid);
+	Oid			types[3] = {INTERVALOID, INT8OID, INT8OID};
+	Datum		values[3] = {older_than, Int64GetDatum(range->first), Int64GetDatum(range->last)};
+	char	   *name = partition_name(range->relid);
 
 	return count_of(psprintf(partition_kept, name,
 							 subscriptions ? psprintf(partition_unread, name) : ""),
-					1, types, &older_than, SPI_OK_SELECT) == 0;
+					3, types, values, SPI_OK_SELECT);
 }
 
 /*
@@ -204,7 +198,7 @@ partition_purgeable(Oid relid, Datum older_than, bool subscriptions)
  * sent (droppable_partitions) and go with it.
  */
 static int64
-detach_partition(const DroppedRange *range, PurgeSteps *steps)
+detach_partition(const PartitionRange *range, PurgeSteps *steps)
 {
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(range->first), Int64GetDatum(range->last)};
@@ -359,44 +353,37 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 	SPI_connect();
 	PG_TRY();
 	{
-		int			rc;
-
-		int			ndrop;
-		DroppedRange *drop;
+		int			ndrop = 0;
+		PartitionRange *drop = NULL;
 		bool		subscriptions = false;
 
 		store_removal_allowed = true;
 		/* whole partitions first: no row deletes in event_log, no dead tuples */
-		ndrop = 0;
 		if (trace_catalog()->partitioned)
 		{
-			subscriptions = count_of("SELECT count(*) FROM (SELECT FROM candystore.subscription LIMIT 1) s",
-									 0, NULL, NULL, SPI_OK_SELECT) > 0;
-			rc = SPI_execute(candidate_partitions, true, 0);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "finding partitions to purge failed: %s", SPI_result_code_string(rc));
-			ndrop = (int) SPI_processed;
-		}
-		drop = palloc(sizeof(DroppedRange) * Max(ndrop, 1));
-		for (int i = 0; i < ndrop; i++)
-		{
-			HeapTuple	row = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
+			int64		reached;
 			bool		isnull;
 
-			drop[i].relid = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-			drop[i].first = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
-			drop[i].last = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
+			if (SPI_execute(purge_horizon_facts, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "reading the position sequence failed");
+			reached = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			subscriptions = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+			drop = partition_ranges(&ndrop);
+			/* every position of a candidate handed out */
+			while (ndrop > 0 && drop[ndrop - 1].last > reached)
+				ndrop--;
 		}
 		purge_step(&steps, &steps.candidates);
 		for (int i = 0; i < ndrop; i++)
 		{
-			bool		purgeable;
+			int64		kept;
 
 			CHECK_FOR_INTERRUPTS();
-			purgeable = partition_purgeable(drop[i].relid, values[0], subscriptions);
+			kept = partition_kept_by(&drop[i], values[0], subscriptions);
 			purge_step(&steps, &steps.probes);
-			if (purgeable)
+			if (kept == KEPT_YOUNG)
+				break;
+			if (kept == PURGEABLE)
 			{
 				purged += detach_partition(&drop[i], &steps);
 				ndropped++;

@@ -128,7 +128,7 @@ SELECT (SELECT count(*) FROM ranged) AS partitions,
          WHEN (SELECT unsent_outbox_rows FROM oldest) > 0
            THEN format('%s is kept while it holds %s unsent outbox rows',
                        (SELECT partition FROM oldest), (SELECT unsent_outbox_rows FROM oldest))
-         ELSE format('purge_events(older_than) drops %s once older_than < %s (unless a subscription has yet to read it)',
+         ELSE format('purge_events(older_than) detaches %s into candystore_purged once older_than < %s (unless a subscription has yet to read it); drop_purged_partitions() drops it later',
                      (SELECT partition FROM oldest),
                      pg_catalog.date_trunc('second', pg_catalog.now() - (SELECT newest_occurred_at FROM oldest)))
        END AS next_retention_action;

@@ -2438,3 +2438,31 @@ CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids
 -- (40_trace.sql says why)
 ALTER TABLE @extschema@.event_ids SET (autovacuum_vacuum_insert_threshold = 10000,
                                        autovacuum_vacuum_insert_scale_factor = 0);
+
+-- Retention wording ---------------------
+-- partition_status.next_retention_action says what purge_events() does now:
+-- it detaches the oldest partition; drop_purged_partitions() drops it later.
+CREATE OR REPLACE VIEW @extschema@.partition_status AS
+WITH reached AS (
+    SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS position
+      FROM @extschema@.event_ids_position_seq),
+ranged AS (SELECT * FROM @extschema@.partitions WHERE first_position IS NOT NULL),
+oldest AS (SELECT * FROM ranged ORDER BY first_position LIMIT 1),
+newest AS (SELECT * FROM ranged ORDER BY first_position DESC LIMIT 1)
+SELECT (SELECT count(*) FROM ranged) AS partitions,
+       (SELECT sum(bytes) FROM @extschema@.partitions)::bigint AS bytes,
+       (SELECT count(*) FROM @extschema@.event_log_default) AS events_in_default_partition,
+       (SELECT partition FROM oldest) AS oldest_partition,
+       (SELECT partition FROM newest) AS newest_partition,
+       (SELECT last_position FROM newest) - (SELECT position FROM reached) AS positions_made_ahead,
+       CASE
+         WHEN NOT EXISTS (SELECT FROM oldest) THEN 'none: no range partitions yet; run make_partitions()'
+         WHEN (SELECT last_position FROM oldest) > (SELECT position FROM reached)
+           THEN 'none: the oldest partition is still being filled'
+         WHEN (SELECT unsent_outbox_rows FROM oldest) > 0
+           THEN format('%s is kept while it holds %s unsent outbox rows',
+                       (SELECT partition FROM oldest), (SELECT unsent_outbox_rows FROM oldest))
+         ELSE format('purge_events(older_than) detaches %s into candystore_purged once older_than < %s (unless a subscription has yet to read it); drop_purged_partitions() drops it later',
+                     (SELECT partition FROM oldest),
+                     pg_catalog.date_trunc('second', pg_catalog.now() - (SELECT newest_occurred_at FROM oldest)))
+       END AS next_retention_action;
