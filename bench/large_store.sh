@@ -178,16 +178,9 @@ cs_log "sizes, 0.1.0: $SO"
 # left in event_log (its partitions), event_ids"; purge_events()'s own
 # account of its steps (DEBUG1) in $FILES/purge_steps
 purge() {
-    bench_psql -d "$1" -At -v deferred_drop="$(cd "$(dirname "$0")" && pwd)/deferred_drop.sql" 2>>"$FILES/purge_steps" <<'SQL'
+    bench_psql -d "$1" -At -v timed_purge="$(cd "$(dirname "$0")" && pwd)/timed_purge.sql" 2>>"$FILES/purge_steps" <<'SQL'
 \o /dev/null
-SELECT pg_stat_force_next_flush();
-SET client_min_messages = debug1;
-SELECT clock_timestamp() AS t0 \gset
-SELECT candystore.purge_events('1 year') AS purged \gset
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
-RESET client_min_messages;
-\i :deferred_drop
-SELECT pg_stat_force_next_flush();
+\i :timed_purge
 \o
 SELECT :ms || '|' || :drop_ms || '|' || :ms + :drop_ms || '|' || :purged || '|'
        || (SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables

@@ -17,7 +17,7 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/lib.sh"
 N=${1:-200000}
-DEFERRED_DROP="$(cd "$(dirname "$0")" && pwd)/deferred_drop.sql"
+TIMED_PURGE="$(cd "$(dirname "$0")" && pwd)/timed_purge.sql"
 
 cs_ensure_packages
 bench_cluster purge
@@ -47,16 +47,9 @@ layout partitioned 0.2.0 "SELECT count(*) FROM candystore.make_partitions(ahead 
 # measure DB LEDGER_SQL: one row of the table; purge_events()'s own account
 # of its steps (DEBUG1) goes to $BENCH_DIR/purge_steps
 measure() {
-    bench_psql -d "$1" -At -F ' | ' -v deferred_drop="$DEFERRED_DROP" 2>>"$BENCH_DIR/purge_steps" <<SQL
-SELECT pg_stat_force_next_flush();
+    bench_psql -d "$1" -At -F ' | ' -v timed_purge="$TIMED_PURGE" 2>>"$BENCH_DIR/purge_steps" <<SQL
 \o /dev/null
-SET client_min_messages = debug1;
-SELECT clock_timestamp() AS t0 \gset
-SELECT candystore.purge_events('1 year') AS purged \gset
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
-RESET client_min_messages;
-\i :deferred_drop
-SELECT pg_stat_force_next_flush();
+\i :timed_purge
 \o
 SELECT current_database(), :ms, :drop_ms, :ms + :drop_ms, :purged,
        (SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables
