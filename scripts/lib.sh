@@ -82,29 +82,51 @@ passed=0
 failed=0
 run_suite() {
     local name=$1; shift
+    CS_FAILURE_NOTES=${CS_FAILURE_NOTES:-$(mktemp)}
     cs_log "suite: $name"
-    if "$@" 2>&1 | tee "$LOG"; then cs_log "suite $name: ok"; else failures+=("$name"); cs_log "suite $name: FAILED"; fi
+    if "$@" 2>&1 | tee "$LOG"; then
+        cs_log "suite $name: ok"
+    else
+        failures+=("$name")
+        cs_log "suite $name: FAILED"
+        { echo "==> what failed in suite $name:"; failure_lines "$LOG"; } >>"$CS_FAILURE_NOTES"
+    fi
     count_tests "$LOG"
+}
+
+# What failed is repeated at the very end of the output (CI keeps only its
+# tail): each failing suite's summary lines, and what a suite's runner adds
+# to $CS_FAILURE_NOTES itself (scripts/test.sh: a died TAP file's log).
+CS_FAILURE_NOTES=""
+failure_lines() {
+    sed -n '/^Test Summary Report/,/^Files=/p' "$1"
+    grep -E '^not ok|\.\.\. FAILED|^# +Failed test|Dubious|No plan found|No subtests run|Bail out' "$1" | tail -40
 }
 
 # Tallies the tests a suite's output reports (pg_regress and prove lines).
 count_tests() {
-    local ok bad total tapfail
+    local ok bad total tapfail died
     ok=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. ok' "$1" || true)
     bad=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. FAILED' "$1" || true)
     total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$1" | tail -1)
     tapfail=$( (grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$1" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
+    # a TAP file that died with no failed subtest (its remaining tests never
+    # ran) counts as one failure
+    died=$(sed -n '/^Test Summary Report/,$p' "$1" | grep -cE 'Wstat: [1-9].* Failed: 0\)' || true)
     passed=$((passed + ok + ${total:-0} - tapfail))
-    failed=$((failed + bad + tapfail))
+    failed=$((failed + bad + tapfail + died))
 }
 
 # The tally line, and the exit status: non-zero when a suite failed.
 suites_report() {
     echo "tests: $passed passed, $failed failed"
     if [ ${#failures[@]} -ne 0 ]; then
+        cat "$CS_FAILURE_NOTES"
+        rm -f "$CS_FAILURE_NOTES"
         cs_log "FAILED suites: ${failures[*]}"
         return 1
     fi
+    [ -z "$CS_FAILURE_NOTES" ] || rm -f "$CS_FAILURE_NOTES"
     cs_log "all suites passed"
 }
 

@@ -58,9 +58,19 @@ tap() {
     # the npm tooling of t/http_contract.pl (installed as this user; the test only reads it)
     bash "$CS_ROOT/http/contract/install.sh" ||
         cs_log "http/contract/install.sh failed: t/http_contract.pl will bail out"
+    local rc=0
     cs_as_pg env PATH="$BIN:$PATH" PG_REGRESS="$pgxs/test/regress/pg_regress" \
         TESTDIR="$tmp" TESTDATADIR="$tmp" CANDYSTORE_ROOT="$CS_ROOT" CANDYSTORE_SMALL_FS="$small_fs" \
-        prove -I "$pgxs/test/perl" -I "$CS_ROOT/t" ${PROVE_FLAGS:-} ${CS_TAP_TESTS:-"$CS_ROOT"/t/*.pl}
+        prove -I "$pgxs/test/perl" -I "$CS_ROOT/t" ${PROVE_FLAGS:-} ${CS_TAP_TESTS:-"$CS_ROOT"/t/*.pl} \
+        2>&1 | tee "$tmp/prove.out" || rc=1
+    [ "$rc" -eq 0 ] && return 0
+    # the end of each failed file's own log (why it failed, or where it died)
+    local f
+    for f in $(sed -n '/^Test Summary Report/,$s/^\(\S*\.pl\) .*Wstat.*/\1/p' "$tmp/prove.out"); do
+        echo "==> the end of $(basename "$f")'s log:"
+        tail -n 25 "$tmp/tmp_check/log/regress_log_$(basename "$f" .pl)" 2>/dev/null
+    done >>"$CS_FAILURE_NOTES"
+    return 1
 }
 
 # SUITES picks some of them while working on one part (e.g. SUITES=tap
