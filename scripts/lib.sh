@@ -221,9 +221,27 @@ cs_rabbitmqctl() {
 }
 
 cs_rabbit_start() {
-    local dir=$1
+    local dir=$1 fresh=0
     mkdir -p "$dir/log" "$dir/mnesia"
     [ -f "$dir/node" ] || echo "cs$$x$RANDOM@localhost" > "$dir/node"
+    [ -f "$dir/port" ] || fresh=1
+    cs_rabbit_try_start "$dir" && return 0
+    # A port picked free a moment ago can be taken before the node binds it
+    # (other tests, outgoing connections): a first start tries once more on
+    # fresh ports.  A restart keeps its ports (tests restart nodes).
+    [ "$fresh" -eq 1 ] || cs_die "RabbitMQ in $dir did not start"
+    cs_log "RabbitMQ in $dir did not start; once more on other ports"
+    cs_rabbit_stop "$dir"
+    rm -rf "$dir/node" "$dir/port" "$dir/dist_port" "$dir/epmd_port" "$dir/ctl_port" "$dir/mnesia"
+    mkdir -p "$dir/mnesia"
+    echo "cs$$x$RANDOM@localhost" > "$dir/node"
+    cs_rabbit_try_start "$dir" || cs_die "RabbitMQ in $dir did not start"
+}
+
+# One start of the node in DIR, ready for clients; non-zero (the startup
+# log on stderr, the node stopped) when it does not come up.
+cs_rabbit_try_start() {
+    local dir=$1
     # ports are kept across restarts of the same node (tests restart it)
     [ -f "$dir/port" ] || cs_free_port > "$dir/port"
     [ -f "$dir/dist_port" ] || cs_free_port > "$dir/dist_port"
@@ -243,11 +261,12 @@ cs_rabbit_start() {
         [ -s "$dir/pid" ] && break
         sleep 0.5
     done
-    [ -s "$dir/pid" ] || { cat "$dir/log/startup.log" >&2; cs_die "RabbitMQ in $dir did not start"; }
-    if ! cs_rabbitmqctl "$dir" await_startup --timeout 90 >/dev/null 2>&1; then
-        cat "$dir/log/startup.log" >&2
+    if ! [ -s "$dir/pid" ] || ! cs_rabbitmqctl "$dir" await_startup --timeout 90 >/dev/null 2>&1; then
+        tail -n 40 "$dir/log/startup.log" >&2
+        # no pid file: the node never came up, but its epmd may have
+        [ -s "$dir/pid" ] || [ -f "$dir/shared_epmd" ] || cs_as_rabbit "$dir" epmd -port "$(cat "$dir/epmd_port")" -kill >/dev/null 2>&1 || true
         cs_rabbit_stop "$dir"
-        cs_die "RabbitMQ in $dir did not become ready"
+        return 1
     fi
 }
 
