@@ -152,8 +152,12 @@ CREATE INDEX event_log_default_event_type_idx ON @extschema@.event_log_default (
 CREATE INDEX event_log_default_occurred_at_idx ON @extschema@.event_log_default (occurred_at);
 -- event_ids keeps ids unique and is what append, get_event and the walks
 -- use; this index keeps `events WHERE event_id = ...` (SQL readers, the HTTP
--- server) an index probe per partition instead of a scan of the store.
-CREATE INDEX event_log_default_event_id_idx ON @extschema@.event_log_default (event_id);
+-- server) an index probe per partition instead of a scan of the store.  A
+-- hash index: it is only ever probed by equality, and a random uuid costs a
+-- btree a descent with a key comparison per step (a hash entry costs an append
+-- less in a large partition: docs/benchmarks.md, "Append: what each index
+-- costs").
+CREATE INDEX event_log_default_event_id_idx ON @extschema@.event_log_default USING hash (event_id);
 -- No index on correlation_ids: an event's children are found through the
 -- causation groups (40_trace.sql; descendants(id, 1)), which cost an append
 -- less than a GIN entry would.

@@ -101,7 +101,12 @@ COMMENT ON FUNCTION @extschema@.trace_render(uuid, text) IS
 ALTER TABLE @extschema@.event_log ADD COLUMN session_key text;
 COMMENT ON COLUMN @extschema@.event_log.session_key IS
     'Set by append(): coalesce(envelope->''payload''->>''session_id'', envelope->''payload''->>''meeting_id'').';
-CREATE INDEX event_log_default_session_idx ON @extschema@.event_log_default (session_key)
+-- A hash index: session_timeline looks a key up by equality and sorts the
+-- session's few rows by time itself, so nothing needs the keys' order, and a
+-- hash entry costs an append no collation-aware text comparisons (a third to
+-- a half less than a btree entry: docs/benchmarks.md, "Append: what each
+-- index costs"); it holds the key's hash only, so a key of any length fits.
+CREATE INDEX event_log_default_session_idx ON @extschema@.event_log_default USING hash (session_key)
     WHERE session_key IS NOT NULL;
 
 CREATE FUNCTION @extschema@.session_timeline(session_id text)
