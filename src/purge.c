@@ -38,6 +38,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "partition_count.h"
 #include "partitions.h"
 #include "purge.h"
 #include "store.h"
@@ -139,8 +140,9 @@ typedef struct PurgeSteps
 	instr_time	mark;
 	double		candidates;
 	double		probes;
-	double		counts;
 	double		detaches;
+	double		counts;
+	int			counted_off_index;	/* partitions counted off their primary key */
 	double		remainder;
 } PurgeSteps;
 
@@ -195,7 +197,7 @@ partition_kept_by(const PartitionRange *range, Datum older_than, bool subscripti
 /*
  * Detaches a whole partition past the horizon; returns how many events it held.
  * No row of event_ids is touched (see the top).  Its outbox rows are all
- * sent (droppable_partitions) and go with it.
+ * sent (partition_kept_by) and go with it.
  */
 static int64
 detach_partition(const PartitionRange *range, PurgeSteps *steps)
@@ -204,15 +206,21 @@ detach_partition(const PartitionRange *range, PurgeSteps *steps)
 	Datum		values[2] = {Int64GetDatum(range->first), Int64GetDatum(range->last)};
 	int64		held;
 
-	held = count_of(psprintf("SELECT count(*) FROM %s", partition_name(range->relid)),
-					0, NULL, NULL, SPI_OK_SELECT);
-	purge_step(steps, &steps->counts);
 	count_of("INSERT INTO candystore.purged_ranges (first_position, last_position) VALUES ($1, $2)",
 			 2, types, values, SPI_OK_INSERT);
 	count_of("DELETE FROM candystore.outbox WHERE position BETWEEN $1 AND $2",
 			 2, types, values, SPI_OK_DELETE);
 	partition_detach(range->relid);
 	purge_step(steps, &steps->detaches);
+	/* with the DETACH's lock: no append in flight into it */
+	held = partition_count_rows(range->relid);
+	if (held >= 0)
+		steps->counted_off_index++;
+	else
+		held = count_of(psprintf("SELECT count(*) FROM candystore_purged.%s",
+								 quote_identifier(get_rel_name(range->relid))),
+						0, NULL, NULL, SPI_OK_SELECT);
+	purge_step(steps, &steps->counts);
 	return held;
 }
 
@@ -356,6 +364,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 		int			ndrop = 0;
 		PartitionRange *drop = NULL;
 		bool		subscriptions = false;
+		bool		locked = false;
 
 		store_removal_allowed = true;
 		/* whole partitions first: no row deletes in event_log, no dead tuples */
@@ -379,7 +388,21 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 			int64		kept;
 
 			CHECK_FOR_INTERRUPTS();
+			if (locked)
+				partition_lock_for_detach(drop[i].relid);
 			kept = partition_kept_by(&drop[i], values[0], subscriptions);
+			if (kept == PURGEABLE && !locked)
+			{
+				/*
+				 * The first to go: the DETACH's locks now, and the probe
+				 * again on what appends in flight into it committed (an
+				 * unsent outbox row, a young event).  Later candidates are
+				 * locked before their probe.
+				 */
+				partition_lock_for_detach(drop[i].relid);
+				locked = true;
+				kept = partition_kept_by(&drop[i], values[0], subscriptions);
+			}
 			purge_step(&steps, &steps.probes);
 			if (kept == KEPT_YOUNG)
 				break;
@@ -412,7 +435,8 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
-	elog(DEBUG1, "purge_events: candidates %.1f ms, probes %.1f ms, counting %d detached partitions %.1f ms, detaching them %.1f ms, remainder %.1f ms",
-		 steps.candidates, steps.probes, ndropped, steps.counts, steps.detaches, steps.remainder);
+	elog(DEBUG1, "purge_events: candidates %.1f ms, probes %.1f ms, detaching %d partitions %.1f ms, counting their events %.1f ms (%d off their primary key), remainder %.1f ms",
+		 steps.candidates, steps.probes, ndropped, steps.detaches, steps.counts,
+		 steps.counted_off_index, steps.remainder);
 	PG_RETURN_INT64((int64) purged);
 }

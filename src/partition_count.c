@@ -1,0 +1,107 @@
+/*
+ * partition_count.c
+ *	  How many rows a partition holds, exactly, read off its primary key's
+ *	  leaf pages when its visibility map says every heap page is all-visible.
+ *
+ * purge_events() returns how many events it purged, so a partition it
+ * detaches whole is counted.  count(*) is an index-only scan that hands each
+ * of the index's entries through the executor (about 0.1 µs an entry: 10 ms
+ * for a partition of 100,000 events, 90 ms for 1,000,000).  When every heap
+ * page is all-visible, that scan counts every live entry of the index without
+ * visiting the heap, and no entry is stale: VACUUM removes the index entries
+ * of dead tuples before it frees their heap items, and does not mark a page
+ * all-visible while it still holds such items; any insert, update or delete
+ * clears the page's bit first.  So the count is the number of entries on the
+ * index's leaf pages (a posting list counting as its TIDs, entries marked
+ * dead left out as the scan leaves them out), read here page by page with no
+ * executor.  Partitions that stopped receiving appends are vacuumed by
+ * autovacuum (its insert threshold) or by the maintenance job; one that is
+ * not all-visible yet is counted with count(*).
+ *
+ * The caller must hold a lock that keeps writers and VACUUM out (SHARE or
+ * stronger, e.g. the ACCESS EXCLUSIVE of the DETACH): checked, and without
+ * it the answer is "unknown" (-1).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "access/visibilitymap.h"
+#include "catalog/pg_am.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "partition_count.h"
+
+/* The live entries of a btree's leaf pages. */
+static int64
+btree_leaf_entries(Relation index)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
+	int64		entries = 0;
+
+	for (BlockNumber blkno = BTREE_METAPAGE + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		BTPageOpaque opaque;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		opaque = BTPageGetOpaque(page);
+		if (!PageIsNew(page) && P_ISLEAF(opaque) && !P_IGNORE(opaque))
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			/* from the first data item: a non-rightmost page's first is its high key */
+			for (OffsetNumber off = P_FIRSTDATAKEY(opaque); off <= maxoff; off = OffsetNumberNext(off))
+			{
+				ItemId		item = PageGetItemId(page, off);
+				IndexTuple	itup;
+
+				if (ItemIdIsDead(item))
+					continue;
+				itup = (IndexTuple) PageGetItem(page, item);
+				entries += BTreeTupleIsPosting(itup) ? BTreeTupleGetNPosting(itup) : 1;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	FreeAccessStrategy(strategy);
+	return entries;
+}
+
+int64
+partition_count_rows(Oid relid)
+{
+	Relation	heap = table_open(relid, AccessShareLock);
+	int64		rows = -1;
+	Oid			pkey;
+	BlockNumber all_visible;
+
+	if (!CheckRelationLockedByMe(heap, ShareLock, true))
+	{
+		table_close(heap, AccessShareLock);
+		return -1;
+	}
+	pkey = RelationGetPrimaryKeyIndex(heap);
+	visibilitymap_count(heap, &all_visible, NULL);
+	if (OidIsValid(pkey) && all_visible >= RelationGetNumberOfBlocks(heap))
+	{
+		Relation	index = index_open(pkey, AccessShareLock);
+
+		/* a primary key is never partial: one entry for every live row */
+		if (index->rd_rel->relam == BTREE_AM_OID)
+			rows = btree_leaf_entries(index);
+		index_close(index, AccessShareLock);
+	}
+	table_close(heap, AccessShareLock);
+	return rows;
+}
