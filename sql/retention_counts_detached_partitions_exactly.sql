@@ -5,6 +5,8 @@
 -- positions does not hold 1,000 events) and, until vacuum, dead rows and
 -- their index entries that must not be counted.  In a database of its own;
 -- partitions of 1,000 positions (several leaf pages of the primary key).
+-- The other probes read the partitions' occurred_at indexes; one without
+-- it is asked through SQL.
 SELECT current_database() AS home_database \gset
 DROP DATABASE IF EXISTS regress_candystore_retention_count;
 CREATE DATABASE regress_candystore_retention_count;
@@ -49,6 +51,12 @@ SELECT string_agg(c.relname, ' ' ORDER BY c.relname) AS detached
   FROM pg_class c WHERE c.relnamespace = 'candystore_purged'::regnamespace AND c.relkind = 'r';
 SELECT count(*) AS events_left FROM candystore.event_log;
 SELECT candystore.purge_events('1 year') AS purged_again;
+-- an old event in a partition that has lost its occurred_at index: found
+-- (through event_log) and purged row by row, the young one kept
+SELECT candystore.append(pg_temp.env(2002, '1990-06-01T00:00:00Z')) AS old_in_the_young_partition;
+DROP INDEX candystore.event_log_p2001_occurred_at_idx;
+SELECT candystore.purge_events('1 year') AS purged_row_by_row;
+SELECT string_agg(position::text, ' ') AS left FROM candystore.event_log;
 
 \c :home_database
 DROP DATABASE regress_candystore_retention_count;

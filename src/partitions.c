@@ -299,6 +299,14 @@ partition_lock_for_detach(Oid relid)
 	LockRelationOid(relid, AccessExclusiveLock);
 }
 
+Oid
+partition_default(void)
+{
+	Oid			event_log = event_log_oid();
+
+	return OidIsValid(event_log) ? get_default_partition_oid(event_log) : InvalidOid;
+}
+
 static int
 range_order(const void *a, const void *b)
 {

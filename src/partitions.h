@@ -38,4 +38,7 @@ typedef struct PartitionRange
  */
 extern PartitionRange *partition_ranges(int *n);
 
+/* event_log's default partition, or InvalidOid. */
+extern Oid	partition_default(void);
+
 #endif
