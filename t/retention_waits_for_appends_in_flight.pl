@@ -11,6 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use CandystoreRace;
 
 my $node = PostgreSQL::Test::Cluster->new('retention_in_flight');
 $node->init;
@@ -39,20 +40,7 @@ sub old_events
 sub purge_during
 {
 	my ($in_flight) = @_;
-	my $a = $node->background_psql('postgres', on_error_stop => 0);
-	my $b = $node->background_psql('postgres', on_error_stop => 0);
-	$a->query_safe('BEGIN');
-	$a->query_safe($in_flight);
-	$b->query_until(qr/started/, "\\echo started\nSELECT candystore.purge_events('1 year');\n");
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%purge_events%'})
-	  or die 'the purge never waited';
-	$a->query_safe('COMMIT');
-	my ($out, $failed) = $b->query('');
-	my $err = $b->{stderr};
-	$a->quit;
-	$b->quit;
-	return $failed ? $err : $out;
+	return race($node, $in_flight, q{SELECT candystore.purge_events('1 year')}, 'COMMIT', '%purge_events%');
 }
 
 sub attached
