@@ -49,6 +49,11 @@ phase() {
 }
 COLS="position, event_id, event_type, occurred_at, recorded_at, routing_key, correlation_ids, envelope, causation_group, session_key"
 
+# The load is not measured: while it runs, checkpoints are spaced further
+# apart (each one makes the next write of every page a full-page image in
+# the WAL, and the ids' indexes are written all over), and bench_cluster's
+# max_wal_size is back before anything measured runs.
+bench_psql -c "ALTER SYSTEM SET max_wal_size = '${LOAD_MAX_WAL_SIZE:-16GB}'" -c "SELECT pg_reload_conf()" >/dev/null
 bench_psql -c "CREATE DATABASE part" -c "CREATE DATABASE old"
 bench_psql -d old -c "CREATE EXTENSION candystore VERSION '0.1.0'"
 bench_psql -d part -o /dev/null -c "CREATE EXTENSION candystore" \
@@ -106,24 +111,55 @@ export FILES
 bench_psql -d part -v flows="$FLOWS" -v p="$P" -v batch="$BATCH" <<'SQL'
 \set ON_ERROR_STOP on
 SET jit = off;
+SET synchronous_commit = off;   -- the load is not measured
 SET temp_buffers = '512MB';
 SET candystore.validation = off;   -- the generated payloads follow no schema
 \cd :bench
 \ir trace_data.sql
--- gen's rows numbered in the order they are stored
+-- gen's rows numbered in the order they are stored, their parents' ids as
+-- the envelope lists them
 CREATE TEMP TABLE staging AS
-SELECT row_number() OVER (ORDER BY ord) AS n, name, type, parents, payload FROM gen;
+SELECT row_number() OVER (ORDER BY ord) AS n, name, type, parents, payload,
+       CASE cardinality(parents) WHEN 0 THEN '[]'::jsonb
+            WHEN 1 THEN jsonb_build_array(pg_temp.id(parents[1]))
+            ELSE (SELECT jsonb_agg(pg_temp.id(p)) FROM unnest(parents) p) END AS parent_ids
+  FROM gen;
 CREATE INDEX ON staging (n);
 ANALYZE staging;
 DROP TABLE gen;
+-- The envelope of row n as trace_data.sql's pg_temp.env() makes it (dated
+-- 1990 when old), in a function the planner inlines (no sub-select, STABLE
+-- as to_char is): env() is an SQL function called row by row, which cost
+-- as much CPU as append_many() itself.  Checked against env() on the
+-- multi-parent rows and every thousandth.
+CREATE FUNCTION pg_temp.envelope(n bigint, name text, type text, parent_ids jsonb, payload jsonb, old boolean)
+    RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'event_id', md5(name)::uuid, 'event_type', type,
+        'timestamp', CASE WHEN old THEN '1990-01-01T00:00:00Z'
+                          ELSE to_char(timestamptz '2026-01-01 00:00:00Z' + n * interval '10 ms',
+                                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END,
+        'version', '1.0.0',
+        'source', '{"host": "bench", "type": "webhook", "app": "fireflies", "meta": null}'::jsonb,
+        'correlation_ids', parent_ids, 'agent_context', null, 'payload', payload)
+$$;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM staging
+                WHERE (cardinality(parents) > 1 OR n % 1000 = 0)
+                  AND pg_temp.envelope(n, name, type, parent_ids, payload, false)
+                      IS DISTINCT FROM pg_temp.env(name, type, parents, n, payload)) THEN
+        RAISE EXCEPTION 'pg_temp.envelope() differs from trace_data.sql''s pg_temp.env()';
+    END IF;
+END $$;
+ALTER TABLE staging DROP COLUMN parents;
 \! date +%s > "$FILES/generated_at"
 -- the envelopes built batch by batch, the oldest 10 % (the first partition)
 -- dated 1990, for purge_events('1 year')
 \o /dev/null
 SELECT format($q$SELECT count(*) FROM candystore.append_many(ARRAY(
-                   SELECT CASE WHEN n <= %s THEN jsonb_set(doc, '{timestamp}', '"1990-01-01T00:00:00Z"') ELSE doc END
-                     FROM (SELECT n, pg_temp.env(name, type, parents, n, payload) AS doc
-                             FROM staging WHERE n BETWEEN %s AND %s) s ORDER BY n))$q$,
+                   SELECT pg_temp.envelope(n, name, type, parent_ids, payload, n <= %s)
+                     FROM staging WHERE n BETWEEN %s AND %s ORDER BY n))$q$,
               :p, b, b + :batch - 1)
   FROM generate_series(1, (SELECT max(n) FROM staging), :batch) b \gexec
 \o
@@ -135,6 +171,7 @@ wait "$COPIER"
 bench_psql -d part -c "COPY candystore.causation_links TO STDOUT" |
     bench_psql -d old -c "COPY candystore.causation_links FROM STDIN"
 phase "copy into 0.1.0 finished"
+bench_psql -c "ALTER SYSTEM RESET max_wal_size" -c "SELECT pg_reload_conf()" >/dev/null
 bench_psql -d part -c "VACUUM ANALYZE" &
 VACUUMER=$!
 bench_psql -d old -c "SET maintenance_work_mem = '1GB'" -f "$FILES/old_indexes.sql" -c "VACUUM ANALYZE"

@@ -24,13 +24,16 @@ $$;
 CREATE TEMP TABLE gen(seq bigserial, name text, type text, parents text[], payload jsonb,
                       ord float8);
 
--- Short flows: upload -> ready -> processed -> artifact.created.
-INSERT INTO gen(name, type, parents, payload)
+-- Short flows: upload -> ready -> processed -> artifact.created.  The first
+-- rows of gen: their ord, their seq, set here (the UPDATE at the end would
+-- rewrite every row of a large gen for it).
+INSERT INTO gen(name, type, parents, payload, ord)
 SELECT 'f' || f || '.' || s,
        (ARRAY['fireflies.transcript.upload', 'fireflies.transcript.ready',
               'fireflies.transcript.processed', 'artifact.created'])[s],
        CASE WHEN s = 1 THEN '{}' ELSE ARRAY['f' || f || '.' || (s - 1)] END,
-       jsonb_build_object('meeting_id', 'm' || f)
+       jsonb_build_object('meeting_id', 'm' || f),
+       (f - 1) * 4 + s
   FROM generate_series(1, :flows) f, generate_series(1, 4) s
  ORDER BY f, s;
 -- Deep chains: 5 chains of depth 1,000.

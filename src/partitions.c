@@ -33,6 +33,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "partitioning/partdesc.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -283,6 +284,27 @@ partition_detach(Oid relid)
 
 	run_partition_ddl(psprintf("ALTER TABLE candystore.event_log DETACH PARTITION %s", name));
 	run_partition_ddl(psprintf("ALTER TABLE %s SET SCHEMA candystore_purged", name));
+}
+
+/*
+ * Takes the locks partition_detach()'s DETACH takes, in its order (event_log,
+ * then the partition), ahead of it: appends still in flight into the
+ * partition (a position handed out, the row not yet committed) commit or
+ * abort first, and none starts until this transaction ends.
+ */
+void
+partition_lock_for_detach(Oid relid)
+{
+	LockRelationOid(event_log_oid(), AccessExclusiveLock);
+	LockRelationOid(relid, AccessExclusiveLock);
+}
+
+Oid
+partition_default(void)
+{
+	Oid			event_log = event_log_oid();
+
+	return OidIsValid(event_log) ? get_default_partition_oid(event_log) : InvalidOid;
 }
 
 static int

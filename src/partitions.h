@@ -17,6 +17,13 @@ extern bool partition_ddl_allowed;
  */
 extern void partition_detach(Oid relid);
 
+/*
+ * Locks event_log and its partition relid as partition_detach() will, ahead
+ * of it: what is read of the partition afterwards stays true until the end
+ * of the transaction.
+ */
+extern void partition_lock_for_detach(Oid relid);
+
 /* A range partition of event_log: positions first to last. */
 typedef struct PartitionRange
 {
@@ -30,5 +37,8 @@ typedef struct PartitionRange
  * from its partition descriptor; *n is set to how many.
  */
 extern PartitionRange *partition_ranges(int *n);
+
+/* event_log's default partition, or InvalidOid. */
+extern Oid	partition_default(void);
 
 #endif

@@ -33,12 +33,21 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/dependency.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "partition_contents.h"
 #include "partitions.h"
+#include "spi_plans.h"
 #include "purge.h"
 #include "store.h"
 #include "trace_catalog.h"
@@ -98,38 +107,80 @@ purge_statement(const char *purged, bool unlist, Oid *types, Datum *values, int 
 }
 
 /*
- * The highest position handed out, and whether any subscription exists: the
- * range partitions that may go whole lie at or below the former.
+ * The highest position handed out (0 before the first): the range partitions
+ * that may go whole lie at or below it.  Read off the sequence; one that was
+ * set back with is_called false asks SQL.
  */
-static const char *const purge_horizon_facts =
-"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END,"
-"       EXISTS (SELECT FROM candystore.subscription)"
-"  FROM candystore.event_ids_position_seq";
+static int64
+positions_reached(void)
+{
+	const TraceCatalog *catalog = trace_catalog();
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		last;
+	bool		isnull;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(getIdentitySequence(catalog->event_ids, catalog->position, false));
+	fcinfo->args[0].isnull = false;
+	last = pg_sequence_last_value(fcinfo);
+	if (!fcinfo->isnull)
+		return DatumGetInt64(last);
+	if (SPI_execute("SELECT last_value - 1 FROM candystore.event_ids_position_seq", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "reading the position sequence failed");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Whether any subscription exists (then unread events keep partitions). */
+static bool
+any_subscription(void)
+{
+	Oid			relid = get_relname_relid("subscription", get_namespace_oid("candystore", false));
+	Relation	rel;
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "candystore.subscription is missing");
+	rel = table_open(relid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
 
 /*
- * Why a whole partition (%1$s, positions $2 to $3) must stay, one indexed
- * probe each: KEPT_UNSENT, an event the outbox has yet to send (later
- * partitions may still go); KEPT_YOUNG, an event younger than the horizon
- * ($1) or, with subscriptions, one a subscription (or member) has yet to
- * read (later partitions hold later events: the probes stop).  The rest is
- * left to the row DELETE, which keeps unsent events and counts what
- * subscriptions lose.
+ * Why a whole partition must stay, each asked with one index probe:
+ * KEPT_UNSENT, an event the outbox has yet to send (later partitions may
+ * still go); KEPT_YOUNG, an event younger than the horizon or, with
+ * subscriptions, one a subscription (or member) has yet to read (later
+ * partitions hold later events: the probes stop).  The rest is left to the
+ * row DELETE, which keeps unsent events and counts what subscriptions lose.
  */
 #define PURGEABLE 0
 #define KEPT_UNSENT 1
 #define KEPT_YOUNG 2
-static const char *const partition_kept =
-"SELECT CASE WHEN EXISTS (SELECT 1 FROM candystore.outbox o"
-"                          WHERE o.position BETWEEN $2 AND $3 AND o.published_at IS NULL) THEN 1"
-"            WHEN EXISTS (SELECT 1 FROM %1$s e WHERE e.occurred_at >= pg_catalog.now() - $1)%2$s THEN 2"
-"            ELSE 0 END::int8";
+/* positions $1 to $2; prepared once per backend */
+static const char *const partition_unsent =
+"SELECT EXISTS (SELECT 1 FROM candystore.outbox o"
+"                WHERE o.position BETWEEN $1 AND $2 AND o.published_at IS NULL)";
+/* for a partition (%1$s) without the occurred_at index partition_holds_occurred() reads */
+static const char *const partition_young =
+"SELECT EXISTS (SELECT 1 FROM %1$s e WHERE e.occurred_at >= pg_catalog.now() - $1)";
 static const char *const partition_unread =
-"        OR EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, %1$s e"
-"                    WHERE (e.xid, e.position) > (k.xid, k.position))"
-"        OR EXISTS (SELECT 1 FROM candystore.subscription s, %1$s e"
-"                    WHERE (e.xid, e.position) > (s.start_xid, s.start_position)"
-"                      AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
-"                                       WHERE k.name = s.name))";
+"SELECT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k, %1$s e"
+"                WHERE (e.xid, e.position) > (k.xid, k.position))"
+"    OR EXISTS (SELECT 1 FROM candystore.subscription s, %1$s e"
+"                WHERE (e.xid, e.position) > (s.start_xid, s.start_position)"
+"                  AND NOT EXISTS (SELECT 1 FROM candystore.subscription_checkpoint k"
+"                                   WHERE k.name = s.name))";
 /*
  * Where a purge's time goes, reported at DEBUG1 (bench/purge.sh and
  * bench/large_store.sh print it): milliseconds in each step.
@@ -139,8 +190,9 @@ typedef struct PurgeSteps
 	instr_time	mark;
 	double		candidates;
 	double		probes;
-	double		counts;
 	double		detaches;
+	double		counts;
+	int			counted_off_index;	/* partitions counted off their primary key */
 	double		remainder;
 } PurgeSteps;
 
@@ -156,6 +208,13 @@ purge_step(PurgeSteps *steps, double *step)
 	INSTR_TIME_SET_CURRENT(steps->mark);
 }
 
+
+/* now() - older_than, both ways */
+typedef struct PurgeHorizon
+{
+	Datum		older_than;		/* an Interval */
+	TimestampTz at;
+} PurgeHorizon;
 
 /* One SPI statement returning one bigint (or how many rows it changed). */
 static int64
@@ -179,23 +238,50 @@ partition_name(Oid relid)
 	return quote_qualified_identifier("candystore", get_rel_name(relid));
 }
 
-/* Whether a candidate partition can go whole (see partition_kept). */
-static int64
-partition_kept_by(const PartitionRange *range, Datum older_than, bool subscriptions)
+/* A boolean query's answer. */
+static bool
+holds(const char *sql, Datum older_than)
 {
-	Oid			types[3] = {INTERVALOID, INT8OID, INT8OID};
-	Datum		values[3] = {older_than, Int64GetDatum(range->first), Int64GetDatum(range->last)};
-	char	   *name = partition_name(range->relid);
+	Oid			types[1] = {INTERVALOID};
+	bool		isnull;
 
-	return count_of(psprintf(partition_kept, name,
-							 subscriptions ? psprintf(partition_unread, name) : ""),
-					3, types, values, SPI_OK_SELECT);
+	if (SPI_execute_with_args(sql, 1, types, &older_than, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "\"%s\" failed", sql);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Whether a candidate partition can go whole (see PURGEABLE). */
+static int
+partition_kept_by(const PartitionRange *range, const PurgeHorizon *horizon, bool subscriptions)
+{
+	static SPIPlanPtr unsent = NULL;
+	Datum		bounds[2] = {Int64GetDatum(range->first), Int64GetDatum(range->last)};
+	bool		isnull;
+	int			young;
+
+	if (unsent == NULL)
+	{
+		Oid			types[2] = {INT8OID, INT8OID};
+
+		unsent = spi_prepare_kept(partition_unsent, 2, types, 0);
+	}
+	if (SPI_execute_plan(unsent, bounds, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "probing the outbox failed");
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		return KEPT_UNSENT;
+	young = partition_holds_occurred(range->relid, horizon->at, false);
+	if (young < 0)
+		young = holds(psprintf(partition_young, partition_name(range->relid)), horizon->older_than);
+	if (young || (subscriptions && holds(psprintf(partition_unread, partition_name(range->relid)),
+										 horizon->older_than)))
+		return KEPT_YOUNG;
+	return PURGEABLE;
 }
 
 /*
  * Detaches a whole partition past the horizon; returns how many events it held.
  * No row of event_ids is touched (see the top).  Its outbox rows are all
- * sent (droppable_partitions) and go with it.
+ * sent (partition_kept_by) and go with it.
  */
 static int64
 detach_partition(const PartitionRange *range, PurgeSteps *steps)
@@ -204,15 +290,21 @@ detach_partition(const PartitionRange *range, PurgeSteps *steps)
 	Datum		values[2] = {Int64GetDatum(range->first), Int64GetDatum(range->last)};
 	int64		held;
 
-	held = count_of(psprintf("SELECT count(*) FROM %s", partition_name(range->relid)),
-					0, NULL, NULL, SPI_OK_SELECT);
-	purge_step(steps, &steps->counts);
 	count_of("INSERT INTO candystore.purged_ranges (first_position, last_position) VALUES ($1, $2)",
 			 2, types, values, SPI_OK_INSERT);
 	count_of("DELETE FROM candystore.outbox WHERE position BETWEEN $1 AND $2",
 			 2, types, values, SPI_OK_DELETE);
 	partition_detach(range->relid);
 	purge_step(steps, &steps->detaches);
+	/* with the DETACH's lock: no append in flight into it */
+	held = partition_count_rows(range->relid);
+	if (held >= 0)
+		steps->counted_off_index++;
+	else
+		held = count_of(psprintf("SELECT count(*) FROM candystore_purged.%s",
+								 quote_identifier(get_rel_name(range->relid))),
+						0, NULL, NULL, SPI_OK_SELECT);
+	purge_step(steps, &steps->counts);
 	return held;
 }
 
@@ -339,6 +431,7 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	volatile uint64 purged = 0;
 	PurgeSteps	steps = {0};
+	PurgeHorizon horizon;
 	volatile int ndropped = 0;
 
 	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(older_than),
@@ -349,55 +442,92 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 				 errhint("For example candystore.purge_events('90 days') removes events that occurred more than 90 days ago.")));
 
 	values[0] = IntervalPGetDatum(older_than);
+	horizon.older_than = values[0];
+	/* now() - older_than */
+	horizon.at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+														 values[0]));
 	INSTR_TIME_SET_CURRENT(steps.mark);
 	SPI_connect();
 	PG_TRY();
 	{
+		int			nranges = 0;
 		int			ndrop = 0;
 		PartitionRange *drop = NULL;
+		bool	   *detached = NULL;
 		bool		subscriptions = false;
+		bool		locked = false;
+		int64		reached = 0;
+		int			past_horizon;
 
 		store_removal_allowed = true;
 		/* whole partitions first: no row deletes in event_log, no dead tuples */
 		if (trace_catalog()->partitioned)
 		{
-			int64		reached;
-			bool		isnull;
-
-			if (SPI_execute(purge_horizon_facts, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "reading the position sequence failed");
-			reached = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			subscriptions = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-			drop = partition_ranges(&ndrop);
+			reached = positions_reached();
+			subscriptions = any_subscription();
+			drop = partition_ranges(&nranges);
+			detached = palloc0(sizeof(bool) * Max(nranges, 1));
 			/* every position of a candidate handed out */
+			ndrop = nranges;
 			while (ndrop > 0 && drop[ndrop - 1].last > reached)
 				ndrop--;
 		}
 		purge_step(&steps, &steps.candidates);
 		for (int i = 0; i < ndrop; i++)
 		{
-			int64		kept;
+			int			kept;
 
 			CHECK_FOR_INTERRUPTS();
-			kept = partition_kept_by(&drop[i], values[0], subscriptions);
+			if (locked)
+				partition_lock_for_detach(drop[i].relid);
+			kept = partition_kept_by(&drop[i], &horizon, subscriptions);
+			if (kept == PURGEABLE && !locked)
+			{
+				/*
+				 * The first to go: the DETACH's locks now, and the probe
+				 * again on what appends in flight into it committed (an
+				 * unsent outbox row, a young event).  Later candidates are
+				 * locked before their probe.
+				 */
+				partition_lock_for_detach(drop[i].relid);
+				locked = true;
+				kept = partition_kept_by(&drop[i], &horizon, subscriptions);
+			}
 			purge_step(&steps, &steps.probes);
 			if (kept == KEPT_YOUNG)
 				break;
 			if (kept == PURGEABLE)
 			{
 				purged += detach_partition(&drop[i], &steps);
+				detached[i] = true;
 				ndropped++;
 			}
 		}
 
 		/*
 		 * The remainder, row by row; the statement (planned over every
-		 * partition) only when one probe of the occurred_at indexes finds
-		 * an event past the horizon.
+		 * partition) only when an event past the horizon is left: one probe
+		 * of each remaining partition's occurred_at index (the default
+		 * partition's too), or of all of them at once through event_log
+		 * where one lacks the index (or the store is not partitioned).
 		 */
-		if (count_of("SELECT count(*) FROM (SELECT FROM candystore.event_log e"
-					 " WHERE e.occurred_at < pg_catalog.now() - $1 LIMIT 1) o",
-					 1, types, values, SPI_OK_SELECT) > 0)
+		past_horizon = 0;
+		/* (partitions made ahead, past the positions handed out, hold none) */
+		for (int i = 0; i < nranges && past_horizon == 0 && drop[i].first <= reached; i++)
+			if (!detached[i])
+				past_horizon = partition_holds_occurred(drop[i].relid, horizon.at, true);
+		if (past_horizon == 0 && trace_catalog()->partitioned)
+		{
+			Oid			fallback = partition_default();
+
+			if (OidIsValid(fallback))
+				past_horizon = partition_holds_occurred(fallback, horizon.at, true);
+		}
+		if (past_horizon < 0 || !trace_catalog()->partitioned)
+			past_horizon = holds("SELECT EXISTS (SELECT FROM candystore.event_log e"
+								 " WHERE e.occurred_at < pg_catalog.now() - $1)", values[0]);
+		if (past_horizon > 0)
 			purged += purge_statement("  DELETE FROM candystore.event_log e"
 									  "   WHERE e.occurred_at < pg_catalog.now() - $1"
 									  "     AND NOT EXISTS (SELECT 1 FROM candystore.outbox o"
@@ -412,7 +542,8 @@ candystore_purge_events(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
-	elog(DEBUG1, "purge_events: candidates %.1f ms, probes %.1f ms, counting %d detached partitions %.1f ms, detaching them %.1f ms, remainder %.1f ms",
-		 steps.candidates, steps.probes, ndropped, steps.counts, steps.detaches, steps.remainder);
+	elog(DEBUG1, "purge_events: candidates %.1f ms, probes %.1f ms, detaching %d partitions %.1f ms, counting their events %.1f ms (%d off their primary key), remainder %.1f ms",
+		 steps.candidates, steps.probes, ndropped, steps.detaches, steps.counts,
+		 steps.counted_off_index, steps.remainder);
 	PG_RETURN_INT64((int64) purged);
 }

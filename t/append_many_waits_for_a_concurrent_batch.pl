@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use CandystoreRace ();
 
 my $node = PostgreSQL::Test::Cluster->new('append_many_concurrent');
 $node->init;
@@ -33,24 +34,7 @@ sub batch
 
 # Runs $second's batch while $first's transaction holds its own, then ends
 # $first with $end; returns what the second batch reported (or its error).
-sub race
-{
-	my ($first, $second, $end) = @_;
-	my $a = $node->background_psql('postgres', on_error_stop => 0);
-	my $b = $node->background_psql('postgres', on_error_stop => 0);
-	$a->query_safe('BEGIN');
-	$a->query_safe($first);
-	$b->query_until(qr/started/, "\\echo started\n$second;\n");
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candystore.append%'})
-	  or die 'the second batch never waited';
-	$a->query_safe($end);
-	my ($out, $failed) = $b->query('');
-	my $err = $b->{stderr};
-	$a->quit;
-	$b->quit;
-	return $failed ? $err : $out;
-}
+sub race { return CandystoreRace::race($node, @_, '%candystore.append%') }
 
 is(race(batch(1, 2), batch(3, 2, 4), 'COMMIT'),
 	'stored,duplicate,stored', 'a shared event the other transaction committed is a duplicate');
