@@ -43,14 +43,7 @@ $node->poll_query_until('postgres', q{SELECT count(*) = 250 FROM candystore.even
 queue_is('0\s+0', 'the queue goes quiet: every batch is acked, the last one too');
 
 # 2. lost between commit and ack
-$node->safe_psql('postgres', q{ALTER SYSTEM SET candystore.debug_ack_delay_ms = '60s'});
-$node->reload;
-sleep 1;	# the worker takes the reload before run 2 comes
-publish_run(2, 250);
-$node->poll_query_until('postgres',
-	q{SELECT state = 'committed, ack delayed' FROM candystore.worker_status() WHERE kind = 'ingest'})
-  or die 'the worker never committed a batch of run 2';
-my $committed = stored_run($node, 2);
+my $committed = commit_in_ack_window($node, 2, 250);
 cmp_ok($committed, '>', 0, 'in the window: a batch of run 2 is committed');
 my ($ready, $unacked) =
   queues_until(qr/^event_store_manager_queue/m, 1, 'messages_ready messages_unacknowledged') =~
