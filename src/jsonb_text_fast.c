@@ -1,7 +1,7 @@
 /*
  * jsonb_text_fast.c
- *	  The common case of a message body, parsed in one pass straight into the
- *	  JsonbValue tree JsonbValueToJsonb() serialises: no lexer, no
+ *	  The common case of a message body, parsed in one pass straight into a
+ *	  JsonbValue tree, written as jsonb by jsonb_serialize.c: no lexer, no
  *	  pushJsonbValue(), and object keys put in jsonb's order by an insertion
  *	  sort in place (the ingest worker's profile had the lexer's calls, the
  *	  pushes and qsort_arg()'s comparisons at two thirds of a 350-byte
@@ -25,6 +25,7 @@
 #include "utils/numeric.h"
 
 #include "json_plain_bytes.h"
+#include "jsonb_serialize.h"
 #include "jsonb_text.h"
 #include "jsonb_text_fast.h"
 
@@ -448,5 +449,5 @@ jsonb_from_text_fast(char *json, int len)
 		v.val.array.elems = palloc(sizeof(JsonbValue));
 		v.val.array.elems[0] = scalar;
 	}
-	return JsonbValueToJsonb(&v);
+	return jsonb_serialize(&v);
 }
