@@ -18,6 +18,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -496,6 +497,23 @@ process_isolated(Delivery *batch, int n, BatchCounts *counts, bool *blamed)
 }
 
 /*
+ * Where the WAL inserted so far ends.  GetXLogInsertRecPtr() says where the
+ * next record would start, which at a page boundary is past the page's
+ * header: XLogFlush() raises for a position no record reaches.
+ */
+static XLogRecPtr
+inserted_wal_end(void)
+{
+	XLogRecPtr	next = GetXLogInsertRecPtr();
+
+	if (XLogSegmentOffset(next, wal_segment_size) == SizeOfXLogLongPHD)
+		return next - SizeOfXLogLongPHD;
+	if (next % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		return next - SizeOfXLogShortPHD;
+	return next;
+}
+
+/*
  * Whether a batch may commit asynchronously, its WAL then flushed by the
  * caller before the ack (outcome_record_batch()): only when no synchronous
  * standby is named, so that a synchronous commit would wait for the local
@@ -618,11 +636,16 @@ outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault,
 	}
 
 	/*
-	 * All the WAL there is now, not only the commit record's: a duplicate
-	 * recognised in this batch may be of an event an earlier batch committed
-	 * asynchronously, not yet flushed.
+	 * The end of this process's last commit record: this batch's, or, if it
+	 * wrote nothing (all duplicates), the last batch's, whose events it may
+	 * have recognised as duplicates.  Either way every earlier asynchronous
+	 * commit of the worker ends there or before, a previous worker process's
+	 * too (WAL is written in order).  Before this process has committed
+	 * anything, all the WAL there is: a worker restarted after an
+	 * asynchronous commit may find its events as duplicates.
 	 */
-	*flush_to = commit_async ? GetXLogInsertRecPtr() : InvalidXLogRecPtr;
+	*flush_to = !commit_async ? InvalidXLogRecPtr :
+		XLogRecPtrIsInvalid(XactLastCommitEnd) ? inserted_wal_end() : XactLastCommitEnd;
 	worker_stats_add(WC_STORED, counts.stored);
 	worker_stats_add(WC_DUPLICATES, counts.duplicates);
 	worker_stats_add(WC_DEAD_LETTERED, counts.dead_lettered);
