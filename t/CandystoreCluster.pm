@@ -13,7 +13,7 @@ use Test::More;
 use CandystoreBroker;
 
 our @EXPORT = qw(candystore_primary add_standby standby_pair detach_standby lose_server publish_run stored_run
-  stored_twice);
+  stored_twice commit_in_ack_window);
 
 my $publisher;
 
@@ -118,6 +118,23 @@ sub stored_run
 	my $prefix = sprintf('%08x-0000-4000-8000-', $run);
 	return $node->safe_psql('postgres',
 		"SELECT count(*) FROM candystore.event_log WHERE event_id::text LIKE '$prefix%'");
+}
+
+# Holds NODE's ingest worker between a batch's commit and its ack from now
+# on (candystore.debug_ack_delay_ms, 60 s, by ALTER SYSTEM and a reload),
+# publishes COUNT events of RUN and waits until a batch of them is
+# committed and waiting for its ack; returns how many of RUN are stored.
+sub commit_in_ack_window
+{
+	my ($node, $run, $count) = @_;
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET candystore.debug_ack_delay_ms = '60s'});
+	$node->reload;
+	sleep 1;	# the worker takes the reload (its latch is set) before the run comes
+	publish_run($run, $count);
+	$node->poll_query_until('postgres',
+		q{SELECT state = 'committed, ack delayed' FROM candystore.worker_status() WHERE kind = 'ingest'})
+	  or die "the worker never committed a batch of run $run";
+	return stored_run($node, $run);
 }
 
 # How many event ids NODE stored more than once.

@@ -84,14 +84,7 @@ queue_is('0\s+0', 'run 1 stored and acked: the broker has forgotten it');
 
 # From now on a committed batch waits 60 s for its ack; the standby's
 # configuration (taken before) has no such delay.
-$primary->safe_psql('postgres', q{ALTER SYSTEM SET candystore.debug_ack_delay_ms = '60s'});
-$primary->reload;
-sleep 1;	# the worker takes the reload (its latch is set) before run 2 comes
-publish_run(2, 250);
-$primary->poll_query_until('postgres',
-	q{SELECT state = 'committed, ack delayed' FROM candystore.worker_status() WHERE kind = 'ingest'})
-  or die 'the worker never committed a batch of run 2';
-my $committed = stored_run($primary, 2);
+my $committed = commit_in_ack_window($primary, 2, 250);
 cmp_ok($committed, '>', 0, 'in the window: a batch of run 2 is committed on the primary');
 is(stored_run($standby, 2), $committed, 'in the window: the synchronous standby has the committed batch');
 my ($ready, $unacked) = queue_counts();

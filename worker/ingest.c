@@ -24,6 +24,7 @@
 
 #include <sys/time.h>
 
+#include "access/xlog.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -169,6 +170,10 @@ typedef struct Batch
 	bool		cancelled;		/* the broker cancelled our consumer */
 	char	   *link_error;		/* the link cannot be used as configured */
 	bool		awaiting_standby;	/* held for candystore.require_sync_standby */
+	/* the last batch committed, when its ack waits for its WAL's flush */
+	bool		unacked;
+	uint64		unacked_tag;	/* its last delivery */
+	XLogRecPtr	unacked_flush_to;
 } Batch;
 
 /*
@@ -191,6 +196,8 @@ typedef struct CarriedFailures
 } CarriedFailures;
 
 static HTAB *carried = NULL;
+
+static void ack_committed(WorkerLoop *loop, Batch *batch, bool wait, char **error);
 
 /* the worker's loop, for ingest_connected() */
 static WorkerLoop *batch_loop = NULL;
@@ -387,7 +394,7 @@ wait_to_retry(WorkerLoop *loop, Batch *batch, long ms, char **error)
  * meanwhile.
  */
 static bool
-record_until_done(WorkerLoop *loop, Batch *batch, char **error)
+record_until_done(WorkerLoop *loop, Batch *batch, XLogRecPtr *flush_to, char **error)
 {
 	static MemoryContext retry_cxt = NULL;
 	MemoryContext caller = CurrentMemoryContext;
@@ -406,7 +413,7 @@ record_until_done(WorkerLoop *loop, Batch *batch, char **error)
 		/* what a try allocates outside its transaction: gone at the next */
 		MemoryContextReset(retry_cxt);
 		MemoryContextSwitchTo(retry_cxt);
-		if (outcome_record_batch(batch->d, batch->n, &batch->isolate, &fault))
+		if (outcome_record_batch(batch->d, batch->n, &batch->isolate, &fault, flush_to))
 		{
 			done = true;
 			break;
@@ -429,7 +436,9 @@ record_until_done(WorkerLoop *loop, Batch *batch, char **error)
 			continue;
 		}
 		MemoryContextSwitchTo(caller);
-		ok = wait_to_retry(loop, batch, retry_ms, error);
+		/* the batch before is not held unacked for as long as this one fails */
+		ack_committed(loop, batch, true, error);
+		ok = *error == NULL && wait_to_retry(loop, batch, retry_ms, error);
 		if (!ok)
 		{
 			done = false;
@@ -469,13 +478,22 @@ ingest_connected(void *arg)
 														 link->broker, worker_dlq));
 }
 
-/* Closing the link now loses nothing: no batch is in hand. */
+/*
+ * Closing the link now loses nothing: no batch is in hand, and the one
+ * committed last is acked (now, if its ack still waited for its flush).
+ */
 static bool
 ingest_link_idle(void *arg)
 {
 	Batch	   *batch = arg;
+	char	   *error = NULL;
 
-	return batch->n == 0;
+	if (batch->n > 0)
+		return false;
+	ack_committed(batch_loop, batch, true, &error);
+	if (error != NULL && batch->link_error == NULL)
+		batch->link_error = MemoryContextStrdup(TopMemoryContext, error);
+	return error == NULL;
 }
 
 /*
@@ -540,8 +558,46 @@ delay_ack_for_tests(WorkerLoop *loop)
 }
 
 /*
+ * Acks the batch committed last, if its ack is still due: at once when its
+ * WAL is flushed (the WAL writer flushes an asynchronous commit's WAL while
+ * the next batch is read and checked), else only if wait, after flushing it
+ * here.  Nothing is acked before its outcome is on disk.
+ */
+static void
+ack_committed(WorkerLoop *loop, Batch *batch, bool wait, char **error)
+{
+	if (!batch->unacked || *error != NULL)
+		return;
+	if (!wait && GetFlushRecPtr(NULL) < batch->unacked_flush_to)
+		return;
+	/* the test window: after the commit, before the flush (if not flushed yet) and the ack */
+	delay_ack_for_tests(loop);
+	XLogFlush(batch->unacked_flush_to);
+	if (!amqp_link_ack_upto(&loop->link, batch->unacked_tag, error))
+		*error = psprintf("%s: %s", loop->link.broker, *error);
+	batch->unacked = false;
+}
+
+/*
+ * Waits for a delivery or the timeout.  A committed batch whose ack waits
+ * for its flush is acked first if nothing has come: the broker is not kept
+ * waiting for acks while the worker sleeps.
+ */
+static void
+wait_for_delivery(WorkerLoop *loop, Batch *batch, long timeout_ms, char **error)
+{
+	if (batch->unacked && (worker_loop_wait(loop, 0) & WL_TIMEOUT))
+		ack_committed(loop, batch, true, error);
+	if (*error == NULL)
+		(void) worker_loop_wait(loop, timeout_ms);
+}
+
+/*
  * One turn: wait for a delivery (or the batch's timeout), take it, and once
  * the batch is full, timed out or its consumer cancelled, record it and ack.
+ * A batch committed asynchronously (outcome.c) is acked once its WAL is
+ * flushed: by the next turn that finds it flushed, before the worker would
+ * sleep, or before the next batch's ack, whichever comes first.
  */
 static void
 ingest_turn(WorkerLoop *loop, void *arg)
@@ -552,7 +608,9 @@ ingest_turn(WorkerLoop *loop, void *arg)
 	int			batch_limit = Min(worker_batch_size, WORKER_MAX_BATCH);
 	bool		flush = false;
 	char	   *error = NULL;
+	XLogRecPtr	flush_to = InvalidXLogRecPtr;
 
+	ack_committed(loop, batch, false, &error);
 	if (batch->n > 0)
 	{
 		long		waited = (GetCurrentTimestamp() - batch->started) / 1000;
@@ -561,10 +619,10 @@ ingest_turn(WorkerLoop *loop, void *arg)
 		flush = timeout_ms == 0 || batch->n >= batch_limit;
 	}
 
-	if (!flush)
-		(void) worker_loop_wait(loop, timeout_ms);
+	if (!flush && error == NULL)
+		wait_for_delivery(loop, batch, timeout_ms, &error);
 
-	if (!flush && !batch->cancelled)
+	if (!flush && !batch->cancelled && error == NULL)
 	{
 		int			before = batch->n;
 
@@ -581,13 +639,19 @@ ingest_turn(WorkerLoop *loop, void *arg)
 			flush = true;
 	}
 
+	if (flush)
+		ack_committed(loop, batch, false, &error);
 	if (flush && error == NULL && batch->n > 0 && standby_allows_commit(loop, batch, &error) &&
-		record_until_done(loop, batch, &error))
+		record_until_done(loop, batch, &flush_to, &error))
 	{
-		/* committed: now, and only now, the broker may forget them */
-		delay_ack_for_tests(loop);
-		if (!amqp_link_ack_upto(link, batch->d[batch->n - 1].delivery_tag, &error))
-			error = psprintf("%s: %s", link->broker, error);
+		/* the batch before is acked first (acks cover every earlier tag) */
+		ack_committed(loop, batch, true, &error);
+		batch->unacked = true;
+		batch->unacked_tag = batch->d[batch->n - 1].delivery_tag;
+		batch->unacked_flush_to = flush_to;
+		/* committed (and flushed, unless asynchronous): now the broker may forget them */
+		if (XLogRecPtrIsInvalid(flush_to))
+			ack_committed(loop, batch, true, &error);
 		batch->n = 0;
 		MemoryContextReset(batch->cxt);
 	}
@@ -606,6 +670,8 @@ ingest_turn(WorkerLoop *loop, void *arg)
 		/* unacked deliveries return to the queue when the link closes */
 		worker_loop_link_lost(loop, error);
 		carry_failures(batch);
+		/* a committed batch not acked yet is redelivered: its duplicates are recognised */
+		batch->unacked = false;
 		batch->cancelled = false;
 		batch->awaiting_standby = false;
 		batch->n = 0;

@@ -8,6 +8,8 @@
 
 #include <amqp.h>
 
+#include "access/xlogdefs.h"
+
 /* outcome.c */
 typedef struct Delivery
 {
@@ -39,7 +41,12 @@ typedef struct BatchFault
 	bool		blamed;			/* a failure was counted against a message */
 } BatchFault;
 
-extern bool outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault);
+/*
+ * Records a batch; *flush_to is the WAL position to flush before the batch
+ * is acked when it was committed asynchronously, else InvalidXLogRecPtr.
+ */
+extern bool outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault,
+								 XLogRecPtr *flush_to);
 
 /* message_identity.c */
 extern char *message_event_id(char *body, size_t len);

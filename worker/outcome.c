@@ -17,12 +17,16 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "replication/syncrep.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -493,13 +497,42 @@ process_isolated(Delivery *batch, int n, BatchCounts *counts, bool *blamed)
 }
 
 /*
+ * Where the WAL inserted so far ends.  GetXLogInsertRecPtr() says where the
+ * next record would start, which at a page boundary is past the page's
+ * header: XLogFlush() raises for a position no record reaches.
+ */
+static XLogRecPtr
+inserted_wal_end(void)
+{
+	XLogRecPtr	next = GetXLogInsertRecPtr();
+
+	if (XLogSegmentOffset(next, wal_segment_size) == SizeOfXLogLongPHD)
+		return next - SizeOfXLogLongPHD;
+	if (next % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		return next - SizeOfXLogShortPHD;
+	return next;
+}
+
+/*
+ * Whether a batch may commit asynchronously, its WAL then flushed by the
+ * caller before the ack (outcome_record_batch()): only when no synchronous
+ * standby is named, so that a synchronous commit would wait for the local
+ * flush alone, which the caller's XLogFlush() gives just the same.
+ */
+static bool
+may_commit_async(void)
+{
+	return SyncRepStandbyNames == NULL || SyncRepStandbyNames[0] == '\0';
+}
+
+/*
  * One attempt at the whole batch, in one transaction: every message at once,
  * or (isolate) a pass.  Returns false, with the transaction rolled back and
  * *failed set, when a message of a pass failed; an error outside any
  * message's subtransaction propagates.
  */
 static bool
-record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts,
+record_batch(Delivery *batch, int n, bool isolate, bool commit_async, BatchCounts *counts,
 			 Delivery **failed, bool *blamed)
 {
 	memset(counts, 0, sizeof(*counts));
@@ -515,6 +548,9 @@ record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts,
 	 * is not yet updated to this library's version.
 	 */
 	worker_require_extension("ingest worker");
+	if (commit_async)
+		(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 
 	if (!isolate)
 		process_all(batch, n, counts);
@@ -537,12 +573,14 @@ record_batch(Delivery *batch, int n, bool isolate, BatchCounts *counts,
  * deliveries (more may be appended) and *isolate as this call left it.
  */
 bool
-outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault)
+outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault,
+					 XLogRecPtr *flush_to)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	BatchCounts counts;
 	Delivery   *volatile failed = NULL;
 	volatile bool blamed = false;
+	bool		commit_async = may_commit_async();
 
 	for (;;)
 	{
@@ -555,7 +593,7 @@ outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault)
 			Delivery   *f;
 			bool		b;
 
-			(void) record_batch(batch, n, *isolate, &counts, &f, &b);
+			(void) record_batch(batch, n, *isolate, commit_async, &counts, &f, &b);
 			failed = f;
 			blamed = b;
 		}
@@ -597,6 +635,17 @@ outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault)
 		return false;
 	}
 
+	/*
+	 * The end of this process's last commit record: this batch's, or, if it
+	 * wrote nothing (all duplicates), the last batch's, whose events it may
+	 * have recognised as duplicates.  Either way every earlier asynchronous
+	 * commit of the worker ends there or before, a previous worker process's
+	 * too (WAL is written in order).  Before this process has committed
+	 * anything, all the WAL there is: a worker restarted after an
+	 * asynchronous commit may find its events as duplicates.
+	 */
+	*flush_to = !commit_async ? InvalidXLogRecPtr :
+		XLogRecPtrIsInvalid(XactLastCommitEnd) ? inserted_wal_end() : XactLastCommitEnd;
 	worker_stats_add(WC_STORED, counts.stored);
 	worker_stats_add(WC_DUPLICATES, counts.duplicates);
 	worker_stats_add(WC_DEAD_LETTERED, counts.dead_lettered);
