@@ -67,20 +67,27 @@ t0=$(now_us)
 wait $consumer
 raw_n=$(count "$RUN/raw.txt"); raw_s=$(awk "BEGIN { print ($(last_receipt "$RUN/raw.txt") - $t0) / 1e6 }")
 
+# CPU time (user + system clock ticks) of a process, and ticks as seconds
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_s() { awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
+broker_pid=$(cat "$RUN/rmq/pid")
+
 cs_log "raw rabbitmq-c publisher, pipelined confirms (all sent, then the confirms awaited): $N messages"
 "$RUN/cs_consume" 127.0.0.1 "$RP" consume bench_pipelined "$N" 20000 > "$RUN/pipelined.txt" &
 consumer=$!
 sleep 0.5
+broker_cpu0=$(cpu_ticks "$broker_pid")
 t0=$(now_us)
 "$RUN/cs_publish" 127.0.0.1 "$RP" bloodbank.events.v1 bench.pipelined 901 "$N" 0 1 600 0 >/dev/null
 wait $consumer
+pipe_broker_cpu_s=$(cpu_s "$broker_cpu0" "$(cpu_ticks "$broker_pid")")
 pipe_n=$(count "$RUN/pipelined.txt"); pipe_s=$(awk "BEGIN { print ($(last_receipt "$RUN/pipelined.txt") - $t0) / 1e6 }")
 
 cs_log "outbox: $N publish() in one transaction, then the publisher"
-# the publisher's CPU time (user + system clock ticks) over the delivery
+# the publisher's and the broker's CPU time over the delivery
 pub_pid=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'candystore outbox publisher'")
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pub_pid/stat" 2>/dev/null || echo 0; }
-pub_cpu0=$(cpu_ticks)
+pub_cpu0=$(cpu_ticks "$pub_pid")
+broker_cpu0=$(cpu_ticks "$broker_pid")
 "$RUN/cs_consume" 127.0.0.1 "$RP" consume bench_outbox "$N" 20000 > "$RUN/outbox.txt" &
 consumer=$!
 psql_ <<SQL
@@ -91,7 +98,8 @@ SELECT count(candystore.publish(doc, 'bench.outbox')) FROM staging \g /dev/null
 COMMIT;
 SQL
 wait $consumer
-pub_cpu_s=$(awk -v a="$pub_cpu0" -v b="$(cpu_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
+pub_cpu_s=$(cpu_s "$pub_cpu0" "$(cpu_ticks "$pub_pid")")
+outbox_broker_cpu_s=$(cpu_s "$broker_cpu0" "$(cpu_ticks "$broker_pid")")
 t0=$(cat "$RUN/commit_us")
 outbox_n=$(count "$RUN/outbox.txt"); outbox_s=$(awk "BEGIN { print ($(last_receipt "$RUN/outbox.txt") - $t0) / 1e6 }")
 first_s=$(awk "BEGIN { print ($(head -1 "$RUN/outbox.txt" | cut -d' ' -f1) - $t0) / 1e6 }")
@@ -127,7 +135,9 @@ printf '%-52s %10s %10.2f %10s\n' "raw rabbitmq-c publisher, pipelined confirms"
 printf '%-52s %10s %10.2f %10s\n' "outbox publisher (batch 500), from COMMIT" "$outbox_n" "$outbox_s" "$outbox_r"
 printf '%-52s %10s %10.2f %10s\n' "outbox, from the start of the publish() statement" "$outbox_n" "$outbox_all_s" "$outbox_all_r"
 echo "(the statement of $N publish() calls took $enqueue_s s before its COMMIT; the first message"
-echo " arrived $first_s s after it; the publisher used $pub_cpu_s s of CPU from the statement's start to the last arrival)"
+echo " arrived $first_s s after it; the publisher used $pub_cpu_s s of CPU from the statement's start to the last arrival;"
+echo " the broker used $pipe_broker_cpu_s s of CPU over the pipelined raw run, $outbox_broker_cpu_s s over the outbox's,"
+echo " on $(nproc) CPUs)"
 echo
 printf '%-52s %12s %12s\n' "measure" "result" "target"
 printf '%-52s %11s%% %12s\n' "outbox from COMMIT / raw, 500 in flight" "$(pct "$outbox_r" "$raw_r")" ""
