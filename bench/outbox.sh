@@ -109,7 +109,8 @@ enqueue_s=$(awk "BEGIN { print ($t0 - $(cat "$RUN/start_us")) / 1e6 }")
 outbox_all_s=$(awk "BEGIN { print $outbox_s + $enqueue_s }")
 # the publisher marks a burst once all of it is confirmed, after the last
 # arrival: wait for the marks, and count their time and CPU apart
-until [ "$(psql_ -c "SELECT count(*) FROM candystore.outbox WHERE published_at IS NULL")" = 0 ]; do
+for _ in $(seq 1 6000); do
+    [ "$(psql_ -c "SELECT count(*) FROM candystore.outbox WHERE published_at IS NULL")" = 0 ] && break
     sleep 0.01
 done
 marked_s=$(awk "BEGIN { print ($(now_us) - $t0) / 1e6 }")

@@ -11,8 +11,9 @@
  *	  batches the broker has settled, oldest first, all in one transaction,
  *	  once nothing more can be sent for now and every batch in flight is
  *	  settled, when the window is full, or when a row failed.  It sleeps on
- *	  its latch, which a transaction that enqueued rows sets when it commits (src/notify.c, through src/outbox_wake.c), and on
- *	  the broker socket, with candystore.outbox_poll_ms as the longest sleep.
+ *	  its latch, which a transaction that enqueued rows sets when it commits
+ *	  (src/notify.c, through src/outbox_wake.c), and on the broker socket,
+ *	  with candystore.outbox_poll_ms as the longest sleep.
  *	  It runs in worker_loop.c's loop (start-up, reloads, the broker link and
  *	  its backoff); this file keeps what is the publisher's own.
  *
