@@ -84,3 +84,29 @@ CREATE TRIGGER note_outbox AFTER INSERT ON candystore.outbox FOR EACH ROW EXECUT
 SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000009'), 'seen.by.trigger') > 0 AS published;
 SELECT routing_key FROM outbox_seen;
 ROLLBACK;
+
+-- the table stays open from one publish() to the next of a statement
+-- (src/outbox_enqueue.c): an index made between two statements of a
+-- transaction gets the rows published after it, a savepoint rolled back
+-- mid-way takes its row with it, and ALTER TABLE after a publish() in the
+-- same transaction finds the table closed
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS amcheck;
+SELECT count(candystore.publish(pg_temp.sample_envelope(('b8000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid),
+                                'one.statement')) AS published_in_one_statement
+  FROM generate_series(100, 119) n;
+CREATE INDEX outbox_later_idx ON candystore.outbox (routing_key) WHERE routing_key LIKE 'later.%';
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000120'), 'later.one') > 0 AS published;
+SAVEPOINT s;
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000121'), 'later.two') > 0 AS published;
+ROLLBACK TO s;
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000122'), 'later.three') > 0 AS published;
+ALTER TABLE candystore.outbox SET (fillfactor = 90);
+SELECT candystore.publish(pg_temp.sample_envelope('b8000000-0000-4000-8000-000000000123'), 'later.four') > 0 AS published;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT routing_key FROM candystore.outbox WHERE routing_key LIKE 'later.%' ORDER BY id;
+SELECT count(*) AS one_statement_rows FROM candystore.outbox WHERE routing_key = 'one.statement';
+SELECT count(public.bt_index_check(i.indexrelid, true)) AS indexes_checked
+  FROM pg_index i WHERE i.indrelid = 'candystore.outbox'::regclass;
+ROLLBACK;

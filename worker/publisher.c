@@ -9,9 +9,11 @@
  *	  publishes each batch at once; while up to MAX_INFLIGHT batches await
  *	  their confirms it goes on reading and publishing, and it records the
  *	  batches the broker has settled, oldest first, all in one transaction,
- *	  once nothing more can be sent for now or a row failed.  It sleeps on its latch, which a transaction that enqueued rows
- *	  sets when it commits (src/notify.c, through src/outbox_wake.c), and on
- *	  the broker socket, with candystore.outbox_poll_ms as the longest sleep.
+ *	  once nothing more can be sent for now and every batch in flight is
+ *	  settled, when the window is full, or when a row failed.  It sleeps on
+ *	  its latch, which a transaction that enqueued rows sets when it commits
+ *	  (src/notify.c, through src/outbox_wake.c), and on the broker socket,
+ *	  with candystore.outbox_poll_ms as the longest sleep.
  *	  It runs in worker_loop.c's loop (start-up, reloads, the broker link and
  *	  its backoff); this file keeps what is the publisher's own.
  *
@@ -117,11 +119,13 @@ all_confirmed(OutboxRow *rows, int n)
  * waits for the broker's confirms: a broker confirms persistent messages
  * once they are on its disk, and a window of a few batches is sent faster.
  * Beyond MIN_INFLIGHT batches, only while fewer than WINDOW_ROWS rows are
- * in flight: large batches would otherwise hold a lot of memory.
+ * in flight: a batch in flight keeps its rows' ids, keys and outcomes (a
+ * few hundred bytes a row; the bodies are freed once sent), and every row
+ * in flight is sent again should PostgreSQL stop before it is marked.
  */
-#define MAX_INFLIGHT 16
+#define MAX_INFLIGHT 64
 #define MIN_INFLIGHT 4			/* however large the batches */
-#define WINDOW_ROWS 8192		/* beyond MIN_INFLIGHT batches, rows in flight */
+#define WINDOW_ROWS 32768		/* beyond MIN_INFLIGHT batches, rows in flight */
 
 static OutboxBatch inflight[MAX_INFLIGHT];
 static int	ninflight = 0;
@@ -201,18 +205,25 @@ record_oldest(int count)
 	}
 }
 
+/* Whether no more batches may be in flight. */
+static bool
+window_full(void)
+{
+	int			rows = 0;
+
+	if (ninflight >= MAX_INFLIGHT)
+		return true;
+	for (int i = 0; i < ninflight; i++)
+		rows += inflight[i].n;
+	return ninflight >= MIN_INFLIGHT && rows >= WINDOW_ROWS;
+}
+
 /* Whether another batch may be read and sent now. */
 static bool
 room_to_send(WorkerLoop *l)
 {
-	int			rows = 0;
-
-	if (!maybe_due || ninflight >= MAX_INFLIGHT || worker_loop_reconnect_pending(l) ||
-		(isolate_rows > 0 && ninflight > 0))
-		return false;
-	for (int i = 0; i < ninflight; i++)
-		rows += inflight[i].n;
-	return ninflight < MIN_INFLIGHT || rows < WINDOW_ROWS;
+	return maybe_due && !window_full() && !worker_loop_reconnect_pending(l) &&
+		!(isolate_rows > 0 && ninflight > 0);
 }
 
 /* Whether every row of the count oldest batches was confirmed. */
@@ -357,13 +368,15 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 	can_send = room_to_send(l);
 
 	/*
-	 * Record the finished batches, oldest first, in one transaction; while
-	 * another batch can be sent and all of them were confirmed, send it
-	 * first: in a burst the marks then wait until the window is full or the
-	 * burst is sent, instead of holding up each next batch.  A failed row is
-	 * recorded at once, so that its key is held back.
+	 * Record the finished batches, oldest first, in one transaction: when a
+	 * row failed (at once, so that its key is held back), when the window is
+	 * full, or when nothing more can be sent and every batch in flight is
+	 * settled.  In a burst the marks thus wait until the burst is confirmed
+	 * (or the window full) instead of holding up each next batch, and take
+	 * no CPU from the broker while it still delivers the burst.
 	 */
-	if (settled > 0 && (!can_send || !batches_confirmed(settled)))
+	if (settled > 0 && (!batches_confirmed(settled) || window_full() ||
+						(!can_send && settled == ninflight)))
 	{
 		record_oldest(settled);
 		settled = 0;
@@ -404,8 +417,11 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 			for (int j = 0; j < inflight[i].n; j++)
 				exclude[nexclude++] = Int64GetDatum(inflight[i].rows[j].id);
 		b->rows = palloc(sizeof(OutboxRow) * limit);
+		b->messages_cxt = AllocSetContextCreate(b->cxt, "candystore outbox messages",
+												ALLOCSET_DEFAULT_SIZES);
 		read_on = read_after > 0;
-		b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, read_after, &next_due_ms);
+		b->n = publisher_fetch_due(b->rows, limit, exclude, nexclude, read_after, b->messages_cxt,
+								   &next_due_ms);
 		MemoryContextSwitchTo(old);
 		/* a full batch: more are waiting after its last row */
 		read_after = b->n == limit ? b->rows[b->n - 1].id : 0;
@@ -416,6 +432,9 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 			maybe_due = b->n == limit || read_on;
 			worker_loop_status(l, "publishing");
 			res = publisher_publish(link, inflight, ninflight, &error);
+			/* sent or not, no message is sent again from memory: a row is read again */
+			MemoryContextDelete(b->messages_cxt);
+			b->messages_cxt = NULL;
 			(void) link_result_ok(link, res, error);
 			return;
 		}
@@ -423,8 +442,8 @@ publisher_turn(WorkerLoop *l, void *arg pg_attribute_unused())
 		maybe_due = read_on;
 		if (read_on)
 			return;
-		/* nothing more to send: record what was finished before sleeping */
-		if (settled > 0)
+		/* nothing more to send: once all of it is settled, record it before sleeping */
+		if (settled > 0 && settled == ninflight)
 		{
 			record_oldest(settled);
 			settled = 0;

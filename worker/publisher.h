@@ -41,6 +41,7 @@ typedef struct OutboxRow
 typedef struct OutboxBatch
 {
 	MemoryContext cxt;			/* the batch's rows live here */
+	MemoryContext messages_cxt; /* in cxt: the rows' bodies and headers, freed once sent */
 	OutboxRow  *rows;
 	int			n;				/* rows read */
 	int		   *sent_rows;		/* publish k of the batch carried rows[sent_rows[k]] */
@@ -64,7 +65,7 @@ typedef enum OutboxLinkResult
 #define OUTBOX_OLD_EXTENSION (-2)	/* an older version, before ALTER EXTENSION UPDATE */
 
 extern int	publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude,
-								int64 after, long *next_due_ms);
+								int64 after, MemoryContext messages_cxt, long *next_due_ms);
 extern void publisher_record_outcomes(OutboxBatch *batches, int nbatches, List **failed_keys,
 									  MemoryContext keys_cxt);
 extern void publisher_record_outage(const char *error);

@@ -92,7 +92,7 @@ end(MemoryContext caller)
 /* Up to $2 due rows that meet cond ($3), in send order, with their events. */
 #define FETCH(cond) \
 	"SELECT o.id, coalesce(o.exchange, $1), o.routing_key, o.headers," \
-	"       e.event_id::text, e.envelope::text, e.envelope->'trace_context'" \
+	"       e.event_id::text, e.envelope, e.envelope->'trace_context'" \
 	"  FROM (SELECT o.id, o.exchange, o.routing_key, o.headers, o.position" DUE_ROWS \
 	"           " cond \
 	"         ORDER BY o.id LIMIT $2) o" \
@@ -223,6 +223,25 @@ copy_text(int row, int col, MemoryContext cxt)
 	return MemoryContextStrdup(cxt, s);
 }
 
+/*
+ * The envelope (jsonb) in column col as JSON text, written straight into
+ * cxt: through SPI_getvalue it was made in SPI's memory, measured and copied.
+ */
+static char *
+envelope_text(HeapTuple tup, int col, MemoryContext cxt, size_t *len)
+{
+	bool		isnull;
+	Jsonb	   *envelope = DatumGetJsonbP(SPI_getbinval(tup, SPI_tuptable->tupdesc, col, &isnull));
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	(void) JsonbToCString(&buf, &envelope->root, VARSIZE(envelope));
+	MemoryContextSwitchTo(old);
+	*len = buf.len;
+	return buf.data;
+}
+
 /* The row's text as UTF-8, or NULL with the row failed as unsendable. */
 static char *
 shortstr_or_fail(OutboxRow *r, const char *what, const char *s, MemoryContext cxt)
@@ -253,7 +272,8 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
 		return;
 	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
 	{
-		r->body = MemoryContextStrdup(cxt, pg_server_to_any(r->body, r->body_len, PG_UTF8));
+		r->body = MemoryContextStrdup(GetMemoryChunkContext(r->body),
+									  pg_server_to_any(r->body, r->body_len, PG_UTF8));
 		r->body_len = strlen(r->body);
 	}
 	if ((problem = outbox_body_problem(r->body_len)) != NULL)
@@ -269,7 +289,8 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
  * exclude[] (rows in flight), or, when after > 0, only rows whose id is
  * greater (the caller knows every row in flight to be at most that, and
  * every due row up to it to be in flight: reading on from there spares the
- * walk past the rows in flight), allocated in the current memory context, and
+ * walk past the rows in flight), allocated in the current memory context
+ * but for their bodies and headers, in messages_cxt (freed once sent), and
  * returns how many, or OUTBOX_NO_EXTENSION when the extension is not (yet)
  * created in the database, or OUTBOX_OLD_EXTENSION when it is of another
  * version than the library (ALTER EXTENSION UPDATE not yet run).  When
@@ -278,7 +299,7 @@ check_sendable(OutboxRow *r, MemoryContext cxt)
  */
 int
 publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, int64 after,
-					long *next_due_ms)
+					MemoryContext messages_cxt, long *next_due_ms)
 {
 	MemoryContext batch_cxt;
 	Datum		args[3];
@@ -326,8 +347,7 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, int6
 		r->exchange = copy_text(i, 2, batch_cxt);
 		r->routing_key = copy_text(i, 3, batch_cxt);
 		r->event_id = copy_text(i, 5, batch_cxt);
-		r->body = copy_text(i, 6, batch_cxt);
-		r->body_len = strlen(r->body);
+		r->body = envelope_text(tup, 6, messages_cxt, &r->body_len);
 		r->outcome = ROW_UNSENT;
 		check_sendable(r, batch_cxt);
 		if (r->outcome == ROW_FAILED)
@@ -336,7 +356,7 @@ publisher_fetch_due(OutboxRow *rows, int max, Datum *exclude, int nexclude, int6
 			r->routing_key = copy_text(i, 3, batch_cxt);
 			continue;
 		}
-		old = MemoryContextSwitchTo(batch_cxt);
+		old = MemoryContextSwitchTo(messages_cxt);
 		headers = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
 		if (JB_ROOT_IS_OBJECT(headers) && JB_ROOT_COUNT(headers) > 0)
 		{
