@@ -642,10 +642,15 @@ outcome_record_batch(Delivery *batch, int n, bool *isolate, BatchFault *fault,
 	 * commit of the worker ends there or before, a previous worker process's
 	 * too (WAL is written in order).  Before this process has committed
 	 * anything, all the WAL there is: a worker restarted after an
-	 * asynchronous commit may find its events as duplicates.
+	 * asynchronous commit may find its events as duplicates.  So too when
+	 * the batch found duplicates: their originals may be another process's
+	 * asynchronous commit (another ingest worker given the same event, a
+	 * client with synchronous_commit off), which can end after ours, and the
+	 * duplicate's ack must not outlive an original lost in a crash.
 	 */
 	*flush_to = !commit_async ? InvalidXLogRecPtr :
-		XLogRecPtrIsInvalid(XactLastCommitEnd) ? inserted_wal_end() : XactLastCommitEnd;
+		(XLogRecPtrIsInvalid(XactLastCommitEnd) || counts.duplicates > 0) ?
+		inserted_wal_end() : XactLastCommitEnd;
 	worker_stats_add(WC_STORED, counts.stored);
 	worker_stats_add(WC_DUPLICATES, counts.duplicates);
 	worker_stats_add(WC_DEAD_LETTERED, counts.dead_lettered);
