@@ -4,6 +4,8 @@
 SELECT * FROM candystore.maintenance_jobs();
 SELECT * FROM candystore.maintenance_jobs('1 day');
 SELECT * FROM candystore.maintenance_jobs(dead_letter_retention => '30 days');
+-- event retention is a job only when asked for
+SELECT * FROM candystore.maintenance_jobs(event_retention => '400 days') WHERE job_name = 'candystore-events-purge';
 \set VERBOSITY default
 SELECT * FROM candystore.schedule_maintenance();
 \set VERBOSITY terse

@@ -1,5 +1,6 @@
 # With pg_cron preloaded, schedule_maintenance() registers candystore's jobs
-# in this database, scheduling again updates rather than duplicates them,
+# in this database (with event_retention, an hourly purge_events()),
+# scheduling again updates rather than duplicates them,
 # unschedule_maintenance() removes exactly them, and a job really runs.
 use strict;
 use warnings;
@@ -37,6 +38,23 @@ is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || string_agg(command, 
 	'scheduling again updates the jobs instead of adding more');
 my ($rc, $out, $err) = $node->psql('postgres', q{SELECT * FROM candystore.schedule_maintenance('3 days', '-1 day')});
 like($err, qr/dead_letter_retention must not be negative/, 'a negative dead-letter retention is refused');
+
+# Event retention: a job only when asked for, and the jobs follow the last call.
+is($node->safe_psql('postgres',
+		q{SELECT string_agg(command, ',') FROM candystore.schedule_maintenance('3 days', '30 days', event_retention => '400 days')
+		   WHERE job_name = 'candystore-events-purge'}),
+	q{SELECT candystore.purge_events('400 days')}, 'event_retention adds the purge job');
+is($node->safe_psql('postgres', q{SELECT schedule FROM cron.job WHERE jobname = 'candystore-events-purge'}),
+	'57 * * * *', 'the purge runs hourly');
+is($node->safe_psql('postgres', q{SELECT candystore.purge_events('400 days')}), '0',
+	'its command runs (nothing that old here)');
+($rc, $out, $err) = $node->psql('postgres', q{SELECT * FROM candystore.schedule_maintenance(event_retention => '0')});
+like($err, qr/event_retention must be positive/, 'a zero event retention is refused');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE jobname = 'candystore-events-purge'}),
+	'1', 'and the refused call changed nothing');
+$node->safe_psql('postgres', q{SELECT count(*) FROM candystore.schedule_maintenance('3 days', '30 days')});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE jobname LIKE 'candystore-%'}),
+	'5', 'scheduling again without event_retention removes the purge job');
 
 is($node->safe_psql('postgres', 'SELECT candystore.unschedule_maintenance()'), '5', 'unschedule_maintenance removes its jobs');
 is($node->safe_psql('postgres', q{SELECT string_agg(jobname, ',') FROM cron.job}), 'someone-elses-job',

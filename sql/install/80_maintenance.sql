@@ -5,7 +5,8 @@
 -- unschedule_maintenance() removes them.  Jobs are named candystore-*.
 
 CREATE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '7 days',
-                                               dead_letter_retention interval DEFAULT '7 days')
+                                               dead_letter_retention interval DEFAULT '7 days',
+                                               event_retention interval DEFAULT NULL)
     RETURNS TABLE(job_name text, schedule text, command text)
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
@@ -17,12 +18,17 @@ AS $$
            ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()'),
            ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()'),
            ('candystore-purged-partitions-drop', '27 * * * *', 'SELECT @extschema@.drop_purged_partitions()')
+    UNION ALL
+    -- event retention only when asked for: purging events is the user's decision
+    SELECT 'candystore-events-purge', '57 * * * *', format('SELECT @extschema@.purge_events(%L)', event_retention)
+     WHERE event_retention IS NOT NULL
 $$;
-COMMENT ON FUNCTION @extschema@.maintenance_jobs(interval, interval) IS
+COMMENT ON FUNCTION @extschema@.maintenance_jobs(interval, interval, interval) IS
     'The jobs schedule_maintenance() registers: name, cron schedule, command.';
 
 CREATE FUNCTION @extschema@.schedule_maintenance(outbox_retention interval DEFAULT '7 days',
-                                                   dead_letter_retention interval DEFAULT '7 days')
+                                                   dead_letter_retention interval DEFAULT '7 days',
+                                                   event_retention interval DEFAULT NULL)
     RETURNS TABLE(job_name text, schedule text, command text, jobid bigint)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -43,7 +49,12 @@ BEGIN
         RAISE EXCEPTION 'dead_letter_retention must not be negative, not %', dead_letter_retention
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR job IN SELECT * FROM @extschema@.maintenance_jobs(outbox_retention, dead_letter_retention) LOOP
+    IF event_retention <= interval '0' THEN
+        RAISE EXCEPTION 'event_retention must be positive, not %', event_retention
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it NULL (the default) to keep every event; purge_events() keeps what the outbox and subscriptions still need.';
+    END IF;
+    FOR job IN SELECT * FROM @extschema@.maintenance_jobs(outbox_retention, dead_letter_retention, event_retention) LOOP
         job_name := job.job_name;
         schedule := job.schedule;
         command := job.command;
@@ -52,11 +63,16 @@ BEGIN
             INTO jobid USING job.job_name, job.schedule, job.command;
         RETURN NEXT;
     END LOOP;
+    -- the jobs are those of the last call: without event_retention, no purge
+    IF event_retention IS NULL THEN
+        EXECUTE 'SELECT count(cron.unschedule(jobid)) FROM cron.job
+                  WHERE jobname = ''candystore-events-purge'' AND database = current_database()';
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.schedule_maintenance(interval, interval) IS
-    'Registers candystore''s housekeeping jobs with pg_cron (running them again updates them).';
-REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance(interval, interval) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.schedule_maintenance(interval, interval, interval) IS
+    'Registers candystore''s housekeeping jobs with pg_cron (running them again updates them); with event_retention, also purge_events(event_retention) hourly.';
+REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance(interval, interval, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.unschedule_maintenance() RETURNS bigint
     LANGUAGE plpgsql VOLATILE

@@ -2496,3 +2496,80 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Event retention by pg_cron -----------------------------------------------------
+-- schedule_maintenance(event_retention => ...) registers purge_events() as an
+-- hourly job (80_maintenance.sql); a third parameter, so both functions are
+-- made again.
+DROP FUNCTION @extschema@.schedule_maintenance(interval, interval);
+DROP FUNCTION @extschema@.maintenance_jobs(interval, interval);
+CREATE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '7 days',
+                                               dead_letter_retention interval DEFAULT '7 days',
+                                               event_retention interval DEFAULT NULL)
+    RETURNS TABLE(job_name text, schedule text, command text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('candystore-outbox-cleanup', '17 * * * *',
+            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention)),
+           ('candystore-dead-letters-prune', '47 * * * *',
+            format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention)),
+           ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()'),
+           ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()'),
+           ('candystore-purged-partitions-drop', '27 * * * *', 'SELECT @extschema@.drop_purged_partitions()')
+    UNION ALL
+    -- event retention only when asked for: purging events is the user's decision
+    SELECT 'candystore-events-purge', '57 * * * *', format('SELECT @extschema@.purge_events(%L)', event_retention)
+     WHERE event_retention IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.maintenance_jobs(interval, interval, interval) IS
+    'The jobs schedule_maintenance() registers: name, cron schedule, command.';
+
+CREATE FUNCTION @extschema@.schedule_maintenance(outbox_retention interval DEFAULT '7 days',
+                                                   dead_letter_retention interval DEFAULT '7 days',
+                                                   event_retention interval DEFAULT NULL)
+    RETURNS TABLE(job_name text, schedule text, command text, jobid bigint)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database %', current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Add pg_cron to shared_preload_libraries, set cron.database_name = %L, restart, and run CREATE EXTENSION pg_cron.', current_database());
+    END IF;
+    IF outbox_retention < interval '0' THEN
+        RAISE EXCEPTION 'outbox_retention must not be negative, not %', outbox_retention
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF dead_letter_retention < interval '0' THEN
+        RAISE EXCEPTION 'dead_letter_retention must not be negative, not %', dead_letter_retention
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF event_retention <= interval '0' THEN
+        RAISE EXCEPTION 'event_retention must be positive, not %', event_retention
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it NULL (the default) to keep every event; purge_events() keeps what the outbox and subscriptions still need.';
+    END IF;
+    FOR job IN SELECT * FROM @extschema@.maintenance_jobs(outbox_retention, dead_letter_retention, event_retention) LOOP
+        job_name := job.job_name;
+        schedule := job.schedule;
+        command := job.command;
+        -- scheduling a name that exists replaces that job
+        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, current_database())'
+            INTO jobid USING job.job_name, job.schedule, job.command;
+        RETURN NEXT;
+    END LOOP;
+    -- the jobs are those of the last call: without event_retention, no purge
+    IF event_retention IS NULL THEN
+        EXECUTE 'SELECT count(cron.unschedule(jobid)) FROM cron.job
+                  WHERE jobname = ''candystore-events-purge'' AND database = current_database()';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.schedule_maintenance(interval, interval, interval) IS
+    'Registers candystore''s housekeeping jobs with pg_cron (running them again updates them); with event_retention, also purge_events(event_retention) hourly.';
+REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance(interval, interval, interval) FROM PUBLIC;
+
