@@ -1504,7 +1504,14 @@ COMMENT ON TABLE @extschema@.event_ids IS
     'Every stored event''s id and position (unique across event_log''s partitions) and what the causation walks read.';
 COMMENT ON COLUMN @extschema@.event_ids.causation_group IS
     'Bookkeeping for the causation walks, set by append(): the group this event was filed in.';
-CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids (causation_group);
+-- in its final form (the "Index-only causation walks" of 40_trace.sql), so
+-- that the rows copied below fill it once
+CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids
+    (causation_group, position, event_id, occurred_at,
+     (CASE WHEN pg_catalog.cardinality(correlation_ids) <= 64 THEN correlation_ids END))
+    INCLUDE (event_type);
+ALTER TABLE @extschema@.event_ids SET (autovacuum_vacuum_insert_threshold = 10000,
+                                       autovacuum_vacuum_insert_scale_factor = 0);
 
 CREATE TABLE @extschema@.event_log (
     position        bigint NOT NULL,
@@ -1617,8 +1624,10 @@ REVOKE ALL ON FUNCTION @extschema@.make_partitions(integer, bigint) FROM PUBLIC;
 ALTER TABLE @extschema@.event_log_default ADD CONSTRAINT event_log_default_pkey PRIMARY KEY (position);
 CREATE INDEX event_log_default_event_type_idx ON @extschema@.event_log_default (event_type, position);
 CREATE INDEX event_log_default_occurred_at_idx ON @extschema@.event_log_default (occurred_at);
-CREATE INDEX event_log_default_event_id_idx ON @extschema@.event_log_default (event_id);
-CREATE INDEX event_log_default_session_idx ON @extschema@.event_log_default (session_key)
+-- hash indexes, as 20_event_log.sql and 40_trace.sql say why (both only
+-- probed by equality); a 0.1.0 session id too long for a btree entry fits
+CREATE INDEX event_log_default_event_id_idx ON @extschema@.event_log_default USING hash (event_id);
+CREATE INDEX event_log_default_session_idx ON @extschema@.event_log_default USING hash (session_key)
     WHERE session_key IS NOT NULL;
 CREATE INDEX event_log_default_xid_idx ON @extschema@.event_log_default (xid, position)
     WITH (fillfactor = 100, deduplicate_items = off);
@@ -1732,20 +1741,8 @@ DROP TABLE @extschema@.event_log_0_1;
 REVOKE ALL ON @extschema@.event_log FROM PUBLIC;
 REVOKE ALL ON @extschema@.event_ids FROM PUBLIC;
 
--- schedule_maintenance() also premakes partitions (80_maintenance.sql)
-CREATE OR REPLACE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '7 days',
-                                               dead_letter_retention interval DEFAULT '7 days')
-    RETURNS TABLE(job_name text, schedule text, command text)
-    LANGUAGE sql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    VALUES ('candystore-outbox-cleanup', '17 * * * *',
-            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention)),
-           ('candystore-dead-letters-prune', '47 * * * *',
-            format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention)),
-           ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()'),
-           ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()')
-$$;
+-- schedule_maintenance() also premakes partitions: maintenance_jobs() is made
+-- again, in its final form, under "Event retention by pg_cron" below.
 
 -- Monitoring: event_log's partitions ------------------------------------------------
 -- One row per partition (the default one last): its positions, size, rows
@@ -1795,7 +1792,7 @@ SELECT (SELECT count(*) FROM ranged) AS partitions,
          WHEN (SELECT unsent_outbox_rows FROM oldest) > 0
            THEN format('%s is kept while it holds %s unsent outbox rows',
                        (SELECT partition FROM oldest), (SELECT unsent_outbox_rows FROM oldest))
-         ELSE format('purge_events(older_than) drops %s once older_than < %s (unless a subscription has yet to read it)',
+         ELSE format('purge_events(older_than) detaches %s into candystore_purged once older_than < %s (unless a subscription has yet to read it); drop_purged_partitions() drops it later',
                      (SELECT partition FROM oldest),
                      pg_catalog.date_trunc('second', pg_catalog.now() - (SELECT newest_occurred_at FROM oldest)))
        END AS next_retention_action;
@@ -2411,91 +2408,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.drop_purged_partitions() IS
     'Drops the partitions purge_events() detached into candystore_purged (their events are already out of every read); returns how many.';
 REVOKE ALL ON FUNCTION @extschema@.drop_purged_partitions() FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION @extschema@.maintenance_jobs(outbox_retention interval DEFAULT '7 days',
-                                               dead_letter_retention interval DEFAULT '7 days')
-    RETURNS TABLE(job_name text, schedule text, command text)
-    LANGUAGE sql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    VALUES ('candystore-outbox-cleanup', '17 * * * *',
-            format('SELECT @extschema@.cleanup_outbox(%L)', outbox_retention)),
-           ('candystore-dead-letters-prune', '47 * * * *',
-            format('SELECT @extschema@.prune_dead_letters(%L)', dead_letter_retention)),
-           ('candystore-outbox-retry', '*/5 * * * *', 'SELECT @extschema@.retry_outbox()'),
-           ('candystore-partitions-premake', '7,37 * * * *', 'SELECT @extschema@.make_partitions()'),
-           ('candystore-purged-partitions-drop', '27 * * * *', 'SELECT @extschema@.drop_purged_partitions()')
-$$;
-
--- Index-only causation walks ---------------------
--- The walks read a group's rows from its index entries alone where the heap
--- page is all-visible (trace.c; 40_trace.sql says which columns and why).
-DROP INDEX @extschema@.event_ids_causation_group_idx;
-CREATE INDEX event_ids_causation_group_idx ON @extschema@.event_ids
-    (causation_group, position, event_id, occurred_at,
-     (CASE WHEN pg_catalog.cardinality(correlation_ids) <= 64 THEN correlation_ids END))
-    INCLUDE (event_type);
--- (40_trace.sql says why)
-ALTER TABLE @extschema@.event_ids SET (autovacuum_vacuum_insert_threshold = 10000,
-                                       autovacuum_vacuum_insert_scale_factor = 0);
-
--- Retention wording ---------------------
--- partition_status.next_retention_action says what purge_events() does now:
--- it detaches the oldest partition; drop_purged_partitions() drops it later.
-CREATE OR REPLACE VIEW @extschema@.partition_status AS
-WITH reached AS (
-    SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS position
-      FROM @extschema@.event_ids_position_seq),
-ranged AS (SELECT * FROM @extschema@.partitions WHERE first_position IS NOT NULL),
-oldest AS (SELECT * FROM ranged ORDER BY first_position LIMIT 1),
-newest AS (SELECT * FROM ranged ORDER BY first_position DESC LIMIT 1)
-SELECT (SELECT count(*) FROM ranged) AS partitions,
-       (SELECT sum(bytes) FROM @extschema@.partitions)::bigint AS bytes,
-       (SELECT count(*) FROM @extschema@.event_log_default) AS events_in_default_partition,
-       (SELECT partition FROM oldest) AS oldest_partition,
-       (SELECT partition FROM newest) AS newest_partition,
-       (SELECT last_position FROM newest) - (SELECT position FROM reached) AS positions_made_ahead,
-       CASE
-         WHEN NOT EXISTS (SELECT FROM oldest) THEN 'none: no range partitions yet; run make_partitions()'
-         WHEN (SELECT last_position FROM oldest) > (SELECT position FROM reached)
-           THEN 'none: the oldest partition is still being filled'
-         WHEN (SELECT unsent_outbox_rows FROM oldest) > 0
-           THEN format('%s is kept while it holds %s unsent outbox rows',
-                       (SELECT partition FROM oldest), (SELECT unsent_outbox_rows FROM oldest))
-         ELSE format('purge_events(older_than) detaches %s into candystore_purged once older_than < %s (unless a subscription has yet to read it); drop_purged_partitions() drops it later',
-                     (SELECT partition FROM oldest),
-                     pg_catalog.date_trunc('second', pg_catalog.now() - (SELECT newest_occurred_at FROM oldest)))
-       END AS next_retention_action;
-
--- Cheaper index entries per append ---------------------
--- The event id and session indexes of event_log's partitions become hash
--- indexes (20_event_log.sql, 40_trace.sql: both are only probed by
--- equality); the default partition's, which make_partition() copies, and
--- those of every partition made before this.
-DO $$
-DECLARE
-    ix record;
-BEGIN
-    FOR ix IN
-        SELECT x.indexrelid::regclass AS name, c.relname AS index_name, x.indrelid::regclass AS partition,
-               pg_catalog.pg_get_indexdef(x.indexrelid, 1, true) AS key,
-               pg_catalog.pg_get_expr(x.indpred, x.indrelid) AS predicate
-          FROM pg_catalog.pg_inherits i
-          JOIN pg_catalog.pg_index x ON x.indrelid = i.inhrelid
-          JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
-          JOIN pg_catalog.pg_am a ON a.oid = c.relam
-         WHERE i.inhparent = '@extschema@.event_log'::regclass
-           AND a.amname = 'btree'
-           AND x.indnatts = 1
-           AND pg_catalog.pg_get_indexdef(x.indexrelid, 1, true) IN ('event_id', 'session_key')
-    LOOP
-        EXECUTE pg_catalog.format('DROP INDEX %s', ix.name);
-        EXECUTE pg_catalog.format('CREATE INDEX %I ON %s USING hash (%I)%s',
-                                  ix.index_name, ix.partition, ix.key,
-                                  coalesce(' WHERE ' || ix.predicate, ''));
-    END LOOP;
-END
-$$;
 
 -- Event retention by pg_cron -----------------------------------------------------
 -- schedule_maintenance(event_retention => ...) registers purge_events() as an
