@@ -20,12 +20,9 @@
  * The table and its indexes stay open for the rest of the statement that
  * opened them (SELECT publish(doc) FROM staging opens them once, not once
  * per row: opening and closing the indexes, their locks and their partial
- * index predicates cost a third of the row's insert).  They are opened
- * under the transaction's resource owner and memory, and closed when the
- * resource owner that was current then is released (the statement's
- * portal, or a subtransaction), before the transaction commits, and when
- * the table changes (a relcache invalidation: an index made, a column
- * added).
+ * index predicates cost a third of the row's insert), as statement_kept.h
+ * says; a relcache invalidation of the table (an index made, a column
+ * added) has them opened again.
  */
 #include "postgres.h"
 
@@ -43,12 +40,11 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/inval.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "outbox_enqueue.h"
+#include "statement_kept.h"
 #include "spi_plans.h"
 #include "table_watch.h"
 
@@ -88,70 +84,31 @@ typedef struct OpenOutbox
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
-	ResourceOwner owner;		/* current when opened: its release closes it */
-	bool		stale;			/* the table changed: open it again */
 } OpenOutbox;
 
-static OpenOutbox *open_outbox = NULL;
+static void close_outbox(void *value);
+
+/* Kept for the statement; stale after an invalidation of the table (its relid). */
+static StatementKept open_outbox = {.close = close_outbox};
 
 /* Closes the table and its indexes (the locks stay until the transaction ends). */
 static void
-close_outbox(void)
+close_outbox(void *value)
 {
-	OpenOutbox *o = open_outbox;
-	ResourceOwner owner = CurrentResourceOwner;
+	OpenOutbox *o = value;
 
-	if (o == NULL)
-		return;
-	open_outbox = NULL;
-	CurrentResourceOwner = TopTransactionResourceOwner;
 	for (int i = 0; i < o->rri->ri_NumIndices; i++)
 		index_close(o->rri->ri_IndexRelationDescs[i], NoLock);
 	ExecResetTupleTable(o->estate->es_tupleTable, false);
 	table_close(o->rel, NoLock);
 	FreeExecutorState(o->estate);
 	pfree(o);
-	CurrentResourceOwner = owner;
-}
-
-static void
-outbox_changed(Datum arg pg_attribute_unused(), Oid relid)
-{
-	if (open_outbox != NULL && (relid == InvalidOid || relid == RelationGetRelid(open_outbox->rel)))
-		open_outbox->stale = true;
-}
-
-static void
-owner_released(ResourceReleasePhase phase, bool isCommit pg_attribute_unused(), bool isTopLevel,
-			   void *arg pg_attribute_unused())
-{
-	if (open_outbox == NULL || phase != RESOURCE_RELEASE_BEFORE_LOCKS ||
-		CurrentResourceOwner != open_outbox->owner)
-		return;
-	/* the transaction's own owner: closed before commit, released by an abort */
-	if (isTopLevel)
-		open_outbox = NULL;
-	else
-		close_outbox();
-}
-
-static void
-transaction_ends(XactEvent event, void *arg pg_attribute_unused())
-{
-	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE ||
-		event == XACT_EVENT_PARALLEL_PRE_COMMIT)
-		close_outbox();
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		open_outbox = NULL;		/* the abort releases what it held */
 }
 
 void
 outbox_enqueue_init(void)
 {
 	table_watch_register(&outbox_table);
-	CacheRegisterRelcacheCallback(outbox_changed, (Datum) 0);
-	RegisterResourceReleaseCallback(owner_released, NULL);
-	RegisterXactCallback(transaction_ends, NULL);
 }
 
 /* The SQL INSERT, for a table the direct path does not know. */
@@ -199,46 +156,31 @@ direct_insert_possible(Relation rel)
 }
 
 /*
- * Opens the table and its indexes for the direct path, under the
- * transaction's resource owner and memory, or returns NULL (nothing left
- * open) when the direct path does not apply to it.
+ * Opens the table (*(Oid *) arg) and its indexes for the direct path, or
+ * returns NULL (nothing left open) when the direct path does not apply to
+ * it; run by statement_kept_get(), under the transaction's resource owner
+ * and memory.
  */
-static OpenOutbox *
-open_for_insert(Oid relid)
+static void *
+open_for_insert(void *arg)
 {
-	ResourceOwner owner = CurrentResourceOwner;
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-	OpenOutbox *volatile o = NULL;
+	Relation	rel = table_open(*(Oid *) arg, RowExclusiveLock);
+	OpenOutbox *o;
 
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	PG_TRY();
+	if (!direct_insert_possible(rel))
 	{
-		Relation	rel = table_open(relid, RowExclusiveLock);
-
-		if (!direct_insert_possible(rel))
-			table_close(rel, NoLock);
-		else
-		{
-			OpenOutbox *made = palloc0(sizeof(OpenOutbox));
-
-			made->rel = rel;
-			made->owner = owner;
-			made->estate = CreateExecutorState();
-			MemoryContextSwitchTo(made->estate->es_query_cxt);
-			made->rri = makeNode(ResultRelInfo);
-			InitResultRelInfo(made->rri, rel, 1, NULL, 0);
-			ExecOpenIndices(made->rri, false);
-			made->slot = ExecInitExtraTupleSlot(made->estate, RelationGetDescr(rel),
-												table_slot_callbacks(rel));
-			o = made;
-		}
+		table_close(rel, NoLock);
+		return NULL;
 	}
-	PG_FINALLY();
-	{
-		CurrentResourceOwner = owner;
-		MemoryContextSwitchTo(old);
-	}
-	PG_END_TRY();
+	o = palloc0(sizeof(OpenOutbox));
+	o->rel = rel;
+	o->estate = CreateExecutorState();
+	MemoryContextSwitchTo(o->estate->es_query_cxt);
+	o->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(o->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(o->rri, false);
+	o->slot = ExecInitExtraTupleSlot(o->estate, RelationGetDescr(rel), table_slot_callbacks(rel));
+	MemoryContextSwitchTo(TopTransactionContext);
 	return o;
 }
 
@@ -263,6 +205,7 @@ void
 outbox_enqueue(int64 position, text *routing_key, text *exchange)
 {
 	Oid			outbox_relid;
+	OpenOutbox *o;
 	Datum		values[OUTBOX_NATTS];
 	bool		nulls[OUTBOX_NATTS];
 
@@ -285,12 +228,12 @@ outbox_enqueue(int64 position, text *routing_key, text *exchange)
 	}
 	outbox_relid = outbox_table.relids[0];
 
-	if (open_outbox != NULL &&
-		(open_outbox->stale || RelationGetRelid(open_outbox->rel) != outbox_relid))
-		close_outbox();
-	if (open_outbox == NULL)
-		open_outbox = open_for_insert(outbox_relid);
-	if (open_outbox == NULL ||
+	/* a table of that name made again since: the one kept is not it */
+	if (open_outbox.value != NULL && open_outbox.relid != outbox_relid)
+		statement_kept_close(&open_outbox);
+	open_outbox.relid = outbox_relid;
+	o = statement_kept_get(&open_outbox, open_for_insert, &outbox_relid);
+	if (o == NULL ||
 		pg_class_aclcheck(outbox_relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 	{
 		/* the SQL INSERT applies what the table has, or raises as SQL would */
@@ -312,5 +255,5 @@ outbox_enqueue(int64 position, text *routing_key, text *exchange)
 	values[10] = Int32GetDatum(0);
 	nulls[0] = nulls[1] = nulls[3] = nulls[4] = nulls[5] = nulls[6] = nulls[10] = false;
 	nulls[2] = exchange == NULL;
-	insert_row(open_outbox, values, nulls);
+	insert_row(o, values, nulls);
 }

@@ -23,13 +23,11 @@
  * security is left to the statement (store_insert_begin() returns NULL).
  *
  * The open tables are kept for the rest of the statement that opened them
- * (SELECT append(doc) FROM staging opens them once, not once per row): they
- * are opened under the transaction's resource owner and closed when the
- * resource owner that was current then is released (the statement's portal,
- * or a subtransaction), before the transaction commits, when any relation
- * changes (a relcache invalidation: a partition attached, an index made), and
- * before ALTER TABLE or DROP TABLE (store_insert_forget(), from the
- * partition guard), which refuse a table this session holds open.
+ * (SELECT append(doc) FROM staging opens them once, not once per row), as
+ * statement_kept.h says: opened again after an invalidation of any relation
+ * (a partition attached, an index made), and closed before ALTER TABLE or
+ * DROP TABLE (store_insert_forget(), from the partition guard), which refuse
+ * a table this session holds open.
  */
 #include "postgres.h"
 
@@ -53,6 +51,7 @@
 #include "utils/resowner.h"
 #include "utils/xid8.h"
 
+#include "statement_kept.h"
 #include "store_insert.h"
 #include "trace_catalog.h"
 
@@ -95,10 +94,10 @@ struct StoreInsert
 	Datum		xid;
 };
 
-/* The open tables of the running statement (see above), or NULL. */
-static StoreInsert *kept = NULL;
-static ResourceOwner kept_owner;
-static bool kept_stale;
+static void close_kept_tables(void *ins);
+
+/* The open tables of the running statement (see above): stale after an invalidation of any relation. */
+static StatementKept kept = {.close = close_kept_tables, .relid = InvalidOid};
 
 /* Per backend: the relations' oids, looked up again when event_ids changes. */
 static Oid	known_event_ids = InvalidOid;
@@ -422,63 +421,27 @@ store_insert_end(StoreInsert *ins)
 void
 store_insert_forget(void)
 {
-	StoreInsert *ins = kept;
-
-	kept = NULL;
-	if (ins != NULL)
-		close_tables(ins);
-}
-
-/* An invalidation of any relation: the kept tables are set up again. */
-static void
-relation_changed(Datum arg, Oid relid)
-{
-	(void) arg;
-	(void) relid;
-	kept_stale = true;
-}
-
-/* The resource owner current when the tables were opened ends: close them. */
-static void
-owner_released(ResourceReleasePhase phase, bool isCommit, bool isTopLevel, void *arg)
-{
-	(void) isCommit;
-	(void) arg;
-	if (kept == NULL || phase != RESOURCE_RELEASE_BEFORE_LOCKS || CurrentResourceOwner != kept_owner)
-		return;
-	/* the transaction's own owner: closed before commit, released by an abort */
-	if (isTopLevel)
-		kept = NULL;
-	else
-		store_insert_forget();
+	statement_kept_close(&kept);
 }
 
 static void
-transaction_ends(XactEvent event, void *arg)
+close_kept_tables(void *ins)
+{
+	close_tables((StoreInsert *) ins);
+}
+
+static void *
+open_kept_tables(void *arg)
 {
 	(void) arg;
-	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE ||
-		event == XACT_EVENT_PARALLEL_PRE_COMMIT)
-		store_insert_forget();
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		kept = NULL;
+	return open_tables();
 }
 
 StoreInsert *
 store_insert_begin(void)
 {
-	static bool callbacks = false;
 	const TraceCatalog *catalog;
-	ResourceOwner owner = CurrentResourceOwner;
-	MemoryContext old;
 
-	if (!callbacks)
-	{
-		CacheRegisterRelcacheCallback(relation_changed, (Datum) 0);
-		RegisterResourceReleaseCallback(owner_released, NULL);
-		RegisterXactCallback(transaction_ends, NULL);
-		callbacks = true;
-	}
 	/* another session's ATTACH PARTITION, say, committed since the last call */
 	AcceptInvalidationMessages();
 	catalog = trace_catalog();
@@ -493,24 +456,6 @@ store_insert_begin(void)
 	/* the invoking role's, on every call */
 	require_insert_privilege(catalog->event_ids);
 	require_insert_privilege(event_log_oid);
-	if (kept != NULL && !kept_stale)
-		return kept;
-	store_insert_forget();
-
 	/* opened under the transaction's owner and memory, closed as said above */
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	PG_TRY();
-	{
-		kept_stale = false;
-		kept = open_tables();
-		kept_owner = owner;
-	}
-	PG_FINALLY();
-	{
-		CurrentResourceOwner = owner;
-		MemoryContextSwitchTo(old);
-	}
-	PG_END_TRY();
-	return kept;
+	return statement_kept_get(&kept, open_kept_tables, NULL);
 }
