@@ -372,8 +372,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	/*
+	 * TURBO: libmicrohttpd reads and writes before asking epoll whether the
+	 * socket is ready, which is usually so on a kept-alive connection: about
+	 * a tenth more GETs a second (bench/http.sh).  What it leaves out, a
+	 * shutdown() before close, the 413 path does not need: the refused body
+	 * is read and dropped (DISCARD_FACTOR) before the 413 is sent.
+	 */
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ERROR_LOG;
+		MHD_USE_TURBO | MHD_USE_ERROR_LOG;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (tls)
