@@ -17,9 +17,10 @@
 # load of a shared machine moves far less than the rates.
 #   bash bench/http.sh [SECONDS per measurement, default 10] [CONNS, default 32] [EVENTS, default 10000]
 # Environment: HTTP_THREADS, HTTP_POOL (the server's --threads and
-# --pool-size; default CONNS each); HTTP_ALT="THREADS:POOL ..." (default
-# "8:8"; "" for none): GET again against the server restarted with each of
-# these, one more row each; HTTP_PROFILE=DIR records the whole
+# --pool-size; default the server's own defaults, 4 and 8); HTTP_ALT=
+# "THREADS:POOL ..." (default "8:8 32:32", the last a thread a connection;
+# "" for none): GET again against the server restarted with each of these,
+# one more row each; HTTP_PROFILE=DIR records the whole
 # machine with `perf record -a -g` during the wrk GET run into DIR/get.perf
 # and writes DIR/get.txt (CPU by process and by symbol).
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -28,15 +29,15 @@ source "$(dirname "$0")/lib.sh"
 SECONDS_EACH=${1:-10}
 CONNS=${2:-32}
 EVENTS=${3:-10000}
-HTTP_THREADS=${HTTP_THREADS:-$CONNS}
-HTTP_POOL=${HTTP_POOL:-$CONNS}
-HTTP_ALT=${HTTP_ALT-8:8}
+HTTP_THREADS=${HTTP_THREADS:-4}
+HTTP_POOL=${HTTP_POOL:-8}
+HTTP_ALT=${HTTP_ALT-8:8 32:32}
 HERE=$(cd "$(dirname "$0")" && pwd)
 cs_ensure_packages
 
 bench_cluster http
 RUN=$BENCH_DIR
-# (max_connections 100: the server's CONNS and pgbench's CONNS fit)
+# (max_connections 100: the server's pool, up to CONNS, and pgbench's CONNS fit)
 
 bench_psql <<SQL
 CREATE EXTENSION candystore;
