@@ -12,20 +12,20 @@
  * relcache entries and reading their statistics: most of a purge's time);
  * these open the partition and the one index they read.
  *
- * The count. * purge_events() returns how many events it purged, so a partition it
- * detaches whole is counted.  count(*) is an index-only scan that hands each
- * of the index's entries through the executor (about 0.1 µs an entry: 10 ms
- * for a partition of 100,000 events, 90 ms for 1,000,000).  When every heap
- * page is all-visible, that scan counts every live entry of the index without
- * visiting the heap, and no entry is stale: VACUUM removes the index entries
- * of dead tuples before it frees their heap items, and does not mark a page
- * all-visible while it still holds such items; any insert, update or delete
- * clears the page's bit first.  So the count is the number of entries on the
- * index's leaf pages (a posting list counting as its TIDs, entries marked
- * dead left out as the scan leaves them out), read here page by page with no
- * executor.  Partitions that stopped receiving appends are vacuumed by
- * autovacuum (its insert threshold) or by the maintenance job; one that is
- * not all-visible yet is counted with count(*).
+ * The count.  purge_events() returns how many events it purged, so a
+ * partition it detaches whole is counted.  count(*) is an index-only scan
+ * that hands each of the index's entries through the executor (about 0.1 µs
+ * an entry: 10 ms for a partition of 100,000 events, 90 ms for 1,000,000).
+ * When every heap page is all-visible, that scan counts every live entry of
+ * the index without visiting the heap, and no entry is stale: VACUUM
+ * removes the index entries of dead tuples before it frees their heap items,
+ * and does not mark a page all-visible while it still holds such items; any
+ * insert, update or delete clears the page's bit first.  So the count is the
+ * number of entries on the index's leaf pages (a posting list counting as
+ * its TIDs, entries marked dead left out as the scan leaves them out), read
+ * here page by page with no executor.  Partitions that stopped receiving
+ * appends are vacuumed by autovacuum (its insert threshold) or by the
+ * maintenance job; one that is not all-visible yet is counted with count(*).
  *
  * The caller must hold a lock that keeps writers and VACUUM out (SHARE or
  * stronger, e.g. the ACCESS EXCLUSIVE of the DETACH): checked, and without

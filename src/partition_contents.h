@@ -3,8 +3,8 @@
  *	  What a partition of event_log holds, read through its indexes without
  *	  planning a query (partition_contents.c).
  */
-#ifndef CANDYSTORE_PARTITION_COUNT_H
-#define CANDYSTORE_PARTITION_COUNT_H
+#ifndef CANDYSTORE_PARTITION_CONTENTS_H
+#define CANDYSTORE_PARTITION_CONTENTS_H
 
 #include "postgres.h"
 #include "datatype/timestamp.h"

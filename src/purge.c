@@ -27,17 +27,17 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
-#include "access/table.h"
-#include "access/tableam.h"
-#include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/dependency.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
@@ -47,8 +47,8 @@
 
 #include "partition_contents.h"
 #include "partitions.h"
-#include "spi_plans.h"
 #include "purge.h"
+#include "spi_plans.h"
 #include "store.h"
 #include "trace_catalog.h"
 

@@ -94,10 +94,10 @@ struct StoreInsert
 	Datum		xid;
 };
 
-static void close_kept_tables(void *ins);
+static void close_tables(void *value);
 
 /* The open tables of the running statement (see above): stale after an invalidation of any relation. */
-static StatementKept kept = {.close = close_kept_tables, .relid = InvalidOid};
+static StatementKept kept = {.close = close_tables, .relid = InvalidOid};
 
 /* Per backend: the relations' oids, looked up again when event_ids changes. */
 static Oid	known_event_ids = InvalidOid;
@@ -167,14 +167,17 @@ target_entry(Oid relid)
 	return rte;
 }
 
-/* Closes what open_tables() opened, under the owner it opened them with. */
+/*
+ * Closes what open_tables() opened (a StoreInsert); run, as open_tables() is,
+ * by statement_kept.c under the transaction's resource owner, which opened
+ * them.
+ */
 static void
-close_tables(StoreInsert *ins)
+close_tables(void *value)
 {
+	StoreInsert *ins = value;
 	EState	   *estate = ins->estate;
-	ResourceOwner owner = CurrentResourceOwner;
 
-	CurrentResourceOwner = TopTransactionResourceOwner;
 	if (ins->proute != NULL)
 		ExecCleanupTupleRouting(ins->mtstate, ins->proute);
 	ExecResetTupleTable(estate->es_tupleTable, false);
@@ -182,18 +185,18 @@ close_tables(StoreInsert *ins)
 	ExecCloseRangeTableRelations(estate);
 	FreeExecutorState(estate);
 	pfree(ins);
-	CurrentResourceOwner = owner;
 }
 
-/* Opens the tables (see store_insert_begin()), or NULL. */
-static StoreInsert *
-open_tables(void)
+/* Opens the tables (see store_insert_begin()), or NULL; statement_kept_get() runs it. */
+static void *
+open_tables(void *arg)
 {
 	const TraceCatalog *catalog = trace_catalog();
 	StoreInsert *ins;
 	EState	   *estate;
 	MemoryContext old;
 
+	(void) arg;
 	LockRelationOid(catalog->event_ids, RowExclusiveLock);
 	LockRelationOid(event_log_oid, RowExclusiveLock);
 
@@ -424,19 +427,6 @@ store_insert_forget(void)
 	statement_kept_close(&kept);
 }
 
-static void
-close_kept_tables(void *ins)
-{
-	close_tables((StoreInsert *) ins);
-}
-
-static void *
-open_kept_tables(void *arg)
-{
-	(void) arg;
-	return open_tables();
-}
-
 StoreInsert *
 store_insert_begin(void)
 {
@@ -457,5 +447,5 @@ store_insert_begin(void)
 	require_insert_privilege(catalog->event_ids);
 	require_insert_privilege(event_log_oid);
 	/* opened under the transaction's owner and memory, closed as said above */
-	return statement_kept_get(&kept, open_kept_tables, NULL);
+	return statement_kept_get(&kept, open_tables, NULL);
 }
